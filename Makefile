@@ -1,0 +1,51 @@
+# The two commands a fresh machine needs (both do all set-up themselves):
+#   make lab    bring the lab up and run the main job on it
+#   make test   run every test (what .ci/run calls)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+export LGTM_CACHE ?= $(HOME)/.cache/observability-lgtm
+VENV := $(LGTM_CACHE)/venv
+COLLECTIONS := $(LGTM_CACHE)/collections
+# ansible-test needs the collection at ansible_collections/observability/lgtm as
+# a real directory (it resolves links), so sanity runs on a synced copy.
+SANITY_TREE := $(LGTM_CACHE)/sanity/ansible_collections/observability/lgtm
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+SCENARIOS ?= lab
+
+.PHONY: help setup setup-tools lab test lint sanity units molecule
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## install everything: packages, Docker engine, Python tools, lab images, stack binaries, mirror
+	bash lab/setup.sh
+
+setup-tools:
+	bash lab/setup.sh --no-build
+
+lab: setup ## bring the lab up and run the main job on it
+	bash lab/up.sh
+
+test: setup lint sanity units molecule ## run every test
+	@echo "make test: all suites passed"
+
+lint: setup-tools ## ansible-lint, production profile
+	ansible-lint --profile production --offline
+
+sanity: setup-tools ## ansible-test sanity on a synced copy of the collection
+	mkdir -p $(SANITY_TREE)
+	git ls-files -co --exclude-standard | rsync -a --delete --files-from=- ./ $(SANITY_TREE)/
+	cd $(SANITY_TREE) && git init -q 2>/dev/null; cd $(SANITY_TREE) && git add -A >/dev/null && \
+	  ansible-test sanity --venv --python 3.11 --color no
+
+units: setup-tools ## unit and property tests (pytest, ansible-test units layout)
+	PYTHONPATH=$(COLLECTIONS) LGTM_OTELCOL_BIN=$$($(VENV)/bin/python lab/mirror.py path otel_collector) \
+	  pytest -p no:cacheprovider tests/unit tests/lab
+
+molecule: setup ## every Molecule scenario: converge, idempotence, check mode, verify
+	for scenario in $(SCENARIOS); do molecule test --scenario-name $$scenario; done

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Everything the lab and the tests need on a fresh machine, reusing caches:
+#   1. Debian packages (docker.io, debootstrap) when missing
+#   2. a Docker engine, started here when none answers
+#   3. the Python tools, pinned in requirements-dev.txt, in a virtualenv
+#   4. the checkout made visible as the collection observability.lgtm
+#   5. the lab host images (debootstrap + docker import)
+#   6. the stack binaries built from Go modules into the artifact mirror, served on loopback
+# Each step stops the set-up with a message naming the step and its log.
+#
+#   lab/setup.sh            all steps
+#   lab/setup.sh --no-build steps 1-4 (enough for lint, sanity and unit tests)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+export LGTM_CACHE="${LGTM_CACHE:-$HOME/.cache/observability-lgtm}"
+LOGS="$LGTM_CACHE/logs"
+VENV="$LGTM_CACHE/venv"
+COLLECTIONS="$LGTM_CACHE/collections"
+mkdir -p "$LOGS"
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { echo "ERROR: step '$1' failed; read $2" >&2; exit 1; }
+
+step "Debian packages"
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v rsync >/dev/null || missing+=(rsync)
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; } \
+    >"$LOGS/apt.log" 2>&1 || fail "apt-get install ${missing[*]}" "$LOGS/apt.log"
+else
+  echo "present"
+fi
+
+step "Docker engine"
+if docker info >/dev/null 2>&1; then
+  echo "answering"
+else
+  echo "starting dockerd (log: $LOGS/dockerd.log)"
+  nohup dockerd >"$LOGS/dockerd.log" 2>&1 &
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || fail "start dockerd" "$LOGS/dockerd.log"
+fi
+
+step "Python tools ($VENV)"
+wanted="$(sha256sum "$REPO/requirements-dev.txt" | cut -c1-16)"
+if [[ "$(cat "$VENV/.requirements" 2>/dev/null)" != "$wanted" ]]; then
+  { python3 -m venv "$VENV" && "$VENV/bin/pip" install --disable-pip-version-check -r "$REPO/requirements-dev.txt"; } \
+    >"$LOGS/pip.log" 2>&1 || fail "pip install -r requirements-dev.txt" "$LOGS/pip.log"
+  echo "$wanted" >"$VENV/.requirements"
+  echo "installed"
+else
+  echo "cached"
+fi
+
+step "Collection path"
+# Ansible finds collections as ansible_collections/<namespace>/<name>; a link
+# makes this checkout observability.lgtm wherever it was cloned.
+mkdir -p "$COLLECTIONS/ansible_collections/observability"
+ln -sfn "$REPO" "$COLLECTIONS/ansible_collections/observability/lgtm"
+echo "$COLLECTIONS/ansible_collections/observability/lgtm -> $REPO"
+
+if [[ "${1:-}" == "--no-build" ]]; then exit 0; fi
+
+step "Lab host images"
+bash "$REPO/lab/images.sh" 12 13
+
+step "Artifact mirror (stack binaries from Go modules)"
+"$VENV/bin/python" "$REPO/lab/mirror.py" build
+"$VENV/bin/python" "$REPO/lab/mirror.py" serve
