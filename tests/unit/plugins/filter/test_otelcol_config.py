@@ -1,0 +1,802 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for the otelcol_config filter: one passing and one failing case per rule."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import (
+    FilterModule,
+    otelcol_config,
+    otelcol_gomemlimit,
+)
+
+
+def base_spec() -> Dict[str, Any]:
+    """A small valid spec: traces to Tempo, metrics to Mimir, logs to Loki."""
+    return {
+        "memory": {"host_mib": 2048},
+        "backends": {
+            "tempo": {"type": "tempo", "host": "tempo.lab"},
+            "mimir": {"type": "mimir", "host": "mimir.lab"},
+            "loki": {"type": "loki", "host": "loki.lab"},
+        },
+        "pipelines": {
+            "traces": {"receivers": ["otlp"], "exporters": ["tempo"]},
+            "metrics": {"receivers": ["otlp"], "exporters": ["mimir"]},
+            "logs": {"receivers": ["otlp"], "exporters": ["loki"]},
+        },
+    }
+
+
+def with_changes(**changes: Any) -> Dict[str, Any]:
+    spec = base_spec()
+    spec.update(copy.deepcopy(changes))
+    return spec
+
+
+def render_error(spec: Any, *args: Any) -> str:
+    with pytest.raises(AnsibleFilterError) as caught:
+        otelcol_config(spec, *args)
+    return str(caught.value)
+
+
+# ---------------------------------------------------------------- structure
+
+def test_full_config_has_every_section() -> None:
+    config = otelcol_config(base_spec())
+    assert set(config) == {"receivers", "processors", "exporters", "connectors", "extensions", "service"}
+    assert set(config["service"]) == {"extensions", "pipelines", "telemetry"}
+    assert set(config["service"]["pipelines"]) == {"traces", "metrics", "logs"}
+
+
+def test_filter_module_exposes_both_filters() -> None:
+    filters = FilterModule().filters()
+    assert filters["otelcol_config"] is otelcol_config
+    assert filters["otelcol_gomemlimit"] is otelcol_gomemlimit
+
+
+def test_spec_must_be_a_mapping() -> None:
+    message = render_error(["not", "a", "dict"])
+    assert "spec: expected a mapping" in message
+
+
+# ---------------------------------------------------------------- memory_limiter / GOMEMLIMIT
+
+def test_memory_limiter_first_with_limit_from_host_memory() -> None:
+    config = otelcol_config(base_spec())
+    limiter = config["processors"]["memory_limiter"]
+    assert limiter == {"check_interval": "1s", "limit_mib": 1638, "spike_limit_mib": 327}
+    for pipeline in config["service"]["pipelines"].values():
+        assert pipeline["processors"][0] == "memory_limiter"
+
+
+def test_memory_explicit_limit() -> None:
+    config = otelcol_config(with_changes(memory={"limit_mib": 1000, "spike_limit_mib": 100, "check_interval": "2s"}))
+    assert config["processors"]["memory_limiter"] == {"check_interval": "2s", "limit_mib": 1000,
+                                                      "spike_limit_mib": 100}
+
+
+def test_memory_missing_is_an_error() -> None:
+    spec = base_spec()
+    del spec["memory"]
+    assert "spec.memory: missing" in render_error(spec)
+
+
+def test_memory_both_host_and_limit_is_an_error() -> None:
+    message = render_error(with_changes(memory={"host_mib": 2048, "limit_mib": 1000}))
+    assert "spec.memory: give exactly one of host_mib" in message
+
+
+def test_memory_wrong_type_names_key() -> None:
+    message = render_error(with_changes(memory={"host_mib": "2GiB"}))
+    assert "spec.memory.host_mib: expected an integer" in message
+
+
+def test_memory_bool_is_not_an_integer() -> None:
+    assert "spec.memory.limit_mib: expected an integer" in render_error(with_changes(memory={"limit_mib": True}))
+
+
+def test_spike_limit_must_be_below_limit() -> None:
+    message = render_error(with_changes(memory={"limit_mib": 100, "spike_limit_mib": 100}))
+    assert "spec.memory.spike_limit_mib" in message and "<= 99" in message
+
+
+def test_gomemlimit_matches_memory_limiter() -> None:
+    assert otelcol_gomemlimit(base_spec()) == "1310MiB"
+    assert otelcol_gomemlimit({"memory": {"limit_mib": 1000}}) == "800MiB"
+
+
+def test_gomemlimit_bad_input() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"spec.memory: missing"):
+        otelcol_gomemlimit({})
+    with pytest.raises(AnsibleFilterError, match=r"spec: expected a mapping"):
+        otelcol_gomemlimit("2048")
+
+
+# ---------------------------------------------------------------- batching
+
+def test_exporter_side_batching_at_0_159_without_batch_processor() -> None:
+    config = otelcol_config(base_spec())
+    assert "batch" not in config["processors"]
+    for pipeline in config["service"]["pipelines"].values():
+        assert "batch" not in pipeline["processors"]
+    batch = config["exporters"]["otlp_grpc/tempo"]["sending_queue"]["batch"]
+    assert batch == {"flush_timeout": "200ms", "sizer": "items", "min_size": 8192, "max_size": 16384}
+
+
+def test_batch_processor_last_for_old_collectors() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"probabilistic": {"percentage": 10}}
+    config = otelcol_config(spec, "0.120.0")
+    assert config["processors"]["batch"]["send_batch_size"] == 8192
+    traces = config["service"]["pipelines"]["traces"]["processors"]
+    assert traces[-1] == "batch" and traces.index("probabilistic_sampler/traces") < traces.index("batch")
+    assert "batch" not in config["exporters"]["otlp/tempo"]["sending_queue"]
+
+
+def test_user_batch_processor_is_rejected() -> None:
+    spec = with_changes(processors={"batch/mine": {}})
+    spec["pipelines"]["traces"]["extra_processors"] = ["batch/mine"]
+    assert "spec.processors.batch/mine: batch is managed by this filter" in render_error(spec)
+
+
+def test_batching_twice_through_overrides_is_rejected() -> None:
+    spec = with_changes(overrides={
+        "processors": {"batch": {}},
+        "service": {"pipelines": {"traces": {"processors": ["memory_limiter", "batch"]}}},
+    })
+    assert "batching twice" in render_error(spec)
+
+
+def test_batch_tuning() -> None:
+    config = otelcol_config(with_changes(batch={"flush_timeout": "1s", "min_size": 100, "max_size": 0}))
+    assert config["exporters"]["otlp_http/mimir"]["sending_queue"]["batch"]["min_size"] == 100
+    assert "spec.batch.max_size" in render_error(with_changes(batch={"min_size": 100, "max_size": 10}))
+
+
+# ---------------------------------------------------------------- queue / retry / persistence
+
+def test_every_network_exporter_has_queue_and_retry() -> None:
+    spec = base_spec()
+    spec["backends"]["console"] = {"type": "debug"}
+    spec["pipelines"]["logs"]["exporters"].append("console")
+    config = otelcol_config(spec)
+    for exporter_id, exporter in config["exporters"].items():
+        if exporter_id.startswith("debug/"):
+            assert exporter == {"verbosity": "basic"}
+            continue
+        assert exporter["retry_on_failure"]["enabled"] is True
+        assert exporter["sending_queue"]["enabled"] is True
+
+
+def test_override_removing_sending_queue_is_rejected() -> None:
+    spec = with_changes(overrides={"exporters": {"otlp_grpc/tempo": {"sending_queue": None}}})
+    assert "config.exporters.otlp_grpc/tempo.sending_queue: every network exporter needs sending_queue" in \
+        render_error(spec)
+
+
+def test_remote_write_has_its_own_queue_and_retry() -> None:
+    spec = base_spec()
+    spec["backends"]["mimir"]["protocol"] = "remote_write"
+    exporter = otelcol_config(spec)["exporters"]["prometheus_remote_write/mimir"]
+    assert exporter["endpoint"] == "http://mimir.lab:9009/api/v1/push"
+    assert exporter["remote_write_queue"]["enabled"] is True
+    assert exporter["retry_on_failure"]["enabled"] is True
+    assert "sending_queue" not in exporter
+
+
+def test_persistent_queue_uses_file_storage() -> None:
+    config = otelcol_config(with_changes(persistent_queue={"directory": "/var/lib/otelcol/queue"}))
+    assert config["extensions"]["file_storage/queue"]["directory"] == "/var/lib/otelcol/queue"
+    assert "file_storage/queue" in config["service"]["extensions"]
+    assert config["exporters"]["otlp_grpc/tempo"]["sending_queue"]["storage"] == "file_storage/queue"
+
+
+def test_persistent_queue_off_by_default_and_per_backend() -> None:
+    config = otelcol_config(base_spec())
+    assert "storage" not in config["exporters"]["otlp_grpc/tempo"]["sending_queue"]
+    assert "file_storage/queue" not in config["extensions"]
+    spec = with_changes(persistent_queue={"directory": "/q"})
+    spec["backends"]["tempo"]["persistent"] = False
+    config = otelcol_config(spec)
+    assert "storage" not in config["exporters"]["otlp_grpc/tempo"]["sending_queue"]
+    assert config["exporters"]["otlp_http/loki"]["sending_queue"]["storage"] == "file_storage/queue"
+
+
+def test_persistent_queue_needs_absolute_directory() -> None:
+    message = render_error(with_changes(persistent_queue={"directory": "queue"}))
+    assert "spec.persistent_queue.directory: expected an absolute path" in message
+
+
+# ---------------------------------------------------------------- extensions / receivers
+
+def test_health_check_always_on() -> None:
+    config = otelcol_config(base_spec())
+    assert config["extensions"]["health_check"] == {"endpoint": "0.0.0.0:13133"}
+    assert config["service"]["extensions"][0] == "health_check"
+
+
+def test_health_check_cannot_be_disabled() -> None:
+    message = render_error(with_changes(extensions={"health_check": None}))
+    assert "spec.extensions.health_check: the health_check extension is always on" in message
+
+
+def test_receivers_bound_to_explicit_addresses() -> None:
+    config = otelcol_config(base_spec())
+    protocols = config["receivers"]["otlp"]["protocols"]
+    assert protocols == {"grpc": {"endpoint": "0.0.0.0:4317"}, "http": {"endpoint": "0.0.0.0:4318"}}
+
+
+def test_receiver_address_without_host_is_rejected() -> None:
+    message = render_error(with_changes(receivers={"otlp": {"grpc": ":4317"}}))
+    assert "spec.receivers.otlp.grpc: ':4317' has no host" in message
+    message = render_error(with_changes(receivers={"otlp": {"grpc": 4317}}))
+    assert "spec.receivers.otlp.grpc: expected a non-empty string" in message
+
+
+def test_prometheus_receiver_renders_scrape_config() -> None:
+    spec = with_changes(receivers={"otlp": {}, "prometheus/node": {"scrape_configs": [
+        {"job_name": "node", "targets": ["127.0.0.1:9100"], "scrape_interval": "15s"}]}})
+    spec["pipelines"]["metrics"]["receivers"].append("prometheus/node")
+    config = otelcol_config(spec)
+    job = config["receivers"]["prometheus/node"]["config"]["scrape_configs"][0]
+    assert job == {"job_name": "node", "scrape_interval": "15s", "static_configs": [{"targets": ["127.0.0.1:9100"]}]}
+
+
+def test_prometheus_receiver_cannot_feed_traces() -> None:
+    spec = with_changes(receivers={"otlp": {}, "prometheus": {"scrape_configs": [
+        {"job_name": "node", "targets": ["127.0.0.1:9100"]}]}})
+    spec["pipelines"]["traces"]["receivers"].append("prometheus")
+    assert "spec.pipelines.traces.receivers[1]: receiver 'prometheus' (prometheus) cannot produce traces" in \
+        render_error(spec)
+
+
+def test_optional_pprof_and_zpages() -> None:
+    config = otelcol_config(with_changes(extensions={"pprof": "127.0.0.1:1777", "zpages": "127.0.0.1:55679"}))
+    assert config["extensions"]["pprof"] == {"endpoint": "127.0.0.1:1777"}
+    assert {"pprof", "zpages"} <= set(config["service"]["extensions"])
+
+
+# ---------------------------------------------------------------- exporter names and backend paths
+
+def test_exporter_names_for_0_159() -> None:
+    config = otelcol_config(base_spec())
+    assert set(config["exporters"]) == {"otlp_grpc/tempo", "otlp_http/mimir", "otlp_http/loki"}
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp_grpc/tempo"]
+
+
+def test_exporter_names_before_the_rename() -> None:
+    config = otelcol_config(with_changes(collector_version="0.143.0"))
+    assert set(config["exporters"]) == {"otlp/tempo", "otlphttp/mimir", "otlphttp/loki"}
+
+
+def test_version_argument_overrides_spec() -> None:
+    config = otelcol_config(with_changes(collector_version="0.159.0"), "0.130.0")
+    assert "otlp/tempo" in config["exporters"]
+
+
+def test_bad_version_is_rejected() -> None:
+    assert "spec.collector_version: expected a collector version string" in \
+        render_error(with_changes(collector_version="latest"))
+    assert "older than the oldest supported version" in render_error(base_spec(), "0.90.0")
+
+
+def test_backend_endpoints() -> None:
+    config = otelcol_config(base_spec())
+    assert config["exporters"]["otlp_grpc/tempo"]["endpoint"] == "tempo.lab:4317"
+    assert config["exporters"]["otlp_grpc/tempo"]["tls"] == {"insecure": True}
+    assert config["exporters"]["otlp_http/mimir"]["endpoint"] == "http://mimir.lab:9009/otlp"
+    assert config["exporters"]["otlp_http/loki"]["endpoint"] == "http://loki.lab:3100/otlp"
+
+
+def test_tempo_over_http_and_custom_ports() -> None:
+    spec = base_spec()
+    spec["backends"]["tempo"].update(protocol="http")
+    spec["backends"]["loki"].update(port=3101)
+    config = otelcol_config(spec)
+    assert config["exporters"]["otlp_http/tempo"]["endpoint"] == "http://tempo.lab:4318"
+    assert config["exporters"]["otlp_http/loki"]["endpoint"] == "http://loki.lab:3101/otlp"
+
+
+def test_backend_host_must_be_bare() -> None:
+    spec = base_spec()
+    spec["backends"]["mimir"]["host"] = "http://mimir.lab:9009"
+    assert "spec.backends.mimir.host: 'http://mimir.lab:9009' is not a host name" in render_error(spec)
+
+
+def test_backend_bad_protocol() -> None:
+    spec = base_spec()
+    spec["backends"]["loki"]["protocol"] = "grpc"
+    assert "spec.backends.loki.protocol: 'grpc' is not accepted; accepted: http" in render_error(spec)
+
+
+def test_generic_otlp_backend_and_tls() -> None:
+    spec = base_spec()
+    spec["backends"]["vendor"] = {"type": "otlp", "protocol": "http", "endpoint": "https://otlp.example:4318",
+                                  "tls": {"ca_file": "/etc/ssl/ca.pem"}, "auth": {"username": "u", "password": "p"}}
+    spec["pipelines"]["traces"]["exporters"].append("vendor")
+    config = otelcol_config(spec)
+    exporter = config["exporters"]["otlp_http/vendor"]
+    assert exporter["endpoint"] == "https://otlp.example:4318"
+    assert exporter["tls"] == {"ca_file": "/etc/ssl/ca.pem"}
+    # basicauth is not in the lab build: the credentials travel as a header
+    assert exporter["headers"] == {"Authorization": "Basic dTpw"}
+    assert config["service"]["extensions"] == ["health_check"]
+
+
+def test_generic_otlp_backend_needs_endpoint() -> None:
+    spec = base_spec()
+    spec["backends"]["vendor"] = {"type": "otlp"}
+    assert "spec.backends.vendor.endpoint: missing" in render_error(spec)
+
+
+def test_tls_to_tempo_grpc() -> None:
+    spec = base_spec()
+    spec["backends"]["tempo"]["tls"] = {"enabled": True, "ca_file": "/ca.pem", "server_name": "tempo"}
+    exporter = otelcol_config(spec)["exporters"]["otlp_grpc/tempo"]
+    assert exporter["tls"] == {"ca_file": "/ca.pem", "server_name_override": "tempo"}
+
+
+def test_tls_cert_without_key_is_rejected() -> None:
+    spec = base_spec()
+    spec["backends"]["tempo"]["tls"] = {"cert_file": "/c.pem"}
+    assert "spec.backends.tempo.tls: cert_file and key_file go together" in render_error(spec)
+
+
+def test_tenant_header() -> None:
+    spec = base_spec()
+    spec["backends"]["loki"]["tenant"] = "lab"
+    assert otelcol_config(spec)["exporters"]["otlp_http/loki"]["headers"] == {"X-Scope-OrgID": "lab"}
+
+
+# ---------------------------------------------------------------- telemetry
+
+def test_telemetry_prometheus_reader_on_explicit_address() -> None:
+    telemetry = otelcol_config(with_changes(telemetry={"metrics_address": "127.0.0.1:8889", "log_level": "warn"}))[
+        "service"]["telemetry"]
+    assert telemetry["logs"] == {"level": "warn"}
+    assert telemetry["metrics"]["readers"] == [
+        {"pull": {"exporter": {"prometheus": {"host": "127.0.0.1", "port": 8889}}}}]
+
+
+def test_telemetry_bad_log_level() -> None:
+    message = render_error(with_changes(telemetry={"log_level": "verbose"}))
+    assert "spec.telemetry.log_level: 'verbose' is not accepted; accepted: debug, info, warn, error" in message
+
+
+# ---------------------------------------------------------------- lint: signals and backends
+
+def test_unknown_signal() -> None:
+    spec = base_spec()
+    spec["pipelines"]["profiles"] = {"exporters": ["tempo"]}
+    message = render_error(spec)
+    assert "spec.pipelines.profiles: unknown signal 'profiles'; accepted pipeline names: traces, metrics, logs" in \
+        message
+
+
+def test_named_pipelines_are_accepted() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces/other"] = spec["pipelines"].pop("traces")
+    assert "traces/other" in otelcol_config(spec)["service"]["pipelines"]
+
+
+def test_unknown_backend_type() -> None:
+    spec = base_spec()
+    spec["backends"]["tempo"]["type"] = "jaeger"
+    assert "spec.backends.tempo.type: unknown backend type 'jaeger'" in render_error(spec)
+
+
+@pytest.mark.parametrize(("pipeline", "backend", "accepted"), [
+    ("traces", "loki", "logs"),
+    ("logs", "mimir", "metrics"),
+    ("metrics", "tempo", "traces"),
+])
+def test_backend_cannot_take_signal(pipeline: str, backend: str, accepted: str) -> None:
+    spec = base_spec()
+    spec["pipelines"][pipeline]["exporters"].append(backend)
+    message = render_error(spec)
+    assert (f"spec.pipelines.{pipeline}.exporters[1]: backend {backend!r} is of type {backend}, which accepts "
+            f"only {accepted}, not {pipeline}") in message
+
+
+def test_otlp_and_debug_backends_take_every_signal() -> None:
+    spec = base_spec()
+    spec["backends"]["console"] = {"type": "debug", "verbosity": "detailed"}
+    spec["backends"]["gateway"] = {"type": "otlp", "endpoint": "gateway.lab:4317"}
+    for pipeline in spec["pipelines"].values():
+        pipeline["exporters"] += ["console", "gateway"]
+    config = otelcol_config(spec)
+    assert config["exporters"]["otlp_grpc/gateway"]["endpoint"] == "gateway.lab:4317"
+
+
+# ---------------------------------------------------------------- lint: references and usage
+
+def test_undefined_exporter_reference() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["exporters"].append("tempo2")
+    assert "spec.pipelines.traces.exporters[1]: 'tempo2' is not defined" in render_error(spec)
+
+
+def test_undefined_receiver_and_processor_references() -> None:
+    spec = base_spec()
+    spec["pipelines"]["logs"]["receivers"] = ["filelog"]
+    spec["pipelines"]["logs"]["extra_processors"] = ["attributes/none"]
+    message = render_error(spec)
+    assert "spec.pipelines.logs.receivers[0]: 'filelog' is not defined" in message
+    assert "spec.pipelines.logs.extra_processors[0]: processor 'attributes/none' is not defined" in message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["exporters"] = ["nope"]
+    message = render_error(spec)
+    assert "problem(s)" in message
+    assert "exporters[0]: 'nope' is not defined" in message
+    assert "spec.backends.tempo: backend 'tempo' is defined but no pipeline exports to it" in message
+
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), [
+    ("backends", "extra", {"type": "debug"}, "spec.backends.extra: backend 'extra' is defined but no pipeline"),
+    ("processors", "attributes/unused", {"actions": []}, "spec.processors.attributes/unused: processor"),
+    ("receivers", "otlp/unused", {"grpc": "0.0.0.0:5317", "http": None}, "spec.receivers.otlp/unused: receiver"),
+])
+def test_defined_but_unused(section: str, key: str, value: Any, expected: str) -> None:
+    spec = base_spec()
+    spec.setdefault(section, {"otlp": {}} if section == "receivers" else {})[key] = value
+    assert expected in render_error(spec)
+
+
+def test_override_component_unused_is_rejected() -> None:
+    spec = with_changes(overrides={"exporters": {"debug/unused": {}}})
+    assert "config.exporters.debug/unused: defined but not used by any pipeline (set through spec.overrides)" in \
+        render_error(spec)
+
+
+def test_override_exporter_can_be_referenced() -> None:
+    spec = with_changes(overrides={"exporters": {"debug/raw": {"verbosity": "detailed"}}})
+    spec["pipelines"]["logs"]["exporters"].append("debug/raw")
+    config = otelcol_config(spec)
+    assert config["exporters"]["debug/raw"] == {"verbosity": "detailed"}
+    assert config["service"]["pipelines"]["logs"]["exporters"] == ["otlp_http/loki", "debug/raw"]
+
+
+def test_override_pipeline_with_undefined_reference_is_rejected() -> None:
+    spec = with_changes(overrides={"service": {"pipelines": {"logs": {"exporters": ["otlp_http/nowhere"]}}}})
+    message = render_error(spec)
+    assert "config.service.pipelines.logs.exporters[0]: 'otlp_http/nowhere' is not defined" in message
+
+
+# ---------------------------------------------------------------- lint: connectors
+
+def connector_spec() -> Dict[str, Any]:
+    spec = base_spec()
+    spec["connectors"] = {"spanmetrics": {"dimensions": ["http.route"]}, "servicegraph": {}}
+    spec["pipelines"]["traces"]["exporters"] += ["spanmetrics", "servicegraph"]
+    spec["pipelines"]["metrics"]["receivers"] += ["spanmetrics", "servicegraph"]
+    return spec
+
+
+def test_connectors_used_on_both_sides() -> None:
+    config = otelcol_config(connector_spec())
+    assert config["connectors"]["span_metrics"] == {"dimensions": [{"name": "http.route"}]}
+    assert config["service"]["pipelines"]["metrics"]["receivers"] == ["otlp", "span_metrics", "service_graph"]
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp_grpc/tempo", "span_metrics",
+                                                                     "service_graph"]
+
+
+def test_connector_and_exporter_names_follow_the_version() -> None:
+    spec = connector_spec()
+    spec["backends"]["mimir"]["protocol"] = "remote_write"
+    old = otelcol_config(spec, "0.150.0")
+    assert set(old["connectors"]) == {"spanmetrics", "servicegraph"}
+    assert "prometheusremotewrite/mimir" in old["exporters"]
+    assert old["service"]["pipelines"]["metrics"]["receivers"] == ["otlp", "spanmetrics", "servicegraph"]
+    new = otelcol_config(spec, "0.159.0")
+    assert set(new["connectors"]) == {"span_metrics", "service_graph"}
+    assert "prometheus_remote_write/mimir" in new["exporters"]
+
+
+def test_new_connector_spelling_is_accepted() -> None:
+    spec = connector_spec()
+    spec["connectors"]["span_metrics/by_route"] = spec["connectors"].pop("spanmetrics")
+    for pipeline, role in (("traces", "exporters"), ("metrics", "receivers")):
+        items = spec["pipelines"][pipeline][role]
+        items[items.index("spanmetrics")] = "span_metrics/by_route"
+    assert "span_metrics/by_route" in otelcol_config(spec)["connectors"]
+    spec["connectors"]["spanmetrics/by_route"] = {}
+    assert "are the same connector ('span_metrics/by_route'" in render_error(spec)
+
+
+def test_connector_only_as_exporter_is_rejected() -> None:
+    spec = connector_spec()
+    spec["pipelines"]["metrics"]["receivers"] = ["otlp", "servicegraph"]
+    message = render_error(spec)
+    assert "spec.connectors.spanmetrics: connector 'spanmetrics' must be used both as an exporter" in message
+    assert "not used as a receiver" in message
+
+
+def test_connector_on_wrong_signal_is_rejected() -> None:
+    spec = connector_spec()
+    spec["pipelines"]["logs"]["receivers"].append("spanmetrics")
+    assert "spec.pipelines.logs.receivers[1]: connector 'spanmetrics' produces metrics" in render_error(spec)
+
+
+def test_forward_connector_keeps_the_signal() -> None:
+    spec = base_spec()
+    spec["connectors"] = {"forward/sampled": None}
+    spec["pipelines"]["traces"]["exporters"] = ["forward/sampled"]
+    spec["pipelines"]["traces/sampled"] = {"receivers": ["forward/sampled"], "exporters": ["tempo"],
+                                           "sampling": {"probabilistic": {"percentage": 10}}}
+    config = otelcol_config(spec)
+    assert config["connectors"] == {"forward/sampled": {}}
+    assert config["service"]["pipelines"]["traces/sampled"]["processors"] == [
+        "memory_limiter", "probabilistic_sampler/traces_sampled"]
+    spec["pipelines"]["logs"]["receivers"].append("forward/sampled")
+    assert "a forward connector keeps the signal" in render_error(spec)
+
+
+# ---------------------------------------------------------------- lint: removed / unknown components
+
+def test_removed_logging_exporter() -> None:
+    spec = with_changes(overrides={"exporters": {"logging": {}}})
+    message = render_error(spec)
+    assert "spec.overrides.exporters.logging: the 'logging' exporter was removed in collector 0.111.0" in message
+    assert "debug" in message
+
+
+def test_removed_loki_exporter() -> None:
+    spec = with_changes(overrides={"exporters": {"loki": {"endpoint": "http://loki:3100/loki/api/v1/push"}}})
+    assert "the 'loki' exporter was removed in collector 0.131.0" in render_error(spec)
+
+
+def test_removed_backend_type_gets_a_hint() -> None:
+    spec = base_spec()
+    spec["backends"]["loki"]["type"] = "logging"
+    assert "the 'logging' exporter was removed in collector 0.111.0" in render_error(spec)
+
+
+def test_component_outside_lab_build_is_rejected() -> None:
+    spec = with_changes(processors={"k8sattributes": {}})
+    spec["pipelines"]["traces"]["extra_processors"] = ["k8sattributes"]
+    assert "processor type 'k8sattributes' is not in the lab collector build" in render_error(spec)
+
+
+def test_lab_processors_are_accepted() -> None:
+    spec = with_changes(processors={"transform/names": {"error_mode": "ignore", "trace_statements": []}})
+    spec["pipelines"]["traces"]["extra_processors"] = ["transform/names"]
+    assert "transform/names" in otelcol_config(spec)["processors"]
+
+
+# ---------------------------------------------------------------- lint: high cardinality
+
+def test_spanmetrics_high_cardinality_dimension() -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["dimensions"] = ["http.route", "user.id"]
+    message = render_error(spec)
+    assert "spec.connectors.spanmetrics.dimensions[1]: 'user.id' is a high-cardinality attribute" in message
+    assert "blows up metric storage" in message and "belongs in traces" in message
+
+
+@pytest.mark.parametrize("key", ["enduser.id", "http.request_id", "request_id", "trace_id", "session.id",
+                                 "customer_id", "Session-Id"])
+def test_servicegraph_high_cardinality_dimensions(key: str) -> None:
+    spec = connector_spec()
+    spec["connectors"]["servicegraph"] = {"dimensions": [key]}
+    assert "spec.connectors.servicegraph.dimensions[0]" in render_error(spec)
+
+
+@pytest.mark.parametrize("key", ["http.route", "service.instance.id", "http.response.status_code", "k8s.pod.name"])
+def test_bounded_dimensions_are_accepted(key: str) -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["dimensions"] = [key]
+    otelcol_config(spec)
+
+
+def attributes_spec(pipeline: str, action: str) -> Dict[str, Any]:
+    spec = with_changes(processors={"attributes/ids": {"actions": [
+        {"key": "request_id", "action": action, "from_attribute": "x"}]}})
+    spec["pipelines"][pipeline]["extra_processors"] = ["attributes/ids"]
+    return spec
+
+
+def test_attributes_processor_promoting_id_in_metrics_pipeline() -> None:
+    message = render_error(attributes_spec("metrics", "upsert"))
+    assert "spec.processors.attributes/ids.actions[0].key: processor 'attributes/ids' is in metrics pipeline" in \
+        message
+    assert "blows up metric storage" in message
+
+
+def test_attributes_processor_in_traces_pipeline_or_deleting_is_fine() -> None:
+    otelcol_config(attributes_spec("traces", "upsert"))
+    otelcol_config(attributes_spec("metrics", "delete"))
+
+
+def test_transform_setting_trace_id_on_metrics() -> None:
+    spec = with_changes(processors={"transform/ids": {"metric_statements": [
+        {"context": "datapoint", "statements": ['set(attributes["trace_id"], "x")']}]}})
+    spec["pipelines"]["metrics"]["extra_processors"] = ["transform/ids"]
+    assert "spec.processors.transform/ids.metric_statements[0].statements[0]" in render_error(spec)
+
+
+def test_resource_attributes_high_cardinality_with_metrics() -> None:
+    message = render_error(with_changes(resource_attributes={"session.id": "abc"}))
+    assert "spec.resource_attributes.session.id" in message
+    spec = base_spec()
+    del spec["pipelines"]["metrics"]
+    del spec["backends"]["mimir"]
+    spec["resource_attributes"] = {"session.id": "abc"}
+    otelcol_config(spec)  # no metrics pipeline: nothing is promoted to a metric label
+
+
+def test_resource_attributes_are_upserted_after_memory_limiter() -> None:
+    config = otelcol_config(with_changes(resource_attributes={"deployment.environment": "lab"}))
+    assert config["processors"]["resource"] == {"attributes": [
+        {"key": "deployment.environment", "value": "lab", "action": "upsert"}]}
+    assert config["service"]["pipelines"]["logs"]["processors"] == ["memory_limiter", "resource"]
+
+
+# ---------------------------------------------------------------- lint: port clashes
+
+def test_two_receivers_on_one_port() -> None:
+    spec = with_changes(receivers={"otlp": {}, "otlp/edge": {"grpc": "0.0.0.0:4317", "http": None}})
+    spec["pipelines"]["traces"]["receivers"].append("otlp/edge")
+    message = render_error(spec)
+    assert "spec.receivers.otlp/edge.grpc: 0.0.0.0:4317 clashes with 0.0.0.0:4317 set at spec.receivers.otlp.grpc" \
+        in message
+
+
+def test_two_receivers_on_distinct_ports() -> None:
+    spec = with_changes(receivers={"otlp": {}, "otlp/edge": {"grpc": "127.0.0.1:5317", "http": "127.0.0.1:5318"}})
+    spec["pipelines"]["traces"]["receivers"].append("otlp/edge")
+    assert "otlp/edge" in otelcol_config(spec)["receivers"]
+
+
+def test_telemetry_port_clash_with_receiver() -> None:
+    message = render_error(with_changes(telemetry={"metrics_address": "127.0.0.1:4318"}))
+    assert "spec.telemetry.metrics_address: 127.0.0.1:4318 clashes with 0.0.0.0:4318" in message
+
+
+def test_same_port_on_distinct_hosts_is_fine() -> None:
+    spec = with_changes(receivers={"otlp": {"grpc": "127.0.0.1:4317", "http": "127.0.0.2:4317"}})
+    otelcol_config(spec)
+
+
+def test_override_port_clash_is_rejected() -> None:
+    spec = with_changes(overrides={"extensions": {"health_check": {"endpoint": "0.0.0.0:4317"}}})
+    assert "clashes with" in render_error(spec)
+
+
+# ---------------------------------------------------------------- overrides and extra processors
+
+def test_overrides_deep_merge() -> None:
+    spec = with_changes(overrides={"exporters": {"otlp_grpc/tempo": {
+        "compression": "zstd", "sending_queue": {"queue_size": 5000}, "timeout": None}}})
+    exporter = otelcol_config(spec)["exporters"]["otlp_grpc/tempo"]
+    assert exporter["compression"] == "zstd"
+    assert exporter["sending_queue"]["queue_size"] == 5000
+    assert exporter["sending_queue"]["enabled"] is True  # merged, not replaced
+    assert "timeout" not in exporter  # null removes
+
+
+def test_overrides_unknown_section() -> None:
+    message = render_error(with_changes(overrides={"pipelines": {}}))
+    assert "spec.overrides.pipelines: unknown key; accepted keys: connectors, exporters, extensions, processors" in \
+        message
+
+
+def test_extra_processors_position() -> None:
+    spec = with_changes(processors={"filter/health": {"error_mode": "ignore"}, "attributes/scrub": {
+        "actions": [{"key": "http.request.header.authorization", "action": "delete"}]}},
+        resource_attributes={"deployment.environment": "lab"})
+    spec["pipelines"]["traces"]["extra_processors"] = ["filter/health", "attributes/scrub"]
+    spec["pipelines"]["traces"]["sampling"] = {"tail": {"policies": [
+        {"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}}]}}
+    processors = otelcol_config(spec)["service"]["pipelines"]["traces"]["processors"]
+    assert processors == ["memory_limiter", "resource", "filter/health", "attributes/scrub", "tail_sampling/traces"]
+
+
+def test_memory_limiter_first_is_enforced_after_overrides() -> None:
+    spec = with_changes(overrides={"service": {"pipelines": {"logs": {"processors": []}}}})
+    assert "config.service.pipelines.logs.processors: memory_limiter must be the first processor" in \
+        render_error(spec)
+
+
+# ---------------------------------------------------------------- sampling
+
+def test_tail_sampling_rendering() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"tail": {"decision_wait": "5s", "num_traces": 1000, "policies": [
+        {"name": "all", "type": "probabilistic", "probabilistic": {"sampling_percentage": 5}}]}}
+    config = otelcol_config(spec)
+    assert config["processors"]["tail_sampling/traces"]["decision_wait"] == "5s"
+
+
+def test_sampling_on_metrics_is_rejected() -> None:
+    spec = base_spec()
+    spec["pipelines"]["metrics"]["sampling"] = {"probabilistic": {"percentage": 5}}
+    assert "spec.pipelines.metrics.sampling: sampling applies to traces pipelines only" in render_error(spec)
+
+
+def test_sampling_percentage_out_of_range() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"probabilistic": {"percentage": 150}}
+    assert "spec.pipelines.traces.sampling.probabilistic.percentage: 150 is out of range" in render_error(spec)
+
+
+def test_tail_policy_needs_its_settings() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"tail": {"policies": [{"name": "slow", "type": "latency"}]}}
+    assert "spec.pipelines.traces.sampling.tail.policies[0]: a policy of type 'latency' needs" in render_error(spec)
+
+
+# ---------------------------------------------------------------- wrong types never give a traceback
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda s: s.update(pipelines=["traces"]), "spec.pipelines: expected a mapping"),
+    (lambda s: s["pipelines"]["traces"].update(exporters="tempo"), "spec.pipelines.traces.exporters: expected a list"),
+    (lambda s: s["pipelines"]["traces"].update(exporters=[1]), "spec.pipelines.traces.exporters[0]: expected a non"),
+    (lambda s: s["pipelines"]["traces"].update(exporters=[]), "spec.pipelines.traces.exporters: a pipeline needs"),
+    (lambda s: s["pipelines"]["traces"].update(exporterz=["tempo"]), "spec.pipelines.traces.exporterz: unknown key"),
+    (lambda s: s["pipelines"].update(traces=None), "spec.pipelines.traces: expected a mapping"),
+    (lambda s: s["backends"].update(tempo="tempo.lab"), "spec.backends.tempo: expected a mapping"),
+    (lambda s: s["backends"]["tempo"].update(port="4317"), "spec.backends.tempo.port: expected an integer"),
+    (lambda s: s["backends"]["tempo"].update(port=70000), "spec.backends.tempo.port: 70000 is out of range"),
+    (lambda s: s["backends"]["tempo"].pop("type"), "spec.backends.tempo.type: missing; accepted: tempo, mimir"),
+    (lambda s: s.update(colector_version="1"), "spec.colector_version: unknown key; accepted keys:"),
+    (lambda s: s.update(resource_attributes={"a": ["b"]}), "spec.resource_attributes.a: expected a string value"),
+    (lambda s: s.update(receivers={"otlp": "0.0.0.0:4317"}), "spec.receivers.otlp: expected a mapping"),
+    (lambda s: s.update(receivers={"filelog": {}}), "spec.receivers.filelog: unknown receiver type 'filelog'"),
+    (lambda s: s.update(connectors={"count": {}}), "spec.connectors.count: unknown connector type 'count'"),
+    (lambda s: s.update(processors={"Bad Id": {}}), "spec.processors.Bad Id: 'Bad Id' is not a component id"),
+    (lambda s: s.update(memory={"host_mib": 2048, "check_interval": 5}), "spec.memory.check_interval: expected a Go"),
+    (lambda s: s.update(persistent_queue="yes"), "spec.persistent_queue: expected a mapping"),
+    (lambda s: s.update(overrides={"exporters": []}), "spec.overrides.exporters: expected a mapping"),
+    (lambda s: s.update(pipelines={}), "spec.pipelines: missing or empty"),
+    (lambda s: s["backends"]["tempo"].update(tls="on"), "spec.backends.tempo.tls: expected a mapping"),
+    (lambda s: s["backends"].update({"bad name": {"type": "debug"}}), "spec.backends.bad name: 'bad name' is not"),
+])
+def test_wrong_input_names_the_key(mutate: Any, expected: str) -> None:
+    spec = base_spec()
+    mutate(spec)
+    assert expected in render_error(spec)
+
+
+@pytest.mark.parametrize("spec", [None, 1, "spec", [], {"memory": None}, {"memory": {"host_mib": 2048},
+                                                                           "pipelines": {1: {}}}])
+def test_garbage_is_an_ansible_error(spec: Any) -> None:
+    render_error(spec)
+
+
+def test_override_garbage_is_an_ansible_error() -> None:
+    render_error(with_changes(overrides={"service": {"pipelines": {"traces": {"exporters": [["x"]]}}}}))
+    render_error(with_changes(overrides={"service": {"pipelines": "none"}}))
+    render_error(with_changes(overrides={"receivers": {"otlp": {"protocols": {"grpc": {"endpoint": 1}}}}}))
+
+
+def test_input_is_not_modified() -> None:
+    spec = connector_spec()
+    spec["overrides"] = {"exporters": {"otlp_grpc/tempo": {"compression": "zstd"}}}
+    before = copy.deepcopy(spec)
+    otelcol_config(spec)
+    assert spec == before
+
+
+def test_docs_full_example_renders() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docs = Path(__file__).resolve().parents[4] / "docs" / "otelcol_config.md"
+    block = re.search(r"## Full example\n\n```yaml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)
+    assert block is not None, "docs/otelcol_config.md lost its full example"
+    spec = yaml.safe_load(block.group(1))["otelcol_spec"]
+    config = otelcol_config(spec)
+    assert config["service"]["pipelines"]["traces/sampled"]["exporters"] == ["otlp_grpc/tempo"]
+    assert otelcol_gomemlimit(spec) == "1310MiB"

@@ -1,0 +1,282 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Property tests: many valid specs render to configurations the real collector accepts.
+
+The collector binary is the lab build (lab/otelcol-builder.yaml); its path comes
+from the LGTM_OTELCOL_BIN environment variable, which `make test` sets after
+building it. Without it the collector test fails on purpose: a config filter
+that was never checked by the collector it targets is not tested.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import (
+    COMPONENT_KINDS,
+    otelcol_config,
+    otelcol_gomemlimit,
+)
+
+COLLECTOR_ENV = "LGTM_OTELCOL_BIN"
+GENERATED_SPECS = 25
+
+# The persistent queue directory must be writable; the collector may create it.
+QUEUE_ROOT = Path(tempfile.mkdtemp(prefix="otelcol-queue-"))
+
+SAFE_RESOURCE_KEYS = ["deployment.environment", "service.namespace", "host.name", "cloud.region"]
+SAFE_DIMENSIONS = ["http.route", "http.request.method", "http.response.status_code", "rpc.method"]
+
+
+@st.composite
+def listen_ports(draw: Any) -> List[int]:
+    return draw(st.lists(st.integers(min_value=20000, max_value=60000), min_size=8, max_size=8, unique=True))
+
+
+@st.composite
+def backend_for(draw: Any, kind: str, name: str) -> Dict[str, Any]:
+    if kind == "tempo":
+        backend: Dict[str, Any] = {"type": "tempo", "host": f"{name}.lab",
+                                   "protocol": draw(st.sampled_from(["grpc", "http"]))}
+    elif kind == "mimir":
+        backend = {"type": "mimir", "host": f"{name}.lab",
+                   "protocol": draw(st.sampled_from(["otlp", "remote_write"]))}
+    elif kind == "loki":
+        backend = {"type": "loki", "host": f"{name}.lab"}
+    elif kind == "otlp":
+        if draw(st.booleans()):
+            backend = {"type": "otlp", "protocol": "grpc", "endpoint": f"{name}.lab:4317"}
+        else:
+            backend = {"type": "otlp", "protocol": "http", "endpoint": f"https://{name}.lab:4318",
+                       "tls": {"enabled": True, "insecure_skip_verify": draw(st.booleans())}}
+    else:
+        return {"type": "debug", "verbosity": draw(st.sampled_from(["basic", "normal", "detailed"]))}
+    if draw(st.booleans()):
+        backend["tenant"] = draw(st.sampled_from(["lab", "team-a"]))
+    if draw(st.booleans()) and kind != "debug":
+        backend["auth"] = {"username": "collector", "password": "secret"}
+    if draw(st.booleans()):
+        backend["queue_size"] = draw(st.integers(min_value=1, max_value=20000))
+    return backend
+
+
+@st.composite
+def specs(draw: Any) -> Dict[str, Any]:
+    ports = draw(listen_ports())
+    spec: Dict[str, Any] = {
+        "memory": draw(st.one_of(
+            st.fixed_dictionaries({"host_mib": st.integers(min_value=256, max_value=65536)}),
+            st.fixed_dictionaries({"limit_mib": st.integers(min_value=64, max_value=32768)}),
+        )),
+        "receivers": {"otlp": {"grpc": f"0.0.0.0:{ports[0]}", "http": f"127.0.0.1:{ports[1]}"}},
+        "extensions": {"health_check": f"0.0.0.0:{ports[2]}"},
+        "telemetry": {"metrics_address": f"127.0.0.1:{ports[3]}",
+                      "log_level": draw(st.sampled_from(["debug", "info", "warn", "error"])),
+                      "metrics_level": draw(st.sampled_from(["basic", "normal", "detailed"]))},
+        "backends": {},
+        "pipelines": {},
+    }
+    if draw(st.booleans()):
+        spec["extensions"]["pprof"] = f"127.0.0.1:{ports[4]}"
+    if draw(st.booleans()):
+        spec["extensions"]["zpages"] = f"127.0.0.1:{ports[5]}"
+
+    signals = draw(st.lists(st.sampled_from(["traces", "metrics", "logs"]), min_size=1, max_size=3, unique=True))
+    natural = {"traces": "tempo", "metrics": "mimir", "logs": "loki"}
+    for signal in signals:
+        kinds = draw(st.lists(st.sampled_from([natural[signal], "otlp", "debug"]), min_size=1, max_size=3,
+                              unique=True))
+        names = []
+        for kind in kinds:
+            name = f"{kind}-{signal}"
+            spec["backends"][name] = draw(backend_for(kind, name))
+            names.append(name)
+        spec["pipelines"][signal] = {"receivers": ["otlp"], "exporters": names}
+
+    if "metrics" in signals and draw(st.booleans()):
+        spec["receivers"]["prometheus/self"] = {"scrape_configs": [
+            {"job_name": "otelcol", "targets": [f"127.0.0.1:{ports[3]}"], "scrape_interval": "15s"}]}
+        spec["pipelines"]["metrics"]["receivers"].append("prometheus/self")
+    if draw(st.booleans()):
+        spec["receivers"]["otlp/edge"] = {"grpc": f"0.0.0.0:{ports[6]}", "http": None}
+        spec["pipelines"][signals[0]]["receivers"].append("otlp/edge")
+
+    add_connectors(draw, spec, signals)
+    add_processors(draw, spec, signals)
+    if "traces" in signals and draw(st.booleans()):
+        spec["pipelines"]["traces"]["sampling"] = draw(st.one_of(
+            st.fixed_dictionaries({"probabilistic": st.fixed_dictionaries(
+                {"percentage": st.floats(min_value=0.1, max_value=100)})}),
+            st.just({"tail": {"decision_wait": "5s", "num_traces": 10000, "policies": [
+                {"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}},
+                {"name": "slow", "type": "latency", "latency": {"threshold_ms": 500}},
+                {"name": "some", "type": "probabilistic", "probabilistic": {"sampling_percentage": 10}}]}}),
+        ))
+    if draw(st.booleans()):
+        spec["resource_attributes"] = {key: "lab" for key in draw(
+            st.lists(st.sampled_from(SAFE_RESOURCE_KEYS), min_size=1, max_size=3, unique=True))}
+    if draw(st.booleans()):
+        spec["persistent_queue"] = {"directory": str(QUEUE_ROOT / draw(st.sampled_from(["a", "b"])))}
+    if draw(st.booleans()):
+        spec["batch"] = {"flush_timeout": draw(st.sampled_from(["100ms", "1s"])),
+                         "min_size": draw(st.integers(min_value=1, max_value=10000)), "max_size": 0}
+    if draw(st.booleans()):
+        first = next(iter(spec["backends"].values()))
+        if first["type"] == "tempo" and first["protocol"] == "grpc":
+            spec["overrides"] = {"exporters": {f"otlp_grpc/{next(iter(spec['backends']))}": {
+                "compression": "zstd", "sending_queue": {"num_consumers": 4}}}}
+    return spec
+
+
+def add_connectors(draw: Any, spec: Dict[str, Any], signals: List[str]) -> None:
+    if "traces" in signals and "metrics" in signals and draw(st.booleans()):
+        spec["connectors"] = {
+            "spanmetrics": {"dimensions": draw(st.lists(st.sampled_from(SAFE_DIMENSIONS), max_size=3, unique=True)),
+                            "histogram_buckets": ["10ms", "100ms", "1s", "10s"],
+                            "metrics_flush_interval": "15s"},
+            "servicegraph": {"dimensions": draw(st.lists(st.sampled_from(SAFE_DIMENSIONS), max_size=2, unique=True)),
+                             "store_ttl": "2s", "store_max_items": 1000},
+        }
+        spec["pipelines"]["traces"]["exporters"] += ["spanmetrics", "servicegraph"]
+        spec["pipelines"]["metrics"]["receivers"] += ["spanmetrics", "servicegraph"]
+    if "logs" in signals and draw(st.booleans()):
+        # logs -> forward -> a second logs pipeline
+        spec.setdefault("connectors", {})["forward/copy"] = {}
+        spec["pipelines"]["logs"]["exporters"].append("forward/copy")
+        spec["backends"]["debug-copy"] = {"type": "debug"}
+        spec["pipelines"]["logs/copy"] = {"receivers": ["forward/copy"], "exporters": ["debug-copy"]}
+
+
+def add_processors(draw: Any, spec: Dict[str, Any], signals: List[str]) -> None:
+    candidates = {
+        "attributes/scrub": {"actions": [{"key": "http.request.header.authorization", "action": "delete"},
+                                         {"key": "team", "value": "lab", "action": "upsert"}]},
+        "filter/noise": {"error_mode": "ignore"},
+        "transform/tidy": {"error_mode": "ignore"},
+    }
+    for signal in signals:
+        chosen = draw(st.lists(st.sampled_from(sorted(candidates)), max_size=3, unique=True))
+        for processor_id in chosen:
+            config = dict(candidates[processor_id])
+            if processor_id == "filter/noise":
+                config = {"error_mode": "ignore", **filter_for(signal)}
+            if processor_id == "transform/tidy":
+                config = {"error_mode": "ignore", **transform_for(signal)}
+            spec.setdefault("processors", {})[f"{processor_id}_{signal}"] = config
+            spec["pipelines"][signal].setdefault("extra_processors", []).append(f"{processor_id}_{signal}")
+
+
+def filter_for(signal: str) -> Dict[str, Any]:
+    if signal == "traces":
+        return {"traces": {"span": ['attributes["url.path"] == "/healthz"']}}
+    if signal == "metrics":
+        return {"metrics": {"metric": ['name == "noise"']}}
+    return {"logs": {"log_record": ['severity_number < SEVERITY_NUMBER_INFO']}}
+
+
+def transform_for(signal: str) -> Dict[str, Any]:
+    key = {"traces": "trace_statements", "metrics": "metric_statements", "logs": "log_statements"}[signal]
+    return {key: [{"context": "resource", "statements": ['set(attributes["lab.tidy"], "yes")']}]}
+
+
+def assert_best_practice(config: Dict[str, Any]) -> None:
+    """Checks that hold for every rendered config, collector or not."""
+    assert set(config) == set(COMPONENT_KINDS) | {"service"}
+    service = config["service"]
+    assert "health_check" in service["extensions"]
+    assert set(service["extensions"]) == set(config["extensions"])
+    used = {kind: set() for kind in COMPONENT_KINDS}
+    for pipeline in service["pipelines"].values():
+        assert pipeline["processors"][0] == "memory_limiter"
+        assert "batch" not in pipeline["processors"]  # 0.159: exporters batch themselves
+        for role, kinds in (("receivers", ("receivers", "connectors")), ("processors", ("processors",)),
+                            ("exporters", ("exporters", "connectors"))):
+            for item in pipeline[role]:
+                owner = [kind for kind in kinds if item in config[kind]]
+                assert owner, f"{item} is not defined"
+                used[owner[0]].add(item)
+    for kind in ("receivers", "processors", "exporters", "connectors"):
+        assert used[kind] == set(config[kind])
+    for exporter_id, exporter in config["exporters"].items():
+        if exporter_id.startswith(("otlp_grpc/", "otlp_http/")):
+            assert exporter["sending_queue"]["enabled"] and exporter["retry_on_failure"]["enabled"]
+            assert "batch" in exporter["sending_queue"]
+            storage = exporter["sending_queue"].get("storage")
+            assert storage is None or storage in service["extensions"]
+        elif exporter_id.startswith("prometheus_remote_write/"):
+            assert exporter["remote_write_queue"]["enabled"] and exporter["retry_on_failure"]["enabled"]
+    for receiver_id, receiver in config["receivers"].items():
+        for protocol in receiver.get("protocols", {}).values():
+            host, _, port = protocol["endpoint"].rpartition(":")
+            assert host and int(port) > 0
+    readers = service["telemetry"]["metrics"]["readers"]
+    assert readers[0]["pull"]["exporter"]["prometheus"]["port"] > 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs())
+def test_rendered_configs_follow_best_practice(spec: Dict[str, Any]) -> None:
+    config = otelcol_config(spec)
+    assert_best_practice(config)
+    assert yaml.safe_load(yaml.safe_dump(config)) == config
+    assert otelcol_gomemlimit(spec).endswith("MiB")
+
+
+def collector_binary() -> str:
+    path = os.environ.get(COLLECTOR_ENV)
+    if not path:
+        pytest.fail(
+            f"{COLLECTOR_ENV} is not set. These property tests run the lab collector's `validate` command on "
+            f"every rendered config. `make test` builds the collector from lab/otelcol-builder.yaml and sets "
+            f"{COLLECTOR_ENV}; to run pytest by hand, build it first and export "
+            f"{COLLECTOR_ENV}=/path/to/otelcol-contrib."
+        )
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{COLLECTOR_ENV}={path} is not an executable file; `make test` builds the collector there.")
+    return path
+
+
+def validate_with_collector(binary: str, config: Dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory(prefix="otelcol-config-") as directory:
+        config_file = Path(directory) / "config.yaml"
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        result = subprocess.run([binary, "validate", f"--config={config_file}"], capture_output=True, text=True,
+                                timeout=120, check=False)
+        assert result.returncode == 0, (
+            f"collector rejected the rendered config (exit {result.returncode}):\n{result.stderr}\n{result.stdout}\n"
+            f"--- config ---\n{config_file.read_text(encoding='utf-8')}"
+        )
+
+
+@settings(max_examples=GENERATED_SPECS, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=specs())
+def run_collector_validate(binary: str, spec: Dict[str, Any]) -> None:
+    validate_with_collector(binary, otelcol_config(spec))
+
+
+def test_rendered_configs_pass_collector_validate() -> None:
+    binary = collector_binary()
+    run_collector_validate(binary)
+
+
+def test_documented_example_passes_collector_validate() -> None:
+    """The full example of docs/otelcol_config.md must be accepted by the collector as written."""
+    binary = collector_binary()
+    docs = Path(__file__).resolve().parents[4] / "docs" / "otelcol_config.md"
+    block = re.search(r"## Full example\n\n```yaml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)
+    assert block is not None, "docs/otelcol_config.md lost its full example"
+    spec = yaml.safe_load(block.group(1))["otelcol_spec"]
+    # The documented directory is not writable on a test machine; everything else stays as documented.
+    spec["persistent_queue"]["directory"] = str(QUEUE_ROOT / "doc")
+    validate_with_collector(binary, otelcol_config(spec))
