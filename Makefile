@@ -37,7 +37,11 @@ test: setup lint sanity units molecule ## run every test
 lint: setup-tools ## ansible-lint, production profile
 	ansible-lint --profile production --offline
 
+# The pip version ansible-test 2.19 bootstraps into its sanity venvs.
+ANSIBLE_TEST_PIP := 24_2
+
 sanity: setup-tools ## ansible-test sanity on a synced copy of the collection
+	install -D -m 0644 lab/ansible_test_get_pip.py $(HOME)/.ansible/test/cache/get_pip_$(ANSIBLE_TEST_PIP).py
 	mkdir -p $(SANITY_TREE)
 	git ls-files -co --exclude-standard | rsync -a --delete --files-from=- ./ $(SANITY_TREE)/
 	cd $(SANITY_TREE) && git init -q 2>/dev/null; cd $(SANITY_TREE) && git add -A >/dev/null && \

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Time the otelcol_config filter on a spec with 100 pipelines.
 
 Run from anywhere, with the collection importable as ansible_collections.observability.lgtm
@@ -54,7 +53,7 @@ def main() -> None:
     spec = hundred_pipeline_spec()
     otelcol_config(spec)  # warm-up: imports, regex compilation
     timings_ms = []
-    for _ in range(arguments.runs):
+    for _run in range(arguments.runs):
         started = time.perf_counter()
         config = otelcol_config(spec)
         timings_ms.append((time.perf_counter() - started) * 1000.0)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the stack's real binaries from their Go modules and serve them as an
 artifact mirror shaped like the upstream release sites.
 
@@ -326,7 +325,8 @@ def releases(pins: dict) -> dict[str, Release]:
 
 
 def load_pins() -> dict:
-    return yaml.safe_load((LAB_DIR / "versions.yml").read_text())
+    # LGTM_VERSIONS lets a test point the builder at other pins.
+    return yaml.safe_load(Path(os.environ.get("LGTM_VERSIONS", LAB_DIR / "versions.yml")).read_text())
 
 
 # --- serving --------------------------------------------------------------------
@@ -356,7 +356,7 @@ def serve() -> None:
                              "--directory", str(MIRROR), str(MIRROR_PORT)],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     PIDFILE.write_text(str(proc.pid))
-    for _ in range(50):
+    for _attempt in range(50):
         if serving():
             print(f"mirror serving {MIRROR} at {mirror_url()}")
             return
@@ -374,7 +374,7 @@ def stop() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("command", choices=["build", "verify", "serve", "stop", "url", "path"])
     parser.add_argument("components", nargs="*")
     args = parser.parse_args()

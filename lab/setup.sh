@@ -27,6 +27,7 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v rsync >/dev/null || missing+=(rsync)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; } \

@@ -82,3 +82,22 @@ def test_unknown_component_is_refused_by_name():
     result = mirror(REAL_CACHE, "build", "prometheus")
     assert result.returncode != 0
     assert "unknown component(s) ['prometheus']" in result.stderr
+
+
+def test_failed_go_step_names_the_step_and_its_log(tmp_path: Path):
+    """A build that cannot fetch its module stops with the step and the log to read,
+    and leaves no stamp behind, so nothing half-built is ever served."""
+    pins = {**PINS, "mimir": {**PINS["mimir"], "version": "0.0.0-missing",
+                              "module_version": "v0.0.0-20000101000000-000000000000"}}
+    versions = tmp_path / "versions.yml"
+    versions.write_text(yaml.safe_dump(pins))
+    result = subprocess.run([sys.executable, str(MIRROR_PY), "build", "mimir"], capture_output=True,
+                            text=True, check=False, timeout=600,
+                            env={**os.environ, "LGTM_CACHE": str(tmp_path / "cache"),
+                                 "LGTM_VERSIONS": str(versions)})
+    assert result.returncode == 1
+    log = tmp_path / "cache" / "logs" / "mimir-download.log"
+    assert "ERROR: mimir: step 'download' failed" in result.stderr
+    assert str(log) in result.stderr
+    assert log.exists()
+    assert not (tmp_path / "cache" / "stamps" / "mimir-0.0.0-missing.json").exists()

@@ -767,8 +767,11 @@ def test_wrong_input_names_the_key(mutate: Any, expected: str) -> None:
     assert expected in render_error(spec)
 
 
-@pytest.mark.parametrize("spec", [None, 1, "spec", [], {"memory": None}, {"memory": {"host_mib": 2048},
-                                                                           "pipelines": {1: {}}}])
+GARBAGE_SPECS = [None, 1, "spec", [], {"memory": None},
+                 {"memory": {"host_mib": 2048}, "pipelines": {1: {}}}]
+
+
+@pytest.mark.parametrize("spec", GARBAGE_SPECS)
 def test_garbage_is_an_ansible_error(spec: Any) -> None:
     render_error(spec)
 

@@ -218,7 +218,7 @@ def assert_best_practice(config: Dict[str, Any]) -> None:
             assert exporter["remote_write_queue"]["enabled"] and exporter["retry_on_failure"]["enabled"]
     for receiver_id, receiver in config["receivers"].items():
         for protocol in receiver.get("protocols", {}).values():
-            host, _, port = protocol["endpoint"].rpartition(":")
+            host, _colon, port = protocol["endpoint"].rpartition(":")
             assert host and int(port) > 0
     readers = service["telemetry"]["metrics"]["readers"]
     assert readers[0]["pull"]["exporter"]["prometheus"]["port"] > 0
