@@ -1,0 +1,101 @@
+"""Checks every Molecule scenario makes of a component on a lab host.
+
+The scenarios' testinfra tests import this module (the shared Molecule config
+puts this folder on the verifier's PYTHONPATH), so a promise the collection
+makes of every component -- its own unprivileged user, a hardened unit, private
+config files, a failed install or config changing nothing -- is checked the
+same way everywhere.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import os
+import pathlib
+import subprocess
+import threading
+from typing import Any, Iterator
+
+# systemd properties every unit written by the common role must have.
+UNIT_HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
+    "ProtectKernelTunables": "yes",
+    "ProtectKernelModules": "yes",
+    "ProtectControlGroups": "yes",
+    "RestrictSUIDSGID": "yes",
+    "RestrictRealtime": "yes",
+    "LockPersonality": "yes",
+    "MemoryDenyWriteExecute": "yes",
+    "CapabilityBoundingSet": "",
+    "AmbientCapabilities": "",
+    "SystemCallArchitectures": "native",
+    "UMask": "0027",
+}
+
+
+def assert_runs_as_own_user(host: Any, service: str) -> None:
+    """The service is up, enabled, and its process runs as its own system user."""
+    user = host.user(service)
+    assert user.shell == "/usr/sbin/nologin"
+    assert user.uid < 1000, f"{service} should be a system user, has uid {user.uid}"
+    unit = host.service(service)
+    assert unit.is_running
+    assert unit.is_enabled
+    pid = host.check_output(f"systemctl show -p MainPID --value {service}")
+    assert host.check_output(f"ps -o user= -p {pid}") == service
+
+
+def unit_hardening_gaps(host: Any, service: str) -> dict[str, tuple[str, str]]:
+    """Hardening properties the running unit lacks: {property: (expected, actual)}."""
+    gaps = {}
+    for prop, expected in UNIT_HARDENING.items():
+        actual = host.check_output(f"systemctl show -p {prop} --value {service}")
+        if actual != expected:
+            gaps[prop] = (expected, actual)
+    return gaps
+
+
+def assert_config_private(host: Any, path: str, group: str) -> None:
+    """Config is root's, readable by the service's group only."""
+    config = host.file(path)
+    assert config.user == "root"
+    assert config.group == group
+    assert config.mode == 0o640
+
+
+def component_state(host: Any, service: str, files: list[str]) -> dict[str, str]:
+    """What a failed run must leave as it was: files, unit, process, install trees."""
+    state = {path: host.check_output(f"sha256sum {path}") for path in files}
+    state["unit"] = host.check_output(f"sha256sum /etc/systemd/system/{service}.service")
+    state["pid"] = host.check_output(f"systemctl show -p MainPID --value {service}")
+    state["trees"] = host.check_output(f"ls /opt/observability-lgtm/{service}")
+    return state
+
+
+def apply_converge(host: Any, extra_vars: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """Run the scenario's converge playbook again on one host with extra vars."""
+    playbook = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
+    return subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook),
+         "--limit", host.backend.host, "-e", json.dumps(extra_vars)],
+        capture_output=True, text=True, timeout=900, check=False)
+
+
+@contextlib.contextmanager
+def serve_directory(directory: pathlib.Path) -> Iterator[str]:
+    """Serve a folder on loopback for the controller, e.g. a wrong checksum file."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
