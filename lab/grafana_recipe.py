@@ -2,7 +2,8 @@
 upstream `grafana-<version>.linux-amd64.tar.gz` is laid out.
 
 mirror.py's build_grafana() calls build(release, pins, mirror); the helpers used
-here (run, write_tar_gz, sha256_of, TOOLS, LOGS, go_env, SUMDB_GAPS) live there.
+here (run, log_path, write_tar_gz, sha256_of, StepFailed, TOOLS, SUMDB_GAPS) live
+there.
 
 Why this recipe differs from the other components':
 
@@ -13,7 +14,8 @@ Why this recipe differs from the other components':
 * Grafana's tree is a Go workspace: go.work ties in nested modules
   (pkg/apimachinery, pkg/apiserver, ...) that a module zip excludes. The build
   runs without the workspace, on those modules' published versions cut from the
-  same commit (see PINS).
+  same commit where the proxy serves them (see PINS for the one it does not,
+  pkg/promlib, and for the two dependencies raised for the current Go).
 * pkg/server/wire_gen.go is generated at build time (`make gen-go` upstream).
 * Grafana's default database is SQLite through mattn/go-sqlite3, which needs
   cgo; like upstream's linux builds this one is built with CGO_ENABLED=1, and
@@ -25,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -66,14 +67,35 @@ PINS = {
                 "h1:gaO2LwOOTT3bCFxd3GhhkQxyAdBIJMxwVqTHYiz0Low=",
                 "h1:qjrMzgBfzI2cBBGYBTX+smDvVdpKZZloYFZHF+8fLWk="),
         },
+        # Dependencies raised because the pinned version no longer compiles
+        # with the Go toolchain here. golang.org/x/tools v0.22.0's
+        # internal/gcimporter uses internal/tokeninternal, whose size check on
+        # go/token.FileSet fails with current Go ("invalid array length
+        # -delta * delta"); v0.26.0 is the first release without that import.
+        # godeltaprof v0.1.7 registers "/debug/pprof/delta_heap" on the default
+        # mux at init, which since Go 1.23 conflicts with net/http/pprof's
+        # "GET /debug/pprof/" and panics at start; v0.1.8 is its fix.
+        "upgrades": {"golang.org/x/tools": "v0.26.0",
+                     "github.com/grafana/pyroscope-go/godeltaprof": "v0.1.8"},
+        # pkg/promlib is a nested module too, but no version of it from this
+        # commit's era is served: its same-commit pseudo-version is refused,
+        # v0.0.6 (2024-06, what go.mod requires) predates the API this tree's
+        # pkg/tsdb/prometheus calls, and v0.0.7/v0.0.8 (2025) have renamed it
+        # again and pull far newer SDK and Kubernetes modules. So v0.0.6 is
+        # used and the prometheus wrapper is adapted to it (see
+        # patch_prometheus_for_promlib_v006): queries, resources and health
+        # checks go to promlib as before; the experimental admission and
+        # conversion hooks (k8s-style datasource API, behind feature flags)
+        # that v0.0.6 lacks are not offered.
+        "patches": ["prometheus-promlib-v0.0.6"],
     },
 }
 
 # Upstream generates wire_gen.go with its own fork of google/wire kept as the
 # nested module pkg/build/wire, which the proxy does not serve. google/wire's
-# generator produces the same injector code; v0.6.0 is the first release that
-# understands generics. Its own pin of x/tools (v0.17.0) no longer compiles with
-# current Go, so it is built in a small tool module against a newer x/tools.
+# generator produces the same injector code (v0.6.0, its latest release). Its
+# own pin of x/tools (v0.17.0) no longer compiles with current Go, so it is
+# built in a small tool module against a newer x/tools.
 WIRE_MODULE = "github.com/google/wire"
 WIRE_VERSION = "v0.6.0"
 WIRE_XTOOLS = "v0.48.0"
@@ -172,6 +194,7 @@ def fetch_module_zip(mirror, module: str, version: str, dest: Path) -> Path:
                 f"grafana: pinned h1 {pin} disagrees with the checksum database's {expected}")
         if dest.exists() and zip_h1(dest) == expected:
             log(f"{dest} already present and verified")
+            print("  grafana: fetch-module-zip ok (already present, verified)", flush=True)
             return dest
         url = f"{proxy}/{escape_module_path(module)}/@v/{version}.zip"
         log(f"GET {url}")
@@ -231,13 +254,51 @@ def prepare_module(mirror, src: Path, version: str, env: dict[str, str]) -> None
     edits = [f"-dropreplace={r['Old']['Path']}" for r in mod.get("Replace") or []
              if r["New"]["Path"].startswith(("./", "../"))]
     nested = PINS[version]["nested"]
-    edits += [f"-require={path}@{ver}" for path, (ver, _, _) in nested.items()]
+    edits += [f"-require={path}@{pin[0]}" for path, pin in nested.items()]
+    edits += [f"-require={path}@{ver}" for path, ver in PINS[version]["upgrades"].items()]
     if edits:
         mirror.run("grafana", "go-mod-edit", ["go", "mod", "edit", *edits], cwd=src, env=env)
+    for name in PINS[version].get("patches", []):
+        SOURCE_PATCHES[name](src)
     # Pin the nested modules' hashes in go.sum: go then verifies the downloads.
     with (src / "go.sum").open("a") as gosum:
         for path, (ver, h1, gomod_h1) in nested.items():
             gosum.write(f"{path} {ver} {h1}\n{path} {ver}/go.mod {gomod_h1}\n")
+
+
+def patch_prometheus_for_promlib_v006(src: Path) -> None:
+    """Adapt pkg/tsdb/prometheus to promlib v0.0.6 (see PINS): its ExtendOptions
+    takes no logger, and it has no admission/conversion handlers. Each edit
+    must match the tree exactly, or the build fails."""
+    path = src / "pkg" / "tsdb" / "prometheus" / "prometheus.go"
+    text = path.read_text()
+    edits = [
+        ("\t\tlib: promlib.NewService(httpClientProvider, plog, extendClientOpts),\n",
+         "\t\t// promlib v0.0.6's ExtendOptions takes no logger (lab/grafana_recipe.py).\n"
+         "\t\tlib: promlib.NewService(httpClientProvider, plog,\n"
+         "\t\t\tfunc(ctx context.Context, settings backend.DataSourceInstanceSettings,"
+         " clientOpts *sdkhttpclient.Options) error {\n"
+         "\t\t\t\treturn extendClientOpts(ctx, settings, clientOpts, plog)\n"
+         "\t\t\t}),\n"),
+        ("func (s *Service) ValidateAdmission(ctx context.Context, req *backend.AdmissionRequest)"
+         " (*backend.ValidationResponse, error) {\n"
+         "\treturn s.lib.ValidateAdmission(ctx, req)\n}\n\n",
+         ""),
+        ("func (s *Service) MutateAdmission(ctx context.Context, req *backend.AdmissionRequest)"
+         " (*backend.MutationResponse, error) {\n\treturn s.lib.MutateAdmission(ctx, req)\n}\n",
+         ""),
+        ("func (s *Service) ConvertObject(ctx context.Context, req *backend.ConversionRequest)"
+         " (*backend.ConversionResponse, error) {\n\treturn s.lib.ConvertObject(ctx, req)\n}\n",
+         ""),
+    ]
+    for old, new in edits:
+        if text.count(old) != 1:
+            raise RuntimeError(f"{path}: patch anchor not found exactly once: {old[:60]!r}")
+        text = text.replace(old, new)
+    path.write_text(text)
+
+
+SOURCE_PATCHES = {"prometheus-promlib-v0.0.6": patch_prometheus_for_promlib_v006}
 
 
 def wire_tool(mirror, env: dict[str, str]) -> Path:
@@ -272,7 +333,8 @@ def public_files(src: Path) -> list[str]:
     (public/build; the API works without it and the server only logs its
     absence), plugin sources, screenshots and plugin-bundled dashboards."""
     public = src / "public"
-    keep = {"robots.txt", "dashboards/home.json"}
+    # img/user_profile.png: the avatar service reads it at start.
+    keep = {"robots.txt", "dashboards/home.json", "img/user_profile.png"}
     keep.update(str(p.relative_to(public)) for p in (public / "views").glob("*.html"))
     keep.update(str(p.relative_to(public)) for pattern in ("*.html", "*.txt")
                 for p in (public / "emails").glob(pattern))
