@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
-SCENARIOS ?= lab
+SCENARIOS ?= lab otel_collector loki tempo mimir
 
 .PHONY: help setup setup-tools lab test lint sanity units molecule
 
@@ -42,8 +42,9 @@ ANSIBLE_TEST_PIP := 24_2
 
 sanity: setup-tools ## ansible-test sanity on a synced copy of the collection
 	install -D -m 0644 lab/ansible_test_get_pip.py $(HOME)/.ansible/test/cache/get_pip_$(ANSIBLE_TEST_PIP).py
-	mkdir -p $(SANITY_TREE)
-	git ls-files -co --exclude-standard | rsync -a --delete --files-from=- ./ $(SANITY_TREE)/
+	# A fresh copy each time: rsync --files-from never deletes files gone from the repo.
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -co --exclude-standard | rsync -a --files-from=- ./ $(SANITY_TREE)/
 	cd $(SANITY_TREE) && git init -q 2>/dev/null; cd $(SANITY_TREE) && git add -A >/dev/null && \
 	  ansible-test sanity --venv --python 3.11 --color no
 

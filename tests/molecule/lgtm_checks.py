@@ -30,6 +30,7 @@ UNIT_HARDENING = {
     "ProtectControlGroups": "yes",
     "RestrictSUIDSGID": "yes",
     "RestrictRealtime": "yes",
+    "RestrictNamespaces": "yes",
     "LockPersonality": "yes",
     "MemoryDenyWriteExecute": "yes",
     "CapabilityBoundingSet": "",
@@ -69,22 +70,27 @@ def assert_config_private(host: Any, path: str, group: str) -> None:
     assert config.mode == 0o640
 
 
-def component_state(host: Any, service: str, files: list[str]) -> dict[str, str]:
-    """What a failed run must leave as it was: files, unit, process, install trees."""
+def component_state(host: Any, service: str, files: list[str], binary_link: str) -> dict[str, str]:
+    """What a failed run must leave as it was: files, unit, process, install trees
+    and where the binary link points."""
     state = {path: host.check_output(f"sha256sum {path}") for path in files}
+    state["link"] = host.check_output(f"readlink -f {binary_link}")
     state["unit"] = host.check_output(f"sha256sum /etc/systemd/system/{service}.service")
     state["pid"] = host.check_output(f"systemctl show -p MainPID --value {service}")
     state["trees"] = host.check_output(f"ls /opt/observability-lgtm/{service}")
     return state
 
 
-def apply_converge(host: Any, extra_vars: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    """Run the scenario's converge playbook again on one host with extra vars."""
+def apply_converge(host: Any, extra_vars: dict[str, Any]) -> tuple[int, str]:
+    """Run the scenario's converge playbook again on one host with extra vars;
+    return its exit code and its output (stdout and stderr together, since
+    Molecule's ansible.cfg sends failed results to stderr)."""
     playbook = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
-    return subprocess.run(
+    result = subprocess.run(
         ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook),
          "--limit", host.backend.host, "-e", json.dumps(extra_vars)],
         capture_output=True, text=True, timeout=900, check=False)
+    return result.returncode, result.stdout + result.stderr
 
 
 @contextlib.contextmanager

@@ -1,0 +1,204 @@
+"""The loki role leaves a hardened, working Loki that refuses bad input."""
+import json
+import pathlib
+import secrets
+import time
+
+import pytest
+import yaml
+from lgtm_checks import apply_converge, component_state, serve_directory, unit_hardening_gaps
+
+testinfra_hosts = ["ansible://all"]
+
+ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "loki"
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+VERSION = DEFAULTS["loki_version"]
+CONFIG = "/etc/loki/config.yaml"
+UNIT = "/etc/systemd/system/loki.service"
+API = "http://127.0.0.1:3100"
+RELEASE_PATH = f"/grafana/loki/releases/download/v{VERSION}"
+
+# Beyond the hardening every unit of the common role has (lgtm_checks.UNIT_HARDENING):
+ROLE_UNIT = {
+    "User": "loki",
+    "Group": "loki",
+    "ReadWritePaths": "/var/lib/loki",
+}
+
+
+def test_binary_reports_the_pinned_version(host):
+    assert f"loki, version {VERSION} " in host.check_output("/usr/local/bin/loki -version")
+
+
+def test_binary_lives_in_a_versioned_tree(host):
+    current = host.file("/opt/observability-lgtm/loki/current")
+    assert current.linked_to == f"/opt/observability-lgtm/loki/{VERSION}"
+    link = host.file("/usr/local/bin/loki")
+    assert link.is_symlink
+    assert host.check_output("readlink /usr/local/bin/loki") == "/opt/observability-lgtm/loki/current/loki-linux-amd64"
+    binary = host.file(f"/opt/observability-lgtm/loki/{VERSION}/loki-linux-amd64")
+    assert (binary.user, binary.group, binary.mode) == ("root", "root", 0o755)
+
+
+def test_service_runs_as_its_own_system_user(host):
+    user = host.user("loki")
+    assert user.shell == "/usr/sbin/nologin"
+    assert user.uid < 1000
+    assert user.home == "/var/lib/loki"
+    service = host.service("loki")
+    assert service.is_running
+    assert service.is_enabled
+    pid = host.check_output("systemctl show -p MainPID --value loki")
+    assert host.check_output(f"ps -o user= -p {pid}") == "loki"
+
+
+def test_config_and_data_modes(host):
+    config = host.file(CONFIG)
+    assert (config.user, config.group, config.mode) == ("root", "loki", 0o640)
+    directory = host.file("/etc/loki")
+    assert (directory.user, directory.group, directory.mode) == ("root", "loki", 0o750)
+    data = host.file("/var/lib/loki")
+    assert (data.user, data.group, data.mode) == ("loki", "loki", 0o750)
+    unit = host.file(UNIT)
+    assert (unit.user, unit.group, unit.mode) == ("root", "root", 0o644)
+
+
+def test_config_is_single_node_tsdb_and_private(host):
+    config = yaml.safe_load(host.file(CONFIG).content_string)
+    assert config["target"] == "all"
+    assert config["auth_enabled"] is False
+    assert config["common"]["path_prefix"] == "/var/lib/loki"
+    assert config["common"]["replication_factor"] == 1
+    assert config["common"]["ring"]["kvstore"]["store"] == "inmemory"
+    assert config["common"]["ring"]["instance_addr"] == "127.0.0.1"
+    (period,) = config["schema_config"]["configs"]
+    assert (period["store"], period["schema"], period["object_store"]) == ("tsdb", "v13", "filesystem")
+    assert config["limits_config"]["allow_structured_metadata"] is True
+    assert config["limits_config"]["volume_enabled"] is True
+    assert config["analytics"]["reporting_enabled"] is False
+    assert config["compactor"]["working_directory"] == "/var/lib/loki/compactor"
+
+
+def test_data_stays_in_the_data_directory(host):
+    for sub in ("chunks", "compactor", "wal"):
+        assert host.file(f"/var/lib/loki/{sub}").is_directory
+
+
+def test_unit_is_hardened(host):
+    assert unit_hardening_gaps(host, "loki") == {}
+
+
+@pytest.mark.parametrize("prop,expected", sorted(ROLE_UNIT.items()))
+def test_unit_runs_as_its_user_on_its_data(host, prop, expected):
+    assert host.check_output(f"systemctl show -p {prop} --value loki") == expected
+
+
+@pytest.mark.parametrize("address", ["tcp://0.0.0.0:3100", "tcp://127.0.0.1:9096"])
+def test_listens_on_explicit_addresses(host, address):
+    assert host.socket(address).is_listening
+
+
+def test_grpc_is_not_exposed(host):
+    assert not host.socket("tcp://0.0.0.0:9096").is_listening
+
+
+def test_ready(host):
+    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
+
+
+def _query_until_found(host, query, start_ns, needle):
+    body = ""
+    for _ in range(30):
+        result = host.run(
+            "curl -fsS -G %s --data-urlencode %s --data-urlencode %s --data-urlencode limit=100",
+            f"{API}/loki/api/v1/query_range", f"query={query}", f"start={start_ns}")
+        if result.rc == 0 and needle in result.stdout:
+            body = result.stdout
+            break
+        time.sleep(1)
+    return body
+
+
+def test_push_api_line_is_returned_by_query_range(host):
+    job = f"molecule-{secrets.token_hex(4)}"
+    line = f"hello from push {secrets.token_hex(8)}"
+    now = time.time_ns()
+    payload = {"streams": [{"stream": {"job": job}, "values": [[str(now), line]]}]}
+    host.check_output("curl -fsS -H %s --data-binary %s %s",
+                      "Content-Type: application/json", json.dumps(payload), f"{API}/loki/api/v1/push")
+    body = _query_until_found(host, f'{{job="{job}"}}', now - 60_000_000_000, line)
+    assert line in body, f"pushed line not returned within 30 s for job {job}"
+    assert json.loads(body)["status"] == "success"
+
+
+def test_native_otlp_log_is_returned_by_query_range(host):
+    service = f"molecule-otlp-{secrets.token_hex(4)}"
+    line = f"hello from otlp {secrets.token_hex(8)}"
+    now = time.time_ns()
+    payload = {"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeLogs": [{"scope": {"name": "molecule"}, "logRecords": [{
+            "timeUnixNano": str(now), "severityText": "INFO",
+            "body": {"stringValue": line},
+            "attributes": [{"key": "molecule.run", "value": {"stringValue": "yes"}}]}]}]}]}
+    host.check_output("curl -fsS -H %s --data-binary %s %s",
+                      "Content-Type: application/json", json.dumps(payload), f"{API}/otlp/v1/logs")
+    # service.name becomes the service_name index label; attributes become structured metadata.
+    body = _query_until_found(host, f'{{service_name="{service}"}}', now - 60_000_000_000, line)
+    assert line in body, f"OTLP log not returned within 30 s for service {service}"
+    assert "molecule_run" in body
+
+
+# Negative cases: apply the role again with bad input; the play must fail and
+# leave the host exactly as it was.
+
+def _state(host):
+    return component_state(host, "loki", [CONFIG], "/usr/local/bin/loki")
+
+
+def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+    # A "new version" whose artifact does not match its published checksum: the
+    # play must stop at the download, before the new tree and links exist.
+    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  loki-linux-amd64.zip\n")
+    before = _state(host)
+    with serve_directory(tmp_path) as url:
+        rc, output = apply_converge(host, {
+            "loki_version": "3.7.9",
+            "loki_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/loki-linux-amd64.zip",
+            "loki_checksum_url": f"{url}/SHA256SUMS",
+            "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
+        })
+    assert rc != 0, output
+    assert "did not match" in output, output
+    assert _state(host) == before
+
+
+@pytest.mark.parametrize("override", [
+    # Rejected by the strict YAML parse: an option Loki does not have.
+    {"server": {"no_such_option": True}},
+    # Rejected by Loki's configuration checks: OTLP and structured metadata need schema v13.
+    {"schema_config": {"configs": [{"from": "2024-01-01", "store": "tsdb", "object_store": "filesystem",
+                                    "schema": "v12", "index": {"prefix": "index_", "period": "24h"}}]}},
+], ids=["unknown-key", "failed-check"])
+def test_broken_config_fails_validation_and_changes_nothing(host, override):
+    before = _state(host)
+    rc, output = apply_converge(host, {"loki_config_overrides": override})
+    assert rc != 0, output
+    assert "failed to validate" in output, output
+    assert _state(host) == before
+    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
+
+
+@pytest.mark.parametrize("extra_vars,named", [
+    ({"loki_http_listen_port": "web"}, "loki_http_listen_port"),
+    ({"loki_state": "gone"}, "loki_state"),
+    ({"loki_log_level": "chatty"}, "loki_log_level"),
+    ({"loki_grpc_listen_port": 3100}, "loki_grpc_listen_port"),
+], ids=["wrong-type", "unknown-choice", "unknown-log-level", "port-clash"])
+def test_bad_input_fails_before_any_change(host, extra_vars, named):
+    before = _state(host)
+    rc, output = apply_converge(host, extra_vars)
+    assert rc != 0, output
+    assert named in output, output
+    assert "changed=0" in output, output
+    assert _state(host) == before

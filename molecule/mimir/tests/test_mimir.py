@@ -1,0 +1,165 @@
+"""The mimir role leaves a hardened, working Mimir that refuses bad input."""
+import json
+import pathlib
+import secrets
+import time
+
+import pytest
+import yaml
+from lgtm_checks import (apply_converge, assert_config_private, assert_runs_as_own_user,
+                         component_state, serve_directory, unit_hardening_gaps)
+
+testinfra_hosts = ["ansible://all"]
+
+ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "mimir"
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+VERSION = DEFAULTS["mimir_version"]
+CONFIG = "/etc/mimir/config.yaml"
+API = "http://127.0.0.1:9009"
+
+# On top of the hardening every unit of the collection has (lgtm_checks).
+UNIT_SPECIFIC = {
+    "User": "mimir",
+    "ReadWritePaths": "/var/lib/mimir",
+    "ProtectHome": "yes",
+}
+
+
+def test_binary_reports_the_pinned_version(host):
+    assert f"version {VERSION}" in host.check_output("/usr/local/bin/mimir -version")
+
+
+def test_binary_lives_in_a_versioned_tree(host):
+    current = host.file("/opt/observability-lgtm/mimir/current")
+    assert current.linked_to == f"/opt/observability-lgtm/mimir/{VERSION}"
+    assert host.file("/usr/local/bin/mimir").is_symlink
+    assert host.check_output("readlink /usr/local/bin/mimir") == "/opt/observability-lgtm/mimir/current/mimir"
+    binary = host.file(f"/opt/observability-lgtm/mimir/{VERSION}/mimir")
+    assert (binary.user, binary.mode) == ("root", 0o755)
+
+
+def test_service_runs_as_its_own_system_user(host):
+    assert_runs_as_own_user(host, "mimir")
+    assert host.user("mimir").home == "/var/lib/mimir"
+
+
+def test_config_and_data_modes(host):
+    assert_config_private(host, CONFIG, "mimir")
+    directory = host.file("/etc/mimir")
+    assert (directory.user, directory.group, directory.mode) == ("root", "mimir", 0o750)
+    data = host.file("/var/lib/mimir")
+    assert (data.user, data.group, data.mode) == ("mimir", "mimir", 0o750)
+
+
+def test_config_is_single_node_classic_and_private(host):
+    config = yaml.safe_load(host.file(CONFIG).content_string)
+    assert config["multitenancy_enabled"] is False
+    assert config["ingest_storage"]["enabled"] is False
+    assert config["ingester"]["ring"]["kvstore"]["store"] == "inmemory"
+    assert config["ingester"]["ring"]["replication_factor"] == 1
+    assert config["blocks_storage"]["backend"] == "filesystem"
+    assert config["limits"]["max_global_exemplars_per_user"] > 0
+    assert config["usage_stats"]["enabled"] is False
+
+
+def test_unit_is_hardened(host):
+    assert unit_hardening_gaps(host, "mimir") == {}
+
+
+@pytest.mark.parametrize("prop,expected", sorted(UNIT_SPECIFIC.items()))
+def test_unit_confines_the_service(host, prop, expected):
+    assert host.check_output(f"systemctl show -p {prop} --value mimir") == expected
+
+
+@pytest.mark.parametrize("port", [9009, 9097])
+def test_listens_on_explicit_addresses(host, port):
+    assert host.socket(f"tcp://{port}").is_listening
+
+
+def test_ready(host):
+    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
+
+
+def _query(host, path, **params):
+    args = " ".join(f"--data-urlencode {k}=%s" for k in params)
+    result = host.run(f"curl -fsS -G {args} %s", *params.values(), f"{API}{path}")
+    return json.loads(result.stdout) if result.rc == 0 else {}
+
+
+def test_accepts_an_otlp_sample_and_its_exemplar_and_returns_them(host):
+    name = f"lgtm_molecule_{secrets.token_hex(4)}"
+    trace_id = secrets.token_hex(16)
+    now = time.time_ns()
+    point = {"asDouble": 42.5, "startTimeUnixNano": str(now - 60_000_000_000),
+             "timeUnixNano": str(now),
+             "exemplars": [{"asDouble": 42.5, "timeUnixNano": str(now),
+                            "traceId": trace_id, "spanId": secrets.token_hex(8)}]}
+    payload = {"resourceMetrics": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "lgtm-molecule"}}]},
+        "scopeMetrics": [{"scope": {"name": "molecule"}, "metrics": [{
+            "name": name,
+            "sum": {"aggregationTemporality": 2, "isMonotonic": True, "dataPoints": [point]}}]}]}]}
+    host.check_output("curl -fsS -H %s --data-binary %s %s",
+                      "Content-Type: application/json", json.dumps(payload), f"{API}/otlp/v1/metrics")
+    selector = f'{{__name__=~"{name}.*"}}'
+    samples = []
+    for _ in range(30):
+        samples = _query(host, "/prometheus/api/v1/query", query=selector).get("data", {}).get("result", [])
+        if samples:
+            break
+        time.sleep(1)
+    assert samples, f"{name} not returned within 30 s"
+    assert samples[0]["value"][1] == "42.5"
+    assert samples[0]["metric"]["job"] == "lgtm-molecule"
+    exemplars = _query(host, "/prometheus/api/v1/query_exemplars", query=selector,
+                       start=str(int(now / 1e9) - 300), end=str(int(now / 1e9) + 300))
+    found = [e for series in exemplars.get("data", []) for e in series["exemplars"]]
+    assert any(e["labels"].get("trace_id") == trace_id for e in found), exemplars
+
+
+# Negative cases: apply the role again with bad input; the play must fail and
+# leave the host exactly as it was.
+
+def _state(host):
+    return component_state(host, "mimir", [CONFIG], "/usr/local/bin/mimir")
+
+
+def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+    (tmp_path / "mimir-linux-amd64-sha-256").write_text(f"{'0' * 64}  mimir-linux-amd64\n")
+    before = _state(host)
+    with serve_directory(tmp_path) as url:
+        rc, output = apply_converge(host, {"mimir_checksum_url": f"{url}/mimir-linux-amd64-sha-256"})
+    assert rc != 0, output
+    assert "did not match" in output, output
+    assert _state(host) == before
+
+
+@pytest.mark.parametrize("override", [
+    # Rejected by the strict YAML load: an option Mimir does not have.
+    {"server": {"no_such_option": True}},
+    # Rejected by Mimir's validation (valid YAML and keys).
+    {"blocks_storage": {"backend": "no-such-backend"}},
+], ids=["unknown-key", "invalid-value"])
+def test_broken_config_fails_validation_and_changes_nothing(host, override):
+    before = _state(host)
+    rc, output = apply_converge(host, {"mimir_config_overrides": override})
+    assert rc != 0, output
+    assert "failed to validate" in output, output
+    assert _state(host) == before
+    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
+
+
+@pytest.mark.parametrize("extra_vars,named", [
+    ({"mimir_http_listen_port": "web"}, "mimir_http_listen_port"),
+    ({"mimir_state": "gone"}, "mimir_state"),
+    ({"mimir_grpc_listen_port": 9009}, "mimir_grpc_listen_port"),
+    ({"mimir_blocks_retention_period": "forever"}, "mimir_blocks_retention_period"),
+], ids=["wrong-type", "unknown-choice", "port-clash", "bad-duration"])
+def test_bad_input_fails_before_any_change(host, extra_vars, named):
+    before = _state(host)
+    rc, output = apply_converge(host, extra_vars)
+    assert rc != 0, output
+    assert named in output, output
+    assert "changed=0" in output, output
+    assert _state(host) == before

@@ -1,0 +1,190 @@
+"""The otel_collector role leaves a hardened, working collector that refuses bad input."""
+import json
+import pathlib
+import secrets
+import time
+
+import pytest
+import yaml
+from lgtm_checks import apply_converge, component_state, serve_directory, unit_hardening_gaps
+
+testinfra_hosts = ["ansible://all"]
+
+ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "otel_collector"
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+VERSION = DEFAULTS["otel_collector_version"]
+NAME = "otelcol"
+CONFIG = "/etc/otelcol/config.yaml"
+UNIT = f"/etc/systemd/system/{NAME}.service"
+TARBALL = f"otelcol-contrib_{VERSION}_linux_amd64.tar.gz"
+RELEASE_PATH = f"/open-telemetry/opentelemetry-collector-releases/releases/download/v{VERSION}"
+
+# Beyond the hardening every unit of the common role has (lgtm_checks.UNIT_HARDENING):
+ROLE_UNIT = {
+    "User": "otelcol",
+    "Group": "otelcol",
+    "ReadWritePaths": "/var/lib/otelcol",
+}
+
+
+def test_binary_reports_the_pinned_version(host):
+    assert host.check_output("/usr/local/bin/otelcol-contrib --version") == f"otelcol-contrib version {VERSION}"
+
+
+def test_binary_lives_in_a_versioned_tree(host):
+    current = host.file(f"/opt/observability-lgtm/{NAME}/current")
+    assert current.linked_to == f"/opt/observability-lgtm/{NAME}/{VERSION}"
+    link = host.file("/usr/local/bin/otelcol-contrib")
+    assert link.is_symlink
+    assert host.check_output("readlink /usr/local/bin/otelcol-contrib") == \
+        f"/opt/observability-lgtm/{NAME}/current/otelcol-contrib"
+    binary = host.file(f"/opt/observability-lgtm/{NAME}/{VERSION}/otelcol-contrib")
+    assert (binary.user, binary.group, binary.mode) == ("root", "root", 0o755)
+
+
+def test_service_runs_as_its_own_system_user(host):
+    user = host.user(NAME)
+    assert user.shell == "/usr/sbin/nologin"
+    assert user.uid < 1000
+    assert user.home == "/var/lib/otelcol"
+    service = host.service(NAME)
+    assert service.is_running
+    assert service.is_enabled
+    pid = host.check_output(f"systemctl show -p MainPID --value {NAME}")
+    assert host.check_output(f"ps -o user= -p {pid}") == NAME
+
+
+def test_config_and_data_modes(host):
+    config = host.file(CONFIG)
+    assert (config.user, config.group, config.mode) == ("root", NAME, 0o640)
+    directory = host.file("/etc/otelcol")
+    assert (directory.user, directory.group, directory.mode) == ("root", NAME, 0o750)
+    data = host.file("/var/lib/otelcol")
+    assert (data.user, data.group, data.mode) == (NAME, NAME, 0o750)
+    unit = host.file(UNIT)
+    assert (unit.user, unit.group, unit.mode) == ("root", "root", 0o644)
+
+
+def test_config_is_rendered_from_the_spec(host):
+    config = yaml.safe_load(host.file(CONFIG).content_string)
+    assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:4317"
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    assert config["extensions"]["file_storage/queue"]["directory"] == "/var/lib/otelcol/queue"
+    for pipeline in ("traces", "metrics", "logs"):
+        assert config["service"]["pipelines"][pipeline]["processors"][0] == "memory_limiter"
+        assert config["service"]["pipelines"][pipeline]["exporters"] == ["debug/debug"]
+
+
+def test_gomemlimit_matches_the_memory_limiter(host):
+    config = yaml.safe_load(host.file(CONFIG).content_string)
+    limit_mib = config["processors"]["memory_limiter"]["limit_mib"]
+    environment = host.check_output(f"systemctl show -p Environment --value {NAME}")
+    assert f"GOMEMLIMIT={int(limit_mib * 0.8)}MiB" in environment.split()
+
+
+def test_unit_is_hardened(host):
+    assert unit_hardening_gaps(host, "otelcol") == {}
+
+
+@pytest.mark.parametrize("prop,expected", sorted(ROLE_UNIT.items()))
+def test_unit_runs_as_its_user_on_its_data(host, prop, expected):
+    assert host.check_output(f"systemctl show -p {prop} --value {NAME}") == expected
+
+
+@pytest.mark.parametrize("port", [4317, 4318, 13133, 8888])
+def test_listens_on_explicit_addresses(host, port):
+    assert host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+def test_health_check_is_ok(host):
+    body = json.loads(host.check_output("curl -fsS http://127.0.0.1:13133/"))
+    assert body["status"] == "Server available"
+
+
+def test_own_metrics_are_served(host):
+    metrics = host.check_output("curl -fsS http://127.0.0.1:8888/metrics")
+    assert "otelcol_process_uptime" in metrics
+    assert f'service_version="{VERSION}"' in metrics
+
+
+def _metric_sum(text, name):
+    total = 0.0
+    for line in text.splitlines():
+        metric = line.split("{", 1)[0].split(" ", 1)[0]
+        if metric in (name, f"{name}_total"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_accepts_an_otlp_log_record_and_exports_it(host):
+    marker = f"molecule-{secrets.token_hex(6)}"
+    payload = {"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "lgtm-molecule"}}]},
+        "scopeLogs": [{"scope": {"name": "molecule"}, "logRecords": [{
+            "timeUnixNano": str(time.time_ns()), "severityText": "INFO",
+            "body": {"stringValue": marker}}]}]}]}
+    host.check_output("curl -fsS -H %s --data-binary %s http://127.0.0.1:4318/v1/logs",
+                      "Content-Type: application/json", json.dumps(payload))
+    accepted = sent = 0.0
+    for _ in range(30):
+        metrics = host.check_output("curl -fsS http://127.0.0.1:8888/metrics")
+        accepted = _metric_sum(metrics, "otelcol_receiver_accepted_log_records")
+        sent = _metric_sum(metrics, "otelcol_exporter_sent_log_records")
+        if accepted >= 1 and sent >= 1:
+            break
+        time.sleep(1)
+    assert accepted >= 1 and sent >= 1, "the log record was not received and exported within 30 s"
+
+
+# Negative cases: apply the role again with bad input; the play must fail and
+# leave the host exactly as it was.
+
+def _state(host):
+    return component_state(host, "otelcol", [CONFIG], "/usr/local/bin/otelcol-contrib")
+
+
+def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+    # A "new version" whose artifact does not match its published checksum: the
+    # play must stop at the download, before the new tree and links exist.
+    (tmp_path / "checksums.txt").write_text(f"{'0' * 64}  {TARBALL}\n")
+    before = _state(host)
+    with serve_directory(tmp_path) as url:
+        rc, output = apply_converge(host, {
+            "otel_collector_version": "0.159.1",
+            "otel_collector_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
+            "otel_collector_checksum_url": f"{url}/checksums.txt",
+            "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
+        })
+    assert rc != 0, output
+    assert "did not match" in output, output
+    assert _state(host) == before
+
+
+@pytest.mark.parametrize("override", [
+    # An option the OTLP receiver does not have.
+    {"receivers": {"otlp": {"protocols": {"grpc": {"no_such_option": True}}}}},
+    # A known option with a value the debug exporter rejects.
+    {"exporters": {"debug/debug": {"verbosity": "loud"}}},
+], ids=["unknown-key", "bad-value"])
+def test_broken_config_fails_validation_and_changes_nothing(host, override):
+    before = _state(host)
+    rc, output = apply_converge(host, {"otel_collector_config_overrides": override})
+    assert rc != 0, output
+    assert "failed to validate" in output, output
+    assert _state(host) == before
+    assert json.loads(host.check_output("curl -fsS http://127.0.0.1:13133/"))["status"] == "Server available"
+
+
+@pytest.mark.parametrize("extra_vars,named", [
+    ({"otel_collector_memory_limit_mib": "lots"}, "otel_collector_memory_limit_mib"),
+    ({"otel_collector_state": "gone"}, "otel_collector_state"),
+    ({"otel_collector_config_overrides": {"pipelines": {}}}, "otel_collector_config_overrides"),
+    ({"otel_collector_spec": {"pipelines": {"traces": {"exporters": ["nowhere"]}}}}, "spec.pipelines.traces"),
+], ids=["wrong-type", "unknown-choice", "bad-override-section", "bad-spec"])
+def test_bad_input_fails_before_any_change(host, extra_vars, named):
+    before = _state(host)
+    rc, output = apply_converge(host, extra_vars)
+    assert rc != 0, output
+    assert named in output, output
+    assert "changed=0" in output, output
+    assert _state(host) == before
