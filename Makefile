@@ -15,7 +15,9 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
-SCENARIOS ?= lab otel_collector loki tempo mimir
+# Longest first, so that parallel runs finish together.
+SCENARIOS ?= distributed default grafana otel_collector loki lab tempo mimir
+export MOLECULE_JOBS ?= 3 grafana
 
 .PHONY: help setup setup-tools lab test lint sanity units molecule
 
@@ -53,4 +55,4 @@ units: setup-tools ## unit and property tests (pytest, ansible-test units layout
 	  pytest -p no:cacheprovider tests/unit tests/lab
 
 molecule: setup ## every Molecule scenario: converge, idempotence, check mode, verify
-	for scenario in $(SCENARIOS); do molecule test --scenario-name $$scenario; done
+	bash lab/molecule_all.sh $(SCENARIOS)

@@ -16,7 +16,10 @@ import os
 import pathlib
 import subprocess
 import threading
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 # systemd properties every unit written by the common role must have.
 UNIT_HARDENING = {
@@ -91,6 +94,17 @@ def apply_converge(host: Any, extra_vars: dict[str, Any]) -> tuple[int, str]:
          "--limit", host.backend.host, "-e", json.dumps(extra_vars)],
         capture_output=True, text=True, timeout=900, check=False)
     return result.returncode, result.stdout + result.stderr
+
+
+def poll(probe: Callable[[], T], seconds: int = 30) -> T:
+    """Call probe once a second until it returns something truthy or time runs
+    out; return its last result (ingest paths are asynchronous everywhere)."""
+    result = probe()
+    deadline = time.monotonic() + seconds
+    while not result and time.monotonic() < deadline:
+        time.sleep(1)
+        result = probe()
+    return result
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import apply_converge, component_state, serve_directory, unit_hardening_gaps
+from lgtm_checks import apply_converge, component_state, poll, serve_directory, unit_hardening_gaps
 
 testinfra_hosts = ["ansible://all"]
 
@@ -107,16 +107,12 @@ def test_ready(host):
 
 
 def _query_until_found(host, query, start_ns, needle):
-    body = ""
-    for _ in range(30):
+    def probe():
         result = host.run(
             "curl -fsS -G %s --data-urlencode %s --data-urlencode %s --data-urlencode limit=100",
             f"{API}/loki/api/v1/query_range", f"query={query}", f"start={start_ns}")
-        if result.rc == 0 and needle in result.stdout:
-            body = result.stdout
-            break
-        time.sleep(1)
-    return body
+        return result.stdout if result.rc == 0 and needle in result.stdout else ""
+    return poll(probe)
 
 
 def test_push_api_line_is_returned_by_query_range(host):

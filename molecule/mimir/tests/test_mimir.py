@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 from lgtm_checks import (apply_converge, assert_config_private, assert_runs_as_own_user,
-                         component_state, serve_directory, unit_hardening_gaps)
+                         component_state, poll, serve_directory, unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -60,6 +60,7 @@ def test_config_is_single_node_classic_and_private(host):
     assert config["blocks_storage"]["backend"] == "filesystem"
     assert config["limits"]["max_global_exemplars_per_user"] > 0
     assert config["usage_stats"]["enabled"] is False
+    assert config["limits"]["otel_metric_suffixes_enabled"] is True
 
 
 def test_unit_is_hardened(host):
@@ -103,12 +104,7 @@ def test_accepts_an_otlp_sample_and_its_exemplar_and_returns_them(host):
     host.check_output("curl -fsS -H %s --data-binary %s %s",
                       "Content-Type: application/json", json.dumps(payload), f"{API}/otlp/v1/metrics")
     selector = f'{{__name__=~"{name}.*"}}'
-    samples = []
-    for _ in range(30):
-        samples = _query(host, "/prometheus/api/v1/query", query=selector).get("data", {}).get("result", [])
-        if samples:
-            break
-        time.sleep(1)
+    samples = poll(lambda: _query(host, "/prometheus/api/v1/query", query=selector).get("data", {}).get("result", []))
     assert samples, f"{name} not returned within 30 s"
     assert samples[0]["value"][1] == "42.5"
     assert samples[0]["metric"]["job"] == "lgtm-molecule"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import apply_converge, component_state, serve_directory, unit_hardening_gaps
+from lgtm_checks import apply_converge, component_state, poll, serve_directory, unit_hardening_gaps
 
 testinfra_hosts = ["ansible://all"]
 
@@ -125,15 +125,13 @@ def test_accepts_an_otlp_log_record_and_exports_it(host):
             "body": {"stringValue": marker}}]}]}]}
     host.check_output("curl -fsS -H %s --data-binary %s http://127.0.0.1:4318/v1/logs",
                       "Content-Type: application/json", json.dumps(payload))
-    accepted = sent = 0.0
-    for _ in range(30):
+
+    def probe():
         metrics = host.check_output("curl -fsS http://127.0.0.1:8888/metrics")
-        accepted = _metric_sum(metrics, "otelcol_receiver_accepted_log_records")
-        sent = _metric_sum(metrics, "otelcol_exporter_sent_log_records")
-        if accepted >= 1 and sent >= 1:
-            break
-        time.sleep(1)
-    assert accepted >= 1 and sent >= 1, "the log record was not received and exported within 30 s"
+        counts = (_metric_sum(metrics, "otelcol_receiver_accepted_log_records"),
+                  _metric_sum(metrics, "otelcol_exporter_sent_log_records"))
+        return counts if min(counts) >= 1 else None
+    assert poll(probe), "the log record was not received and exported within 30 s"
 
 
 # Negative cases: apply the role again with bad input; the play must fail and

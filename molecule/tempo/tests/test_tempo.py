@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 from lgtm_checks import (apply_converge, assert_config_private, assert_runs_as_own_user,
-                         component_state, serve_directory, unit_hardening_gaps)
+                         component_state, poll, serve_directory, unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -93,13 +93,11 @@ def test_accepts_an_otlp_span_and_returns_it_by_id(host):
             "startTimeUnixNano": str(now - 5_000_000), "endTimeUnixNano": str(now)}]}]}]}
     host.check_output("curl -fsS -H %s --data-binary %s http://127.0.0.1:4318/v1/traces",
                       "Content-Type: application/json", json.dumps(payload))
-    body = ""
-    for _ in range(30):
+
+    def probe():
         result = host.run("curl -fsS %s", f"{API}/api/v2/traces/{trace_id}")
-        if result.rc == 0 and span_name in result.stdout:
-            body = result.stdout
-            break
-        time.sleep(1)
+        return result.stdout if result.rc == 0 and span_name in result.stdout else ""
+    body = poll(probe)
     assert span_name in body, f"trace {trace_id} not returned within 30 s"
     assert "lgtm-molecule" in body
 

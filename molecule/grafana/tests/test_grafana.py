@@ -1,0 +1,290 @@
+"""The grafana role leaves a hardened, working Grafana that refuses bad input."""
+import json
+import os
+import pathlib
+import secrets
+import time
+
+import pytest
+import yaml
+from lgtm_checks import (apply_converge, assert_config_private, assert_runs_as_own_user, component_state,
+                         serve_directory, unit_hardening_gaps)
+
+testinfra_hosts = ["ansible://all"]
+
+ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "grafana"
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+VERSION = DEFAULTS["grafana_version"]
+SCENARIO = pathlib.Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", pathlib.Path(__file__).resolve().parents[1]))
+# The password converge.yml hands to the role (from the inventory, as a vault would).
+PASSWORD = yaml.safe_load((SCENARIO / "molecule.yml").read_text()
+                          )["provisioner"]["inventory"]["group_vars"]["all"]["lab_grafana_admin_password"]
+CONVERGE_VARS = yaml.safe_load((SCENARIO / "converge.yml").read_text())[0]["tasks"][0]["vars"]
+DATASOURCES = CONVERGE_VARS["grafana_datasources"]
+
+INI = "/etc/grafana/grafana.ini"
+DATASOURCES_FILE = "/etc/grafana/provisioning/datasources/lgtm.yml"
+PROVIDERS_FILE = "/etc/grafana/provisioning/dashboards/lgtm.yml"
+DASHBOARD_FILE = "/etc/grafana/dashboards/LGTM/lgtm-smoke.json"
+CHECK = "/usr/local/libexec/lgtm-grafana-check"
+UNIT = "/etc/systemd/system/grafana.service"
+API = "http://127.0.0.1:3000"
+TARBALL = f"grafana-{VERSION}.linux-amd64.tar.gz"
+
+# Beyond the hardening every unit of the common role has (lgtm_checks.UNIT_HARDENING):
+ROLE_UNIT = {
+    "User": "grafana",
+    "Group": "grafana",
+    "ReadWritePaths": "/var/lib/grafana",
+}
+
+
+def _get(host, path, user=None, password=None):
+    """GET on the API from the host: (HTTP status, body)."""
+    if user is None:
+        result = host.run("curl -sS -w '\\n%%{http_code}' %s", f"{API}{path}")
+    else:
+        result = host.run("curl -sS -w '\\n%%{http_code}' -u %s %s", f"{user}:{password}", f"{API}{path}")
+    assert result.rc == 0, result.stderr
+    body, _sep, status = result.stdout.rpartition("\n")
+    return int(status), body
+
+
+def _admin_get(host, path, password=PASSWORD):
+    status, body = _get(host, path, "admin", password)
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def _ini(host):
+    """grafana.ini as {section: {key: raw value}} ('' for keys outside any section)."""
+    sections = {"": {}}
+    current = ""
+    for line in host.file(INI).content_string.splitlines():
+        line = line.strip()
+        if not line or line.startswith(";"):
+            continue
+        if line.startswith("["):
+            current = line.strip("[]")
+            sections[current] = {}
+            continue
+        key, _sep, value = line.partition(" = ")
+        sections[current][key] = value
+    return sections
+
+
+def test_binary_reports_the_pinned_version(host):
+    assert f"grafana version {VERSION}" in host.check_output("/usr/local/bin/grafana --version")
+
+
+def test_binary_lives_in_a_versioned_tree(host):
+    current = host.file("/opt/observability-lgtm/grafana/current")
+    assert current.linked_to == f"/opt/observability-lgtm/grafana/{VERSION}"
+    assert host.check_output("readlink /usr/local/bin/grafana") == "/opt/observability-lgtm/grafana/current/bin/grafana"
+    binary = host.file(f"/opt/observability-lgtm/grafana/{VERSION}/bin/grafana")
+    assert (binary.user, binary.group, binary.mode) == ("root", "root", 0o755)
+    # The unpacked tree is Grafana's home path: the top directory was stripped.
+    for path in ("conf/defaults.ini", "public/app/plugins/datasource/loki/plugin.json"):
+        assert host.file(f"/opt/observability-lgtm/grafana/{VERSION}/{path}").is_file
+
+
+def test_service_runs_as_its_own_system_user(host):
+    assert_runs_as_own_user(host, "grafana")
+    assert host.user("grafana").home == "/var/lib/grafana"
+
+
+def test_config_and_data_modes(host):
+    for path in (INI, DATASOURCES_FILE, PROVIDERS_FILE, DASHBOARD_FILE):
+        assert_config_private(host, path, "grafana")
+    for path in ("/etc/grafana", "/etc/grafana/provisioning", "/etc/grafana/provisioning/datasources",
+                 "/etc/grafana/dashboards", "/etc/grafana/dashboards/LGTM"):
+        directory = host.file(path)
+        assert (directory.user, directory.group, directory.mode) == ("root", "grafana", 0o750), path
+    for path in ("/var/lib/grafana", "/var/lib/grafana/plugins"):
+        data = host.file(path)
+        assert (data.user, data.group, data.mode) == ("grafana", "grafana", 0o750), path
+    unit = host.file(UNIT)
+    assert (unit.user, unit.group, unit.mode) == ("root", "root", 0o644)
+    check = host.file(CHECK)
+    assert (check.user, check.group, check.mode) == ("root", "root", 0o755)
+
+
+def test_ini_is_written_from_data(host):
+    ini = _ini(host)
+    assert ini["server"] == {"protocol": "http", "http_addr": "0.0.0.0", "http_port": "3000"}
+    assert ini["paths"] == {"data": "/var/lib/grafana", "logs": "/var/lib/grafana/log",
+                            "plugins": "/var/lib/grafana/plugins", "provisioning": "/etc/grafana/provisioning"}
+    assert ini["analytics"]["reporting_enabled"] == "false"
+    assert ini["analytics"]["check_for_updates"] == "false"
+    assert ini["auth.anonymous"]["enabled"] == "false"
+    assert ini["security"]["admin_user"] == "admin"
+    # ';' and '#' would start a comment: the value is between triple quotes.
+    assert ini["security"]["admin_password"] == f'"""{PASSWORD}"""'
+
+
+def test_unit_is_hardened(host):
+    assert unit_hardening_gaps(host, "grafana") == {}
+
+
+@pytest.mark.parametrize("prop,expected", sorted(ROLE_UNIT.items()))
+def test_unit_runs_as_its_user_on_its_data(host, prop, expected):
+    assert host.check_output(f"systemctl show -p {prop} --value grafana") == expected
+
+
+def test_listens_on_the_explicit_address(host):
+    assert host.socket("tcp://0.0.0.0:3000").is_listening
+
+
+def test_health(host):
+    status, body = _get(host, "/api/health")
+    assert status == 200
+    assert json.loads(body)["database"] == "ok"
+
+
+def test_admin_api_call_with_the_configured_password(host):
+    assert _admin_get(host, "/api/org")["name"] == "Main Org."
+    assert _admin_get(host, "/api/user")["isGrafanaAdmin"] is True
+
+
+def test_wrong_password_is_refused(host):
+    status, _body = _get(host, "/api/org", "admin", f"{PASSWORD}-wrong")
+    assert status == 401
+
+
+def test_anonymous_is_refused(host):
+    status, _body = _get(host, "/api/org")
+    assert status == 401
+
+
+@pytest.mark.parametrize("uid", [source["uid"] for source in DATASOURCES])
+def test_datasources_are_provisioned(host, uid):
+    expected = next(source for source in DATASOURCES if source["uid"] == uid)
+    source = _admin_get(host, f"/api/datasources/uid/{uid}")
+    assert (source["name"], source["type"], source["url"]) == (expected["name"], expected["type"], expected["url"])
+    assert source["readOnly"] is True
+    assert source["isDefault"] is expected.get("isDefault", False)
+    # secureJsonData is stored encrypted and never returned.
+    assert source["secureJsonFields"] == {key: True for key in expected.get("secureJsonData", {})}
+    assert "secureJsonData" not in source
+
+
+def test_dashboard_is_provisioned_in_its_folder(host):
+    dashboard = _admin_get(host, "/api/dashboards/uid/lgtm-smoke")
+    assert dashboard["dashboard"]["title"] == "LGTM smoke"
+    assert dashboard["meta"]["provisioned"] is True
+    assert dashboard["meta"]["folderTitle"] == "LGTM"
+
+
+# Changed data takes effect on a running Grafana.
+
+def _wait_for_status(host, path, status, password=PASSWORD, seconds=60):
+    deadline = time.monotonic() + seconds
+    while True:
+        current, _body = _get(host, path, "admin", password)
+        if current == status or time.monotonic() > deadline:
+            return current
+        time.sleep(2)
+
+
+def test_changed_password_and_dashboards_take_effect(host):
+    # Grafana applies admin_password only to a new database: the role resets
+    # the password with grafana cli. A dashboard dropped from the list goes.
+    new_password = f"rotated;#{secrets.token_hex(6)}"
+    try:
+        rc, output = apply_converge(host, {"grafana_admin_password": new_password, "grafana_dashboards": []})
+        assert rc == 0, output
+        assert new_password not in output
+        assert _admin_get(host, "/api/org", password=new_password)["name"] == "Main Org."
+        assert not host.file(DASHBOARD_FILE).exists
+        assert _wait_for_status(host, "/api/dashboards/uid/lgtm-smoke", 404, password=new_password) == 404
+    finally:
+        rc, output = apply_converge(host, {})
+    assert rc == 0, output
+    assert PASSWORD not in output
+    assert _admin_get(host, "/api/org")["name"] == "Main Org."
+    assert _wait_for_status(host, "/api/dashboards/uid/lgtm-smoke", 200) == 200
+
+
+# Negative cases: apply the role again with bad input; the play must fail and
+# leave the host exactly as it was.
+
+def _state(host):
+    return component_state(host, "grafana", [INI, DATASOURCES_FILE, PROVIDERS_FILE, DASHBOARD_FILE],
+                           "/usr/local/bin/grafana")
+
+
+def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+    # A "new version" whose artifact does not match its published checksum: the
+    # play must stop at the download, before the new tree and links exist.
+    (tmp_path / f"{TARBALL}.sha256").write_text(f"{'0' * 64}\n")
+    before = _state(host)
+    with serve_directory(tmp_path) as url:
+        rc, output = apply_converge(host, {
+            "grafana_version": "11.2.1",
+            "grafana_artifact_url": "{{ lgtm_artifact_mirror }}" + f"/oss/release/{TARBALL}",
+            "grafana_checksum_url": f"{url}/{TARBALL}.sha256",
+            "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
+        })
+    assert rc != 0, output
+    assert "did not match" in output, output
+    assert _state(host) == before
+
+
+BROKEN = {
+    # Grafana refuses to start: settings it cannot parse.
+    "ini-bad-duration": {"grafana_ini_overrides": {"auth": {"login_maximum_lifetime_duration": "soon"}}},
+    "ini-bad-root-url": {"grafana_ini_overrides": {"server": {"root_url": "://nowhere"}}},
+    # Passes the role's checks, refused by Grafana's provisioning: no organisation 42.
+    "datasource-unknown-org": {"grafana_datasources": DATASOURCES + [
+        {"name": "Elsewhere", "type": "loki", "uid": "lgtm-elsewhere", "url": "http://127.0.0.1:3100", "orgId": 42}]},
+}
+
+
+@pytest.mark.parametrize("extra_vars", BROKEN.values(), ids=BROKEN.keys())
+def test_broken_config_fails_validation_and_changes_nothing(host, extra_vars):
+    before = _state(host)
+    rc, output = apply_converge(host, extra_vars)
+    assert rc != 0, output
+    assert "failed to validate" in output, output
+    # The files are secret: neither their content nor the admin password shows.
+    assert PASSWORD not in output
+    assert _state(host) == before
+    assert _get(host, "/api/health")[0] == 200
+
+
+def test_refusal_shows_grafanas_own_log_lines_when_secrets_may_show(host):
+    before = _state(host)
+    rc, output = apply_converge(host, {**BROKEN["datasource-unknown-org"], "lgtm_show_secrets": True})
+    assert rc != 0, output
+    assert "failed to get org by ID: 42" in output, output
+    assert _state(host) == before
+
+
+def test_check_accepts_the_live_config_within_seconds(host):
+    started = time.monotonic()
+    result = host.run(f"{CHECK} --homepath /opt/observability-lgtm/grafana/current {INI} {INI}")
+    assert result.rc == 0, result.stderr
+    assert time.monotonic() - started < 30
+    assert host.check_output("ls /tmp | grep -c lgtm-grafana-check || true") == "0"
+
+
+@pytest.mark.parametrize("extra_vars,named", [
+    ({"grafana_admin_password": ""}, "grafana_admin_password"),
+    ({"grafana_admin_password": None}, "grafana_admin_password"),
+    ({"grafana_http_port": "web"}, "grafana_http_port"),
+    ({"grafana_state": "gone"}, "grafana_state"),
+    ({"grafana_log_level": "chatty"}, "grafana_log_level"),
+    ({"grafana_ini_overrides": {"server": {"http port": 3001}}}, "grafana_ini_overrides"),
+    ({"grafana_datasources": [{"name": "Untyped", "url": "http://127.0.0.1:3100"}]}, "grafana_datasources"),
+    ({"grafana_datasources": [{"name": "A", "type": "loki", "uid": "twin"},
+                              {"name": "B", "type": "loki", "uid": "twin"}]}, "repeated: twin"),
+    ({"grafana_dashboards": [{"uid": "no-json"}]}, "grafana_dashboards"),
+], ids=["empty-admin-password", "null-admin-password", "wrong-type", "unknown-choice", "unknown-log-level",
+        "bad-ini-key", "datasource-without-type", "duplicate-datasource-uid", "dashboard-without-json"])
+def test_bad_input_fails_before_any_change(host, extra_vars, named):
+    before = _state(host)
+    rc, output = apply_converge(host, extra_vars)
+    assert rc != 0, output
+    assert named in output, output
+    assert "changed=0" in output, output
+    assert _state(host) == before
