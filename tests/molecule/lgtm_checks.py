@@ -96,6 +96,19 @@ def apply_converge(host: Any, extra_vars: dict[str, Any]) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+def assert_refused_unchanged(host: Any, state: Callable[[], dict[str, str]], extra_vars: dict[str, Any],
+                             expected: str) -> str:
+    """Apply the converge again with bad extra vars: the play must fail, say
+    `expected`, and leave the component's state exactly as it was. Returns the
+    play's output for further checks."""
+    before = state()
+    rc, output = apply_converge(host, extra_vars)
+    assert rc != 0, output
+    assert expected in output, output
+    assert state() == before
+    return output
+
+
 def poll(probe: Callable[[], T], seconds: int = 30) -> T:
     """Call probe once a second until it returns something truthy or time runs
     out; return its last result (ingest paths are asynchronous everywhere)."""

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import apply_converge, component_state, poll, serve_directory, unit_hardening_gaps
+from lgtm_checks import assert_refused_unchanged, component_state, poll, serve_directory, unit_hardening_gaps
 
 testinfra_hosts = ["ansible://all"]
 
@@ -156,17 +156,13 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
     (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  loki-linux-amd64.zip\n")
-    before = _state(host)
     with serve_directory(tmp_path) as url:
-        rc, output = apply_converge(host, {
+        assert_refused_unchanged(host, lambda: _state(host), {
             "loki_version": "3.7.9",
             "loki_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/loki-linux-amd64.zip",
             "loki_checksum_url": f"{url}/SHA256SUMS",
             "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
-        })
-    assert rc != 0, output
-    assert "did not match" in output, output
-    assert _state(host) == before
+        }, "did not match")
 
 
 @pytest.mark.parametrize("override", [
@@ -177,11 +173,7 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
                                     "schema": "v12", "index": {"prefix": "index_", "period": "24h"}}]}},
 ], ids=["unknown-key", "failed-check"])
 def test_broken_config_fails_validation_and_changes_nothing(host, override):
-    before = _state(host)
-    rc, output = apply_converge(host, {"loki_config_overrides": override})
-    assert rc != 0, output
-    assert "failed to validate" in output, output
-    assert _state(host) == before
+    assert_refused_unchanged(host, lambda: _state(host), {"loki_config_overrides": override}, "failed to validate")
     assert host.check_output(f"curl -fsS {API}/ready") == "ready"
 
 
@@ -192,9 +184,5 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"loki_grpc_listen_port": 3100}, "loki_grpc_listen_port"),
 ], ids=["wrong-type", "unknown-choice", "unknown-log-level", "port-clash"])
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
-    before = _state(host)
-    rc, output = apply_converge(host, extra_vars)
-    assert rc != 0, output
-    assert named in output, output
+    output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
-    assert _state(host) == before

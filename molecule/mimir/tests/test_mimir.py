@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (apply_converge, assert_config_private, assert_runs_as_own_user,
+from lgtm_checks import (assert_refused_unchanged, assert_config_private, assert_runs_as_own_user,
                          component_state, poll, serve_directory, unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
@@ -123,12 +123,8 @@ def _state(host):
 
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     (tmp_path / "mimir-linux-amd64-sha-256").write_text(f"{'0' * 64}  mimir-linux-amd64\n")
-    before = _state(host)
     with serve_directory(tmp_path) as url:
-        rc, output = apply_converge(host, {"mimir_checksum_url": f"{url}/mimir-linux-amd64-sha-256"})
-    assert rc != 0, output
-    assert "did not match" in output, output
-    assert _state(host) == before
+        assert_refused_unchanged(host, lambda: _state(host), {"mimir_checksum_url": f"{url}/mimir-linux-amd64-sha-256"}, "did not match")
 
 
 @pytest.mark.parametrize("override", [
@@ -138,11 +134,7 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     {"blocks_storage": {"backend": "no-such-backend"}},
 ], ids=["unknown-key", "invalid-value"])
 def test_broken_config_fails_validation_and_changes_nothing(host, override):
-    before = _state(host)
-    rc, output = apply_converge(host, {"mimir_config_overrides": override})
-    assert rc != 0, output
-    assert "failed to validate" in output, output
-    assert _state(host) == before
+    assert_refused_unchanged(host, lambda: _state(host), {"mimir_config_overrides": override}, "failed to validate")
     assert host.check_output(f"curl -fsS {API}/ready") == "ready"
 
 
@@ -153,9 +145,5 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"mimir_blocks_retention_period": "forever"}, "mimir_blocks_retention_period"),
 ], ids=["wrong-type", "unknown-choice", "port-clash", "bad-duration"])
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
-    before = _state(host)
-    rc, output = apply_converge(host, extra_vars)
-    assert rc != 0, output
-    assert named in output, output
+    output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
-    assert _state(host) == before

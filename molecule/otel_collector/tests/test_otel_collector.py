@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import apply_converge, component_state, poll, serve_directory, unit_hardening_gaps
+from lgtm_checks import assert_refused_unchanged, component_state, poll, serve_directory, unit_hardening_gaps
 
 testinfra_hosts = ["ansible://all"]
 
@@ -145,17 +145,13 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
     (tmp_path / "checksums.txt").write_text(f"{'0' * 64}  {TARBALL}\n")
-    before = _state(host)
     with serve_directory(tmp_path) as url:
-        rc, output = apply_converge(host, {
+        assert_refused_unchanged(host, lambda: _state(host), {
             "otel_collector_version": "0.159.1",
             "otel_collector_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
             "otel_collector_checksum_url": f"{url}/checksums.txt",
             "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
-        })
-    assert rc != 0, output
-    assert "did not match" in output, output
-    assert _state(host) == before
+        }, "did not match")
 
 
 @pytest.mark.parametrize("override", [
@@ -165,11 +161,7 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     {"exporters": {"debug/debug": {"verbosity": "loud"}}},
 ], ids=["unknown-key", "bad-value"])
 def test_broken_config_fails_validation_and_changes_nothing(host, override):
-    before = _state(host)
-    rc, output = apply_converge(host, {"otel_collector_config_overrides": override})
-    assert rc != 0, output
-    assert "failed to validate" in output, output
-    assert _state(host) == before
+    assert_refused_unchanged(host, lambda: _state(host), {"otel_collector_config_overrides": override}, "failed to validate")
     assert json.loads(host.check_output("curl -fsS http://127.0.0.1:13133/"))["status"] == "Server available"
 
 
@@ -180,9 +172,5 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"otel_collector_spec": {"pipelines": {"traces": {"exporters": ["nowhere"]}}}}, "spec.pipelines.traces"),
 ], ids=["wrong-type", "unknown-choice", "bad-override-section", "bad-spec"])
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
-    before = _state(host)
-    rc, output = apply_converge(host, extra_vars)
-    assert rc != 0, output
-    assert named in output, output
+    output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
-    assert _state(host) == before

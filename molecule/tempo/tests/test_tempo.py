@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (apply_converge, assert_config_private, assert_runs_as_own_user,
+from lgtm_checks import (assert_refused_unchanged, assert_config_private, assert_runs_as_own_user,
                          component_state, poll, serve_directory, unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
@@ -111,12 +111,8 @@ def _state(host):
 
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  tempo_{VERSION}_linux_amd64.tar.gz\n")
-    before = _state(host)
     with serve_directory(tmp_path) as url:
-        rc, output = apply_converge(host, {"tempo_checksum_url": f"{url}/SHA256SUMS"})
-    assert rc != 0, output
-    assert "did not match" in output, output
-    assert _state(host) == before
+        assert_refused_unchanged(host, lambda: _state(host), {"tempo_checksum_url": f"{url}/SHA256SUMS"}, "did not match")
 
 
 @pytest.mark.parametrize("override", [
@@ -126,11 +122,7 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     {"storage": {"trace": {"blocklist_poll_concurrency": 0}}},
 ], ids=["unknown-key", "failed-check"])
 def test_broken_config_fails_validation_and_changes_nothing(host, override):
-    before = _state(host)
-    rc, output = apply_converge(host, {"tempo_config_overrides": override})
-    assert rc != 0, output
-    assert "failed to validate" in output, output
-    assert _state(host) == before
+    assert_refused_unchanged(host, lambda: _state(host), {"tempo_config_overrides": override}, "failed to validate")
     assert host.check_output(f"curl -fsS {API}/ready") == "ready"
 
 
@@ -141,9 +133,5 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"tempo_block_retention": "two weeks"}, "tempo_block_retention"),
 ], ids=["wrong-type", "unknown-choice", "port-clash", "bad-duration"])
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
-    before = _state(host)
-    rc, output = apply_converge(host, extra_vars)
-    assert rc != 0, output
-    assert named in output, output
+    output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
-    assert _state(host) == before
