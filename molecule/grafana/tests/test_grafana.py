@@ -7,8 +7,8 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (apply_converge, assert_config_private, assert_runs_as_own_user, component_state,
-                         serve_directory, unit_hardening_gaps)
+from lgtm_checks import (apply_converge, assert_config_private, assert_refused_unchanged, assert_runs_as_own_user,
+                         component_state, serve_directory, unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -217,17 +217,13 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
     (tmp_path / f"{TARBALL}.sha256").write_text(f"{'0' * 64}\n")
-    before = _state(host)
     with serve_directory(tmp_path) as url:
-        rc, output = apply_converge(host, {
+        assert_refused_unchanged(host, lambda: _state(host), {
             "grafana_version": "11.2.1",
             "grafana_artifact_url": "{{ lgtm_artifact_mirror }}" + f"/oss/release/{TARBALL}",
             "grafana_checksum_url": f"{url}/{TARBALL}.sha256",
             "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
-        })
-    assert rc != 0, output
-    assert "did not match" in output, output
-    assert _state(host) == before
+        }, "did not match")
 
 
 BROKEN = {
@@ -242,22 +238,15 @@ BROKEN = {
 
 @pytest.mark.parametrize("extra_vars", BROKEN.values(), ids=BROKEN.keys())
 def test_broken_config_fails_validation_and_changes_nothing(host, extra_vars):
-    before = _state(host)
-    rc, output = apply_converge(host, extra_vars)
-    assert rc != 0, output
-    assert "failed to validate" in output, output
+    output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, "failed to validate")
     # The files are secret: neither their content nor the admin password shows.
     assert PASSWORD not in output
-    assert _state(host) == before
     assert _get(host, "/api/health")[0] == 200
 
 
 def test_refusal_shows_grafanas_own_log_lines_when_secrets_may_show(host):
-    before = _state(host)
-    rc, output = apply_converge(host, {**BROKEN["datasource-unknown-org"], "lgtm_show_secrets": True})
-    assert rc != 0, output
-    assert "failed to get org by ID: 42" in output, output
-    assert _state(host) == before
+    assert_refused_unchanged(host, lambda: _state(host), {**BROKEN["datasource-unknown-org"], "lgtm_show_secrets": True},
+                             "failed to get org by ID: 42")
 
 
 def test_check_accepts_the_live_config_within_seconds(host):
@@ -282,9 +271,5 @@ def test_check_accepts_the_live_config_within_seconds(host):
 ], ids=["empty-admin-password", "null-admin-password", "wrong-type", "unknown-choice", "unknown-log-level",
         "bad-ini-key", "datasource-without-type", "duplicate-datasource-uid", "dashboard-without-json"])
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
-    before = _state(host)
-    rc, output = apply_converge(host, extra_vars)
-    assert rc != 0, output
-    assert named in output, output
+    output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
-    assert _state(host) == before
