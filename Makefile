@@ -17,7 +17,7 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 # Longest first, so that parallel runs finish together.
 SCENARIOS ?= distributed default grafana otel_collector loki lab tempo mimir
-export MOLECULE_JOBS ?= 3 grafana
+export MOLECULE_JOBS ?= 3
 
 .PHONY: help setup setup-tools lab test lint sanity units molecule
 

@@ -6,7 +6,8 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import assert_refused_unchanged, component_state, poll, serve_directory, unit_hardening_gaps
+from lgtm_checks import (apply_converge, assert_refused_unchanged, component_state, poll, serve_directory,
+                         unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -186,3 +187,44 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
+
+
+# Lifecycle, through the shared common role (the same code path for every
+# component): a version change and state=absent, each undone afterwards.
+
+def test_version_change_installs_a_new_tree_restarts_and_keeps_data(host):
+    # A second "version" built from the same release files: the role must unpack
+    # it into its own tree, switch the links, restart Loki and keep the data.
+    marker = f"/var/lib/loki/lifecycle-{secrets.token_hex(4)}"
+    host.check_output(f"touch {marker}")
+    pid = host.check_output("systemctl show -p MainPID --value loki")
+    upgraded = f"{VERSION}-1"
+    release = "{{ lgtm_artifact_mirror }}" + RELEASE_PATH
+    rc, output = apply_converge(host, {"loki_version": upgraded,
+                                       "loki_artifact_url": f"{release}/loki-linux-amd64.zip",
+                                       "loki_checksum_url": f"{release}/SHA256SUMS"})
+    assert rc == 0, output
+    assert host.file("/opt/observability-lgtm/loki/current").linked_to == f"/opt/observability-lgtm/loki/{upgraded}"
+    assert host.check_output("systemctl show -p MainPID --value loki") != pid
+    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
+    assert host.file(marker).exists
+    rc, output = apply_converge(host, {})
+    assert rc == 0, output
+    assert host.file("/opt/observability-lgtm/loki/current").linked_to == f"/opt/observability-lgtm/loki/{VERSION}"
+    host.check_output(f"rm -f {marker}")
+
+
+def test_state_absent_removes_loki_and_keeps_its_data(host):
+    marker = f"/var/lib/loki/lifecycle-{secrets.token_hex(4)}"
+    host.check_output(f"touch {marker}")
+    rc, output = apply_converge(host, {"loki_state": "absent"})
+    assert rc == 0, output
+    assert not host.service("loki").is_running
+    assert not host.file(UNIT).exists
+    assert not host.file("/usr/local/bin/loki").exists
+    assert not host.file("/opt/observability-lgtm/loki").exists
+    assert host.file(marker).exists, "data must be kept unless loki_purge_data"
+    rc, output = apply_converge(host, {})
+    assert rc == 0, output
+    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
+    host.check_output(f"rm -f {marker}")
