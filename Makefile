@@ -16,7 +16,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 # Longest first, so that parallel runs finish together.
-SCENARIOS ?= distributed default grafana otel_collector loki lab tempo mimir
+SCENARIOS ?= grafana loki distributed default otel_collector tempo lab mimir
 export MOLECULE_JOBS ?= 3
 
 .PHONY: help setup setup-tools lab test lint sanity units molecule
