@@ -13,7 +13,7 @@ molecule converge --scenario-name default
 
 echo
 echo "Lab hosts (docker containers running systemd):"
-docker ps --filter label=owner=molecule --format '  {{.Names}}\t{{.Image}}\t{{.Status}}'
+docker ps --filter label=owner=molecule --filter name=lgtm-aio --format '  {{.Names}}\t{{.Image}}\t{{.Status}}'
 python lab/traced_request.py default
 echo
 echo "Artifact mirror: $(python lab/mirror.py url)"
