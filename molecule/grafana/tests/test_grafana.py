@@ -27,6 +27,9 @@ DATASOURCES_FILE = "/etc/grafana/provisioning/datasources/lgtm.yml"
 PROVIDERS_FILE = "/etc/grafana/provisioning/dashboards/lgtm.yml"
 DASHBOARD_FILE = "/etc/grafana/dashboards/LGTM/lgtm-smoke.json"
 CHECK = "/usr/local/libexec/lgtm-grafana-check"
+SECRET_KEY_FILE = "/var/lib/grafana/secret_key"
+# Grafana's built-in security.secret_key (conf/defaults.ini): public, never to be used.
+UPSTREAM_DEFAULT_SECRET_KEY = "SW2YcwTIb9zpOOhoPsMm"
 UNIT = "/etc/systemd/system/grafana.service"
 API = "http://127.0.0.1:3000"
 TARBALL = f"grafana-{VERSION}.linux-amd64.tar.gz"
@@ -120,6 +123,17 @@ def test_ini_is_written_from_data(host):
     assert ini["security"]["admin_user"] == "admin"
     # ';' and '#' would start a comment: the value is between triple quotes.
     assert ini["security"]["admin_password"] == f'"""{PASSWORD}"""'
+    # The INI names the key file; Grafana reads the key from it.
+    assert ini["security"]["secret_key"] == f"$__file{{{SECRET_KEY_FILE}}}"
+
+
+def test_secret_key_is_generated_private_and_not_upstreams(host):
+    key_file = host.file(SECRET_KEY_FILE)
+    assert (key_file.user, key_file.group, key_file.mode) == ("root", "grafana", 0o640)
+    key = key_file.content_string
+    assert len(key) == 48 and key.isalnum(), "expected 48 random letters and digits"
+    assert key != UPSTREAM_DEFAULT_SECRET_KEY
+    assert key not in host.file(INI).content_string
 
 
 def test_unit_is_hardened(host):
@@ -205,11 +219,21 @@ def test_changed_password_and_dashboards_take_effect(host):
     assert _wait_for_status(host, "/api/dashboards/uid/lgtm-smoke", 200) == 200
 
 
+def test_secret_key_given_is_kept_and_never_shown(host):
+    # The key the database is encrypted with, given back: accepted, no change.
+    key = host.file(SECRET_KEY_FILE).content_string
+    rc, output = apply_converge(host, {"grafana_secret_key": key})
+    assert rc == 0, output
+    assert key not in output
+    assert "changed=0" in output, output
+    assert host.file(SECRET_KEY_FILE).content_string == key
+
+
 # Negative cases: apply the role again with bad input; the play must fail and
 # leave the host exactly as it was.
 
 def _state(host):
-    return component_state(host, "grafana", [INI, DATASOURCES_FILE, PROVIDERS_FILE, DASHBOARD_FILE],
+    return component_state(host, "grafana", [INI, DATASOURCES_FILE, PROVIDERS_FILE, DASHBOARD_FILE, SECRET_KEY_FILE],
                            "/usr/local/bin/grafana")
 
 
@@ -268,8 +292,12 @@ def test_check_accepts_the_live_config_within_seconds(host):
     ({"grafana_datasources": [{"name": "A", "type": "loki", "uid": "twin"},
                               {"name": "B", "type": "loki", "uid": "twin"}]}, "repeated: twin"),
     ({"grafana_dashboards": [{"uid": "no-json"}]}, "grafana_dashboards"),
+    ({"grafana_secret_key": "short"}, "grafana_secret_key"),
+    # Under another key Grafana could not decrypt its database and would not start.
+    ({"grafana_secret_key": "another-key-0123456789"}, "grafana_secret_key differs"),
 ], ids=["empty-admin-password", "null-admin-password", "wrong-type", "unknown-choice", "unknown-log-level",
-        "bad-ini-key", "datasource-without-type", "duplicate-datasource-uid", "dashboard-without-json"])
+        "bad-ini-key", "datasource-without-type", "duplicate-datasource-uid", "dashboard-without-json",
+        "short-secret-key", "other-secret-key"])
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
