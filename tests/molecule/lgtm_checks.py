@@ -14,6 +14,8 @@ import http.server
 import json
 import os
 import pathlib
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -120,15 +122,30 @@ def poll(probe: Callable[[], T], seconds: int = 30) -> T:
     return result
 
 
+# The lab's artifact mirror on the controller (lab/mirror.py), upstream's paths.
+MIRROR_DIR = pathlib.Path(os.environ.get("LGTM_CACHE", pathlib.Path.home() / ".cache" / "observability-lgtm")) / "mirror"
+
+
+def controller_address(host: Any) -> str:
+    """The controller's address on a lab host's network: the host's default
+    gateway (the Docker bridge), read from /proc since the images have no `ip`."""
+    for line in host.file("/proc/net/route").content_string.splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == "00000000":
+            return socket.inet_ntoa(struct.pack("<L", int(fields[2], 16)))
+    raise AssertionError(f"{host.backend.host} has no default route")
+
+
 @contextlib.contextmanager
-def serve_directory(directory: pathlib.Path) -> Iterator[str]:
-    """Serve a folder on loopback for the controller, e.g. a wrong checksum file."""
+def serve_directory(directory: pathlib.Path, address: str = "127.0.0.1") -> Iterator[str]:
+    """Serve a folder over HTTP: on loopback for the controller (a wrong checksum
+    file, say), or on controller_address() for the lab hosts."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer((address, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{address}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

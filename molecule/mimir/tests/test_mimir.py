@@ -6,8 +6,9 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (assert_refused_unchanged, assert_config_private, assert_runs_as_own_user,
-                         component_state, poll, serve_directory, unit_hardening_gaps)
+from lgtm_checks import (MIRROR_DIR, apply_converge, assert_refused_unchanged, assert_config_private,
+                         assert_runs_as_own_user, component_state, controller_address, poll, serve_directory,
+                         unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -125,6 +126,28 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     (tmp_path / "mimir-linux-amd64-sha-256").write_text(f"{'0' * 64}  mimir-linux-amd64\n")
     with serve_directory(tmp_path) as url:
         assert_refused_unchanged(host, lambda: _state(host), {"mimir_checksum_url": f"{url}/mimir-linux-amd64-sha-256"}, "did not match")
+
+
+def test_download_on_the_host_is_verified_there(host, tmp_path):
+    # lgtm_artifact_download_on_host: each host fetches the artifact from the
+    # mirror itself and checks it against upstream's checksum file there.
+    address = controller_address(host)
+    cached = f"/var/cache/observability-lgtm/mimir/{VERSION}/mimir-linux-amd64"
+    # A wrong checksum first: refused on the host, nothing kept or changed.
+    (tmp_path / "mimir-linux-amd64-sha-256").write_text(f"{'0' * 64}  mimir-linux-amd64\n")
+    with serve_directory(MIRROR_DIR, address) as mirror, serve_directory(tmp_path, address) as wrong:
+        assert_refused_unchanged(host, lambda: _state(host), {
+            "lgtm_artifact_download_on_host": True, "lgtm_artifact_mirror": mirror,
+            "mimir_checksum_url": f"{wrong}/mimir-linux-amd64-sha-256"}, "did not match")
+    assert not host.file(cached).exists
+    # The right one: downloaded and kept on the host; the installed tree and the
+    # running service are the same release, so nothing else changes.
+    before = _state(host)
+    with serve_directory(MIRROR_DIR, address) as mirror:
+        rc, output = apply_converge(host, {"lgtm_artifact_download_on_host": True, "lgtm_artifact_mirror": mirror})
+    assert rc == 0, output
+    assert host.file(cached).sha256sum == host.file("/usr/local/bin/mimir").sha256sum
+    assert _state(host) == before
 
 
 @pytest.mark.parametrize("override", [
