@@ -29,7 +29,10 @@ printf '%s\n' "$@" | xargs -P "${MOLECULE_JOBS:-3}" -I{} bash -c 'run_scenario "
 echo
 echo "Molecule scenarios:"
 sort "$summary"
-grep -h '^FIGURES' "$logs"/molecule-*.log 2>/dev/null | sed 's/^/  /'
+# Only this run's scenarios: logs of scenarios not run now are from earlier runs.
+for scenario in "$@"; do
+  grep -h '^FIGURES' "$logs/molecule-$scenario.log" 2>/dev/null | sed "s/^/  $scenario /"
+done
 failed=$(awk '$1 == "FAIL" {print $2}' "$summary")
 for scenario in $failed; do
   echo
