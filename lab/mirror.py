@@ -1,19 +1,30 @@
-"""Build the stack's real binaries from their Go modules and serve them as an
-artifact mirror shaped like the upstream release sites.
+"""The lab's artifact mirror: release files under upstream's paths, served on
+loopback, so the roles install through the same download and checksum code
+path as production and only the base URL (`lgtm_artifact_mirror`) differs.
 
-The roles install from upstream release URLs; pointing them at this mirror
-changes only the base URL, so the lab exercises the same download, checksum
-and unpack code path that production uses.
+Two sources fill it:
+- `build`: the Apache-licensed components (collector, Jaeger, Prometheus,
+  VictoriaLogs) built from their published Go modules, packed under upstream's
+  file names with upstream-format checksum files;
+- `import DIR`: upstream release files a user downloaded themselves (the
+  Grafana stack, which the lab never builds), each verified against upstream's
+  checksum file before it is served.
 
     mirror.py build [COMPONENT ...]   build what is missing or corrupt (cache hits cost nothing)
-    mirror.py verify                  check every cached artifact against its checksum file
+    mirror.py import DIR              serve the upstream release files found in DIR
+    mirror.py has COMPONENT ...       exit 0 when the mirror holds each one's pinned release
+    mirror.py verify                  check every built artifact against its checksum file
     mirror.py serve | stop | url      run the plain HTTP server on loopback
     mirror.py path otel_collector     print where the built collector binary is (for tests)
+
+Where a release lives in the mirror is not written here: it is the role's own
+`<role>_artifact_url` and `<role>_checksum_url`, rendered from the role's
+defaults with the mirror as base URL.
 
 Layout under $LGTM_CACHE (default ~/.cache/observability-lgtm):
     mirror/   the served tree: paths match the upstream sites' paths
     build/    per component and version work trees
-    stamps/   what each cached release was built from, and its file digests
+    stamps/   what each built release was built from, and its file digests
     logs/     one log per build step; a failure names the log to read
 """
 from __future__ import annotations
@@ -26,142 +37,84 @@ import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
+import buildkit
+from buildkit import StepFailed, go_build, module_source, run, sha256_of, write_sums_file, write_tar_gz
+
 LAB_DIR = Path(__file__).resolve().parent
-CACHE = Path(os.environ.get("LGTM_CACHE", Path.home() / ".cache" / "observability-lgtm"))
+REPO = LAB_DIR.parent
+CACHE = buildkit.CACHE
 MIRROR = CACHE / "mirror"
 BUILD = CACHE / "build"
 STAMPS = CACHE / "stamps"
-LOGS = CACHE / "logs"
-TOOLS = CACHE / "tools"
 MIRROR_ADDRESS = os.environ.get("LGTM_MIRROR_ADDRESS", "127.0.0.1")
 MIRROR_PORT = int(os.environ.get("LGTM_MIRROR_PORT", "8765"))
+# A placeholder base URL: rendering a role's URLs under it gives the path.
+BASE = "http://mirror.invalid"
 
-# Bump a component's revision when its recipe below changes in a way that
-# changes the artifact; the cache then rebuilds it once.
-SUMDB_GAPS = ["github.com/open-telemetry/opentelemetry-collector-contrib", "github.com/grafana/tempo"]
-
-RECIPE_REVISIONS = {"otel_collector": 1, "loki": 1, "mimir": 1, "tempo": 1, "grafana": 1}
-
-
-class StepFailed(Exception):
-    """A build step failed; the message names the step and its log."""
+# Components whose releases users bring (`import`): AGPL-licensed, never built here.
+IMPORTED = ("grafana", "tempo", "mimir", "loki")
 
 
-def log_path(component: str, step: str) -> Path:
-    LOGS.mkdir(parents=True, exist_ok=True)
-    return LOGS / f"{component}-{step}.log"
+@dataclass(frozen=True)
+class ReleasePaths:
+    """Where a role downloads a release from, relative to the mirror root."""
+    directory: Path
+    artifact: str
+    checksum_file: str
 
 
-def run(component: str, step: str, argv: list[str], cwd: Path | None = None,
-        env: dict[str, str] | None = None) -> str:
-    """Run one build step, its output going to a log named after the step."""
-    log = log_path(component, step)
-    started = time.monotonic()
-    with log.open("w") as out:
-        out.write(f"$ {' '.join(argv)}\n(cwd {cwd})\n")
-        out.flush()
-        proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **go_env(), **(env or {})},
-                              stdout=out, stderr=subprocess.STDOUT, check=False)
-    if proc.returncode != 0:
-        raise StepFailed(f"{component}: step '{step}' failed (exit {proc.returncode}); read {log}")
-    print(f"  {component}: {step} ok ({time.monotonic() - started:.0f}s)", flush=True)
-    return log.read_text()
+def role_release_paths(role: str, version: str | None = None) -> ReleasePaths:
+    """Render the role's artifact and checksum URLs from its defaults (Ansible's
+    own templating, as the play does) with the mirror as base URL."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
 
-
-def go_env() -> dict[str, str]:
-    # Release binaries upstream are static; GOTOOLCHAIN=local stops go from
-    # trying to download another toolchain that a go.mod might ask for.
-    # The checksum database reached through the module proxy here lacks records
-    # for some modules (it answers 404); only those prefixes skip the lookup, and
-    # go.sum still pins what was downloaded.
-    return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod",
-            "GOBIN": str(TOOLS / "bin"), "GONOSUMDB": ",".join(SUMDB_GAPS)}
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def module_source(component: str, module: str, version: str, dest: Path,
-                  expected_sum: str | None = None) -> Path:
-    """Fetch a published module through the Go module proxy and copy it to a
-    writable tree (the module cache is read-only, and builds write go.sum).
-
-    Where the checksum database has no record of the module, its pins carry
-    the module's h1: hash (`module_sum`), and a download that differs fails."""
-    TOOLS.mkdir(parents=True, exist_ok=True)
-    out = run(component, "download", ["go", "mod", "download", "-json", f"{module}@{version}"],
-              cwd=TOOLS)
-    info = json.loads(out[out.index("{"):])
-    if "Error" in info:
-        raise StepFailed(f"{component}: download of {module}@{version} failed: {info['Error']}")
-    if expected_sum and info.get("Sum") != expected_sum:
-        raise StepFailed(f"{component}: {module}@{version} has hash {info.get('Sum')}, "
-                         f"lab/versions.yml pins {expected_sum}")
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(info["Dir"], dest)
-    for path in [dest, *dest.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode | 0o200)
-    return dest
-
-
-def go_build(component: str, src: Path, package: str, output: Path, ldflags: list[str]) -> None:
-    run(component, f"go-build-{output.name}",
-        ["go", "build", "-trimpath", "-ldflags", " ".join(["-s", "-w", *ldflags]),
-         "-o", str(output), package], cwd=src)
-
-
-def write_tar_gz(archive: Path, members: dict[str, Path], top: str | None = None) -> None:
-    """Pack files (and directories) as upstream does: fixed names, owner root."""
-    def reset(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 0
-        info.uname = info.gname = "root"
-        return info
-    with tarfile.open(archive, "w:gz") as tar:
-        for name, source in members.items():
-            arcname = f"{top}/{name}" if top else name
-            tar.add(source, arcname=arcname, filter=reset)
-
-
-def write_zip(archive: Path, members: dict[str, Path]) -> None:
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, source in members.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = 0o100755 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, source.read_bytes())
-
-
-def write_sums_file(path: Path, files: list[Path]) -> None:
-    """The `sha256sum` format upstream's SHA256SUMS and checksums.txt use."""
-    path.write_text("".join(f"{sha256_of(f)}  {f.name}\n" for f in files))
+    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+    variables = {name: trust_as_template(value) if isinstance(value, str) else value
+                 for name, value in defaults.items()}
+    variables["lgtm_artifact_mirror"] = BASE
+    if version:
+        variables[f"{role}_version"] = version
+    templar = Templar(loader=DataLoader(), variables=variables)
+    urls = [str(templar.template(trust_as_template("{{ %s_%s_url }}" % (role, kind))))
+            for kind in ("artifact", "checksum")]
+    for url in urls:
+        if not url.startswith(BASE + "/"):
+            raise StepFailed(f"{role}: {url} is not under the mirror base; the role must build "
+                             f"its URLs on lgtm_artifact_mirror")
+    artifact, checksum = (Path(url[len(BASE) + 1:]) for url in urls)
+    if artifact.parent != checksum.parent:
+        raise StepFailed(f"{role}: artifact and checksum file are in different directories")
+    return ReleasePaths(artifact.parent, artifact.name, checksum.name)
 
 
 @dataclass
 class Release:
-    """One component version in the mirror: where it lives and what it holds."""
+    """One built component version in the mirror: where it lives and what it holds."""
     component: str
     version: str
-    directory: Path            # inside MIRROR, upstream's path
-    artifacts: list[str]       # file names in directory, checksummed
-    checksum_files: list[str]  # upstream-format checksum files in directory
+    paths: ReleasePaths
     build: Callable[["Release", dict], None] = field(repr=False, default=lambda r, p: None)
+
+    @property
+    def directory(self) -> Path:
+        return MIRROR / self.paths.directory
+
+    @property
+    def artifact(self) -> Path:
+        return self.directory / self.paths.artifact
+
+    @property
+    def checksum_file(self) -> Path:
+        return self.directory / self.paths.checksum_file
 
     @property
     def stamp(self) -> Path:
@@ -171,6 +124,11 @@ class Release:
         path = BUILD / self.component / self.version
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+# Bump a component's revision when its recipe below changes in a way that
+# changes the artifact; the cache then rebuilds it once.
+RECIPE_REVISIONS = {"otel_collector": 1, "jaeger": 1, "prometheus": 1, "victorialogs": 1}
 
 
 def recipe_key(component: str, pins: dict) -> str:
@@ -195,9 +153,8 @@ def cache_state(release: Release, key: str) -> str:
             return f"{name} missing"
         if sha256_of(path) != digest:
             return f"{name} corrupt (sha256 mismatch)"
-    for name in release.checksum_files:
-        if not (release.directory / name).exists():
-            return f"{name} missing"
+    if not release.checksum_file.exists():
+        return f"{release.paths.checksum_file} missing"
     return "hit"
 
 
@@ -211,130 +168,161 @@ def build_release(release: Release, pins: dict) -> None:
     started = time.monotonic()
     release.stamp.unlink(missing_ok=True)
     release.directory.mkdir(parents=True, exist_ok=True)
-    for name in release.artifacts + release.checksum_files:
-        (release.directory / name).unlink(missing_ok=True)
+    for path in (release.artifact, release.checksum_file):
+        path.unlink(missing_ok=True)
     release.build(release, pins)
-    digests = {name: sha256_of(release.directory / name) for name in release.artifacts}
     STAMPS.mkdir(parents=True, exist_ok=True)
-    release.stamp.write_text(json.dumps({"recipe": key, "sha256": digests,
-                                         "seconds": round(time.monotonic() - started)}, indent=2))
+    release.stamp.write_text(json.dumps(
+        {"recipe": key, "sha256": {release.paths.artifact: sha256_of(release.artifact)},
+         "seconds": round(time.monotonic() - started)}, indent=2))
     print(f"{release.component} {release.version}: built in {time.monotonic() - started:.0f}s",
           flush=True)
 
 
-# --- recipes: one per component, each producing upstream's file names ---------
+# --- recipes: one per component, each producing upstream's file layout -------------
 
 def build_otel_collector(release: Release, pins: dict) -> None:
     work = release.workdir()
-    TOOLS.mkdir(parents=True, exist_ok=True)
-    builder = TOOLS / "bin" / f"ocb-{pins['builder_version']}"
+    builder = buildkit.TOOLS / "bin" / f"ocb-{pins['builder_version']}"
+    buildkit.TOOLS.mkdir(parents=True, exist_ok=True)
     if not builder.exists():
         run("otel_collector", "install-ocb",
-            ["go", "install", f"{pins['builder_module']}@{pins['builder_version']}"], cwd=TOOLS)
-        (TOOLS / "bin" / "builder").rename(builder)
+            ["go", "install", f"{pins['builder_module']}@{pins['builder_version']}"],
+            cwd=buildkit.TOOLS)
+        (buildkit.TOOLS / "bin" / "builder").rename(builder)
     shutil.copy(LAB_DIR / "otelcol-builder.yaml", work / "builder.yaml")
     run("otel_collector", "ocb", [str(builder), "--config", "builder.yaml"], cwd=work)
-    binary = work / "_build" / "otelcol-contrib"
-    stage = work / "stage"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    (stage / "README.md").write_text(
-        "OpenTelemetry Collector built with the OpenTelemetry Collector Builder from\n"
-        "observability.lgtm's lab/otelcol-builder.yaml.\n")
-    archive = release.directory / release.artifacts[0]
-    write_tar_gz(archive, {"otelcol-contrib": binary, "README.md": stage / "README.md"})
-    write_sums_file(release.directory / release.checksum_files[0], [archive])
+    readme = work / "README.md"
+    readme.write_text("OpenTelemetry Collector built with the OpenTelemetry Collector Builder from\n"
+                      "observability.lgtm's lab/otelcol-builder.yaml.\n")
+    write_tar_gz(release.artifact, {"otelcol-contrib": work / "_build" / "otelcol-contrib",
+                                    "README.md": readme})
+    write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact})
 
 
-def build_loki(release: Release, pins: dict) -> None:
+def build_jaeger(release: Release, pins: dict) -> None:
+    """Upstream's scripts/build/package-deploy.sh: jaeger-<v2>-linux-amd64/jaeger
+    in a tarball (upstream adds the example-hotrod demo, which no role uses),
+    and one `shasum -b` file for the release."""
     work = release.workdir()
-    src = module_source("loki", pins["module"], pins["module_version"], work / "src")
-    # pkg/push is a nested module, so the module zip lacks the directory that
-    # Loki's relative replace points at; its published version is the same code.
-    run("loki", "drop-relative-replace",
-        ["go", "mod", "edit", "-dropreplace", "github.com/grafana/loki/pkg/push"], cwd=src)
-    flag = "github.com/grafana/loki/v3/pkg/util/build"
-    ldflags = [f"-X {flag}.Version={release.version}", f"-X {flag}.Branch=release",
-               f"-X {flag}.Revision={pins['module_version']}"]
-    binaries = {"loki": "./cmd/loki", "logcli": "./cmd/logcli"}
-    artifacts = []
-    for name, package in binaries.items():
-        output = work / f"{name}-linux-amd64"
-        go_build("loki", src, package, output, ldflags)
-        archive = release.directory / f"{name}-linux-amd64.zip"
-        write_zip(archive, {output.name: output})
-        artifacts.append(archive)
-    write_sums_file(release.directory / "SHA256SUMS", artifacts)
+    src = module_source("jaeger", pins["module"], pins["module_version"], work / "src")
+    flag = "github.com/jaegertracing/jaeger/internal/version"
+    top = f"jaeger-{release.version}-linux-amd64"
+    binary = work / "stage" / "jaeger"
+    binary.parent.mkdir(exist_ok=True)
+    go_build("jaeger", src.path, "./cmd/jaeger", binary,
+             [f"-X {flag}.latestVersion=v{release.version}", f"-X {flag}.commitSHA={src.version}",
+              f"-X {flag}.date={src.time}"])
+    write_tar_gz(release.artifact, {"jaeger": binary, "LICENSE": src.path / "LICENSE"}, top=top)
+    write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact},
+                    binary_marker=True)
 
 
-def build_mimir(release: Release, pins: dict) -> None:
+def build_prometheus(release: Release, pins: dict) -> None:
+    """Upstream's .promu.yml: prometheus and promtool with its version ldflags,
+    the tarball files it lists, and sha256sums.txt. The web UI's assets are
+    built by npm upstream (tag builtinassets); the lab build serves the API only."""
     work = release.workdir()
-    src = module_source("mimir", pins["module"], pins["module_version"], work / "src")
-    flag = "github.com/grafana/mimir/pkg/util/version"
-    binary = release.directory / "mimir-linux-amd64"
-    go_build("mimir", src, "./cmd/mimir", binary,
-             [f"-X {flag}.Version={release.version}", f"-X {flag}.Branch=release-3.0",
-              f"-X {flag}.Revision={pins['module_version'][-12:]}"])
-    # Mimir publishes one checksum file per artifact.
-    write_sums_file(release.directory / "mimir-linux-amd64-sha-256", [binary])
-
-
-def build_tempo(release: Release, pins: dict) -> None:
-    work = release.workdir()
-    src = module_source("tempo", pins["module"], pins["module_version"], work / "src",
-                        pins["module_sum"])
-    ldflags = [f"-X main.Version={release.version}", "-X main.Branch=main",
-               f"-X main.Revision={pins['module_version'][-12:]}"]
+    src = module_source("prometheus", pins["module"], pins["module_version"], work / "src")
+    flag = "github.com/prometheus/common/version"
+    ldflags = [f"-X {flag}.Version={release.version}", f"-X {flag}.Revision={src.version}",
+               f"-X {flag}.Branch=release-{release.version.rsplit('.', 1)[0]}",
+               f"-X {flag}.BuildUser=observability-lgtm-lab", f"-X {flag}.BuildDate={src.time}"]
     members = {}
-    for name in ("tempo", "tempo-cli"):
+    for name in ("prometheus", "promtool"):
         output = work / "stage" / name
         output.parent.mkdir(exist_ok=True)
-        go_build("tempo", src, f"./cmd/{name}", output, ldflags)
+        go_build("prometheus", src.path, f"./cmd/{name}", output, ldflags, tags=["netgo"])
         members[name] = output
-    members["LICENSE"] = src / "LICENSE"
-    archive = release.directory / release.artifacts[0]
-    write_tar_gz(archive, members)
-    write_sums_file(release.directory / "SHA256SUMS", [archive])
+    members.update({"prometheus.yml": src.path / "documentation/examples/prometheus.yml",
+                    "LICENSE": src.path / "LICENSE", "NOTICE": src.path / "NOTICE"})
+    write_tar_gz(release.artifact, members, top=f"prometheus-{release.version}.linux-amd64")
+    write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact})
 
 
-def build_grafana(release: Release, pins: dict) -> None:
-    from grafana_recipe import build  # noqa: E402  (kept apart: it is the largest recipe)
-    build(release, pins, sys.modules[__name__])
+def build_victorialogs(release: Release, pins: dict) -> None:
+    """Upstream's Makefile (release-victoria-logs-goos-goarch): the binary
+    victoria-logs-prod alone in the tarball; the checksum file lists both."""
+    work = release.workdir()
+    src = module_source("victorialogs", pins["module"], pins["module_version"], work / "src")
+    binary = work / "stage" / "victoria-logs-prod"
+    binary.parent.mkdir(exist_ok=True)
+    stamp = src.time[:19].replace("-", "").replace(":", "").replace("T", "-")
+    go_build("victorialogs", src.path, "./app/victoria-logs", binary,
+             ["-X 'github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version="
+              f"victoria-logs-{stamp}-tags-v{release.version}-0'"], tags=["netgo", "osusergo"])
+    write_tar_gz(release.artifact, {"victoria-logs-prod": binary})
+    write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact,
+                                            "victoria-logs-prod": binary})
+
+
+RECIPES: dict[str, Callable[[Release, dict], None]] = {
+    "otel_collector": build_otel_collector,
+    "jaeger": build_jaeger,
+    "prometheus": build_prometheus,
+    "victorialogs": build_victorialogs,
+}
 
 
 def releases(pins: dict) -> dict[str, Release]:
-    gh = MIRROR / "github.com"
-    otel, loki, mimir = pins["otel_collector"], pins["loki"], pins["mimir"]
-    tempo, grafana = pins["tempo"], pins["grafana"]
-    return {
-        "otel_collector": Release(
-            "otel_collector", otel["version"],
-            MIRROR / "open-telemetry/opentelemetry-collector-releases/releases/download"
-            / f"v{otel['version']}",
-            [f"otelcol-contrib_{otel['version']}_linux_amd64.tar.gz"],
-            ["opentelemetry-collector-releases_otelcol-contrib_checksums.txt"],
-            build_otel_collector),
-        "loki": Release("loki", loki["version"],
-                        MIRROR / "grafana/loki/releases/download" / f"v{loki['version']}",
-                        ["loki-linux-amd64.zip", "logcli-linux-amd64.zip"], ["SHA256SUMS"],
-                        build_loki),
-        "mimir": Release("mimir", mimir["version"],
-                         MIRROR / "grafana/mimir/releases/download" / f"mimir-{mimir['version']}",
-                         ["mimir-linux-amd64"], ["mimir-linux-amd64-sha-256"], build_mimir),
-        "tempo": Release("tempo", tempo["version"],
-                         MIRROR / "grafana/tempo/releases/download" / f"v{tempo['version']}",
-                         [f"tempo_{tempo['version']}_linux_amd64.tar.gz"], ["SHA256SUMS"],
-                         build_tempo),
-        "grafana": Release("grafana", grafana["version"], MIRROR / "oss/release",
-                           [f"grafana-{grafana['version']}.linux-amd64.tar.gz"],
-                           [f"grafana-{grafana['version']}.linux-amd64.tar.gz.sha256"],
-                           build_grafana),
-    }
+    return {name: Release(name, pins[name]["version"],
+                          role_release_paths(name, pins[name]["version"]), recipe)
+            for name, recipe in RECIPES.items()}
 
 
 def load_pins() -> dict:
     # LGTM_VERSIONS lets a test point the builder at other pins.
     return yaml.safe_load(Path(os.environ.get("LGTM_VERSIONS", LAB_DIR / "versions.yml")).read_text())
+
+
+# --- upstream release files a user brings -------------------------------------
+
+def verified_digest(paths: ReleasePaths, folder: Path) -> str:
+    """The artifact's digest once it matches upstream's checksum file in folder."""
+    listed = buildkit.read_sums_file(folder / paths.checksum_file, paths.artifact)
+    if listed is None:
+        raise StepFailed(f"{paths.checksum_file} lists no sha256 for {paths.artifact}")
+    actual = sha256_of(folder / paths.artifact)
+    if actual != listed:
+        raise StepFailed(f"{paths.artifact}: sha256 {actual} differs from {listed} in "
+                         f"{paths.checksum_file}; nothing was imported")
+    return actual
+
+
+def import_releases(source: Path) -> list[str]:
+    """Copy each pinned Grafana-stack release found in source into the mirror,
+    after its artifact matched upstream's checksum file. Returns what was found."""
+    found = []
+    for role in IMPORTED:
+        paths = role_release_paths(role)
+        present = [(source / name).is_file() for name in (paths.artifact, paths.checksum_file)]
+        if not any(present):
+            print(f"{role}: {paths.artifact} not in {source}")
+            continue
+        if not all(present):
+            raise StepFailed(f"{role}: {source} needs both {paths.artifact} and {paths.checksum_file}")
+        verified_digest(paths, source)
+        target = MIRROR / paths.directory
+        target.mkdir(parents=True, exist_ok=True)
+        for name in (paths.artifact, paths.checksum_file):
+            shutil.copy2(source / name, target / name)
+        print(f"{role}: {paths.artifact} verified against {paths.checksum_file}, served at "
+              f"{mirror_url()}/{paths.directory / paths.artifact}")
+        found.append(role)
+    return found
+
+
+def has_release(component: str) -> bool:
+    """True when the mirror serves the role's pinned release and it matches its checksum file."""
+    paths = role_release_paths(component)
+    folder = MIRROR / paths.directory
+    if not (folder / paths.artifact).is_file() or not (folder / paths.checksum_file).is_file():
+        return False
+    try:
+        verified_digest(paths, folder)
+    except StepFailed:
+        return False
+    return True
 
 
 # --- serving --------------------------------------------------------------------
@@ -359,17 +347,18 @@ def serve() -> None:
         print(f"mirror already serving at {mirror_url()}")
         return
     MIRROR.mkdir(parents=True, exist_ok=True)
-    log = log_path("mirror", "serve").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", MIRROR_ADDRESS,
-                             "--directory", str(MIRROR), str(MIRROR_PORT)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = buildkit.log_path("mirror", "serve")
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", MIRROR_ADDRESS,
+                                 "--directory", str(MIRROR), str(MIRROR_PORT)],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     PIDFILE.write_text(str(proc.pid))
     for _attempt in range(50):
         if serving():
             print(f"mirror serving {MIRROR} at {mirror_url()}")
             return
         time.sleep(0.1)
-    raise StepFailed(f"mirror: HTTP server did not start; read {log.name}")
+    raise StepFailed(f"mirror: HTTP server did not start; read {log}")
 
 
 def stop() -> None:
@@ -383,25 +372,35 @@ def stop() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("command", choices=["build", "verify", "serve", "stop", "url", "path"])
-    parser.add_argument("components", nargs="*")
+    parser.add_argument("command", choices=["build", "import", "has", "verify", "serve", "stop",
+                                            "url", "path"])
+    parser.add_argument("arguments", nargs="*")
     args = parser.parse_args()
-    sys.path.insert(0, str(LAB_DIR))
-    pins = load_pins()
-    known = releases(pins)
-    wanted = args.components or list(known)
-    unknown = sorted(set(wanted) - set(known))
-    if unknown:
-        parser.error(f"unknown component(s) {unknown}; choose from {sorted(known)}")
     try:
+        if args.command == "import":
+            if len(args.arguments) != 1 or not Path(args.arguments[0]).is_dir():
+                parser.error("import takes one folder holding upstream release files")
+            import_releases(Path(args.arguments[0]))
+            return 0
+        if args.command == "has":
+            unknown = sorted(set(args.arguments) - set(IMPORTED) - set(RECIPES))
+            if unknown or not args.arguments:
+                parser.error(f"has takes components of {sorted((*IMPORTED, *RECIPES))}")
+            return 0 if all(has_release(name) for name in args.arguments) else 1
+        pins = load_pins()
+        known = releases(pins)
+        wanted = args.arguments or list(known)
+        unknown = sorted(set(wanted) - set(known))
+        if unknown:
+            parser.error(f"unknown component(s) {unknown}; choose from {sorted(known)}")
         if args.command == "build":
             for name in wanted:
                 build_release(known[name], pins[name])
         elif args.command == "verify":
-            bad = {name: cache_state(known[name], recipe_key(name, pins[name])) for name in wanted}
-            for name, state in bad.items():
+            states = {name: cache_state(known[name], recipe_key(name, pins[name])) for name in wanted}
+            for name, state in states.items():
                 print(f"{name}: {state}")
-            return 0 if all(state == "hit" for state in bad.values()) else 1
+            return 0 if all(state == "hit" for state in states.values()) else 1
         elif args.command == "serve":
             serve()
         elif args.command == "stop":
