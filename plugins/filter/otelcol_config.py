@@ -83,14 +83,105 @@ LAB_BUILD_TYPES: Dict[str, frozenset] = {
     "extensions": frozenset({"health_check", "file_storage", "pprof", "zpages"}),
 }
 
+# Backend types. A backend type is one row of BACKEND_TYPES: the signals it
+# accepts and, per protocol, the exporter that talks to it, its default port
+# and the URL path. Rendering and lint read only this table, so adding a
+# backend type means adding a row (plus its docs and tests).
+
+
+@dataclass(frozen=True)
+class BackendProtocol:
+    """How a backend type is reached over one protocol."""
+
+    # Exporter type under its pre-rename name; TYPE_RENAMES gives the name per version.
+    exporter: str
+    # Default port; None for types whose spec gives the whole endpoint.
+    port: Optional[int] = None
+    # Appended to scheme://host:port (http exporters only). The otlphttp
+    # exporter adds /v1/<signal> to it, prometheusremotewrite posts to it as is.
+    path: str = ""
+
+    @property
+    def is_grpc(self) -> bool:
+        return self.exporter == "otlp"
+
+
+@dataclass(frozen=True)
+class BackendType:
+    """What a backend type accepts and how it is addressed."""
+
+    signals: Tuple[str, ...]
+    # The first protocol is the default. Empty for 'debug' (no network).
+    protocols: Dict[str, BackendProtocol]
+    # "host": the spec gives host (and optionally port); "endpoint": the spec
+    # gives the full endpoint; "none": nothing to address (debug).
+    addressing: str = "host"
+    # Header that carries spec 'tenant'; None: the type has no tenants this
+    # filter knows, and 'tenant' is rejected (plain 'headers' still work).
+    tenant_header: Optional[str] = "X-Scope-OrgID"
+
+
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+
+BACKEND_TYPES: Dict[str, BackendType] = {
+    "tempo": BackendType(signals=("traces",), protocols={
+        "grpc": BackendProtocol("otlp", OTLP_GRPC_PORT),
+        "http": BackendProtocol("otlphttp", OTLP_HTTP_PORT),
+    }),
+    "mimir": BackendType(signals=("metrics",), protocols={
+        "otlp": BackendProtocol("otlphttp", 9009, "/otlp"),
+        "remote_write": BackendProtocol("prometheusremotewrite", 9009, "/api/v1/push"),
+    }),
+    "loki": BackendType(signals=("logs",), protocols={
+        "http": BackendProtocol("otlphttp", 3100, "/otlp"),
+    }),
+    # Jaeger v2 is built on the collector and receives OTLP on the usual ports.
+    "jaeger": BackendType(signals=("traces",), tenant_header=None, protocols={
+        "grpc": BackendProtocol("otlp", OTLP_GRPC_PORT),
+        "http": BackendProtocol("otlphttp", OTLP_HTTP_PORT),
+    }),
+    # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write needs
+    # --web.enable-remote-write-receiver. Neither has a tenant header.
+    "prometheus": BackendType(signals=("metrics",), tenant_header=None, protocols={
+        "otlp": BackendProtocol("otlphttp", 9090, "/api/v1/otlp"),
+        "remote_write": BackendProtocol("prometheusremotewrite", 9090, "/api/v1/write"),
+    }),
+    # VictoriaLogs tenants are numeric AccountID/ProjectID headers, not a
+    # tenant name, so they go under 'headers'.
+    "victorialogs": BackendType(signals=("logs",), tenant_header=None, protocols={
+        "http": BackendProtocol("otlphttp", 9428, "/insert/opentelemetry"),
+    }),
+    "otlp": BackendType(signals=SIGNALS, addressing="endpoint", protocols={
+        "grpc": BackendProtocol("otlp"),
+        "http": BackendProtocol("otlphttp"),
+    }),
+    "debug": BackendType(signals=SIGNALS, addressing="none", protocols={}, tenant_header=None),
+}
+
+
+def backend_url_example(type_name: str) -> str:
+    """The default endpoint of a host-addressed backend type, for messages: http://<host>:3100/otlp."""
+    name, protocol = next(iter(BACKEND_TYPES[type_name].protocols.items()))
+    if protocol.is_grpc:
+        return f"<host>:{protocol.port} ({name})"
+    return f"http://<host>:{protocol.port}{protocol.path}"
+
+
 # Components removed upstream: (kind, type) -> (first version without it, what to use instead).
 REMOVED_COMPONENTS: Dict[Tuple[str, str], Tuple[Version, str]] = {
     ("exporters", "logging"): ((0, 111, 0), "use a backend of type 'debug' (the debug exporter)"),
     ("exporters", "loki"): (
         (0, 131, 0),
-        "use a backend of type 'loki', which sends OTLP over HTTP to Loki's native endpoint http://<host>:3100/otlp",
+        f"use a backend of type 'loki', which sends OTLP over HTTP to Loki's native endpoint "
+        f"{backend_url_example('loki')}",
     ),
-    ("exporters", "jaeger"): ((0, 85, 0), "Jaeger and Tempo accept OTLP: use a backend of type 'tempo' or 'otlp'"),
+    # Only the exporter is gone: Jaeger itself takes OTLP, through the 'jaeger' backend type.
+    ("exporters", "jaeger"): (
+        (0, 85, 0),
+        f"Jaeger accepts OTLP natively: use a backend of type 'jaeger', which sends OTLP to "
+        f"{backend_url_example('jaeger')}",
+    ),
     ("extensions", "memory_ballast"): ((0, 109, 0), "set GOMEMLIMIT (see the otelcol_gomemlimit filter)"),
 }
 
@@ -106,24 +197,6 @@ RECEIVER_SIGNALS: Dict[str, Tuple[str, ...]] = {
     "otlp": SIGNALS,
     "prometheus": ("metrics",),
 }
-
-# Backend types: which signals they accept and their default ports.
-BACKEND_SIGNALS: Dict[str, Tuple[str, ...]] = {
-    "tempo": ("traces",),
-    "mimir": ("metrics",),
-    "loki": ("logs",),
-    "otlp": SIGNALS,
-    "debug": SIGNALS,
-}
-BACKEND_PROTOCOLS: Dict[str, Tuple[str, ...]] = {
-    "tempo": ("grpc", "http"),
-    "mimir": ("otlp", "remote_write"),
-    "loki": ("http",),
-    "otlp": ("grpc", "http"),
-}
-TEMPO_PORTS = {"grpc": 4317, "http": 4318}
-MIMIR_PORT = 9009
-LOKI_PORT = 3100
 
 # Attribute keys whose values are (nearly) unique per request, user or trace.
 # As metric dimensions they create one time series per value.
@@ -155,8 +228,8 @@ WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 HEALTH_CHECK_DEFAULT = "0.0.0.0:13133"
 TELEMETRY_METRICS_DEFAULT = "0.0.0.0:8888"
-OTLP_GRPC_DEFAULT = "0.0.0.0:4317"
-OTLP_HTTP_DEFAULT = "0.0.0.0:4318"
+OTLP_GRPC_DEFAULT = f"0.0.0.0:{OTLP_GRPC_PORT}"
+OTLP_HTTP_DEFAULT = f"0.0.0.0:{OTLP_HTTP_PORT}"
 PERSISTENT_QUEUE_STORAGE_ID = "file_storage/queue"
 
 
@@ -487,16 +560,17 @@ def read_backend(name: str, value: Any, path: str) -> BackendSpec:
     mapping = read_mapping(value, path)
     check_keys(mapping, path, BACKEND_KEYS)
     if "type" not in mapping:
-        raise SpecError(f"{path}.type: missing; accepted: {', '.join(BACKEND_SIGNALS)}")
+        raise SpecError(f"{path}.type: missing; accepted: {', '.join(BACKEND_TYPES)}")
     backend_type = read_str(mapping["type"], f"{path}.type")
-    if backend_type not in BACKEND_SIGNALS:
+    if backend_type not in BACKEND_TYPES:
         hint = ""
         removed = REMOVED_COMPONENTS.get(("exporters", backend_type))
         if removed:
             hint = f" (the '{backend_type}' exporter was removed in collector {format_version(removed[0])}: {removed[1]})"
-        raise SpecError(f"{path}.type: unknown backend type {backend_type!r}{hint}; accepted: {', '.join(BACKEND_SIGNALS)}")
+        raise SpecError(f"{path}.type: unknown backend type {backend_type!r}{hint}; accepted: {', '.join(BACKEND_TYPES)}")
     backend = BackendSpec(name=name, type=backend_type, path=path)
-    if backend_type == "debug":
+    kind = BACKEND_TYPES[backend_type]
+    if kind.addressing == "none":
         allowed = ("type", "verbosity")
         check_keys(mapping, path, allowed)
         backend.verbosity = read_str(mapping.get("verbosity", "basic"), f"{path}.verbosity",
@@ -504,20 +578,22 @@ def read_backend(name: str, value: Any, path: str) -> BackendSpec:
         return backend
     if "verbosity" in mapping:
         raise SpecError(f"{path}.verbosity: only accepted for backends of type 'debug'")
-    protocols = BACKEND_PROTOCOLS[backend_type]
+    protocols = list(kind.protocols)
     backend.protocol = read_str(mapping.get("protocol", protocols[0]), f"{path}.protocol", protocols)
-    if backend_type == "otlp":
+    if kind.addressing == "endpoint":
         if "host" in mapping or "port" in mapping:
-            raise SpecError(f"{path}: backends of type 'otlp' take 'endpoint' (a URL for http, host:port for grpc), "
-                            f"not host/port")
+            raise SpecError(f"{path}: backends of type {backend_type!r} take 'endpoint' (a URL for http, host:port "
+                            f"for grpc), not host/port")
         if "endpoint" not in mapping:
-            raise SpecError(f"{path}.endpoint: missing; an 'otlp' backend needs the receiving endpoint, e.g. "
-                            f"'collector.example:4317' (grpc) or 'https://otlp.example:4318' (http)")
+            raise SpecError(f"{path}.endpoint: missing; an {backend_type!r} backend needs the receiving endpoint, e.g. "
+                            f"'collector.example:{OTLP_GRPC_PORT}' (grpc) or 'https://otlp.example:{OTLP_HTTP_PORT}' "
+                            f"(http)")
         backend.endpoint = read_str(mapping["endpoint"], f"{path}.endpoint")
-        if backend.protocol == "http" and not re.match(r"^https?://", backend.endpoint):
+        is_grpc = kind.protocols[backend.protocol].is_grpc
+        if not is_grpc and not re.match(r"^https?://", backend.endpoint):
             raise SpecError(f"{path}.endpoint: an http endpoint must be a URL starting with http:// or https://, "
                             f"got {backend.endpoint!r}")
-        if backend.protocol == "grpc" and "://" in backend.endpoint:
+        if is_grpc and "://" in backend.endpoint:
             raise SpecError(f"{path}.endpoint: a grpc endpoint is host:port without a scheme, got {backend.endpoint!r}")
     else:
         if "endpoint" in mapping:
@@ -535,7 +611,10 @@ def read_backend(name: str, value: Any, path: str) -> BackendSpec:
     if "headers" in mapping:
         backend.headers = read_str_map(mapping["headers"], f"{path}.headers")
     if "tenant" in mapping:
-        backend.headers["X-Scope-OrgID"] = read_str(mapping["tenant"], f"{path}.tenant")
+        if kind.tenant_header is None:
+            raise SpecError(f"{path}.tenant: not accepted for type {backend_type!r}, which has no tenant header; "
+                            f"set the header the backend expects under 'headers'")
+        backend.headers[kind.tenant_header] = read_str(mapping["tenant"], f"{path}.tenant")
     if "auth" in mapping:
         auth = read_mapping(mapping["auth"], f"{path}.auth")
         check_keys(auth, f"{path}.auth", ("username", "password"))
@@ -864,7 +943,7 @@ def lint_pipeline_references(spec: Spec, problems: List[str]) -> Dict[str, set]:
             path = f"{pipeline.path}.exporters[{index}]"
             if name in spec.backends:
                 backend = spec.backends[name]
-                accepted = BACKEND_SIGNALS[backend.type]
+                accepted = BACKEND_TYPES[backend.type].signals
                 if pipeline.signal not in accepted:
                     problems.append(f"{path}: backend {name!r} is of type {backend.type}, which accepts only "
                                     f"{', '.join(accepted)}, not {pipeline.signal}")
@@ -1057,13 +1136,14 @@ def render_tls_client(tls: TlsSpec) -> Config:
     return rendered
 
 
+def backend_protocol(backend: BackendSpec) -> Optional[BackendProtocol]:
+    """The BACKEND_TYPES row for the backend's protocol; None for debug (no network)."""
+    return BACKEND_TYPES[backend.type].protocols.get(backend.protocol)
+
+
 def backend_exporter_id(backend: BackendSpec, version: Version) -> str:
-    if backend.type == "debug":
-        old_type = "debug"
-    elif backend.type == "mimir" and backend.protocol == "remote_write":
-        old_type = "prometheusremotewrite"
-    else:
-        old_type = "otlp" if backend.protocol == "grpc" else "otlphttp"
+    protocol = backend_protocol(backend)
+    old_type = protocol.exporter if protocol is not None else "debug"
     return f"{versioned_type('exporters', old_type, version)}/{backend.name}"
 
 
@@ -1077,19 +1157,18 @@ def connector_rendered_id(connector: ConnectorSpec, version: Version) -> str:
 def backend_endpoint(backend: BackendSpec) -> str:
     if backend.endpoint is not None:
         return backend.endpoint
+    protocol = BACKEND_TYPES[backend.type].protocols[backend.protocol]
+    port = backend.port or protocol.port
+    if protocol.is_grpc:
+        return f"{backend.host}:{port}"
     scheme = "https" if backend.tls.enabled else "http"
-    if backend.type == "tempo":
-        port = backend.port or TEMPO_PORTS[backend.protocol]
-        if backend.protocol == "grpc":
-            return f"{backend.host}:{port}"
-        return f"{scheme}://{backend.host}:{port}"
-    if backend.type == "mimir":
-        port = backend.port or MIMIR_PORT
-        # OTLP: the exporter appends /v1/metrics to the base endpoint.
-        suffix = "/api/v1/push" if backend.protocol == "remote_write" else "/otlp"
-        return f"{scheme}://{backend.host}:{port}{suffix}"
-    # Loki: the exporter appends /v1/logs to the base endpoint.
-    return f"{scheme}://{backend.host}:{backend.port or LOKI_PORT}/otlp"
+    return f"{scheme}://{backend.host}:{port}{protocol.path}"
+
+
+def has_remote_write_queue(backend: BackendSpec) -> bool:
+    """prometheusremotewrite has its own queue (remote_write_queue) instead of exporterhelper's sending_queue."""
+    protocol = backend_protocol(backend)
+    return protocol is not None and protocol.exporter == "prometheusremotewrite"
 
 
 def render_sending_queue(spec: Spec, backend: BackendSpec) -> Config:
@@ -1111,8 +1190,8 @@ def render_sending_queue(spec: Spec, backend: BackendSpec) -> Config:
 def persistent_queue_applies(spec: Spec, backend: BackendSpec) -> bool:
     if spec.persistent_queue_directory is None or backend.persistent is False:
         return False
-    # prometheusremotewrite has its own queue (remote_write_queue) without storage support.
-    return not (backend.type == "mimir" and backend.protocol == "remote_write")
+    # remote_write_queue has no storage support.
+    return not has_remote_write_queue(backend)
 
 
 RETRY_ON_FAILURE: Config = {
@@ -1124,10 +1203,11 @@ RETRY_ON_FAILURE: Config = {
 
 
 def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
-    if backend.type == "debug":
+    protocol = backend_protocol(backend)
+    if protocol is None:
         return {"verbosity": backend.verbosity}
     exporter: Config = {"endpoint": backend_endpoint(backend), "timeout": backend.timeout}
-    is_grpc = backend.protocol == "grpc"
+    is_grpc = protocol.is_grpc
     tls_settings = render_tls_client(backend.tls)
     if is_grpc and not backend.tls.enabled:
         exporter["tls"] = {"insecure": True}
@@ -1141,7 +1221,7 @@ def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
     if headers:
         exporter["headers"] = headers
     exporter["retry_on_failure"] = dict(RETRY_ON_FAILURE)
-    if backend.type == "mimir" and backend.protocol == "remote_write":
+    if has_remote_write_queue(backend):
         # prometheusremotewrite has no exporterhelper sending_queue; its
         # remote_write_queue plays the same role.
         exporter["remote_write_queue"] = {"enabled": True, "queue_size": backend.queue_size, "num_consumers": 5}

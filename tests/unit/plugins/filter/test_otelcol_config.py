@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import (
+    BACKEND_TYPES,
+    LAB_BUILD_TYPES,
+    TYPE_RENAMES,
     FilterModule,
     otelcol_config,
     otelcol_gomemlimit,
@@ -121,7 +124,7 @@ def test_gomemlimit_bad_input() -> None:
 
 # ---------------------------------------------------------------- batching
 
-def test_exporter_side_batching_at_0_159_without_batch_processor() -> None:
+def test_exporter_side_batching_at_default_version_without_batch_processor() -> None:
     config = otelcol_config(base_spec())
     assert "batch" not in config["processors"]
     for pipeline in config["service"]["pipelines"].values():
@@ -265,7 +268,7 @@ def test_optional_pprof_and_zpages() -> None:
 
 # ---------------------------------------------------------------- exporter names and backend paths
 
-def test_exporter_names_for_0_159() -> None:
+def test_exporter_names_for_default_version() -> None:
     config = otelcol_config(base_spec())
     assert set(config["exporters"]) == {"otlp_grpc/tempo", "otlp_http/mimir", "otlp_http/loki"}
     assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp_grpc/tempo"]
@@ -355,6 +358,134 @@ def test_tenant_header() -> None:
     assert otelcol_config(spec)["exporters"]["otlp_http/loki"]["headers"] == {"X-Scope-OrgID": "lab"}
 
 
+# ---------------------------------------------------------------- jaeger, prometheus and victorialogs backends
+
+def apache_spec() -> Dict[str, Any]:
+    """Traces to Jaeger, metrics to Prometheus, logs to VictoriaLogs, all on default settings."""
+    return {
+        "memory": {"host_mib": 2048},
+        "backends": {
+            "jaeger": {"type": "jaeger", "host": "jaeger.lab"},
+            "prometheus": {"type": "prometheus", "host": "prometheus.lab"},
+            "victorialogs": {"type": "victorialogs", "host": "victorialogs.lab"},
+        },
+        "pipelines": {
+            "traces": {"receivers": ["otlp"], "exporters": ["jaeger"]},
+            "metrics": {"receivers": ["otlp"], "exporters": ["prometheus"]},
+            "logs": {"receivers": ["otlp"], "exporters": ["victorialogs"]},
+        },
+    }
+
+
+RETRY = {"enabled": True, "initial_interval": "5s", "max_interval": "30s", "max_elapsed_time": "300s"}
+QUEUE = {"enabled": True, "num_consumers": 10, "queue_size": 1000,
+         "batch": {"flush_timeout": "200ms", "sizer": "items", "min_size": 8192, "max_size": 16384}}
+
+
+def test_jaeger_backend_defaults_to_otlp_grpc() -> None:
+    config = otelcol_config(apache_spec())
+    assert config["exporters"]["otlp_grpc/jaeger"] == {
+        "endpoint": "jaeger.lab:4317", "timeout": "10s", "tls": {"insecure": True},
+        "retry_on_failure": RETRY, "sending_queue": QUEUE,
+    }
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp_grpc/jaeger"]
+
+
+def test_jaeger_backend_over_http_with_tls_and_auth() -> None:
+    spec = apache_spec()
+    spec["backends"]["jaeger"].update(protocol="http", tls={"ca_file": "/ca.pem"},
+                                      auth={"username": "u", "password": "p"}, headers={"X-Team": "lab"})
+    assert otelcol_config(spec)["exporters"]["otlp_http/jaeger"] == {
+        "endpoint": "https://jaeger.lab:4318", "timeout": "10s", "tls": {"ca_file": "/ca.pem"},
+        "headers": {"X-Team": "lab", "Authorization": "Basic dTpw"},
+        "retry_on_failure": RETRY, "sending_queue": QUEUE,
+    }
+
+
+def test_prometheus_backend_defaults_to_its_otlp_receiver() -> None:
+    # Prometheus serves OTLP at /api/v1/otlp/v1/metrics; the exporter appends /v1/metrics.
+    config = otelcol_config(apache_spec())
+    assert config["exporters"]["otlp_http/prometheus"] == {
+        "endpoint": "http://prometheus.lab:9090/api/v1/otlp", "timeout": "10s",
+        "retry_on_failure": RETRY, "sending_queue": QUEUE,
+    }
+
+
+def test_prometheus_backend_remote_write() -> None:
+    spec = apache_spec()
+    spec["backends"]["prometheus"].update(protocol="remote_write", port=9091, queue_size=5000)
+    spec["persistent_queue"] = {"directory": "/var/lib/otelcol/queue"}
+    config = otelcol_config(spec)
+    assert config["exporters"]["prometheus_remote_write/prometheus"] == {
+        "endpoint": "http://prometheus.lab:9091/api/v1/write", "timeout": "10s", "retry_on_failure": RETRY,
+        "remote_write_queue": {"enabled": True, "queue_size": 5000, "num_consumers": 5},
+    }
+    # remote_write_queue cannot use file storage; the other backends still do.
+    assert config["exporters"]["otlp_grpc/jaeger"]["sending_queue"]["storage"] == "file_storage/queue"
+    assert otelcol_config(spec, "0.153.0")["exporters"]["prometheusremotewrite/prometheus"]["endpoint"] == \
+        "http://prometheus.lab:9091/api/v1/write"
+
+
+def test_victorialogs_backend() -> None:
+    # VictoriaLogs serves OTLP logs at /insert/opentelemetry/v1/logs; the exporter appends /v1/logs.
+    spec = apache_spec()
+    spec["backends"]["victorialogs"]["headers"] = {"AccountID": "12", "ProjectID": "34"}
+    assert otelcol_config(spec)["exporters"]["otlp_http/victorialogs"] == {
+        "endpoint": "http://victorialogs.lab:9428/insert/opentelemetry", "timeout": "10s",
+        "headers": {"AccountID": "12", "ProjectID": "34"},
+        "retry_on_failure": RETRY, "sending_queue": QUEUE,
+    }
+
+
+def test_new_backends_use_the_old_exporter_names_before_the_rename() -> None:
+    config = otelcol_config(apache_spec(), "0.143.0")
+    assert set(config["exporters"]) == {"otlp/jaeger", "otlphttp/prometheus", "otlphttp/victorialogs"}
+
+
+@pytest.mark.parametrize(("backend", "protocol", "accepted"), [
+    ("jaeger", "remote_write", "grpc, http"),
+    ("prometheus", "grpc", "otlp, remote_write"),
+    ("victorialogs", "grpc", "http"),
+])
+def test_new_backends_bad_protocol(backend: str, protocol: str, accepted: str) -> None:
+    spec = apache_spec()
+    spec["backends"][backend]["protocol"] = protocol
+    assert f"spec.backends.{backend}.protocol: {protocol!r} is not accepted; accepted: {accepted}" in \
+        render_error(spec)
+
+
+@pytest.mark.parametrize("backend", ["jaeger", "prometheus", "victorialogs"])
+def test_new_backends_reject_tenant_and_endpoint(backend: str) -> None:
+    spec = apache_spec()
+    spec["backends"][backend]["tenant"] = "lab"
+    assert f"spec.backends.{backend}.tenant: not accepted for type {backend!r}" in render_error(spec)
+    spec = apache_spec()
+    spec["backends"][backend]["endpoint"] = f"http://{backend}.lab"
+    assert f"spec.backends.{backend}.endpoint: not accepted for type {backend!r}" in render_error(spec)
+
+
+def test_every_backend_exporter_is_in_the_lab_build() -> None:
+    for type_name, backend_type in BACKEND_TYPES.items():
+        for protocol in backend_type.protocols.values():
+            new_name = TYPE_RENAMES.get(("exporters", protocol.exporter), (None, protocol.exporter))[1]
+            assert {protocol.exporter, new_name} <= LAB_BUILD_TYPES["exporters"], type_name
+
+
+def test_docs_apache_example_renders() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docs = Path(__file__).resolve().parents[4] / "docs" / "otelcol_config.md"
+    block = re.search(r"## Example: Jaeger, Prometheus and VictoriaLogs\n.*?```yaml\n(.*?)```",
+                      docs.read_text(encoding="utf-8"), re.S)
+    assert block is not None, "docs/otelcol_config.md lost its Jaeger/Prometheus/VictoriaLogs example"
+    config = otelcol_config(yaml.safe_load(block.group(1))["otelcol_spec"])
+    assert set(config["exporters"]) == {"otlp_grpc/jaeger", "otlp_http/prometheus",
+                                        "prometheus_remote_write/prometheus-rw", "otlp_http/victorialogs"}
+
+
 # ---------------------------------------------------------------- telemetry
 
 def test_telemetry_prometheus_reader_on_explicit_address() -> None:
@@ -388,8 +519,10 @@ def test_named_pipelines_are_accepted() -> None:
 
 def test_unknown_backend_type() -> None:
     spec = base_spec()
-    spec["backends"]["tempo"]["type"] = "jaeger"
-    assert "spec.backends.tempo.type: unknown backend type 'jaeger'" in render_error(spec)
+    spec["backends"]["tempo"]["type"] = "zipkin"
+    message = render_error(spec)
+    assert "spec.backends.tempo.type: unknown backend type 'zipkin'" in message
+    assert "accepted: tempo, mimir, loki, jaeger, prometheus, victorialogs, otlp, debug" in message
 
 
 @pytest.mark.parametrize(("pipeline", "backend", "accepted"), [
@@ -403,6 +536,21 @@ def test_backend_cannot_take_signal(pipeline: str, backend: str, accepted: str) 
     message = render_error(spec)
     assert (f"spec.pipelines.{pipeline}.exporters[1]: backend {backend!r} is of type {backend}, which accepts "
             f"only {accepted}, not {pipeline}") in message
+
+
+@pytest.mark.parametrize(("backend", "accepted", "wrong"), [
+    ("jaeger", "traces", ["metrics", "logs"]),
+    ("prometheus", "metrics", ["traces", "logs"]),
+    ("victorialogs", "logs", ["traces", "metrics"]),
+])
+def test_new_backends_take_only_their_signal(backend: str, accepted: str, wrong: List[str]) -> None:
+    spec = apache_spec()
+    for pipeline in wrong:
+        spec["pipelines"][pipeline]["exporters"].append(backend)
+    message = render_error(spec)
+    for pipeline in wrong:
+        assert (f"spec.pipelines.{pipeline}.exporters[1]: backend {backend!r} is of type {backend}, which accepts "
+                f"only {accepted}, not {pipeline}") in message
 
 
 def test_otlp_and_debug_backends_take_every_signal() -> None:
@@ -553,6 +701,14 @@ def test_removed_logging_exporter() -> None:
 def test_removed_loki_exporter() -> None:
     spec = with_changes(overrides={"exporters": {"loki": {"endpoint": "http://loki:3100/loki/api/v1/push"}}})
     assert "the 'loki' exporter was removed in collector 0.131.0" in render_error(spec)
+
+
+def test_removed_jaeger_exporter_points_to_the_jaeger_backend() -> None:
+    spec = with_changes(overrides={"exporters": {"jaeger": {"endpoint": "jaeger.lab:14250"}}})
+    message = render_error(spec)
+    assert "spec.overrides.exporters.jaeger: the 'jaeger' exporter was removed in collector 0.85.0" in message
+    assert "use a backend of type 'jaeger', which sends OTLP to <host>:4317 (grpc)" in message
+    assert "'tempo' or 'otlp'" not in message
 
 
 def test_removed_backend_type_gets_a_hint() -> None:

@@ -23,10 +23,17 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import (
+    BACKEND_TYPES,
     COMPONENT_KINDS,
+    DEFAULT_COLLECTOR_VERSION,
+    SIGNALS,
     otelcol_config,
     otelcol_gomemlimit,
+    parse_version,
+    versioned_type,
 )
 
 COLLECTOR_ENV = "LGTM_OTELCOL_BIN"
@@ -37,6 +44,10 @@ QUEUE_ROOT = Path(tempfile.mkdtemp(prefix="otelcol-queue-"))
 
 SAFE_RESOURCE_KEYS = ["deployment.environment", "service.namespace", "host.name", "cloud.region"]
 SAFE_DIMENSIONS = ["http.route", "http.request.method", "http.response.status_code", "rpc.method"]
+
+# Signal-specific backend types per signal; otlp and debug take every signal.
+SIGNAL_KINDS = {"traces": ["tempo", "jaeger"], "metrics": ["mimir", "prometheus"], "logs": ["loki", "victorialogs"]}
+TENANT_KINDS = frozenset({"tempo", "mimir", "loki", "otlp"})
 
 
 @st.composite
@@ -54,6 +65,15 @@ def backend_for(draw: Any, kind: str, name: str) -> Dict[str, Any]:
                    "protocol": draw(st.sampled_from(["otlp", "remote_write"]))}
     elif kind == "loki":
         backend = {"type": "loki", "host": f"{name}.lab"}
+    elif kind == "jaeger":
+        backend = {"type": "jaeger", "host": f"{name}.lab", "protocol": draw(st.sampled_from(["grpc", "http"]))}
+    elif kind == "prometheus":
+        backend = {"type": "prometheus", "host": f"{name}.lab",
+                   "protocol": draw(st.sampled_from(["otlp", "remote_write"]))}
+    elif kind == "victorialogs":
+        backend = {"type": "victorialogs", "host": f"{name}.lab"}
+        if draw(st.booleans()):
+            backend["headers"] = {"AccountID": "1", "ProjectID": "2"}
     elif kind == "otlp":
         if draw(st.booleans()):
             backend = {"type": "otlp", "protocol": "grpc", "endpoint": f"{name}.lab:4317"}
@@ -62,7 +82,8 @@ def backend_for(draw: Any, kind: str, name: str) -> Dict[str, Any]:
                        "tls": {"enabled": True, "insecure_skip_verify": draw(st.booleans())}}
     else:
         return {"type": "debug", "verbosity": draw(st.sampled_from(["basic", "normal", "detailed"]))}
-    if draw(st.booleans()):
+    # Jaeger, Prometheus and VictoriaLogs have no tenant header (the filter rejects 'tenant').
+    if draw(st.booleans()) and kind in TENANT_KINDS:
         backend["tenant"] = draw(st.sampled_from(["lab", "team-a"]))
     if draw(st.booleans()) and kind != "debug":
         backend["auth"] = {"username": "collector", "password": "secret"}
@@ -93,9 +114,8 @@ def specs(draw: Any) -> Dict[str, Any]:
         spec["extensions"]["zpages"] = f"127.0.0.1:{ports[5]}"
 
     signals = draw(st.lists(st.sampled_from(["traces", "metrics", "logs"]), min_size=1, max_size=3, unique=True))
-    natural = {"traces": "tempo", "metrics": "mimir", "logs": "loki"}
     for signal in signals:
-        kinds = draw(st.lists(st.sampled_from([natural[signal], "otlp", "debug"]), min_size=1, max_size=3,
+        kinds = draw(st.lists(st.sampled_from([*SIGNAL_KINDS[signal], "otlp", "debug"]), min_size=1, max_size=4,
                               unique=True))
         names = []
         for kind in kinds:
@@ -233,6 +253,32 @@ def test_rendered_configs_follow_best_practice(spec: Dict[str, Any]) -> None:
     assert otelcol_gomemlimit(spec).endswith("MiB")
 
 
+@settings(max_examples=150, deadline=None)
+@given(type_name=st.sampled_from(sorted(BACKEND_TYPES)), signal=st.sampled_from(SIGNALS), data=st.data())
+def test_backend_signals_and_endpoints_follow_the_table(type_name: str, signal: str, data: Any) -> None:
+    """Every backend type renders to its table row for its signals and is rejected, by path, for the others."""
+    backend = data.draw(backend_for(type_name, "target"))
+    assert backend["type"] == type_name, f"backend_for() does not generate backend type {type_name!r} yet"
+    spec = {"memory": {"limit_mib": 512}, "backends": {"target": backend},
+            "pipelines": {signal: {"receivers": ["otlp"], "exporters": ["target"]}}}
+    row = BACKEND_TYPES[type_name]
+    if signal not in row.signals:
+        with pytest.raises(AnsibleFilterError) as caught:
+            otelcol_config(spec)
+        assert (f"spec.pipelines.{signal}.exporters[0]: backend 'target' is of type {type_name}, which accepts "
+                f"only {', '.join(row.signals)}, not {signal}") in str(caught.value)
+        return
+    config = otelcol_config(spec)
+    version = parse_version(DEFAULT_COLLECTOR_VERSION, "default")
+    protocol = row.protocols.get(backend.get("protocol", next(iter(row.protocols), "")))
+    exporter_type = versioned_type("exporters", protocol.exporter if protocol else "debug", version)
+    exporter = config["exporters"][f"{exporter_type}/target"]
+    assert config["service"]["pipelines"][signal]["exporters"] == [f"{exporter_type}/target"]
+    if row.addressing == "host":
+        scheme = "" if protocol.is_grpc else "https://" if "tls" in backend else "http://"
+        assert exporter["endpoint"] == f"{scheme}target.lab:{protocol.port}{protocol.path}"
+
+
 def collector_binary() -> str:
     path = os.environ.get(COLLECTOR_ENV)
     if not path:
@@ -271,7 +317,7 @@ def test_rendered_configs_pass_collector_validate() -> None:
 
 
 def test_documented_example_passes_collector_validate() -> None:
-    """The full example of docs/otelcol_config.md must be accepted by the collector as written."""
+    """The examples of docs/otelcol_config.md must be accepted by the collector as written."""
     binary = collector_binary()
     docs = Path(__file__).resolve().parents[4] / "docs" / "otelcol_config.md"
     block = re.search(r"## Full example\n\n```yaml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)
@@ -280,3 +326,7 @@ def test_documented_example_passes_collector_validate() -> None:
     # The documented directory is not writable on a test machine; everything else stays as documented.
     spec["persistent_queue"]["directory"] = str(QUEUE_ROOT / "doc")
     validate_with_collector(binary, otelcol_config(spec))
+    block = re.search(r"## Example: Jaeger, Prometheus and VictoriaLogs\n.*?```yaml\n(.*?)```",
+                      docs.read_text(encoding="utf-8"), re.S)
+    assert block is not None, "docs/otelcol_config.md lost its Jaeger/Prometheus/VictoriaLogs example"
+    validate_with_collector(binary, otelcol_config(yaml.safe_load(block.group(1))["otelcol_spec"]))
