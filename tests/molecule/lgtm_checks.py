@@ -149,3 +149,48 @@ def serve_directory(directory: pathlib.Path, address: str = "127.0.0.1") -> Iter
     finally:
         server.shutdown()
         server.server_close()
+
+
+def component_contract(service: str, version: str, binaries: list[str], version_command: str,
+                       config_files: list[str], data_dir: str, ports: list[int]) -> dict[str, Callable[..., None]]:
+    """The tests every component scenario runs, made once: the pinned version,
+    the versioned install tree, its own system user, private config, a hardened
+    unit and explicit listeners. A scenario's test module takes them with
+    `globals().update(component_contract(...))` and adds its own API round trip
+    and negative cases."""
+    import pytest  # the verifier's; this module is also imported outside pytest
+
+    tree = f"/opt/observability-lgtm/{service}"
+
+    def test_binaries_report_the_pinned_version(host: Any) -> None:
+        assert version in host.check_output(version_command)
+
+    def test_binaries_live_in_a_versioned_tree(host: Any) -> None:
+        assert host.file(f"{tree}/current").linked_to == f"{tree}/{version}"
+        for path in binaries:
+            name = pathlib.PurePosixPath(path).name
+            assert host.check_output(f"readlink /usr/local/bin/{name}") == f"{tree}/current/{path}"
+            binary = host.file(f"{tree}/{version}/{path}")
+            assert (binary.user, binary.mode) == ("root", 0o755)
+
+    def test_service_runs_as_its_own_system_user(host: Any) -> None:
+        assert_runs_as_own_user(host, service)
+        assert host.user(service).home == data_dir
+
+    def test_config_and_data_modes(host: Any) -> None:
+        for path in config_files:
+            assert_config_private(host, path, service)
+        directory = host.file(f"/etc/{service}")
+        assert (directory.user, directory.group, directory.mode) == ("root", service, 0o750)
+        data = host.file(data_dir)
+        assert (data.user, data.group, data.mode) == (service, service, 0o750)
+
+    def test_unit_is_hardened(host: Any) -> None:
+        assert unit_hardening_gaps(host, service) == {}
+        assert host.check_output(f"systemctl show -p ReadWritePaths --value {service}") == data_dir
+
+    @pytest.mark.parametrize("port", ports)
+    def test_listens_on_explicit_addresses(host: Any, port: int) -> None:
+        assert host.socket(f"tcp://{port}").is_listening
+
+    return {name: test for name, test in locals().items() if name.startswith("test_")}
