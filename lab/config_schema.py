@@ -360,7 +360,7 @@ def write(args: argparse.Namespace, schema: Schema) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     cli.add_argument("component", choices=sorted(PARSERS))
     cli.add_argument("reference", help="the upstream reference file, read at --commit")
     cli.add_argument("--version", required=True, help="the release the role pins")

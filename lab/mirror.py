@@ -11,7 +11,7 @@ Two sources fill it:
   checksum file before it is served.
 
     mirror.py build [COMPONENT ...]   build what is missing or corrupt (cache hits cost nothing)
-    mirror.py import DIR              serve the upstream release files found in DIR
+    mirror.py import DIR              serve the upstream release files found below DIR
     mirror.py has COMPONENT ...       exit 0 when the mirror holds each one's pinned release
     mirror.py verify                  check every built artifact against its checksum file
     mirror.py serve | stop | url      run the plain HTTP server on loopback
@@ -290,22 +290,26 @@ def verified_digest(paths: ReleasePaths, folder: Path) -> str:
 
 
 def import_releases(source: Path) -> list[str]:
-    """Copy each pinned Grafana-stack release found in source into the mirror,
-    after its artifact matched upstream's checksum file. Returns what was found."""
+    """Copy each pinned Grafana-stack release found below source into the
+    mirror, after its artifact matched upstream's checksum file beside it (one
+    folder per release: Tempo's and Loki's are both named SHA256SUMS).
+    Returns the components found."""
     found = []
     for role in IMPORTED:
         paths = role_release_paths(role)
-        present = [(source / name).is_file() for name in (paths.artifact, paths.checksum_file)]
-        if not any(present):
-            print(f"{role}: {paths.artifact} not in {source}")
+        artifacts = sorted(source.rglob(paths.artifact))
+        if not artifacts:
+            print(f"{role}: {paths.artifact} not found below {source}")
             continue
-        if not all(present):
-            raise StepFailed(f"{role}: {source} needs both {paths.artifact} and {paths.checksum_file}")
-        verified_digest(paths, source)
+        folder = artifacts[0].parent
+        if not (folder / paths.checksum_file).is_file():
+            raise StepFailed(f"{role}: {folder} holds {paths.artifact} but not upstream's "
+                             f"{paths.checksum_file} beside it")
+        verified_digest(paths, folder)
         target = MIRROR / paths.directory
         target.mkdir(parents=True, exist_ok=True)
         for name in (paths.artifact, paths.checksum_file):
-            shutil.copy2(source / name, target / name)
+            shutil.copy2(folder / name, target / name)
         print(f"{role}: {paths.artifact} verified against {paths.checksum_file}, served at "
               f"{mirror_url()}/{paths.directory / paths.artifact}")
         found.append(role)

@@ -1,9 +1,10 @@
 """Send one traced order through the lab stack and show where to find it.
 
-Run by `make lab` after the all-in-one lab (Molecule scenario `default`) has
-converged: places an order at the demo shop, follows it through Grafana's API
-(Tempo, Loki and Mimir datasources) and prints the Grafana URL, the trace ID and
-the three queries that found it.
+Run by `make lab` after the all-in-one lab (Molecule scenario `default`, or
+`default_lgtm` for the Grafana stack) has converged: places an order at the
+demo shop, follows it through the backends' own query APIs (whichever serve
+traces, metrics and logs) and prints the trace ID, the three queries that
+found it and the URLs to look at.
 
     python lab/traced_request.py [scenario]
 """
@@ -43,36 +44,47 @@ def main(argv: list[str]) -> int:
     os.environ["MOLECULE_INVENTORY_FILE"] = str(ephemeral / "inventory" / "ansible_inventory.yml")
     sys.path.insert(0, str(REPO / "tests" / "molecule"))
     # pylint: disable-next=import-outside-toplevel
-    from lgtm_stack import Grafana, admin_password, group_host, place_order, spans_of, wait_for
+    from lgtm_stack import (backend_of, group_host, group_hosts, instant_query, log_lines, logs_api, metrics_api,
+                            place_order, trace, traces_api, wait_for)
 
-    grafana = Grafana(group_host("grafana"), admin_password())
+    traces, metrics, logs = traces_api(backend_of("traces")), metrics_api(backend_of("metrics")), logs_api(backend_of("logs"))
     order_id = f"lab-{int(time.time())}"
     sent = time.monotonic()
     trace_id = place_order(group_host("demo"), order_id)
-    trace = wait_for(lambda: grafana.trace(trace_id))
-    if not trace:
-        print(f"trace {trace_id} did not show up in Grafana within 60 s", file=sys.stderr)
+    spans = wait_for(lambda: trace(traces, trace_id))
+    if not spans:
+        print(f"trace {trace_id} did not show up in {traces.component} within 60 s", file=sys.stderr)
         return 1
     seen_after = time.monotonic() - sent
-    logs_query = f'{{service_name="shop-front"}} | trace_id="{trace_id}"'
-    lines = wait_for(lambda: grafana.loki_lines(logs_query)[0], seconds=30) or []
+    trace_query = traces.calls[-1]
+    lines = wait_for(lambda: log_lines(logs, "shop-front", trace_id), seconds=30) or []
+    logs_query = logs.calls[-1]
     metrics_query = 'sum by (job, http_route) (http_requests_total{job="shop-front"})'
-    series = wait_for(lambda: grafana.prometheus(metrics_query)[0], seconds=60) or []
+    series = wait_for(lambda: instant_query(metrics, metrics_query), seconds=60) or []
 
-    grafana_name = group_host("grafana").backend.host
+    def outside(component: str, port: int) -> str:
+        return f"http://{container_address(group_host(component).backend.host)}:{port}"
+    ui = {"jaeger": ("Jaeger UI and API", 16686), "tempo": ("Tempo API", 3200),
+          "prometheus": ("Prometheus API", 9090), "mimir": ("Mimir API", 9009),
+          "victorialogs": ("VictoriaLogs UI and API", 9428), "loki": ("Loki API", 3100)}
+    urls = [f"  {ui[api.component][0]}: {outside(api.component, ui[api.component][1])}"
+            for api in (traces, metrics, logs)]
+    if group_hosts("grafana"):
+        urls.append(f"  Grafana: {outside('grafana', 3000)} (user admin, password in "
+                    f"{ephemeral / 'grafana-admin-password'})")
     print(f"""
-Traced order {order_id}: trace {trace_id}, visible through Grafana after {seen_after:.1f} s
-  spans: {", ".join(sorted(f"{s['service']}:{s['name']}" for s in spans_of(trace)))}
+Traced order {order_id}: trace {trace_id}, complete in {traces.component} after {seen_after:.1f} s
+  spans: {", ".join(sorted(f"{s['service']}:{s['name']}" for s in spans))}
 
-Grafana: http://{container_address(grafana_name)}:3000  (user admin, password in {ephemeral / 'grafana-admin-password'})
-  (this Grafana serves its HTTP API; the lab build has no frontend bundle)
-
-The three queries that found it (through Grafana's datasource API):
-  Tempo (uid lgtm-tempo):  GET /api/datasources/proxy/uid/lgtm-tempo/api/v2/traces/{trace_id}
-  Loki  (uid lgtm-loki):   {logs_query}
+The three queries that found it (each backend's own API, on its host):
+  traces  ({traces.component}): {trace_query}
+  logs    ({logs.component}): {logs_query}
       -> {json.dumps(lines[:1])}
-  Mimir (uid lgtm-mimir):  {metrics_query}
+  metrics ({metrics.component}): {metrics_query}
       -> {json.dumps([{**s["metric"], "value": s["value"][1]} for s in series])}
+
+Where to look (from this machine):
+{chr(10).join(urls)}
 """)
     return 0 if lines and series else 1
 

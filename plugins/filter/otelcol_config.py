@@ -663,6 +663,14 @@ def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
     return receiver
 
 
+# A target instrumented with OpenTelemetry (the collector's own metrics, Jaeger)
+# exposes its resource as `target_info`; the prometheus receiver would make that
+# the series' resource, replacing the job and instance the scrape config gives
+# them (a collector scraped as job "lgtm-stack" shows up as "otelcol-contrib"
+# with a random instance). Dropped in the scrape loop, before the receiver.
+DROP_TARGET_INFO: Config = {"source_labels": ["__name__"], "regex": "target_info", "action": "drop"}
+
+
 def read_scrape_job(value: Any, path: str) -> Config:
     mapping = read_mapping(value, path)
     check_keys(mapping, path, ("job_name", "targets", "scrape_interval", "metrics_path"))
@@ -675,6 +683,7 @@ def read_scrape_job(value: Any, path: str) -> Config:
         "job_name": read_name(mapping.get("job_name"), f"{path}.job_name"),
         "scrape_interval": read_duration(mapping.get("scrape_interval", "30s"), f"{path}.scrape_interval"),
         "static_configs": [{"targets": targets}],
+        "metric_relabel_configs": [DROP_TARGET_INFO],
     }
     if "metrics_path" in mapping:
         metrics_path = read_str(mapping["metrics_path"], f"{path}.metrics_path")

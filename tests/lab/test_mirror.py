@@ -1,8 +1,11 @@
 """The artifact mirror serves only what matches its checksums.
 
-These tests work on a copy of the real Mimir release that `make setup` built
-(the smallest rebuild: one binary, its Go build cache warm), in a throwaway
-cache directory, so the served mirror is never touched.
+Build tests work on a copy of the real VictoriaLogs release that `make setup`
+built (the cheapest rebuild: one binary, its Go build cache warm), in a
+throwaway cache directory, so the served mirror is never touched. Import
+tests use files named as upstream names them, made here: what is under test
+is that nothing reaches the mirror unless upstream's checksum file vouches
+for it.
 """
 from __future__ import annotations
 
@@ -20,84 +23,136 @@ REPO = Path(__file__).resolve().parents[2]
 MIRROR_PY = REPO / "lab" / "mirror.py"
 REAL_CACHE = Path(os.environ.get("LGTM_CACHE", Path.home() / ".cache" / "observability-lgtm"))
 PINS = yaml.safe_load((REPO / "lab" / "versions.yml").read_text())
-MIMIR_DIR = Path("grafana/mimir/releases/download") / f"mimir-{PINS['mimir']['version']}"
+VL = PINS["victorialogs"]["version"]
+VL_DIR = Path("VictoriaMetrics/VictoriaLogs/releases/download") / f"v{VL}"
+VL_TARBALL = f"victoria-logs-linux-amd64-v{VL}.tar.gz"
+VL_SUMS = f"victoria-logs-linux-amd64-v{VL}_checksums.txt"
+
+sys.path.insert(0, str(REPO / "lab"))
+import mirror as mirror_module  # noqa: E402  (lab/ is not a package)
 
 
-def mirror(cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def mirror(cache: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(MIRROR_PY), *args], capture_output=True, text=True,
-                          env={**os.environ, "LGTM_CACHE": str(cache)}, check=False, timeout=1800)
+                          env={**os.environ, "LGTM_CACHE": str(cache), **env}, check=False, timeout=1800)
 
 
 @pytest.fixture()
-def mimir_cache(tmp_path: Path) -> Path:
-    """A cache holding a copy of the real, already built Mimir release."""
-    real = REAL_CACHE / "mirror" / MIMIR_DIR
-    stamp = REAL_CACHE / "stamps" / f"mimir-{PINS['mimir']['version']}.json"
+def vl_cache(tmp_path: Path) -> Path:
+    """A cache holding a copy of the real, already built VictoriaLogs release."""
+    real = REAL_CACHE / "mirror" / VL_DIR
+    stamp = REAL_CACHE / "stamps" / f"victorialogs-{VL}.json"
     assert real.is_dir() and stamp.is_file(), "run `make setup` first: it builds the mirror"
-    shutil.copytree(real, tmp_path / "mirror" / MIMIR_DIR)
+    shutil.copytree(real, tmp_path / "mirror" / VL_DIR)
     (tmp_path / "stamps").mkdir()
     shutil.copy(stamp, tmp_path / "stamps")
     return tmp_path
 
 
-def checksum_file_digest(release_dir: Path) -> str:
-    line = (release_dir / "mimir-linux-amd64-sha-256").read_text().split()
-    assert line[1] == "mimir-linux-amd64"
-    return line[0]
+def listed_digest(release_dir: Path) -> str:
+    lines = dict(reversed(line.split()) for line in (release_dir / VL_SUMS).read_text().splitlines())
+    return lines[VL_TARBALL]
 
 
-def test_every_cached_release_matches_its_checksums():
+def test_every_built_release_matches_its_checksums():
     result = mirror(REAL_CACHE, "verify")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(": hit") == len(PINS)
 
 
-def test_intact_release_is_a_cache_hit(mimir_cache: Path):
-    result = mirror(mimir_cache, "build", "mimir")
+def test_mirror_paths_are_the_roles_own_urls():
+    """The mirror serves each release where the role downloads it from."""
+    paths = mirror_module.role_release_paths("jaeger")
+    assert paths == mirror_module.ReleasePaths(
+        Path("jaegertracing/jaeger/releases/download/v1.76.0"), "jaeger-2.13.0-linux-amd64.tar.gz",
+        "jaeger-2.13.0.sha256sum.txt")
+    assert mirror_module.role_release_paths("victorialogs").directory == VL_DIR
+
+
+def test_intact_release_is_a_cache_hit(vl_cache: Path):
+    result = mirror(vl_cache, "build", "victorialogs")
     assert result.returncode == 0, result.stderr
     assert "cached" in result.stdout
 
 
-def test_corrupt_artifact_is_detected_and_rebuilt(mimir_cache: Path):
-    release = mimir_cache / "mirror" / MIMIR_DIR
-    binary = release / "mimir-linux-amd64"
-    with binary.open("r+b") as handle:
+def test_corrupt_artifact_is_detected_and_rebuilt(vl_cache: Path):
+    release = vl_cache / "mirror" / VL_DIR
+    tarball = release / VL_TARBALL
+    with tarball.open("r+b") as handle:
         handle.seek(4096)
         byte = handle.read(1)
         handle.seek(4096)
         handle.write(bytes([byte[0] ^ 0xFF]))
 
-    verify = mirror(mimir_cache, "verify", "mimir")
+    verify = mirror(vl_cache, "verify", "victorialogs")
     assert verify.returncode == 1
     assert "corrupt (sha256 mismatch)" in verify.stdout
 
-    rebuild = mirror(mimir_cache, "build", "mimir")
+    rebuild = mirror(vl_cache, "build", "victorialogs")
     assert rebuild.returncode == 0, rebuild.stderr
-    assert "building (mimir-linux-amd64 corrupt" in rebuild.stdout
-    assert hashlib.sha256(binary.read_bytes()).hexdigest() == checksum_file_digest(release)
-    assert mirror(mimir_cache, "verify", "mimir").returncode == 0
+    assert f"building ({VL_TARBALL} corrupt" in rebuild.stdout
+    assert hashlib.sha256(tarball.read_bytes()).hexdigest() == listed_digest(release)
+    assert mirror(vl_cache, "verify", "victorialogs").returncode == 0
 
 
 def test_unknown_component_is_refused_by_name():
-    result = mirror(REAL_CACHE, "build", "prometheus")
+    result = mirror(REAL_CACHE, "build", "loki")
     assert result.returncode != 0
-    assert "unknown component(s) ['prometheus']" in result.stderr
+    assert "unknown component(s) ['loki']" in result.stderr
 
 
 def test_failed_go_step_names_the_step_and_its_log(tmp_path: Path):
     """A build that cannot fetch its module stops with the step and the log to read,
     and leaves no stamp behind, so nothing half-built is ever served."""
-    pins = {**PINS, "mimir": {**PINS["mimir"], "version": "0.0.0-missing",
-                              "module_version": "v0.0.0-20000101000000-000000000000"}}
+    pins = {**PINS, "victorialogs": {**PINS["victorialogs"], "version": "0.0.0",
+                                     "module_version": "v0.0.0-20000101000000-000000000000"}}
     versions = tmp_path / "versions.yml"
     versions.write_text(yaml.safe_dump(pins))
-    result = subprocess.run([sys.executable, str(MIRROR_PY), "build", "mimir"], capture_output=True,
-                            text=True, check=False, timeout=600,
-                            env={**os.environ, "LGTM_CACHE": str(tmp_path / "cache"),
-                                 "LGTM_VERSIONS": str(versions)})
+    result = mirror(tmp_path / "cache", "build", "victorialogs", LGTM_VERSIONS=str(versions))
     assert result.returncode == 1
-    log = tmp_path / "cache" / "logs" / "mimir-download.log"
-    assert "ERROR: mimir: step 'download' failed" in result.stderr
+    log = tmp_path / "cache" / "logs" / "victorialogs-download.log"
+    assert "ERROR: victorialogs: step 'download' failed" in result.stderr
     assert str(log) in result.stderr
     assert log.exists()
-    assert not (tmp_path / "cache" / "stamps" / "mimir-0.0.0-missing.json").exists()
+    assert not (tmp_path / "cache" / "stamps" / "victorialogs-0.0.0.json").exists()
+
+
+# --- upstream release files a user brings (`import`) ----------------------------
+
+def release_files(downloads: Path, component: str, right_digest: bool = True) -> mirror_module.ReleasePaths:
+    """Files under the names the role downloads, in a folder of their own, and
+    a checksum file in upstream's format for them (a wrong digest when asked)."""
+    paths = mirror_module.role_release_paths(component)
+    folder = downloads / component
+    folder.mkdir(parents=True)
+    artifact = folder / paths.artifact
+    artifact.write_bytes(os.urandom(4096))
+    digest = hashlib.sha256(artifact.read_bytes()).hexdigest() if right_digest else "0" * 64
+    (folder / paths.checksum_file).write_text(f"{digest}  {paths.artifact}\n")
+    return paths
+
+
+def test_import_serves_files_that_match_upstreams_checksum_file(tmp_path: Path):
+    source = tmp_path / "downloads"
+    source.mkdir()
+    paths = release_files(source, "tempo")
+    release_files(source, "loki")  # also named SHA256SUMS upstream: one folder per release
+    assert mirror(tmp_path / "cache", "has", "tempo").returncode == 1
+    result = mirror(tmp_path / "cache", "import", str(source))
+    assert result.returncode == 0, result.stderr
+    served = tmp_path / "cache" / "mirror" / paths.directory
+    assert (served / paths.artifact).read_bytes() == (source / "tempo" / paths.artifact).read_bytes()
+    assert "grafana: " in result.stdout and "not found below" in result.stdout
+    assert mirror(tmp_path / "cache", "has", "tempo", "loki").returncode == 0
+    assert mirror(tmp_path / "cache", "has", "tempo", "grafana").returncode == 1
+
+
+def test_import_refuses_a_checksum_mismatch_and_serves_nothing(tmp_path: Path):
+    source = tmp_path / "downloads"
+    source.mkdir()
+    paths = release_files(source, "mimir", right_digest=False)
+    result = mirror(tmp_path / "cache", "import", str(source))
+    assert result.returncode == 1
+    assert f"{paths.artifact}: sha256" in result.stderr and "nothing was imported" in result.stderr
+    assert not (tmp_path / "cache" / "mirror" / paths.directory).exists()
+    assert mirror(tmp_path / "cache", "has", "mimir").returncode == 1

@@ -1,11 +1,13 @@
-"""The traced request, proven the way a user sees it: through Grafana's HTTP API.
+"""The traced request, proven through the backends' own query APIs.
 
-Shared by the `default` (all-in-one) and `distributed` scenarios. Orders go to
-the demo shop's front service; everything after that is read back through
-Grafana only (datasource proxy and /api/ds/query, authenticated with the
-provisioned admin password), plus Tempo's own client as a second witness.
-When a check fails, the message says what was queried, what came back and the
-last journal lines of the service that should have answered.
+Shared by the stack scenarios (`default`, `distributed` on the Apache-licensed
+backends; `default_lgtm`, `distributed_lgtm` on the Grafana stack). Orders go
+to the demo shop's front service; the trace, the log line and the request
+counter are then read back from whichever backend the inventory gave each
+signal, on that backend's host, through its own HTTP API. Where the inventory
+has Grafana, its datasources are checked too (test_stack.py). When a check
+fails, the message says what was queried, what came back and the last journal
+lines of the service that should have answered.
 """
 from __future__ import annotations
 
@@ -16,49 +18,80 @@ import statistics
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
 EPHEMERAL = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."))
-GRAFANA = "http://127.0.0.1:3000"
 ORDERS = 5
+
+# The backends each signal can go to (roles/wiring/defaults/main.yml).
+SIGNAL_BACKENDS = {"traces": ("tempo", "jaeger"), "metrics": ("mimir", "prometheus"),
+                   "logs": ("loki", "victorialogs")}
+# Service (unit) names where they differ from the group name.
+UNITS = {"otel_collector": "otelcol"}
+# OTLP span kinds: Jaeger's API gives the number, Tempo's the enum name.
+SPAN_KINDS = {1: "SPAN_KIND_INTERNAL", 2: "SPAN_KIND_SERVER", 3: "SPAN_KIND_CLIENT",
+              4: "SPAN_KIND_PRODUCER", 5: "SPAN_KIND_CONSUMER"}
+
+
+def runner() -> AnsibleRunner:
+    return AnsibleRunner(INVENTORY)
+
+
+def group_hosts(group: str) -> list[str]:
+    try:
+        return runner().get_hosts(group)
+    except (RuntimeError, KeyError):
+        return []
 
 
 def group_host(group: str) -> Any:
     """The testinfra host of the first host of an inventory group."""
-    name = AnsibleRunner(INVENTORY).get_hosts(group)[0]
+    name = group_hosts(group)[0]
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY)
+
+
+def backend_of(signal: str) -> str:
+    """The backend whose inventory group has a host, as site.yml's wiring chose it."""
+    present = [name for name in SIGNAL_BACKENDS[signal] if group_hosts(name)]
+    assert len(present) == 1, f"{signal}: inventory has {present or 'none'} of {SIGNAL_BACKENDS[signal]}"
+    return present[0]
 
 
 def journal(host: Any, unit: str, lines: int = 30) -> str:
     return host.run(f"journalctl -u {unit} -n {lines} --no-pager").stdout
 
 
-def admin_password() -> str:
-    return (EPHEMERAL / "grafana-admin-password").read_text().strip()
-
-
 @dataclass
-class Grafana:
-    """Grafana's HTTP API on its host, called with curl there."""
-    host: Any
-    password: str
+class Http:
+    """A component's HTTP API on its own host, called with curl there."""
+    component: str
+    base: str
+    auth: str | None = None
     calls: list[str] = field(default_factory=list)
 
+    @property
+    def host(self) -> Any:
+        return group_host(self.component)
+
     def get(self, path: str, **params: str) -> tuple[int, Any]:
-        url = f"{GRAFANA}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
-        return self._curl(url)
+        return self.call(f"{self.base}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else ""))
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        return self._curl(f"{GRAFANA}{path}", body)
+        return self.call(f"{self.base}{path}", body)
 
-    def _curl(self, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    def call(self, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         self.calls.append(url if body is None else f"POST {url} {json.dumps(body)}")
-        command = "curl -sS -o /dev/stdout -w '\\n%%{http_code}' -u %s %s"
-        args = [f"admin:{self.password}", url]
+        command = "curl -sS -o /dev/stdout -w '\\n%%{http_code}'"
+        args: list[str] = []
+        if self.auth:
+            command += " -u %s"
+            args.append(self.auth)
+        command += " %s"
+        args.append(url)
         if body is not None:
             command += " -H 'Content-Type: application/json' --data-binary %s"
             args.append(json.dumps(body))
@@ -69,35 +102,70 @@ class Grafana:
         except ValueError:
             return int(status or 0), text
 
-    def explain(self, what: str, response: Any, unit: str, unit_host: Any) -> str:
+    def explain(self, what: str, response: Any) -> str:
         """Failure message: the query, the answer, the journal of the service that should know."""
+        unit = UNITS.get(self.component, self.component)
         return (f"{what}\n  queried: {self.calls[-1] if self.calls else '(nothing)'}\n"
                 f"  answer: {json.dumps(response)[:2000]}\n"
-                f"  last journal lines of {unit}:\n{journal(unit_host, unit)}")
+                f"  last journal lines of {unit}:\n{journal(self.host, unit)}")
 
-    def loki_lines(self, query: str, since_s: int = 900) -> tuple[list[str], Any]:
-        now_ms = int(time.time() * 1000)
-        status, answer = self.post("/api/ds/query", {
-            "from": str(now_ms - since_s * 1000), "to": str(now_ms + 60_000),
-            "queries": [{"refId": "A", "datasource": {"uid": "lgtm-loki"}, "expr": query,
-                         "queryType": "range", "maxLines": 100}]})
-        lines = []
-        if status == 200:
-            for frame in answer.get("results", {}).get("A", {}).get("frames", []):
-                for fld, values in zip(frame["schema"]["fields"], frame["data"]["values"]):
-                    if fld["name"] == "Line":
-                        lines.extend(values)
-        return lines, answer
 
-    def prometheus(self, query: str) -> tuple[list[dict[str, Any]], Any]:
-        status, answer = self.get("/api/datasources/proxy/uid/lgtm-mimir/api/v1/query", query=query)
-        result = answer.get("data", {}).get("result", []) if status == 200 and isinstance(answer, dict) else []
-        return result, answer
+# --- reading each signal back, per backend ------------------------------------
 
-    def trace(self, trace_id: str) -> dict[str, Any] | None:
-        status, answer = self.get(f"/api/datasources/proxy/uid/lgtm-tempo/api/v2/traces/{trace_id}")
-        return answer if status == 200 and isinstance(answer, dict) and answer.get("trace") else None
+def traces_api(backend: str) -> Http:
+    return Http(backend, {"tempo": "http://127.0.0.1:3200", "jaeger": "http://127.0.0.1:16686"}[backend])
 
+
+def trace(api: Http, trace_id: str) -> list[dict[str, Any]] | None:
+    """The spans of a trace, each with its service name and a kind name, or None."""
+    if api.component == "jaeger":
+        status, answer = api.get(f"/api/v3/traces/{trace_id}")
+        body = answer.get("result") if status == 200 and isinstance(answer, dict) else None
+    else:
+        status, answer = api.get(f"/api/v2/traces/{trace_id}")
+        body = answer.get("trace") if status == 200 and isinstance(answer, dict) else None
+    if not body:
+        return None
+    spans = []
+    for resource_spans in body.get("resourceSpans", []):
+        attributes = {a["key"]: a["value"].get("stringValue") for a in resource_spans["resource"]["attributes"]}
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                kind = span.get("kind")
+                spans.append({**span, "service": attributes.get("service.name"),
+                              "kind": SPAN_KINDS.get(kind, kind)})
+    return spans or None
+
+
+def metrics_api(backend: str) -> Http:
+    return Http(backend, {"mimir": "http://127.0.0.1:9009/prometheus", "prometheus": "http://127.0.0.1:9090"}[backend])
+
+
+def instant_query(api: Http, query: str) -> list[dict[str, Any]]:
+    status, answer = api.get("/api/v1/query", query=query)
+    return answer.get("data", {}).get("result", []) if status == 200 and isinstance(answer, dict) else []
+
+
+def logs_api(backend: str) -> Http:
+    return Http(backend, {"loki": "http://127.0.0.1:3100", "victorialogs": "http://127.0.0.1:9428"}[backend])
+
+
+def log_lines(api: Http, service: str, trace_id: str, since_s: int = 900) -> list[str]:
+    """Log lines of a service that carry a trace ID, as the backend stores them."""
+    if api.component == "victorialogs":
+        status, answer = api.get("/select/logsql/query",
+                                 query=f'trace_id:="{trace_id}" AND service.name:="{service}"')
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        return [json.loads(line)["_msg"] for line in text.splitlines() if line.strip()] if status == 200 else []
+    now_ns = time.time_ns()
+    status, answer = api.get("/loki/api/v1/query_range", query=f'{{service_name="{service}"}} | trace_id="{trace_id}"',
+                             start=str(now_ns - since_s * 10**9), end=str(now_ns + 60 * 10**9), limit="100")
+    if status != 200 or not isinstance(answer, dict):
+        return []
+    return [line for stream in answer["data"]["result"] for _ts, line in stream["values"]]
+
+
+# --- the orders ----------------------------------------------------------------
 
 def place_order(demo: Any, order_id: str) -> str:
     """POST one order to the front service; return the trace ID it reports."""
@@ -108,7 +176,7 @@ def place_order(demo: Any, order_id: str) -> str:
     return answer["trace_id"]
 
 
-def wait_for(probe, seconds: float = 60.0, interval: float = 0.5):
+def wait_for(probe: Callable[[], Any], seconds: float = 60.0, interval: float = 0.5) -> Any:
     """Call probe until it returns something truthy or time runs out."""
     deadline = time.monotonic() + seconds
     result = probe()
@@ -118,22 +186,29 @@ def wait_for(probe, seconds: float = 60.0, interval: float = 0.5):
     return result
 
 
-def spans_of(trace: dict[str, Any]) -> list[dict[str, Any]]:
-    """Flatten a Tempo v2 trace into spans carrying their service name."""
-    spans = []
-    for resource_spans in trace["trace"]["resourceSpans"]:
-        attributes = {a["key"]: a["value"].get("stringValue") for a in resource_spans["resource"]["attributes"]}
-        for scope_spans in resource_spans["scopeSpans"]:
-            for span in scope_spans["spans"]:
-                spans.append({**span, "service": attributes.get("service.name")})
-    return spans
-
-
 def attribute(span: dict[str, Any], key: str) -> Any:
     for attr in span.get("attributes", []):
         if attr["key"] == key:
             return next(iter(attr["value"].values()))
     return None
+
+
+def traced_orders(api: Http, demo: Any) -> list[dict[str, Any]]:
+    """Place ORDERS orders; for each, time until the traces backend returns its full trace."""
+    orders = []
+    for number in range(ORDERS):
+        order_id = f"molecule-{int(time.time())}-{number}"
+        sent = time.monotonic()
+        trace_id = place_order(demo, order_id)
+
+        def complete(trace_id: str = trace_id) -> list[dict[str, Any]] | None:
+            # Complete means both services' spans are there, not just the first batch.
+            spans = trace(api, trace_id)
+            return spans if spans and {s["service"] for s in spans} >= {"shop-front", "shop-back"} else None
+        spans = wait_for(complete)
+        orders.append({"order_id": order_id, "trace_id": trace_id, "spans": spans,
+                       "visible_after_s": round(time.monotonic() - sent, 3) if spans else None})
+    return orders
 
 
 def converge_timings() -> list[float]:
@@ -142,37 +217,20 @@ def converge_timings() -> list[float]:
     return [float(line) for line in path.read_text().split()] if path.exists() else []
 
 
-def record_figures(figures: dict[str, Any]) -> None:
-    """Print the figures and keep them next to the scenario's state."""
-    (EPHEMERAL / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print("\nFIGURES " + json.dumps(figures))
-
-
-def traced_orders(grafana: Grafana, demo: Any) -> list[dict[str, Any]]:
-    """Place ORDERS orders; for each, time until Grafana returns its full trace."""
-    orders = []
-    for number in range(ORDERS):
-        order_id = f"molecule-{int(time.time())}-{number}"
-        sent = time.monotonic()
-        trace_id = place_order(demo, order_id)
-
-        def complete(trace_id=trace_id):
-            # Visible means both services' spans are there, not just the first batch.
-            found = grafana.trace(trace_id)
-            return found if found and {s["service"] for s in spans_of(found)} >= {"shop-front", "shop-back"} else None
-        trace = wait_for(complete)
-        orders.append({"order_id": order_id, "trace_id": trace_id, "trace": trace,
-                       "visible_after_s": round(time.monotonic() - sent, 3) if trace else None})
-    return orders
-
-
-def figures_of(orders: list[dict[str, Any]]) -> dict[str, Any]:
+def figures_of(orders: list[dict[str, Any]], traces_backend: str) -> dict[str, Any]:
     visible = [o["visible_after_s"] for o in orders if o["visible_after_s"] is not None]
     timings = converge_timings()
     return {
         "orders": len(orders),
-        "trace_visible_in_grafana_s": {"median": statistics.median(visible) if visible else None,
-                                       "all": visible},
+        "traces_backend": traces_backend,
+        "request_to_complete_trace_s": {"median": statistics.median(visible) if visible else None,
+                                        "all": visible},
         "converge_s": timings[-2] if len(timings) >= 2 else (timings[-1] if timings else None),
         "idempotent_rerun_s": timings[-1] if len(timings) >= 2 else None,
     }
+
+
+def record_figures(figures: dict[str, Any]) -> None:
+    """Print the figures and keep them next to the scenario's state."""
+    (EPHEMERAL / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print("\nFIGURES " + json.dumps(figures))

@@ -1,4 +1,4 @@
-"""The grafana role leaves a hardened, working Grafana that refuses bad input."""
+"""The grafana role leaves a hardened, working Grafana 13 that refuses bad input."""
 import json
 import os
 import pathlib
@@ -7,14 +7,15 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (apply_converge, assert_config_private, assert_refused_unchanged, assert_runs_as_own_user,
-                         component_state, serve_directory, unit_hardening_gaps)
+from lgtm_checks import apply_converge, assert_refused_unchanged, component_contract, component_state, serve_directory
 
 testinfra_hosts = ["ansible://all"]
 
 ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "grafana"
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 VERSION = DEFAULTS["grafana_version"]
+# Since 12.x upstream's file names carry the build that produced the release.
+BUILD_ID = DEFAULTS["grafana_build_id"]
 SCENARIO = pathlib.Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", pathlib.Path(__file__).resolve().parents[1]))
 # The password converge.yml hands to the role (from the inventory, as a vault would).
 PASSWORD = yaml.safe_load((SCENARIO / "molecule.yml").read_text()
@@ -32,14 +33,17 @@ SECRET_KEY_FILE = "/var/lib/grafana/secret_key"
 UPSTREAM_DEFAULT_SECRET_KEY = "SW2YcwTIb9zpOOhoPsMm"
 UNIT = "/etc/systemd/system/grafana.service"
 API = "http://127.0.0.1:3000"
-TARBALL = f"grafana-{VERSION}.linux-amd64.tar.gz"
+TREE = f"/opt/observability-lgtm/grafana/{VERSION}"
+# Upstream's tarball and, beside it, its checksum file <tarball>.sha256 (the digest alone).
+RELEASE_PATH = f"/grafana/release/{VERSION}"
+TARBALL = f"grafana_{VERSION}_{BUILD_ID}_linux_amd64.tar.gz"
 
-# Beyond the hardening every unit of the common role has (lgtm_checks.UNIT_HARDENING):
-ROLE_UNIT = {
-    "User": "grafana",
-    "Group": "grafana",
-    "ReadWritePaths": "/var/lib/grafana",
-}
+# The pinned version, the versioned tree, the grafana user, private config and
+# provisioning files, the hardened unit confined to /var/lib/grafana, and HTTP
+# on its explicit address.
+globals().update(component_contract(
+    service="grafana", version=VERSION, binaries=["bin/grafana"], version_command="/usr/local/bin/grafana --version",
+    config_files=[INI, DATASOURCES_FILE, PROVIDERS_FILE, DASHBOARD_FILE], data_dir="/var/lib/grafana", ports=[3000]))
 
 
 def _get(host, path, user=None, password=None):
@@ -76,38 +80,32 @@ def _ini(host):
     return sections
 
 
-def test_binary_reports_the_pinned_version(host):
+def test_binaries_report_the_pinned_version(host):
+    # Stricter than the shared check: the CLI's own version line.
     assert f"grafana version {VERSION}" in host.check_output("/usr/local/bin/grafana --version")
 
 
-def test_binary_lives_in_a_versioned_tree(host):
-    current = host.file("/opt/observability-lgtm/grafana/current")
-    assert current.linked_to == f"/opt/observability-lgtm/grafana/{VERSION}"
-    assert host.check_output("readlink /usr/local/bin/grafana") == "/opt/observability-lgtm/grafana/current/bin/grafana"
-    binary = host.file(f"/opt/observability-lgtm/grafana/{VERSION}/bin/grafana")
+def test_release_tree_is_grafanas_home_path(host):
+    binary = host.file(f"{TREE}/bin/grafana")
     assert (binary.user, binary.group, binary.mode) == ("root", "root", 0o755)
     # The unpacked tree is Grafana's home path: the top directory was stripped.
-    for path in ("conf/defaults.ini", "public/app/plugins/datasource/loki/plugin.json"):
-        assert host.file(f"/opt/observability-lgtm/grafana/{VERSION}/{path}").is_file
+    assert host.file(f"{TREE}/conf/defaults.ini").is_file
+    assert host.file(f"{TREE}/public").is_directory
+    # Since Grafana 13 Loki, Prometheus and other data sources are plugins the
+    # release bundles in data/plugins-bundled (paths.bundled_plugins), not core.
+    assert host.file(f"{TREE}/data/plugins-bundled/loki").is_directory
 
 
-def test_service_runs_as_its_own_system_user(host):
-    assert_runs_as_own_user(host, "grafana")
-    assert host.user("grafana").home == "/var/lib/grafana"
-
-
-def test_config_and_data_modes(host):
-    for path in (INI, DATASOURCES_FILE, PROVIDERS_FILE, DASHBOARD_FILE):
-        assert_config_private(host, path, "grafana")
-    for path in ("/etc/grafana", "/etc/grafana/provisioning", "/etc/grafana/provisioning/datasources",
+def test_directories_unit_and_check_modes(host):
+    for path in ("/etc/grafana/provisioning", "/etc/grafana/provisioning/datasources",
                  "/etc/grafana/dashboards", "/etc/grafana/dashboards/LGTM"):
         directory = host.file(path)
         assert (directory.user, directory.group, directory.mode) == ("root", "grafana", 0o750), path
-    for path in ("/var/lib/grafana", "/var/lib/grafana/plugins"):
-        data = host.file(path)
-        assert (data.user, data.group, data.mode) == ("grafana", "grafana", 0o750), path
+    plugins = host.file("/var/lib/grafana/plugins")
+    assert (plugins.user, plugins.group, plugins.mode) == ("grafana", "grafana", 0o750)
     unit = host.file(UNIT)
     assert (unit.user, unit.group, unit.mode) == ("root", "root", 0o644)
+    assert host.check_output("systemctl show -p Group --value grafana") == "grafana"
     check = host.file(CHECK)
     assert (check.user, check.group, check.mode) == ("root", "root", 0o755)
 
@@ -119,6 +117,11 @@ def test_ini_is_written_from_data(host):
                             "plugins": "/var/lib/grafana/plugins", "provisioning": "/etc/grafana/provisioning"}
     assert ini["analytics"]["reporting_enabled"] == "false"
     assert ini["analytics"]["check_for_updates"] == "false"
+    assert ini["analytics"]["check_for_plugin_updates"] == "false"
+    assert ini["analytics"]["feedback_links_enabled"] == "false"
+    # Grafana 12 and later: no plugins fetched or updated from grafana.com at start.
+    assert ini["plugins"] == {"public_key_retrieval_disabled": "true", "preinstall_disabled": "true",
+                              "preinstall_auto_update": "false"}
     assert ini["auth.anonymous"]["enabled"] == "false"
     assert ini["security"]["admin_user"] == "admin"
     # ';' and '#' would start a comment: the value is between triple quotes.
@@ -136,23 +139,22 @@ def test_secret_key_is_generated_private_and_not_upstreams(host):
     assert key not in host.file(INI).content_string
 
 
-def test_unit_is_hardened(host):
-    assert unit_hardening_gaps(host, "grafana") == {}
-
-
-@pytest.mark.parametrize("prop,expected", sorted(ROLE_UNIT.items()))
-def test_unit_runs_as_its_user_on_its_data(host, prop, expected):
-    assert host.check_output(f"systemctl show -p {prop} --value grafana") == expected
-
-
-def test_listens_on_the_explicit_address(host):
-    assert host.socket("tcp://0.0.0.0:3000").is_listening
-
-
 def test_health(host):
     status, body = _get(host, "/api/health")
     assert status == 200
     assert json.loads(body)["database"] == "ok"
+
+
+@pytest.mark.parametrize("plugin", sorted({source["type"] for source in DATASOURCES}))
+def test_provisioned_data_source_types_load_without_the_preinstaller(host, plugin):
+    # The preinstaller is off and the host needs no grafana.com: the plugin of
+    # every provisioned data source comes with the release (core or bundled).
+    settings = _admin_get(host, f"/api/plugins/{plugin}/settings")
+    assert (settings["id"], settings["type"]) == (plugin, "datasource")
+
+
+def test_no_plugin_was_installed_from_the_internet(host):
+    assert host.check_output("find /var/lib/grafana/plugins -name plugin.json") == ""
 
 
 def test_admin_api_call_with_the_configured_password(host):
@@ -243,8 +245,8 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     (tmp_path / f"{TARBALL}.sha256").write_text(f"{'0' * 64}\n")
     with serve_directory(tmp_path) as url:
         assert_refused_unchanged(host, lambda: _state(host), {
-            "grafana_version": "11.2.1",
-            "grafana_artifact_url": "{{ lgtm_artifact_mirror }}" + f"/oss/release/{TARBALL}",
+            "grafana_version": f"{VERSION}-1",
+            "grafana_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
             "grafana_checksum_url": f"{url}/{TARBALL}.sha256",
             "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
         }, "did not match")

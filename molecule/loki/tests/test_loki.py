@@ -6,8 +6,8 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (apply_converge, assert_refused_unchanged, component_state, poll, serve_directory,
-                         unit_hardening_gaps)
+from lgtm_checks import (apply_converge, assert_refused_unchanged, component_contract, component_state, poll,
+                         serve_directory)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -19,49 +19,34 @@ UNIT = "/etc/systemd/system/loki.service"
 API = "http://127.0.0.1:3100"
 RELEASE_PATH = f"/grafana/loki/releases/download/v{VERSION}"
 
-# Beyond the hardening every unit of the common role has (lgtm_checks.UNIT_HARDENING):
-ROLE_UNIT = {
-    "User": "loki",
-    "Group": "loki",
-    "ReadWritePaths": "/var/lib/loki",
-}
+# The pinned version, the versioned tree, the loki user, private config, the
+# hardened unit confined to /var/lib/loki, and HTTP on its explicit address
+# (gRPC stays on loopback: test_grpc_is_on_loopback_only).
+globals().update(component_contract(
+    service="loki", version=VERSION, binaries=["loki-linux-amd64"], version_command="/usr/local/bin/loki -version",
+    config_files=[CONFIG], data_dir="/var/lib/loki", ports=[3100]))
 
 
-def test_binary_reports_the_pinned_version(host):
+def test_binaries_report_the_pinned_version(host):
+    # Stricter than the shared check: Loki's own version line.
     assert f"loki, version {VERSION} " in host.check_output("/usr/local/bin/loki -version")
 
 
-def test_binary_lives_in_a_versioned_tree(host):
+def test_binaries_live_in_a_versioned_tree(host):
+    # The zip holds the bare loki-linux-amd64, linked as loki (not under its own
+    # name, which the shared check assumes).
     current = host.file("/opt/observability-lgtm/loki/current")
     assert current.linked_to == f"/opt/observability-lgtm/loki/{VERSION}"
-    link = host.file("/usr/local/bin/loki")
-    assert link.is_symlink
+    assert host.file("/usr/local/bin/loki").is_symlink
     assert host.check_output("readlink /usr/local/bin/loki") == "/opt/observability-lgtm/loki/current/loki-linux-amd64"
     binary = host.file(f"/opt/observability-lgtm/loki/{VERSION}/loki-linux-amd64")
     assert (binary.user, binary.group, binary.mode) == ("root", "root", 0o755)
 
 
-def test_service_runs_as_its_own_system_user(host):
-    user = host.user("loki")
-    assert user.shell == "/usr/sbin/nologin"
-    assert user.uid < 1000
-    assert user.home == "/var/lib/loki"
-    service = host.service("loki")
-    assert service.is_running
-    assert service.is_enabled
-    pid = host.check_output("systemctl show -p MainPID --value loki")
-    assert host.check_output(f"ps -o user= -p {pid}") == "loki"
-
-
-def test_config_and_data_modes(host):
-    config = host.file(CONFIG)
-    assert (config.user, config.group, config.mode) == ("root", "loki", 0o640)
-    directory = host.file("/etc/loki")
-    assert (directory.user, directory.group, directory.mode) == ("root", "loki", 0o750)
-    data = host.file("/var/lib/loki")
-    assert (data.user, data.group, data.mode) == ("loki", "loki", 0o750)
+def test_unit_file_is_roots(host):
     unit = host.file(UNIT)
     assert (unit.user, unit.group, unit.mode) == ("root", "root", 0o644)
+    assert host.check_output("systemctl show -p Group --value loki") == "loki"
 
 
 def test_config_is_single_node_tsdb_and_private(host):
@@ -76,8 +61,10 @@ def test_config_is_single_node_tsdb_and_private(host):
     assert (period["store"], period["schema"], period["object_store"]) == ("tsdb", "v13", "filesystem")
     assert config["limits_config"]["allow_structured_metadata"] is True
     assert config["limits_config"]["volume_enabled"] is True
+    assert config["limits_config"]["retention_period"] == DEFAULTS["loki_retention_period"]
     assert config["analytics"]["reporting_enabled"] is False
     assert config["compactor"]["working_directory"] == "/var/lib/loki/compactor"
+    assert config["compactor"]["retention_enabled"] is True
 
 
 def test_data_stays_in_the_data_directory(host):
@@ -85,22 +72,10 @@ def test_data_stays_in_the_data_directory(host):
         assert host.file(f"/var/lib/loki/{sub}").is_directory
 
 
-def test_unit_is_hardened(host):
-    assert unit_hardening_gaps(host, "loki") == {}
-
-
-@pytest.mark.parametrize("prop,expected", sorted(ROLE_UNIT.items()))
-def test_unit_runs_as_its_user_on_its_data(host, prop, expected):
-    assert host.check_output(f"systemctl show -p {prop} --value loki") == expected
-
-
-@pytest.mark.parametrize("address", ["tcp://0.0.0.0:3100", "tcp://127.0.0.1:9096"])
-def test_listens_on_explicit_addresses(host, address):
-    assert host.socket(address).is_listening
-
-
-def test_grpc_is_not_exposed(host):
-    assert not host.socket("tcp://0.0.0.0:9096").is_listening
+def test_grpc_is_on_loopback_only(host):
+    listening = set(host.socket.get_listening_sockets())
+    assert "tcp://127.0.0.1:9096" in listening, sorted(listening)
+    assert not {"tcp://0.0.0.0:9096", "tcp://:::9096"} & listening, sorted(listening)
 
 
 def test_ready(host):
@@ -156,10 +131,11 @@ def _state(host):
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
+    # Upstream's SHA256SUMS lists every release asset as "<sha256>  <name>".
     (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  loki-linux-amd64.zip\n")
     with serve_directory(tmp_path) as url:
         assert_refused_unchanged(host, lambda: _state(host), {
-            "loki_version": "3.7.9",
+            "loki_version": f"{VERSION}-1",
             "loki_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/loki-linux-amd64.zip",
             "loki_checksum_url": f"{url}/SHA256SUMS",
             "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
@@ -205,12 +181,19 @@ def test_version_change_installs_a_new_tree_restarts_and_keeps_data(host):
                                        "loki_checksum_url": f"{release}/SHA256SUMS"})
     assert rc == 0, output
     assert host.file("/opt/observability-lgtm/loki/current").linked_to == f"/opt/observability-lgtm/loki/{upgraded}"
-    assert host.check_output("systemctl show -p MainPID --value loki") != pid
+    assert host.check_output("readlink -f /usr/local/bin/loki") == \
+        f"/opt/observability-lgtm/loki/{upgraded}/loki-linux-amd64"
+    upgraded_pid = host.check_output("systemctl show -p MainPID --value loki")
+    assert upgraded_pid != pid
     assert host.check_output(f"curl -fsS {API}/ready") == "ready"
     assert host.file(marker).exists
+    # Back to the pinned version: the links switch back and Loki restarts on it.
     rc, output = apply_converge(host, {})
     assert rc == 0, output
     assert host.file("/opt/observability-lgtm/loki/current").linked_to == f"/opt/observability-lgtm/loki/{VERSION}"
+    assert host.check_output("systemctl show -p MainPID --value loki") != upgraded_pid
+    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
+    assert host.file(marker).exists
     host.check_output(f"rm -f {marker}")
 
 
@@ -223,7 +206,9 @@ def test_state_absent_removes_loki_and_keeps_its_data(host):
     assert not host.file(UNIT).exists
     assert not host.file("/usr/local/bin/loki").exists
     assert not host.file("/opt/observability-lgtm/loki").exists
+    assert not host.file("/etc/loki").exists
     assert host.file(marker).exists, "data must be kept unless loki_purge_data"
+    assert host.user("loki").exists, "the user owning the data must be kept unless loki_purge_data"
     rc, output = apply_converge(host, {})
     assert rc == 0, output
     assert host.check_output(f"curl -fsS {API}/ready") == "ready"

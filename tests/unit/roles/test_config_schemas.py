@@ -96,7 +96,7 @@ def test_schema_describes_the_pinned_release(role: str):
         f"{role_version(role)}: regenerate it with lab/config_schema.py")
 
 
-@pytest.mark.parametrize(("case", "role", "extra"), CASES, ids=[f"{r}-{c}" for c, r, _ in CASES])
+@pytest.mark.parametrize(("case", "role", "extra"), CASES, ids=[f"{case[1]}-{case[0]}" for case in CASES])
 def test_rendered_config_matches_upstream_schema(case: str, role: str, extra: dict):
     errors = check(render(role, extra), load_schema(role))
     assert not errors, "\n".join(errors)

@@ -249,7 +249,10 @@ def test_prometheus_receiver_renders_scrape_config() -> None:
     spec["pipelines"]["metrics"]["receivers"].append("prometheus/node")
     config = otelcol_config(spec)
     job = config["receivers"]["prometheus/node"]["config"]["scrape_configs"][0]
-    assert job == {"job_name": "node", "scrape_interval": "15s", "static_configs": [{"targets": ["127.0.0.1:9100"]}]}
+    assert job == {"job_name": "node", "scrape_interval": "15s", "static_configs": [{"targets": ["127.0.0.1:9100"]}],
+                   # The target's own OTel resource must not replace the job and instance.
+                   "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": "target_info",
+                                               "action": "drop"}]}
 
 
 def test_prometheus_receiver_cannot_feed_traces() -> None:
