@@ -5,7 +5,8 @@
 #   3. the Python tools, pinned in requirements-dev.txt, in a virtualenv
 #   4. the checkout made visible as the collection observability.lgtm
 #   5. the lab host images (debootstrap + docker import), built while step 6 runs
-#   6. the stack binaries built from Go modules into the artifact mirror, served on loopback
+#   6. the Apache-licensed stack binaries built from their Go modules into the artifact
+#      mirror, served on loopback (the AGPL-licensed Grafana stack is never built here)
 # Each step stops the set-up with a message naming the step and its log.
 #
 #   lab/setup.sh            all steps
@@ -66,7 +67,7 @@ echo "$COLLECTIONS/ansible_collections/observability/lgtm -> $REPO"
 
 if [[ "${1:-}" == "--no-build" ]]; then exit 0; fi
 
-step "Lab host images and artifact mirror (stack binaries from Go modules), side by side"
+step "Lab host images and artifact mirror (Apache-licensed binaries from their Go modules), side by side"
 # debootstrap waits on the network and the disk, the Go builds on the CPU: on a
 # fresh machine running them together saves the images' few minutes.
 echo "images: lab/images.sh in the background (its output: $LOGS/images.log)"

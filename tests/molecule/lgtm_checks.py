@@ -14,6 +14,7 @@ import http.server
 import json
 import os
 import pathlib
+import secrets
 import socket
 import struct
 import subprocess
@@ -122,6 +123,8 @@ def poll(probe: Callable[[], T], seconds: int = 30) -> T:
     return result
 
 
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
 # The lab's artifact mirror on the controller (lab/mirror.py), upstream's paths.
 MIRROR_DIR = pathlib.Path(os.environ.get("LGTM_CACHE", pathlib.Path.home() / ".cache" / "observability-lgtm")) / "mirror"
 
@@ -151,13 +154,20 @@ def serve_directory(directory: pathlib.Path, address: str = "127.0.0.1") -> Iter
         server.server_close()
 
 
-def component_contract(service: str, version: str, binaries: list[str], version_command: str,
+def role_defaults(role: str) -> dict[str, Any]:
+    """A role's defaults/main.yml: the pinned version and defaults the tests expect."""
+    import yaml  # the verifier's; this module is also imported outside pytest
+    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+
+
+def component_contract(service: str, version: str, binaries: dict[str, str], version_command: str,
                        config_files: list[str], data_dir: str, ports: list[int]) -> dict[str, Callable[..., None]]:
     """The tests every component scenario runs, made once: the pinned version,
     the versioned install tree, its own system user, private config, a hardened
     unit and explicit listeners. A scenario's test module takes them with
     `globals().update(component_contract(...))` and adds its own API round trip
-    and negative cases."""
+    and negative cases. `binaries` maps a file of the release tree to its link
+    name in /usr/local/bin."""
     import pytest  # the verifier's; this module is also imported outside pytest
 
     tree = f"/opt/observability-lgtm/{service}"
@@ -167,9 +177,8 @@ def component_contract(service: str, version: str, binaries: list[str], version_
 
     def test_binaries_live_in_a_versioned_tree(host: Any) -> None:
         assert host.file(f"{tree}/current").linked_to == f"{tree}/{version}"
-        for path in binaries:
-            name = pathlib.PurePosixPath(path).name
-            assert host.check_output(f"readlink /usr/local/bin/{name}") == f"{tree}/current/{path}"
+        for path, link in binaries.items():
+            assert host.check_output(f"readlink /usr/local/bin/{link}") == f"{tree}/current/{path}"
             binary = host.file(f"{tree}/{version}/{path}")
             assert (binary.user, binary.mode) == ("root", 0o755)
 
@@ -195,5 +204,92 @@ def component_contract(service: str, version: str, binaries: list[str], version_
         # wildcard with it ([::]), or not (VictoriaLogs binds IPv4 only).
         listening = set(host.socket.get_listening_sockets())
         assert {f"tcp://0.0.0.0:{port}", f"tcp://:::{port}"} & listening, sorted(listening)
+
+    return {name: test for name, test in locals().items() if name.startswith("test_")}
+
+
+def send_otlp_span(host: Any, url: str = "http://127.0.0.1:4318/v1/traces") -> tuple[str, str]:
+    """POST one span over OTLP/HTTP JSON from the host; return its trace ID and name."""
+    trace_id = secrets.token_hex(16)
+    span_name = f"molecule-{secrets.token_hex(4)}"
+    now = time.time_ns()
+    payload = {"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "lgtm-molecule"}}]},
+        "scopeSpans": [{"scope": {"name": "molecule"}, "spans": [{
+            "traceId": trace_id, "spanId": secrets.token_hex(8), "name": span_name, "kind": 2,
+            "startTimeUnixNano": str(now - 5_000_000), "endTimeUnixNano": str(now)}]}]}]}
+    host.check_output("curl -fsS -H %s --data-binary %s %s", "Content-Type: application/json", json.dumps(payload), url)
+    return trace_id, span_name
+
+
+# A digest no release file has.
+WRONG_DIGEST = "0" * 64
+
+
+def assert_checksum_mismatch_refused(host: Any, state: Callable[[], dict[str, str]], tmp_path: pathlib.Path,
+                                     extra_vars: dict[str, Any], checksum_var: str, checksum_file: str,
+                                     listing: str) -> None:
+    """Serve a checksum file named as upstream names it, whose `listing` (in
+    upstream's line format) gives the artifact a wrong digest: the play must
+    stop at the download and change nothing."""
+    (tmp_path / checksum_file).write_text(listing)
+    with serve_directory(tmp_path) as url:
+        assert_refused_unchanged(host, state, {**extra_vars, checksum_var: f"{url}/{checksum_file}"}, "did not match")
+
+
+def lifecycle_tests(role: str, service: str, version: str, links: list[str], ready: Callable[[Any], bool],
+                    same_release_vars: dict[str, str]) -> dict[str, Callable[..., None]]:
+    """The shared lifecycle proven on one component (the same code path serves
+    every component): a version change and state=absent, each undone after.
+    `same_release_vars` points a second "version" at the pinned release's files."""
+    tree = f"/opt/observability-lgtm/{service}"
+    data_dir = f"/var/lib/{service}"
+
+    def pid(host: Any) -> str:
+        return host.check_output(f"systemctl show -p MainPID --value {service}")
+
+    def marker(host: Any) -> str:
+        path = f"{data_dir}/lifecycle-{secrets.token_hex(4)}"
+        host.check_output(f"touch {path}")
+        return path
+
+    def test_version_change_installs_a_new_tree_restarts_and_keeps_data(host: Any) -> None:
+        kept = marker(host)
+        before = pid(host)
+        upgraded = f"{version}-1"
+        rc, output = apply_converge(host, {f"{role}_version": upgraded, **same_release_vars})
+        assert rc == 0, output
+        assert host.file(f"{tree}/current").linked_to == f"{tree}/{upgraded}"
+        for link in links:
+            assert host.check_output(f"readlink -f /usr/local/bin/{link}").startswith(f"{tree}/{upgraded}/")
+        upgraded_pid = pid(host)
+        assert upgraded_pid != before
+        assert poll(lambda: ready(host))
+        assert host.file(kept).exists
+        # Back to the pinned version: the links switch back and the service restarts on it.
+        rc, output = apply_converge(host, {})
+        assert rc == 0, output
+        assert host.file(f"{tree}/current").linked_to == f"{tree}/{version}"
+        assert pid(host) != upgraded_pid
+        assert poll(lambda: ready(host))
+        assert host.file(kept).exists
+        host.check_output(f"rm -f {kept}")
+
+    def test_state_absent_removes_the_component_and_keeps_its_data(host: Any) -> None:
+        kept = marker(host)
+        rc, output = apply_converge(host, {f"{role}_state": "absent"})
+        assert rc == 0, output
+        assert not host.service(service).is_running
+        assert not host.file(f"/etc/systemd/system/{service}.service").exists
+        assert not host.file(f"/etc/{service}").exists
+        assert not host.file(tree).exists
+        for link in links:
+            assert not host.file(f"/usr/local/bin/{link}").exists
+        assert host.file(kept).exists, f"data must be kept unless {role}_purge_data"
+        assert host.user(service).exists, f"the user owning the data must be kept unless {role}_purge_data"
+        rc, output = apply_converge(host, {})
+        assert rc == 0, output
+        assert poll(lambda: ready(host))
+        host.check_output(f"rm -f {kept}")
 
     return {name: test for name, test in locals().items() if name.startswith("test_")}

@@ -7,7 +7,8 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import apply_converge, assert_refused_unchanged, component_contract, component_state, serve_directory
+from lgtm_checks import (WRONG_DIGEST, apply_converge, assert_checksum_mismatch_refused,
+                         assert_refused_unchanged, component_contract, component_state)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -42,7 +43,7 @@ TARBALL = f"grafana_{VERSION}_{BUILD_ID}_linux_amd64.tar.gz"
 # provisioning files, the hardened unit confined to /var/lib/grafana, and HTTP
 # on its explicit address.
 globals().update(component_contract(
-    service="grafana", version=VERSION, binaries=["bin/grafana"], version_command="/usr/local/bin/grafana --version",
+    service="grafana", version=VERSION, binaries={"bin/grafana": "grafana"}, version_command="/usr/local/bin/grafana --version",
     config_files=[INI, DATASOURCES_FILE, PROVIDERS_FILE, DASHBOARD_FILE], data_dir="/var/lib/grafana", ports=[3000]))
 
 
@@ -242,14 +243,12 @@ def _state(host):
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
-    (tmp_path / f"{TARBALL}.sha256").write_text(f"{'0' * 64}\n")
-    with serve_directory(tmp_path) as url:
-        assert_refused_unchanged(host, lambda: _state(host), {
-            "grafana_version": f"{VERSION}-1",
-            "grafana_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
-            "grafana_checksum_url": f"{url}/{TARBALL}.sha256",
-            "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
-        }, "did not match")
+    # Upstream's <tarball>.sha256 holds the digest alone.
+    assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {
+        "grafana_version": f"{VERSION}-1",
+        "grafana_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
+        "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
+    }, "grafana_checksum_url", f"{TARBALL}.sha256", f"{WRONG_DIGEST}\n")
 
 
 BROKEN = {

@@ -1,24 +1,20 @@
 """The jaeger role leaves a hardened Jaeger v2 that stores OTLP spans and answers
 its query API, and refuses bad input without changing anything."""
 import json
-import pathlib
-import secrets
-import time
 
 import pytest
 import yaml
-from lgtm_checks import assert_refused_unchanged, component_contract, component_state, poll, serve_directory
+from lgtm_checks import (assert_checksum_mismatch_refused, assert_refused_unchanged, component_contract,
+                         component_state, poll, role_defaults, send_otlp_span, WRONG_DIGEST)
 
 testinfra_hosts = ["ansible://all"]
 
-ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "jaeger"
-DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-VERSION = DEFAULTS["jaeger_version"]
+VERSION = role_defaults("jaeger")["jaeger_version"]
 CONFIG = "/etc/jaeger/config.yaml"
 QUERY = "http://127.0.0.1:16686"
 
 globals().update(component_contract(
-    service="jaeger", version=VERSION, binaries=["jaeger"], version_command="/usr/local/bin/jaeger version",
+    service="jaeger", version=VERSION, binaries={"jaeger": "jaeger"}, version_command="/usr/local/bin/jaeger version",
     config_files=[CONFIG], data_dir="/var/lib/jaeger", ports=[4317, 4318, 16686, 16685, 14133, 14269]))
 
 
@@ -35,16 +31,7 @@ def test_health_check_answers(host):
 
 
 def test_accepts_an_otlp_span_and_returns_it_by_id(host):
-    trace_id = secrets.token_hex(16)
-    span_name = f"molecule-{secrets.token_hex(4)}"
-    now = time.time_ns()
-    payload = {"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "lgtm-molecule"}}]},
-        "scopeSpans": [{"scope": {"name": "molecule"}, "spans": [{
-            "traceId": trace_id, "spanId": secrets.token_hex(8), "name": span_name, "kind": 2,
-            "startTimeUnixNano": str(now - 5_000_000), "endTimeUnixNano": str(now)}]}]}]}
-    host.check_output("curl -fsS -H %s --data-binary %s http://127.0.0.1:4318/v1/traces",
-                      "Content-Type: application/json", json.dumps(payload))
+    trace_id, span_name = send_otlp_span(host)
 
     def probe():
         result = host.run("curl -fsS %s", f"{QUERY}/api/v3/traces/{trace_id}")
@@ -64,11 +51,10 @@ def _state(host):
 
 
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
-    name = f"jaeger-{VERSION}.sha256sum.txt"
-    (tmp_path / name).write_text(f"{'0' * 64} *jaeger-{VERSION}-linux-amd64.tar.gz\n")
-    with serve_directory(tmp_path) as url:
-        assert_refused_unchanged(host, lambda: _state(host), {"jaeger_checksum_url": f"{url}/{name}"},
-                                 "did not match")
+    # Upstream's file is `shasum -b` output: "<sha256> *<name>".
+    assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "jaeger_checksum_url",
+                                     f"jaeger-{VERSION}.sha256sum.txt",
+                                     f"{WRONG_DIGEST} *jaeger-{VERSION}-linux-amd64.tar.gz\n")
 
 
 @pytest.mark.parametrize("override", [

@@ -1,18 +1,16 @@
 """The loki role leaves a hardened, working Loki that refuses bad input."""
 import json
-import pathlib
 import secrets
 import time
 
 import pytest
 import yaml
-from lgtm_checks import (apply_converge, assert_refused_unchanged, component_contract, component_state, poll,
-                         serve_directory)
+from lgtm_checks import (WRONG_DIGEST, assert_checksum_mismatch_refused, assert_refused_unchanged,
+                         component_contract, component_state, lifecycle_tests, poll, role_defaults)
 
 testinfra_hosts = ["ansible://all"]
 
-ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "loki"
-DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+DEFAULTS = role_defaults("loki")
 VERSION = DEFAULTS["loki_version"]
 CONFIG = "/etc/loki/config.yaml"
 UNIT = "/etc/systemd/system/loki.service"
@@ -23,24 +21,13 @@ RELEASE_PATH = f"/grafana/loki/releases/download/v{VERSION}"
 # hardened unit confined to /var/lib/loki, and HTTP on its explicit address
 # (gRPC stays on loopback: test_grpc_is_on_loopback_only).
 globals().update(component_contract(
-    service="loki", version=VERSION, binaries=["loki-linux-amd64"], version_command="/usr/local/bin/loki -version",
+    service="loki", version=VERSION, binaries={"loki-linux-amd64": "loki"}, version_command="/usr/local/bin/loki -version",
     config_files=[CONFIG], data_dir="/var/lib/loki", ports=[3100]))
 
 
 def test_binaries_report_the_pinned_version(host):
     # Stricter than the shared check: Loki's own version line.
     assert f"loki, version {VERSION} " in host.check_output("/usr/local/bin/loki -version")
-
-
-def test_binaries_live_in_a_versioned_tree(host):
-    # The zip holds the bare loki-linux-amd64, linked as loki (not under its own
-    # name, which the shared check assumes).
-    current = host.file("/opt/observability-lgtm/loki/current")
-    assert current.linked_to == f"/opt/observability-lgtm/loki/{VERSION}"
-    assert host.file("/usr/local/bin/loki").is_symlink
-    assert host.check_output("readlink /usr/local/bin/loki") == "/opt/observability-lgtm/loki/current/loki-linux-amd64"
-    binary = host.file(f"/opt/observability-lgtm/loki/{VERSION}/loki-linux-amd64")
-    assert (binary.user, binary.group, binary.mode) == ("root", "root", 0o755)
 
 
 def test_unit_file_is_roots(host):
@@ -132,14 +119,11 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
     # Upstream's SHA256SUMS lists every release asset as "<sha256>  <name>".
-    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  loki-linux-amd64.zip\n")
-    with serve_directory(tmp_path) as url:
-        assert_refused_unchanged(host, lambda: _state(host), {
-            "loki_version": f"{VERSION}-1",
-            "loki_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/loki-linux-amd64.zip",
-            "loki_checksum_url": f"{url}/SHA256SUMS",
-            "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
-        }, "did not match")
+    assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {
+        "loki_version": f"{VERSION}-1",
+        "loki_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/loki-linux-amd64.zip",
+        "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
+    }, "loki_checksum_url", "SHA256SUMS", f"{WRONG_DIGEST}  loki-linux-amd64.zip\n")
 
 
 @pytest.mark.parametrize("override", [
@@ -167,49 +151,8 @@ def test_bad_input_fails_before_any_change(host, extra_vars, named):
 
 # Lifecycle, through the shared common role (the same code path for every
 # component): a version change and state=absent, each undone afterwards.
-
-def test_version_change_installs_a_new_tree_restarts_and_keeps_data(host):
-    # A second "version" built from the same release files: the role must unpack
-    # it into its own tree, switch the links, restart Loki and keep the data.
-    marker = f"/var/lib/loki/lifecycle-{secrets.token_hex(4)}"
-    host.check_output(f"touch {marker}")
-    pid = host.check_output("systemctl show -p MainPID --value loki")
-    upgraded = f"{VERSION}-1"
-    release = "{{ lgtm_artifact_mirror }}" + RELEASE_PATH
-    rc, output = apply_converge(host, {"loki_version": upgraded,
-                                       "loki_artifact_url": f"{release}/loki-linux-amd64.zip",
-                                       "loki_checksum_url": f"{release}/SHA256SUMS"})
-    assert rc == 0, output
-    assert host.file("/opt/observability-lgtm/loki/current").linked_to == f"/opt/observability-lgtm/loki/{upgraded}"
-    assert host.check_output("readlink -f /usr/local/bin/loki") == \
-        f"/opt/observability-lgtm/loki/{upgraded}/loki-linux-amd64"
-    upgraded_pid = host.check_output("systemctl show -p MainPID --value loki")
-    assert upgraded_pid != pid
-    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
-    assert host.file(marker).exists
-    # Back to the pinned version: the links switch back and Loki restarts on it.
-    rc, output = apply_converge(host, {})
-    assert rc == 0, output
-    assert host.file("/opt/observability-lgtm/loki/current").linked_to == f"/opt/observability-lgtm/loki/{VERSION}"
-    assert host.check_output("systemctl show -p MainPID --value loki") != upgraded_pid
-    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
-    assert host.file(marker).exists
-    host.check_output(f"rm -f {marker}")
-
-
-def test_state_absent_removes_loki_and_keeps_its_data(host):
-    marker = f"/var/lib/loki/lifecycle-{secrets.token_hex(4)}"
-    host.check_output(f"touch {marker}")
-    rc, output = apply_converge(host, {"loki_state": "absent"})
-    assert rc == 0, output
-    assert not host.service("loki").is_running
-    assert not host.file(UNIT).exists
-    assert not host.file("/usr/local/bin/loki").exists
-    assert not host.file("/opt/observability-lgtm/loki").exists
-    assert not host.file("/etc/loki").exists
-    assert host.file(marker).exists, "data must be kept unless loki_purge_data"
-    assert host.user("loki").exists, "the user owning the data must be kept unless loki_purge_data"
-    rc, output = apply_converge(host, {})
-    assert rc == 0, output
-    assert host.check_output(f"curl -fsS {API}/ready") == "ready"
-    host.check_output(f"rm -f {marker}")
+globals().update(lifecycle_tests(
+    role="loki", service="loki", version=VERSION, links=["loki"],
+    ready=lambda host: host.run(f"curl -fsS {API}/ready").stdout == "ready",
+    same_release_vars={"loki_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/loki-linux-amd64.zip",
+                       "loki_checksum_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/SHA256SUMS"}))

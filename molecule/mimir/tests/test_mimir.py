@@ -6,8 +6,9 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (MIRROR_DIR, apply_converge, assert_refused_unchanged, component_contract, component_state,
-                         controller_address, poll, serve_directory)
+from lgtm_checks import (MIRROR_DIR, WRONG_DIGEST, apply_converge, assert_checksum_mismatch_refused,
+                         assert_refused_unchanged, component_contract, component_state, controller_address,
+                         poll, serve_directory)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -24,7 +25,7 @@ CHECKSUM = f"{ARTIFACT}-sha-256"
 # The pinned version, the versioned tree, the mimir user, private config, the
 # hardened unit confined to /var/lib/mimir, HTTP and gRPC on explicit addresses.
 globals().update(component_contract(
-    service="mimir", version=VERSION, binaries=["mimir"], version_command="/usr/local/bin/mimir -version",
+    service="mimir", version=VERSION, binaries={"mimir": "mimir"}, version_command="/usr/local/bin/mimir -version",
     config_files=[CONFIG], data_dir="/var/lib/mimir", ports=[9009, 9097]))
 
 
@@ -99,9 +100,9 @@ def _state(host):
 
 
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
-    (tmp_path / CHECKSUM).write_text(f"{'0' * 64}\n")
-    with serve_directory(tmp_path) as url:
-        assert_refused_unchanged(host, lambda: _state(host), {"mimir_checksum_url": f"{url}/{CHECKSUM}"}, "did not match")
+    # Upstream's mimir-linux-amd64-sha-256 holds the digest alone.
+    assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "mimir_checksum_url", CHECKSUM,
+                                     f"{WRONG_DIGEST}\n")
 
 
 def test_download_on_the_host_is_verified_there(host, tmp_path):

@@ -6,7 +6,8 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import assert_refused_unchanged, component_state, poll, serve_directory, unit_hardening_gaps
+from lgtm_checks import (WRONG_DIGEST, assert_checksum_mismatch_refused, assert_refused_unchanged,
+                         component_state, poll, unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
 
@@ -144,14 +145,11 @@ def _state(host):
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
-    (tmp_path / "checksums.txt").write_text(f"{'0' * 64}  {TARBALL}\n")
-    with serve_directory(tmp_path) as url:
-        assert_refused_unchanged(host, lambda: _state(host), {
-            "otel_collector_version": "0.159.1",
-            "otel_collector_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
-            "otel_collector_checksum_url": f"{url}/checksums.txt",
-            "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
-        }, "did not match")
+    assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {
+        "otel_collector_version": "0.159.1",
+        "otel_collector_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
+        "lgtm_artifact_cache_dir": str(tmp_path / "cache"),
+    }, "otel_collector_checksum_url", "checksums.txt", f"{WRONG_DIGEST}  {TARBALL}\n")
 
 
 @pytest.mark.parametrize("override", [

@@ -2,25 +2,22 @@
 keeps their exemplars and stores exponential histograms as native histograms,
 and refuses bad input without changing anything."""
 import json
-import pathlib
 import secrets
 import time
 import urllib.parse
 
 import pytest
-import yaml
-from lgtm_checks import assert_refused_unchanged, component_contract, component_state, poll, serve_directory
+from lgtm_checks import (assert_checksum_mismatch_refused, assert_refused_unchanged, component_contract,
+                         component_state, poll, role_defaults, WRONG_DIGEST)
 
 testinfra_hosts = ["ansible://all"]
 
-ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "prometheus"
-DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-VERSION = DEFAULTS["prometheus_version"]
+VERSION = role_defaults("prometheus")["prometheus_version"]
 CONFIG = "/etc/prometheus/prometheus.yml"
 API = "http://127.0.0.1:9090"
 
 globals().update(component_contract(
-    service="prometheus", version=VERSION, binaries=["prometheus", "promtool"],
+    service="prometheus", version=VERSION, binaries={"prometheus": "prometheus", "promtool": "promtool"},
     version_command="/usr/local/bin/prometheus --version", config_files=[CONFIG],
     data_dir="/var/lib/prometheus", ports=[9090]))
 
@@ -82,10 +79,8 @@ def _state(host):
 
 
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
-    (tmp_path / "sha256sums.txt").write_text(f"{'0' * 64}  prometheus-{VERSION}.linux-amd64.tar.gz\n")
-    with serve_directory(tmp_path) as url:
-        assert_refused_unchanged(host, lambda: _state(host), {"prometheus_checksum_url": f"{url}/sha256sums.txt"},
-                                 "did not match")
+    assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "prometheus_checksum_url",
+                                     "sha256sums.txt", f"{WRONG_DIGEST}  prometheus-{VERSION}.linux-amd64.tar.gz\n")
 
 
 @pytest.mark.parametrize("override", [

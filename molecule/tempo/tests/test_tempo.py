@@ -1,17 +1,13 @@
 """The tempo role leaves a hardened, working Tempo 3 that refuses bad input."""
-import json
-import pathlib
-import secrets
-import time
 
 import pytest
 import yaml
-from lgtm_checks import assert_refused_unchanged, component_contract, component_state, poll, serve_directory
+from lgtm_checks import (WRONG_DIGEST, assert_checksum_mismatch_refused, assert_refused_unchanged,
+                         component_contract, component_state, poll, role_defaults, send_otlp_span)
 
 testinfra_hosts = ["ansible://all"]
 
-ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "tempo"
-DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+DEFAULTS = role_defaults("tempo")
 VERSION = DEFAULTS["tempo_version"]
 CONFIG = "/etc/tempo/config.yaml"
 DATA = "/var/lib/tempo"
@@ -23,7 +19,7 @@ TARBALL = f"tempo_{VERSION}_linux_amd64.tar.gz"
 # user, private config, the hardened unit confined to /var/lib/tempo, and the
 # HTTP, gRPC and OTLP (gRPC, HTTP) listeners on explicit addresses.
 globals().update(component_contract(
-    service="tempo", version=VERSION, binaries=["tempo", "tempo-cli"],
+    service="tempo", version=VERSION, binaries={"tempo": "tempo", "tempo-cli": "tempo-cli"},
     version_command="/usr/local/bin/tempo -version", config_files=[CONFIG], data_dir=DATA,
     ports=[3200, 9095, 4317, 4318]))
 
@@ -71,17 +67,7 @@ def test_ready(host):
 
 
 def test_accepts_an_otlp_span_and_returns_it_by_id(host):
-    trace_id = secrets.token_hex(16)
-    span_name = f"molecule-{secrets.token_hex(4)}"
-    now = time.time_ns()
-    payload = {"resourceSpans": [{
-        "resource": {"attributes": [
-            {"key": "service.name", "value": {"stringValue": "lgtm-molecule"}}]},
-        "scopeSpans": [{"scope": {"name": "molecule"}, "spans": [{
-            "traceId": trace_id, "spanId": secrets.token_hex(8), "name": span_name, "kind": 2,
-            "startTimeUnixNano": str(now - 5_000_000), "endTimeUnixNano": str(now)}]}]}]}
-    host.check_output("curl -fsS -H %s --data-binary %s http://127.0.0.1:4318/v1/traces",
-                      "Content-Type: application/json", json.dumps(payload))
+    trace_id, span_name = send_otlp_span(host)
 
     def probe():
         result = host.run("curl -fsS %s", f"{API}/api/v2/traces/{trace_id}")
@@ -100,9 +86,8 @@ def _state(host):
 
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # Upstream's SHA256SUMS lists every release asset as "<sha256>  <name>".
-    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  {TARBALL}\n")
-    with serve_directory(tmp_path) as url:
-        assert_refused_unchanged(host, lambda: _state(host), {"tempo_checksum_url": f"{url}/SHA256SUMS"}, "did not match")
+    assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "tempo_checksum_url", "SHA256SUMS",
+                                     f"{WRONG_DIGEST}  {TARBALL}\n")
 
 
 @pytest.mark.parametrize("override", [

@@ -2,15 +2,13 @@
 finds a record by its trace ID, and refuses bad input without changing anything."""
 import base64
 import json
-import pathlib
 import secrets
 import time
 import urllib.parse
 
 import pytest
-import yaml
-from lgtm_checks import (apply_converge, assert_refused_unchanged, component_contract, component_state, poll,
-                         serve_directory)
+from lgtm_checks import (assert_checksum_mismatch_refused, assert_refused_unchanged, component_contract,
+                         component_state, lifecycle_tests, poll, role_defaults, WRONG_DIGEST)
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
@@ -18,14 +16,12 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 testinfra_hosts = ["ansible://all"]
 
-ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "victorialogs"
-DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-VERSION = DEFAULTS["victorialogs_version"]
+VERSION = role_defaults("victorialogs")["victorialogs_version"]
 FLAGS = "/etc/victorialogs/flags.env"
 API = "http://127.0.0.1:9428"
 
 globals().update(component_contract(
-    service="victorialogs", version=VERSION, binaries=["victoria-logs-prod"],
+    service="victorialogs", version=VERSION, binaries={"victoria-logs-prod": "victoria-logs-prod"},
     version_command="/usr/local/bin/victoria-logs-prod -version", config_files=[FLAGS],
     data_dir="/var/lib/victorialogs", ports=[9428]))
 
@@ -70,11 +66,9 @@ def _state(host):
 
 
 def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
-    name = f"victoria-logs-linux-amd64-v{VERSION}_checksums.txt"
-    (tmp_path / name).write_text(f"{'0' * 64}  victoria-logs-linux-amd64-v{VERSION}.tar.gz\n")
-    with serve_directory(tmp_path) as url:
-        assert_refused_unchanged(host, lambda: _state(host), {"victorialogs_checksum_url": f"{url}/{name}"},
-                                 "did not match")
+    assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "victorialogs_checksum_url",
+                                     f"victoria-logs-linux-amd64-v{VERSION}_checksums.txt",
+                                     f"{WRONG_DIGEST}  victoria-logs-linux-amd64-v{VERSION}.tar.gz\n")
 
 
 @pytest.mark.parametrize("flags", [
@@ -102,44 +96,9 @@ def test_bad_input_fails_before_any_change(host, extra_vars, named):
 
 # Lifecycle, through the shared common role (the same code path for every
 # component): a version change and state=absent, each undone afterwards.
-
-def test_version_change_installs_a_new_tree_restarts_and_keeps_data(host):
-    # A second "version" from the same release files: the role must unpack it
-    # into its own tree, switch the links, restart the service once and keep the data.
-    marker = f"/var/lib/victorialogs/lifecycle-{secrets.token_hex(4)}"
-    host.check_output(f"touch {marker}")
-    pid = host.check_output("systemctl show -p MainPID --value victorialogs")
-    upgraded = f"{VERSION}-1"
-    release = "{{ victorialogs_release_url }}"
-    rc, output = apply_converge(host, {
-        "victorialogs_version": upgraded,
-        "victorialogs_release_url": f"{{{{ lgtm_artifact_mirror }}}}/VictoriaMetrics/VictoriaLogs/releases/download/v{VERSION}",
-        "victorialogs_artifact_url": f"{release}/victoria-logs-linux-amd64-v{VERSION}.tar.gz",
-        "victorialogs_checksum_url": f"{release}/victoria-logs-linux-amd64-v{VERSION}_checksums.txt"})
-    assert rc == 0, output
-    tree = "/opt/observability-lgtm/victorialogs"
-    assert host.file(f"{tree}/current").linked_to == f"{tree}/{upgraded}"
-    assert host.check_output("systemctl show -p MainPID --value victorialogs") != pid
-    assert poll(lambda: host.run(f"curl -fsS {API}/health").stdout == "OK")
-    assert host.file(marker).exists
-    rc, output = apply_converge(host, {})
-    assert rc == 0, output
-    assert host.file(f"{tree}/current").linked_to == f"{tree}/{VERSION}"
-    host.check_output(f"rm -f {marker}")
-
-
-def test_state_absent_removes_victorialogs_and_keeps_its_data(host):
-    marker = f"/var/lib/victorialogs/lifecycle-{secrets.token_hex(4)}"
-    host.check_output(f"touch {marker}")
-    rc, output = apply_converge(host, {"victorialogs_state": "absent"})
-    assert rc == 0, output
-    assert not host.service("victorialogs").is_running
-    assert not host.file("/etc/systemd/system/victorialogs.service").exists
-    assert not host.file("/etc/victorialogs").exists
-    assert not host.file("/usr/local/bin/victoria-logs-prod").exists
-    assert not host.file("/opt/observability-lgtm/victorialogs").exists
-    assert host.file(marker).exists, "data must be kept unless victorialogs_purge_data"
-    rc, output = apply_converge(host, {})
-    assert rc == 0, output
-    assert poll(lambda: host.run(f"curl -fsS {API}/health").stdout == "OK")
-    host.check_output(f"rm -f {marker}")
+RELEASE = "{{ lgtm_artifact_mirror }}/VictoriaMetrics/VictoriaLogs/releases/download/v" + VERSION
+globals().update(lifecycle_tests(
+    role="victorialogs", service="victorialogs", version=VERSION, links=["victoria-logs-prod"],
+    ready=lambda host: host.run(f"curl -fsS {API}/health").stdout == "OK",
+    same_release_vars={"victorialogs_artifact_url": f"{RELEASE}/victoria-logs-linux-amd64-v{VERSION}.tar.gz",
+                       "victorialogs_checksum_url": f"{RELEASE}/victoria-logs-linux-amd64-v{VERSION}_checksums.txt"}))

@@ -36,47 +36,43 @@ MIRROR = "https://mirror.example.internal/lgtm"
 #   raw mimir-linux-amd64 binary and mimir-linux-amd64-sha-256 beside it.
 # - Loki 3.7.8: tag v3.7.8; the Makefile's dist target zips each binary as
 #   <binary>.zip and lists them in SHA256SUMS.
+# - OpenTelemetry Collector 0.159.0: opentelemetry-collector-releases tag
+#   v0.159.0, goreleaser's otelcol-contrib_<v>_linux_amd64.tar.gz and one
+#   opentelemetry-collector-releases_otelcol-contrib_checksums.txt.
+# - Jaeger 2.13.0: scripts/build/package-deploy.sh at v1.76.0 packs
+#   jaeger-<v2>-linux-amd64.tar.gz and one release-wide jaeger-<v2>.sha256sum.txt;
+#   scripts/release/draft.py creates the GitHub release under the v1 tag.
+# - Prometheus 3.16.0: promu's <name>-<version>.<os>-<arch>.tar.gz and sha256sums.txt.
+# - VictoriaLogs 1.52.1: the Makefile's release-victoria-logs-goos-goarch target,
+#   victoria-logs-<os>-<arch>-v<v>.tar.gz and ..._checksums.txt beside it.
+GH = "https://github.com"
+UPSTREAM: dict[str, tuple[str, str, str]] = {
+    "grafana": ("https://dl.grafana.com",
+                "/grafana/release/13.2.3/grafana_13.2.3_36482603486_linux_amd64.tar.gz",
+                "/grafana/release/13.2.3/grafana_13.2.3_36482603486_linux_amd64.tar.gz.sha256"),
+    "tempo": (GH, "/grafana/tempo/releases/download/v3.1.0/tempo_3.1.0_linux_amd64.tar.gz",
+              "/grafana/tempo/releases/download/v3.1.0/SHA256SUMS"),
+    "mimir": (GH, "/grafana/mimir/releases/download/mimir-3.2.2/mimir-linux-amd64",
+              "/grafana/mimir/releases/download/mimir-3.2.2/mimir-linux-amd64-sha-256"),
+    "loki": (GH, "/grafana/loki/releases/download/v3.7.8/loki-linux-amd64.zip",
+             "/grafana/loki/releases/download/v3.7.8/SHA256SUMS"),
+    "otel_collector": (
+        GH, "/open-telemetry/opentelemetry-collector-releases/releases/download/v0.159.0/"
+            "otelcol-contrib_0.159.0_linux_amd64.tar.gz",
+        "/open-telemetry/opentelemetry-collector-releases/releases/download/v0.159.0/"
+        "opentelemetry-collector-releases_otelcol-contrib_checksums.txt"),
+    "jaeger": (GH, "/jaegertracing/jaeger/releases/download/v1.76.0/jaeger-2.13.0-linux-amd64.tar.gz",
+               "/jaegertracing/jaeger/releases/download/v1.76.0/jaeger-2.13.0.sha256sum.txt"),
+    "prometheus": (GH, "/prometheus/prometheus/releases/download/v3.16.0/prometheus-3.16.0.linux-amd64.tar.gz",
+                   "/prometheus/prometheus/releases/download/v3.16.0/sha256sums.txt"),
+    "victorialogs": (
+        GH, "/VictoriaMetrics/VictoriaLogs/releases/download/v1.52.1/victoria-logs-linux-amd64-v1.52.1.tar.gz",
+        "/VictoriaMetrics/VictoriaLogs/releases/download/v1.52.1/victoria-logs-linux-amd64-v1.52.1_checksums.txt"),
+}
+# Each role's URLs under its upstream base and under a mirror keeping upstream's paths.
 EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
-    "grafana": {
-        "https://dl.grafana.com": (
-            "https://dl.grafana.com/grafana/release/13.2.3/grafana_13.2.3_36482603486_linux_amd64.tar.gz",
-            "https://dl.grafana.com/grafana/release/13.2.3/grafana_13.2.3_36482603486_linux_amd64.tar.gz.sha256",
-        ),
-        MIRROR: (
-            f"{MIRROR}/grafana/release/13.2.3/grafana_13.2.3_36482603486_linux_amd64.tar.gz",
-            f"{MIRROR}/grafana/release/13.2.3/grafana_13.2.3_36482603486_linux_amd64.tar.gz.sha256",
-        ),
-    },
-    "tempo": {
-        "https://github.com": (
-            "https://github.com/grafana/tempo/releases/download/v3.1.0/tempo_3.1.0_linux_amd64.tar.gz",
-            "https://github.com/grafana/tempo/releases/download/v3.1.0/SHA256SUMS",
-        ),
-        MIRROR: (
-            f"{MIRROR}/grafana/tempo/releases/download/v3.1.0/tempo_3.1.0_linux_amd64.tar.gz",
-            f"{MIRROR}/grafana/tempo/releases/download/v3.1.0/SHA256SUMS",
-        ),
-    },
-    "mimir": {
-        "https://github.com": (
-            "https://github.com/grafana/mimir/releases/download/mimir-3.2.2/mimir-linux-amd64",
-            "https://github.com/grafana/mimir/releases/download/mimir-3.2.2/mimir-linux-amd64-sha-256",
-        ),
-        MIRROR: (
-            f"{MIRROR}/grafana/mimir/releases/download/mimir-3.2.2/mimir-linux-amd64",
-            f"{MIRROR}/grafana/mimir/releases/download/mimir-3.2.2/mimir-linux-amd64-sha-256",
-        ),
-    },
-    "loki": {
-        "https://github.com": (
-            "https://github.com/grafana/loki/releases/download/v3.7.8/loki-linux-amd64.zip",
-            "https://github.com/grafana/loki/releases/download/v3.7.8/SHA256SUMS",
-        ),
-        MIRROR: (
-            f"{MIRROR}/grafana/loki/releases/download/v3.7.8/loki-linux-amd64.zip",
-            f"{MIRROR}/grafana/loki/releases/download/v3.7.8/SHA256SUMS",
-        ),
-    },
+    role: {base_url: (base_url + artifact, base_url + checksum) for base_url in (upstream, MIRROR)}
+    for role, (upstream, artifact, checksum) in UPSTREAM.items()
 }
 
 CASES = [(role, base) for role, bases in EXPECTED.items() for base in bases]
@@ -128,16 +124,6 @@ def test_grafana_checksum_is_the_tarballs_sha256_sidecar() -> None:
     assert checksum == f"{artifact}.sha256"
 
 
-def test_tempo_checksum_is_the_releases_sha256sums() -> None:
-    """goreleaser's one SHA256SUMS per release lists the tarball by its file name."""
-    artifact, checksum = render_urls("tempo", None)
-    version = defaults("tempo")["tempo_version"]
-    artifact_dir, artifact_name = artifact.rsplit("/", 1)
-    assert artifact_dir.endswith(f"/releases/download/v{version}")
-    assert artifact_name == f"tempo_{version}_linux_amd64.tar.gz"
-    assert checksum == f"{artifact_dir}/SHA256SUMS"
-
-
 def test_mimir_checksum_is_the_binarys_sha_256_file() -> None:
     """Mimir publishes one <artifact>-sha-256 file per artifact, in a release tagged mimir-<version>."""
     artifact, checksum = render_urls("mimir", None)
@@ -146,11 +132,15 @@ def test_mimir_checksum_is_the_binarys_sha_256_file() -> None:
     assert checksum == f"{artifact}-sha-256"
 
 
-def test_loki_checksum_is_the_releases_sha256sums() -> None:
-    """Loki's dist target lists every zip of the release in one SHA256SUMS."""
-    artifact, checksum = render_urls("loki", None)
-    version = defaults("loki")["loki_version"]
-    artifact_dir, artifact_name = artifact.rsplit("/", 1)
+@pytest.mark.parametrize(("role", "artifact_name"), [
+    ("tempo", "tempo_{version}_linux_amd64.tar.gz"),  # goreleaser, one SHA256SUMS per release
+    ("loki", "loki-linux-amd64.zip"),                 # the dist target lists every zip in SHA256SUMS
+])
+def test_checksum_is_the_releases_sha256sums(role: str, artifact_name: str) -> None:
+    """One SHA256SUMS per release lists the artifact by its file name, in the release tagged v<version>."""
+    artifact, checksum = render_urls(role, None)
+    version = defaults(role)[f"{role}_version"]
+    artifact_dir, name = artifact.rsplit("/", 1)
     assert artifact_dir.endswith(f"/releases/download/v{version}")
-    assert artifact_name == "loki-linux-amd64.zip"
+    assert name == artifact_name.format(version=version)
     assert checksum == f"{artifact_dir}/SHA256SUMS"

@@ -1,0 +1,134 @@
+"""site.yml's wiring, for every choice of backends, rendered by Ansible itself.
+
+The inventory picks one backend per signal; the wiring role and
+playbooks/vars/stack.yml turn that into the collector's pipeline spec (rendered
+through the otelcol_config filter) and Grafana's datasources. The stack
+scenarios run two of these combinations; this renders all of them, Grafana
+with Jaeger and Prometheus included (Grafana does not run in the lab), and the
+inventories the wiring must refuse.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+PLAY = """
+- name: Wire the stack and render what site.yml hands to the roles
+  hosts: all
+  gather_facts: false
+  vars_files: ["{repo}/playbooks/vars/stack.yml"]
+  tasks:
+    - name: Set the wiring facts
+      ansible.builtin.include_role:
+        name: observability.lgtm.wiring
+    - name: Show the rendered data
+      ansible.builtin.debug:
+        msg: "LGTM-RENDERED {{{{ {{'spec': lgtm_stack_collector_spec,
+                                    'config': lgtm_stack_collector_spec | combine({{'memory': {{'limit_mib': 512}}}})
+                                              | observability.lgtm.otelcol_config,
+                                    'datasources': lgtm_stack_datasources}} | to_json }}}}"
+      run_once: true
+    - name: Show where each host's demo shop would send
+      ansible.builtin.debug:
+        msg: "LGTM-DEMO {{{{ inventory_hostname }}}} {{{{ lgtm_stack_demo_otlp_endpoint }}}}"
+"""
+
+
+def run_play(tmp_path: Path, groups: dict[str, list[str]]) -> subprocess.CompletedProcess[str]:
+    hosts = sorted(set(itertools.chain.from_iterable(groups.values())))
+    inventory = {"all": {"hosts": {host: {"ansible_connection": "local"} for host in hosts},
+                         "children": {group: {"hosts": {host: {} for host in members}}
+                                      for group, members in groups.items()}}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "play.yml").write_text(PLAY.format(repo=REPO))
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
+         str(tmp_path / "play.yml")],
+        capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"})
+
+
+def rendered(tmp_path: Path, groups: dict[str, list[str]]) -> dict:
+    result = run_play(tmp_path, groups)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    messages = [json.loads("{" + line.strip().rstrip(",") + "}")["msg"]
+                for line in result.stdout.splitlines() if '"msg": "LGTM-' in line]
+    out = json.loads(next(m for m in messages if m.startswith("LGTM-RENDERED ")).split(" ", 1)[1])
+    out["demo"] = dict(m.split(" ")[1:] for m in messages if m.startswith("LGTM-DEMO "))
+    return out
+
+
+COMBINATIONS = list(itertools.product(["tempo", "jaeger"], ["mimir", "prometheus"], ["loki", "victorialogs"]))
+
+
+@pytest.mark.parametrize("traces,metrics,logs", COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
+def test_every_backend_choice_wires_the_collector_and_grafana(tmp_path, traces, metrics, logs):
+    groups = {"otel_collector": ["aio"], traces: ["aio"], metrics: ["aio"], logs: ["aio"], "grafana": ["aio"],
+              "demo": ["aio"]}
+    out = rendered(tmp_path, groups)
+    backends = out["spec"]["backends"]
+    assert {name: backend["type"] for name, backend in backends.items()} == \
+        {"traces": traces, "metrics": metrics, "logs": logs}
+    # The traces backend shares the host with a collector: its OTLP port moved off 4317.
+    assert int(backends["traces"]["port"]) == 14317
+    exporters = out["config"]["exporters"]
+    assert any(name.endswith("/traces") and cfg.get("endpoint", "").endswith(":14317")
+               for name, cfg in exporters.items()), exporters
+    metrics_url = {"mimir": "http://aio:9009/otlp", "prometheus": "http://aio:9090/api/v1/otlp"}[metrics]
+    logs_url = {"loki": "http://aio:3100/otlp", "victorialogs": "http://aio:9428/insert/opentelemetry"}[logs]
+    endpoints = {cfg.get("endpoint") for cfg in exporters.values()}
+    assert metrics_url in endpoints and logs_url in endpoints, exporters
+    assert out["demo"] == {"aio": "http://127.0.0.1:4318"}
+
+    datasources = {ds["uid"]: ds for ds in out["datasources"]}
+    expected = {"lgtm-traces": traces, "lgtm-metrics": "prometheus"}
+    if logs == "loki":
+        expected["lgtm-logs"] = "loki"
+    assert {uid: ds["type"] for uid, ds in datasources.items()} == expected
+    trace_links = datasources["lgtm-traces"]["jsonData"]
+    assert trace_links["tracesToMetrics"]["datasourceUid"] == "lgtm-metrics"
+    assert bool(trace_links["tracesToLogsV2"]) == (logs == "loki")
+    assert datasources["lgtm-metrics"]["jsonData"]["exemplarTraceIdDestinations"] == \
+        [{"name": "trace_id", "datasourceUid": "lgtm-traces"}]
+    assert datasources["lgtm-metrics"]["url"] == \
+        {"mimir": "http://aio:9009/prometheus", "prometheus": "http://aio:9090"}[metrics]
+    assert datasources["lgtm-traces"]["url"] == {"tempo": "http://aio:3200", "jaeger": "http://aio:16686"}[traces]
+
+
+def test_distributed_hosts_keep_the_default_ports(tmp_path):
+    out = rendered(tmp_path, {"otel_collector": ["collector"], "jaeger": ["traces"], "prometheus": ["metrics"],
+                              "victorialogs": ["logs"], "demo": ["shop"]})
+    traces = out["spec"]["backends"]["traces"]
+    assert (traces["type"], traces["host"], int(traces["port"])) == ("jaeger", "traces", 4317)
+    assert [ds["type"] for ds in out["datasources"]] == ["jaeger", "prometheus"]
+    # The demo shop sends to a collector on its own host, else to the first collector.
+    assert out["demo"]["shop"] == "http://collector:4318"
+    assert out["demo"]["collector"] == "http://127.0.0.1:4318"
+
+
+@pytest.mark.parametrize("groups,message", [
+    ({"otel_collector": ["a"], "tempo": ["a"], "jaeger": ["b"], "prometheus": ["a"], "loki": ["a"]},
+     "traces need exactly one backend, in exactly one of the inventory groups tempo or jaeger, with one host "
+     "(it runs as one node); groups with hosts: tempo, jaeger."),
+    ({"otel_collector": ["a"], "jaeger": ["a"], "prometheus": ["a"]},
+     "logs need exactly one backend, in exactly one of the inventory groups loki or victorialogs, with one host "
+     "(it runs as one node); groups with hosts: none."),
+    ({"otel_collector": ["a"], "jaeger": ["a"], "prometheus": ["a", "b"], "victorialogs": ["a"]},
+     "metrics need exactly one backend"),
+    ({"jaeger": ["a"], "prometheus": ["a"], "victorialogs": ["a"]},
+     "Inventory group 'otel_collector' (wiring_groups.otel_collector) must have at least one host"),
+], ids=["two-trace-backends", "no-logs-backend", "two-metrics-hosts", "no-collector"])
+def test_wrong_inventories_fail_naming_the_groups(tmp_path, groups, message):
+    result = run_play(tmp_path, groups)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, result.stdout[-3000:]
+    assert "LGTM-RENDERED" not in result.stdout
