@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright: observability.lgtm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage 1, facts: what this collection knows about collector versions and components.
+
+Type renames per version, removed components, the backend-type table
+(``BACKEND_TYPES``: adding a backend type means adding one row there), which
+signals connectors and receivers carry, and the component ids each spec item
+gets in the rendered configuration of a given version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
+    BackendSpec, ConnectorSpec, Version,
+)
+
+DEFAULT_COLLECTOR_VERSION = "0.159.0"
+
+
+# Oldest collector this filter renders for: `service.telemetry.metrics.readers`
+# is the only self-metrics shape emitted, and older releases used `address`.
+MINIMUM_COLLECTOR_VERSION: Version = (0, 111, 0)
+
+
+# Component types renamed to lower snake case upstream. The old names stay as
+# deprecated aliases (checked in the v0.159.0 sources: `DeprecatedType` in each
+# module's metadata) that log a warning on every start, so the new name is
+# emitted from the version that introduced it, the old one before.
+# (kind, old type) -> (first version with the new name, new type)
+TYPE_RENAMES: Dict[Tuple[str, str], Tuple[Version, str]] = {
+    ("exporters", "otlp"): ((0, 144, 0), "otlp_grpc"),
+    ("exporters", "otlphttp"): ((0, 144, 0), "otlp_http"),
+    # contrib PR 48705, released in v0.154.0
+    ("exporters", "prometheusremotewrite"): ((0, 154, 0), "prometheus_remote_write"),
+    # contrib PRs 47963 and 47971, merged late April 2026; 0.152.0 is the first
+    # release certain to contain them (the old alias still works anyway).
+    ("connectors", "spanmetrics"): ((0, 152, 0), "span_metrics"),
+    ("connectors", "servicegraph"): ((0, 152, 0), "service_graph"),
+}
+
+
+# new type -> old type, to accept either spelling in a spec
+RENAMED_FROM: Dict[Tuple[str, str], str] = {
+    (kind, new): old for (kind, old), (_version, new) in TYPE_RENAMES.items()
+}
+
+
+# Exporter-side batching (`sending_queue.batch` in exporterhelper) replaced the
+# experimental `batcher` section in v0.123.0. From then on exporters batch by
+# themselves and the batch processor is not added: batching twice only adds
+# latency and memory. Older targets get the batch processor instead.
+EXPORTER_BATCHING_VERSION: Version = (0, 123, 0)
+
+
+SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")
+
+
+COMPONENT_KINDS: Tuple[str, ...] = ("receivers", "processors", "exporters", "connectors", "extensions")
+
+
+# Component types compiled into the lab collector (lab/otelcol-builder.yaml),
+# under their current names and their deprecated aliases. basicauth is not in
+# the build, so backend basic auth is sent as an Authorization header.
+LAB_BUILD_TYPES: Dict[str, frozenset] = {
+    "receivers": frozenset({"otlp", "prometheus"}),
+    "processors": frozenset({
+        "memory_limiter", "batch", "resource", "attributes", "transform",
+        "filter", "tail_sampling", "probabilistic_sampler",
+    }),
+    "exporters": frozenset({"otlp", "otlphttp", "otlp_grpc", "otlp_http", "debug", "prometheusremotewrite",
+                            "prometheus_remote_write"}),
+    "connectors": frozenset({"forward", "spanmetrics", "servicegraph", "span_metrics", "service_graph"}),
+    "extensions": frozenset({"health_check", "file_storage", "pprof", "zpages"}),
+}
+
+
+@dataclass(frozen=True)
+class BackendProtocol:
+    """How a backend type is reached over one protocol."""
+
+    # Exporter type under its pre-rename name; TYPE_RENAMES gives the name per version.
+    exporter: str
+    # Default port; None for types whose spec gives the whole endpoint.
+    port: Optional[int] = None
+    # Appended to scheme://host:port (http exporters only). The otlphttp
+    # exporter adds /v1/<signal> to it, prometheusremotewrite posts to it as is.
+    path: str = ""
+
+    @property
+    def is_grpc(self) -> bool:
+        return self.exporter == "otlp"
+
+
+@dataclass(frozen=True)
+class BackendType:
+    """What a backend type accepts and how it is addressed."""
+
+    signals: Tuple[str, ...]
+    # The first protocol is the default. Empty for 'debug' (no network).
+    protocols: Dict[str, BackendProtocol]
+    # "host": the spec gives host (and optionally port); "endpoint": the spec
+    # gives the full endpoint; "none": nothing to address (debug).
+    addressing: str = "host"
+    # Header that carries spec 'tenant'; None: the type has no tenants this
+    # filter knows, and 'tenant' is rejected (plain 'headers' still work).
+    tenant_header: Optional[str] = "X-Scope-OrgID"
+
+
+OTLP_GRPC_PORT = 4317
+
+
+OTLP_HTTP_PORT = 4318
+
+
+BACKEND_TYPES: Dict[str, BackendType] = {
+    "tempo": BackendType(signals=("traces",), protocols={
+        "grpc": BackendProtocol("otlp", OTLP_GRPC_PORT),
+        "http": BackendProtocol("otlphttp", OTLP_HTTP_PORT),
+    }),
+    "mimir": BackendType(signals=("metrics",), protocols={
+        "otlp": BackendProtocol("otlphttp", 9009, "/otlp"),
+        "remote_write": BackendProtocol("prometheusremotewrite", 9009, "/api/v1/push"),
+    }),
+    "loki": BackendType(signals=("logs",), protocols={
+        "http": BackendProtocol("otlphttp", 3100, "/otlp"),
+    }),
+    # Jaeger v2 is built on the collector and receives OTLP on the usual ports.
+    "jaeger": BackendType(signals=("traces",), tenant_header=None, protocols={
+        "grpc": BackendProtocol("otlp", OTLP_GRPC_PORT),
+        "http": BackendProtocol("otlphttp", OTLP_HTTP_PORT),
+    }),
+    # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write needs
+    # --web.enable-remote-write-receiver. Neither has a tenant header.
+    "prometheus": BackendType(signals=("metrics",), tenant_header=None, protocols={
+        "otlp": BackendProtocol("otlphttp", 9090, "/api/v1/otlp"),
+        "remote_write": BackendProtocol("prometheusremotewrite", 9090, "/api/v1/write"),
+    }),
+    # VictoriaLogs tenants are numeric AccountID/ProjectID headers, not a
+    # tenant name, so they go under 'headers'.
+    "victorialogs": BackendType(signals=("logs",), tenant_header=None, protocols={
+        "http": BackendProtocol("otlphttp", 9428, "/insert/opentelemetry"),
+    }),
+    "otlp": BackendType(signals=SIGNALS, addressing="endpoint", protocols={
+        "grpc": BackendProtocol("otlp"),
+        "http": BackendProtocol("otlphttp"),
+    }),
+    "debug": BackendType(signals=SIGNALS, addressing="none", protocols={}, tenant_header=None),
+}
+
+
+def backend_url_example(type_name: str) -> str:
+    """The default endpoint of a host-addressed backend type, for messages: http://<host>:3100/otlp."""
+    name, protocol = next(iter(BACKEND_TYPES[type_name].protocols.items()))
+    if protocol.is_grpc:
+        return f"<host>:{protocol.port} ({name})"
+    return f"http://<host>:{protocol.port}{protocol.path}"
+
+
+# Components removed upstream: (kind, type) -> (first version without it, what to use instead).
+REMOVED_COMPONENTS: Dict[Tuple[str, str], Tuple[Version, str]] = {
+    ("exporters", "logging"): ((0, 111, 0), "use a backend of type 'debug' (the debug exporter)"),
+    ("exporters", "loki"): (
+        (0, 131, 0),
+        f"use a backend of type 'loki', which sends OTLP over HTTP to Loki's native endpoint "
+        f"{backend_url_example('loki')}",
+    ),
+    # Only the exporter is gone: Jaeger itself takes OTLP, through the 'jaeger' backend type.
+    ("exporters", "jaeger"): (
+        (0, 85, 0),
+        f"Jaeger accepts OTLP natively: use a backend of type 'jaeger', which sends OTLP to "
+        f"{backend_url_example('jaeger')}",
+    ),
+    ("extensions", "memory_ballast"): ((0, 109, 0), "set GOMEMLIMIT (see the otelcol_gomemlimit filter)"),
+}
+
+
+# Which signals each connector type consumes (as exporter) and produces (as receiver).
+# None means "the same signal on both sides" (forward).
+CONNECTOR_SIGNALS: Dict[str, Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]] = {
+    "spanmetrics": (("traces",), ("metrics",)),
+    "servicegraph": (("traces",), ("metrics",)),
+    "forward": None,
+}
+
+
+RECEIVER_SIGNALS: Dict[str, Tuple[str, ...]] = {
+    "otlp": SIGNALS,
+    "prometheus": ("metrics",),
+}
+
+
+def format_version(version: Version) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def versioned_type(kind: str, old_type: str, version: Version) -> str:
+    """The name the target collector uses for a component type (see TYPE_RENAMES)."""
+    rename = TYPE_RENAMES.get((kind, old_type))
+    if rename is not None and version >= rename[0]:
+        return rename[1]
+    return old_type
+
+
+def canonical_type(kind: str, type_name: str) -> str:
+    """Map a new snake_case type name back to the old name used as this module's key."""
+    return RENAMED_FROM.get((kind, type_name), type_name)
+
+
+def exporters_batch_themselves(version: Version) -> bool:
+    return version >= EXPORTER_BATCHING_VERSION
+
+
+def component_type(component_id: str) -> str:
+    return component_id.split("/", 1)[0]
+
+
+def backend_protocol(backend: BackendSpec) -> Optional[BackendProtocol]:
+    """The BACKEND_TYPES row for the backend's protocol; None for debug (no network)."""
+    return BACKEND_TYPES[backend.type].protocols.get(backend.protocol)
+
+
+def backend_exporter_id(backend: BackendSpec, version: Version) -> str:
+    protocol = backend_protocol(backend)
+    old_type = protocol.exporter if protocol is not None else "debug"
+    return f"{versioned_type('exporters', old_type, version)}/{backend.name}"
+
+
+def connector_rendered_id(connector: ConnectorSpec, version: Version) -> str:
+    """The connector id in the rendered config: the spec's name, the version's type name."""
+    name = connector.component_id.split("/", 1)[1] if "/" in connector.component_id else None
+    rendered_type = versioned_type("connectors", connector.type, version)
+    return f"{rendered_type}/{name}" if name else rendered_type

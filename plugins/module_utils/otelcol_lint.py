@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# Copyright: observability.lgtm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage 3, lint: spec-level checks that need the whole spec.
+
+Every problem is collected (with its spec path) and returned together:
+references between pipelines and components, unused components, connector
+wiring, component types the target collector lacks, high-cardinality metric
+dimensions and listen-port clashes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
+    Config, ListenAddress, Spec, Version,
+)
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
+    BACKEND_TYPES, CONNECTOR_SIGNALS, LAB_BUILD_TYPES, RECEIVER_SIGNALS, REMOVED_COMPONENTS, component_type,
+    format_version,
+)
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read import (
+    COMPONENT_ID_PATTERN,
+)
+
+# Attribute keys whose values are (nearly) unique per request, user or trace.
+# As metric dimensions they create one time series per value.
+HIGH_CARDINALITY_KEYS = frozenset({
+    "user.id", "user_id", "userid", "enduser.id", "enduser_id", "customer.id", "customer_id",
+    "http.request_id", "http.request.id", "request_id", "request.id", "requestid", "x-request-id",
+    "trace_id", "trace.id", "traceid", "span_id", "span.id", "spanid",
+    "session.id", "session_id", "sessionid", "correlation_id", "correlation.id",
+    "transaction.id", "transaction_id", "message.id", "message_id", "messaging.message.id",
+})
+
+
+HIGH_CARDINALITY_PATTERN = re.compile(
+    r"(^|[._-])(user|enduser|customer|request|trace|span|session|correlation|transaction|message)[._-]?id$"
+)
+
+
+HIGH_CARDINALITY_ADVICE = (
+    "is a high-cardinality attribute (a new value per user/request/trace): as a metric dimension it creates "
+    "one time series per value, which blows up metric storage (Mimir/Prometheus memory and index size) and "
+    "query cost. That data belongs in traces (span attributes) or logs, not in metric labels; "
+    "remove it from the metric dimensions"
+)
+
+
+# Processor actions that put a key onto the data (as opposed to delete/hash).
+PROMOTING_ACTIONS = frozenset({"insert", "upsert", "update", "convert", "extract"})
+
+
+TRANSFORM_SET_PATTERN = re.compile(r"set\(\s*(?:resource\.|datapoint\.|scope\.)?attributes\[\s*\"([^\"]+)\"\s*\]")
+
+
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
+def is_high_cardinality(key: str) -> bool:
+    lowered = key.strip().lower()
+    return lowered in HIGH_CARDINALITY_KEYS or bool(HIGH_CARDINALITY_PATTERN.search(lowered))
+
+
+def removed_component_problem(kind: str, type_name: str, version: Version) -> Optional[str]:
+    removed = REMOVED_COMPONENTS.get((kind, type_name))
+    if removed and version >= removed[0]:
+        return (f"the '{type_name}' {kind[:-1]} was removed in collector {format_version(removed[0])} "
+                f"(target is {format_version(version)}); {removed[1]}")
+    return None
+
+
+def component_type_problem(kind: str, type_name: str, version: Version) -> Optional[str]:
+    removed = removed_component_problem(kind, type_name, version)
+    if removed:
+        return removed
+    if type_name not in LAB_BUILD_TYPES[kind]:
+        return (f"{kind[:-1]} type '{type_name}' is not in the lab collector build (lab/otelcol-builder.yaml); "
+                f"accepted: {', '.join(sorted(LAB_BUILD_TYPES[kind]))}")
+    return None
+
+
+def lint_pipeline_references(spec: Spec, problems: List[str]) -> Dict[str, set]:
+    """Check every reference in spec.pipelines; return what each component is used as."""
+    usage: Dict[str, set] = {}
+    override_exporters = spec.overrides.get("exporters", {})
+    override_receivers = spec.overrides.get("receivers", {})
+    for pipeline in spec.pipelines.values():
+        for index, name in enumerate(pipeline.receivers):
+            path = f"{pipeline.path}.receivers[{index}]"
+            if name in spec.receivers:
+                receiver = spec.receivers[name]
+                if pipeline.signal not in RECEIVER_SIGNALS[receiver.type]:
+                    problems.append(f"{path}: receiver {name!r} ({receiver.type}) cannot produce {pipeline.signal}; "
+                                    f"it produces: {', '.join(RECEIVER_SIGNALS[receiver.type])}")
+            elif name in spec.connectors:
+                connector = spec.connectors[name]
+                signals = CONNECTOR_SIGNALS[connector.type]
+                if signals is not None and pipeline.signal not in signals[1]:
+                    problems.append(f"{path}: connector {name!r} produces {', '.join(signals[1])}, so it can only be "
+                                    f"a receiver of a {' or '.join(signals[1])} pipeline, not {pipeline.signal}")
+            elif name not in override_receivers:
+                problems.append(f"{path}: {name!r} is not defined; accepted: a receiver from spec.receivers "
+                                f"({', '.join(sorted(spec.receivers)) or 'none'}) or a connector from spec.connectors "
+                                f"({', '.join(sorted(spec.connectors)) or 'none'})")
+            usage.setdefault(name, set()).add(("receiver", pipeline.signal))
+        for index, name in enumerate(pipeline.extra_processors):
+            path = f"{pipeline.path}.extra_processors[{index}]"
+            if name not in spec.processors:
+                problems.append(f"{path}: processor {name!r} is not defined; accepted: an id from spec.processors "
+                                f"({', '.join(sorted(spec.processors)) or 'none'})")
+            usage.setdefault(name, set()).add(("processor", pipeline.signal))
+        for index, name in enumerate(pipeline.exporters):
+            path = f"{pipeline.path}.exporters[{index}]"
+            if name in spec.backends:
+                backend = spec.backends[name]
+                accepted = BACKEND_TYPES[backend.type].signals
+                if pipeline.signal not in accepted:
+                    problems.append(f"{path}: backend {name!r} is of type {backend.type}, which accepts only "
+                                    f"{', '.join(accepted)}, not {pipeline.signal}")
+            elif name in spec.connectors:
+                connector = spec.connectors[name]
+                signals = CONNECTOR_SIGNALS[connector.type]
+                if signals is not None and pipeline.signal not in signals[0]:
+                    problems.append(f"{path}: connector {name!r} consumes {', '.join(signals[0])}, so it can only be "
+                                    f"an exporter of a {' or '.join(signals[0])} pipeline, not {pipeline.signal}")
+            elif name not in override_exporters:
+                problems.append(f"{path}: {name!r} is not defined; accepted: a backend from spec.backends "
+                                f"({', '.join(sorted(spec.backends)) or 'none'}), a connector from spec.connectors "
+                                f"({', '.join(sorted(spec.connectors)) or 'none'}) or an exporter id from "
+                                f"spec.overrides.exporters")
+            usage.setdefault(name, set()).add(("exporter", pipeline.signal))
+        if pipeline.sampling is not None and pipeline.signal != "traces":
+            problems.append(f"{pipeline.path}.sampling: sampling applies to traces pipelines only, "
+                            f"not {pipeline.signal}")
+    return usage
+
+
+def lint_unused_and_connectors(spec: Spec, usage: Dict[str, set], problems: List[str]) -> None:
+    def roles(name: str) -> set:
+        return {role for role, _signal in usage.get(name, set())}
+
+    for name, receiver in spec.receivers.items():
+        if "receiver" not in roles(name):
+            problems.append(f"{receiver.path}: receiver {name!r} is defined but no pipeline uses it; "
+                            f"add it to a pipeline's receivers or remove it")
+    for name, backend in spec.backends.items():
+        if "exporter" not in roles(name):
+            problems.append(f"{backend.path}: backend {name!r} is defined but no pipeline exports to it; "
+                            f"add it to a pipeline's exporters or remove it")
+    for name in spec.processors:
+        if "processor" not in roles(name):
+            problems.append(f"spec.processors.{name}: processor {name!r} is defined but no pipeline lists it in "
+                            f"extra_processors; use it or remove it")
+    for name, connector in spec.connectors.items():
+        used_as = roles(name)
+        if used_as != {"exporter", "receiver"}:
+            missing = "receiver" if "receiver" not in used_as else "exporter"
+            problems.append(f"{connector.path}: connector {name!r} must be used both as an exporter (of the "
+                            f"pipeline feeding it) and as a receiver (of the pipeline it feeds); it is not used as "
+                            f"{'a' if missing == 'receiver' else 'an'} {missing} in any pipeline")
+        if CONNECTOR_SIGNALS[connector.type] is None:
+            # forward: data must go out on the same signal it came in on.
+            signals_in = {signal for role, signal in usage.get(name, set()) if role == "exporter"}
+            signals_out = {signal for role, signal in usage.get(name, set()) if role == "receiver"}
+            if signals_in and signals_out and signals_in != signals_out:
+                problems.append(f"{connector.path}: a forward connector keeps the signal; it is fed "
+                                f"{', '.join(sorted(signals_in))} but read as {', '.join(sorted(signals_out))}")
+
+
+def lint_component_types(spec: Spec, problems: List[str]) -> None:
+    for name, config in spec.processors.items():
+        type_name = component_type(name)
+        problem = component_type_problem("processors", type_name, spec.version)
+        if problem:
+            problems.append(f"spec.processors.{name}: {problem}")
+        elif type_name in ("memory_limiter", "batch"):
+            problems.append(f"spec.processors.{name}: {type_name} is managed by this filter (memory_limiter is "
+                            f"always first, batching happens once at the end); tune it with spec.memory / spec.batch "
+                            f"or spec.overrides.processors")
+    for kind, section in spec.overrides.items():
+        if kind == "service":
+            continue
+        for component_id in section:
+            path = f"spec.overrides.{kind}.{component_id}"
+            if not isinstance(component_id, str) or not COMPONENT_ID_PATTERN.match(component_id):
+                problems.append(f"{path}: not a component id; accepted: 'type' or 'type/name'")
+                continue
+            problem = component_type_problem(kind, component_type(component_id), spec.version)
+            if problem:
+                problems.append(f"{path}: {problem}")
+
+
+def lint_high_cardinality(spec: Spec, problems: List[str]) -> None:
+    for connector in spec.connectors.values():
+        for index, dimension in enumerate(connector.dimensions):
+            if is_high_cardinality(dimension):
+                problems.append(f"{connector.path}.dimensions[{index}]: {dimension!r} {HIGH_CARDINALITY_ADVICE}")
+    metrics_pipelines = [pipeline for pipeline in spec.pipelines.values() if pipeline.signal == "metrics"]
+    if metrics_pipelines:
+        for key in spec.resource_attributes:
+            if is_high_cardinality(key):
+                problems.append(f"spec.resource_attributes.{key}: set on every pipeline including metrics pipeline "
+                                f"{metrics_pipelines[0].pipeline_id!r}; {key!r} {HIGH_CARDINALITY_ADVICE}")
+    for pipeline in metrics_pipelines:
+        for name in pipeline.extra_processors:
+            config = spec.processors.get(name)
+            if config is not None:
+                for path, key in promoted_keys(name, config):
+                    if is_high_cardinality(key):
+                        problems.append(f"{path}: processor {name!r} is in metrics pipeline "
+                                        f"{pipeline.pipeline_id!r} and sets {key!r}, which {HIGH_CARDINALITY_ADVICE}")
+
+
+def promoted_keys(name: str, config: Config) -> List[Tuple[str, str]]:
+    """Attribute keys an attributes/resource/transform processor writes onto data."""
+    found: List[Tuple[str, str]] = []
+    base = f"spec.processors.{name}"
+    type_name = component_type(name)
+    if type_name in ("attributes", "resource"):
+        actions = config.get("actions")
+        if isinstance(actions, list):
+            for index, action in enumerate(actions):
+                if (isinstance(action, Mapping) and action.get("action") in PROMOTING_ACTIONS
+                        and isinstance(action.get("key"), str)):
+                    found.append((f"{base}.actions[{index}].key", action["key"]))
+    elif type_name == "transform":
+        for section_name in ("metric_statements", "statements"):
+            section = config.get(section_name)
+            for statement_path, statement in iter_statements(section, f"{base}.{section_name}"):
+                for key in TRANSFORM_SET_PATTERN.findall(statement):
+                    found.append((statement_path, key))
+    return found
+
+
+def iter_statements(value: Any, path: str) -> List[Tuple[str, str]]:
+    """Flatten the string statements of a transform processor section."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, list):
+        result: List[Tuple[str, str]] = []
+        for index, item in enumerate(value):
+            result.extend(iter_statements(item, f"{path}[{index}]"))
+        return result
+    if isinstance(value, Mapping):
+        result = []
+        for key, item in value.items():
+            if key in ("statements", "metric_statements", "metric", "datapoint") or isinstance(item, (list, str)):
+                result.extend(iter_statements(item, f"{path}.{key}"))
+        return result
+    return []
+
+
+def spec_listen_addresses(spec: Spec) -> List[ListenAddress]:
+    addresses: List[ListenAddress] = []
+    for receiver in spec.receivers.values():
+        addresses.extend(address for address in (receiver.grpc, receiver.http) if address is not None)
+    addresses.append(spec.health_check)
+    addresses.extend(address for address in (spec.pprof, spec.zpages) if address is not None)
+    addresses.append(spec.telemetry_metrics)
+    return addresses
+
+
+def addresses_clash(first: ListenAddress, second: ListenAddress) -> bool:
+    if first.port != second.port:
+        return False
+    return first.host == second.host or first.host in WILDCARD_HOSTS or second.host in WILDCARD_HOSTS
+
+
+def lint_port_clashes(addresses: List[ListenAddress], problems: List[str]) -> None:
+    for index, address in enumerate(addresses):
+        for earlier in addresses[:index]:
+            if addresses_clash(earlier, address):
+                problems.append(f"{address.path}: {address.text} clashes with {earlier.text} set at {earlier.path}; "
+                                f"two listeners cannot share a port (the collector would fail to start with "
+                                f"'address already in use'); pick another port")
+                break
+
+
+def lint_spec(spec: Spec) -> List[str]:
+    problems: List[str] = []
+    usage = lint_pipeline_references(spec, problems)
+    lint_unused_and_connectors(spec, usage, problems)
+    lint_component_types(spec, problems)
+    lint_high_cardinality(spec, problems)
+    lint_port_clashes(spec_listen_addresses(spec), problems)
+    return problems

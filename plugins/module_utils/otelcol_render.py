@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright: observability.lgtm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage 4, render: the collector configuration for a typed ``Spec``.
+
+Rendering builds new data only: it never changes the ``Spec`` it is given (values
+taken from it are copied).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Tuple
+
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
+    BackendSpec, Config, ConnectorSpec, PipelineSpec, ReceiverSpec, SamplingSpec, Spec, TlsSpec,
+)
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
+    BACKEND_TYPES, backend_exporter_id, backend_protocol, connector_rendered_id, exporters_batch_themselves,
+)
+
+PERSISTENT_QUEUE_STORAGE_ID = "file_storage/queue"
+
+
+def id_suffix(text: str) -> str:
+    """Turn a pipeline id like 'traces/sampled' into a component name 'traces_sampled'."""
+    return text.replace("/", "_")
+
+
+def render_tls_client(tls: TlsSpec) -> Config:
+    rendered: Config = {}
+    for key in ("ca_file", "cert_file", "key_file", "server_name"):
+        value = getattr(tls, key)
+        if value is not None:
+            rendered[key if key != "server_name" else "server_name_override"] = value
+    if tls.insecure_skip_verify:
+        rendered["insecure_skip_verify"] = True
+    return rendered
+
+
+def backend_endpoint(backend: BackendSpec) -> str:
+    if backend.endpoint is not None:
+        return backend.endpoint
+    protocol = BACKEND_TYPES[backend.type].protocols[backend.protocol]
+    port = backend.port or protocol.port
+    if protocol.is_grpc:
+        return f"{backend.host}:{port}"
+    scheme = "https" if backend.tls.enabled else "http"
+    return f"{scheme}://{backend.host}:{port}{protocol.path}"
+
+
+def has_remote_write_queue(backend: BackendSpec) -> bool:
+    """prometheusremotewrite has its own queue (remote_write_queue) instead of exporterhelper's sending_queue."""
+    protocol = backend_protocol(backend)
+    return protocol is not None and protocol.exporter == "prometheusremotewrite"
+
+
+def render_sending_queue(spec: Spec, backend: BackendSpec) -> Config:
+    queue: Config = {"enabled": True, "num_consumers": 10, "queue_size": backend.queue_size}
+    if persistent_queue_applies(spec, backend):
+        queue["storage"] = PERSISTENT_QUEUE_STORAGE_ID
+    if exporters_batch_themselves(spec.version):
+        # The queue counts requests; the batch counts items, so min_size is not
+        # bounded by queue_size (the collector checks that only for equal sizers).
+        queue["batch"] = {
+            "flush_timeout": spec.batch.flush_timeout,
+            "sizer": "items",
+            "min_size": spec.batch.min_size,
+            "max_size": spec.batch.max_size,
+        }
+    return queue
+
+
+def persistent_queue_applies(spec: Spec, backend: BackendSpec) -> bool:
+    if spec.persistent_queue_directory is None or backend.persistent is False:
+        return False
+    # remote_write_queue has no storage support.
+    return not has_remote_write_queue(backend)
+
+
+RETRY_ON_FAILURE: Config = {
+    "enabled": True,
+    "initial_interval": "5s",
+    "max_interval": "30s",
+    "max_elapsed_time": "300s",
+}
+
+
+def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
+    protocol = backend_protocol(backend)
+    if protocol is None:
+        return {"verbosity": backend.verbosity}
+    exporter: Config = {"endpoint": backend_endpoint(backend), "timeout": backend.timeout}
+    is_grpc = protocol.is_grpc
+    tls_settings = render_tls_client(backend.tls)
+    if is_grpc and not backend.tls.enabled:
+        exporter["tls"] = {"insecure": True}
+    elif backend.tls.enabled and tls_settings:
+        exporter["tls"] = tls_settings
+    headers = dict(backend.headers)
+    if backend.auth is not None:
+        # The lab build has no basicauth extension; the header is what it would send.
+        credentials = base64.b64encode(f"{backend.auth[0]}:{backend.auth[1]}".encode("utf-8")).decode("ascii")
+        headers["Authorization"] = f"Basic {credentials}"
+    if headers:
+        exporter["headers"] = headers
+    exporter["retry_on_failure"] = dict(RETRY_ON_FAILURE)
+    if has_remote_write_queue(backend):
+        # prometheusremotewrite has no exporterhelper sending_queue; its
+        # remote_write_queue plays the same role.
+        exporter["remote_write_queue"] = {"enabled": True, "queue_size": backend.queue_size, "num_consumers": 5}
+    else:
+        exporter["sending_queue"] = render_sending_queue(spec, backend)
+    return exporter
+
+
+def render_receiver(receiver: ReceiverSpec) -> Config:
+    if receiver.type == "prometheus":
+        return {"config": {"scrape_configs": copy.deepcopy(receiver.scrape_configs)}}
+    protocols: Config = {}
+    for protocol_name in ("grpc", "http"):
+        address = getattr(receiver, protocol_name)
+        if address is None:
+            continue
+        protocol: Config = {"endpoint": address.text}
+        if receiver.tls is not None and receiver.tls.enabled:
+            protocol["tls"] = {key: value for key, value in (
+                ("cert_file", receiver.tls.cert_file), ("key_file", receiver.tls.key_file),
+                ("client_ca_file", receiver.tls.ca_file)) if value is not None}
+        protocols[protocol_name] = protocol
+    return {"protocols": protocols}
+
+
+def render_connector(connector: ConnectorSpec) -> Config:
+    if connector.type == "spanmetrics":
+        rendered: Config = {"dimensions": [{"name": name} for name in connector.dimensions]}
+        if connector.histogram_buckets:
+            rendered["histogram"] = {"explicit": {"buckets": list(connector.histogram_buckets)}}
+        if connector.metrics_flush_interval:
+            rendered["metrics_flush_interval"] = connector.metrics_flush_interval
+        return rendered
+    if connector.type == "servicegraph":
+        rendered = {"dimensions": list(connector.dimensions)}
+        store: Config = {}
+        if connector.store_ttl:
+            store["ttl"] = connector.store_ttl
+        if connector.store_max_items:
+            store["max_items"] = connector.store_max_items
+        if store:
+            rendered["store"] = store
+        return rendered
+    return {}
+
+
+def sampler_id(pipeline: PipelineSpec) -> str:
+    """The id of the sampling processor rendered for a pipeline with sampling."""
+    kind = pipeline.sampling.kind if pipeline.sampling is not None else "probabilistic"
+    prefix = "probabilistic_sampler" if kind == "probabilistic" else "tail_sampling"
+    return f"{prefix}/{id_suffix(pipeline.pipeline_id)}"
+
+
+def render_sampler(pipeline: PipelineSpec) -> Tuple[str, Config]:
+    """The sampling processor of a pipeline: its id and its settings (copied from the spec)."""
+    sampling = pipeline.sampling or SamplingSpec(kind="probabilistic")
+    if sampling.kind == "probabilistic":
+        return sampler_id(pipeline), {"sampling_percentage": sampling.percentage}
+    return sampler_id(pipeline), {
+        "decision_wait": sampling.decision_wait,
+        "num_traces": sampling.num_traces,
+        "policies": copy.deepcopy(sampling.policies),
+    }
+
+
+def rendered_id_for(spec: Spec, name: str) -> str:
+    """Map a name used in spec.pipelines to the component id in the rendered config."""
+    if name in spec.backends:
+        return backend_exporter_id(spec.backends[name], spec.version)
+    if name in spec.connectors:
+        return connector_rendered_id(spec.connectors[name], spec.version)
+    return name  # a receiver or an exporter defined in spec.overrides.exporters
+
+
+def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
+    """Processor order: memory_limiter, resource, extra processors, sampler, batch.
+
+    memory_limiter must see data first so it can refuse it under pressure; the
+    extra processors (filters, attribute edits) run before sampling so dropped
+    data is never sampled; batching comes last, after sampling and filtering,
+    so batches hold only data that will be sent.
+    """
+    order = ["memory_limiter"]
+    if spec.resource_attributes:
+        order.append("resource")
+    order.extend(pipeline.extra_processors)
+    if pipeline.sampling is not None:
+        order.append(sampler_id(pipeline))
+    if not exporters_batch_themselves(spec.version):
+        order.append("batch")
+    return {
+        "receivers": [rendered_id_for(spec, name) if name in spec.connectors else name
+                      for name in pipeline.receivers],
+        "processors": order,
+        "exporters": [rendered_id_for(spec, name) for name in pipeline.exporters],
+    }
+
+
+def render(spec: Spec) -> Config:
+    processors: Config = {
+        "memory_limiter": {
+            "check_interval": spec.memory.check_interval,
+            "limit_mib": spec.memory.limit_mib,
+            "spike_limit_mib": spec.memory.spike_limit_mib,
+        },
+    }
+    if spec.resource_attributes:
+        processors["resource"] = {"attributes": [
+            {"key": key, "value": value, "action": "upsert"} for key, value in spec.resource_attributes.items()]}
+    for name, config in spec.processors.items():
+        processors[name] = copy.deepcopy(config)
+    if not exporters_batch_themselves(spec.version):
+        processors["batch"] = {"timeout": spec.batch.flush_timeout, "send_batch_size": spec.batch.min_size,
+                               "send_batch_max_size": spec.batch.max_size}
+
+    for pipeline in spec.pipelines.values():
+        if pipeline.sampling is not None:
+            sampler_id, sampler_config = render_sampler(pipeline)
+            processors[sampler_id] = sampler_config
+    pipelines = {pipeline_id: render_pipeline(spec, pipeline)
+                 for pipeline_id, pipeline in spec.pipelines.items()}
+
+    extensions: Config = {"health_check": {"endpoint": spec.health_check.text}}
+    if spec.persistent_queue_directory is not None and any(
+            persistent_queue_applies(spec, backend) for backend in spec.backends.values()):
+        extensions[PERSISTENT_QUEUE_STORAGE_ID] = {
+            "directory": spec.persistent_queue_directory,
+            "create_directory": True,
+            "timeout": "1s",
+        }
+    if spec.pprof is not None:
+        extensions["pprof"] = {"endpoint": spec.pprof.text}
+    if spec.zpages is not None:
+        extensions["zpages"] = {"endpoint": spec.zpages.text}
+
+    return {
+        "receivers": {name: render_receiver(receiver) for name, receiver in spec.receivers.items()},
+        "processors": processors,
+        "exporters": {backend_exporter_id(backend, spec.version): render_exporter(spec, backend)
+                      for backend in spec.backends.values()},
+        "connectors": {connector_rendered_id(connector, spec.version): render_connector(connector)
+                       for connector in spec.connectors.values()},
+        "extensions": extensions,
+        "service": {
+            "extensions": list(extensions),
+            "pipelines": pipelines,
+            "telemetry": {
+                "logs": {"level": spec.log_level},
+                "metrics": {
+                    "level": spec.telemetry_metrics_level,
+                    "readers": [{"pull": {"exporter": {"prometheus": {
+                        "host": spec.telemetry_metrics.host,
+                        "port": spec.telemetry_metrics.port,
+                    }}}}],
+                },
+            },
+        },
+    }
