@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config, SpecError
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config, SpecError, sorted_problems
 # Re-exported for tests and for code that imported them from the filter before the split.
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (  # noqa: F401
     BACKEND_TYPES,
@@ -49,16 +49,18 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_overrid
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_check import check_rendered
 
 
-def format_problems(problems: List[str]) -> str:
-    lines = "\n".join(f"  - {problem}" for problem in problems)
-    return f"otelcol_config: {len(problems)} problem(s) in the spec:\n{lines}"
+def format_problems(problems: List[str], filter_name: str = "otelcol_config") -> str:
+    """Every problem on its own line, sorted by path."""
+    ordered = sorted_problems(problems)
+    lines = "\n".join(f"  - {problem}" for problem in ordered)
+    return f"{filter_name}: {len(ordered)} problem(s) in the spec:\n{lines}"
 
 
 def otelcol_config(spec: Any, version: Optional[str] = None) -> Config:
     """Return the complete collector configuration for a high-level spec."""
     try:
         parsed = read_spec(spec, version)
-        problems = lint_spec(parsed)
+        problems = parsed.problems + lint_spec(parsed)
         if problems:
             raise AnsibleFilterError(format_problems(problems))
         config = apply_overrides(render(parsed), parsed.overrides)
@@ -67,10 +69,10 @@ def otelcol_config(spec: Any, version: Optional[str] = None) -> Config:
             raise AnsibleFilterError(format_problems(problems))
         return config
     except SpecError as error:
-        raise AnsibleFilterError(f"otelcol_config: {error}") from None
+        raise AnsibleFilterError(format_problems(error.problems)) from None
     except AnsibleFilterError:
         raise
-    except Exception as error:  # a bug here must still not surface as a traceback
+    except Exception as error:  # last guard: a bug here must still not surface as a traceback
         raise AnsibleFilterError(f"otelcol_config: internal error ({type(error).__name__}: {error}); "
                                  f"please report it with the spec that caused it") from None
 
@@ -84,7 +86,7 @@ def otelcol_gomemlimit(spec: Any) -> str:
         memory = read_memory(mapping["memory"], "spec.memory")
         return f"{memory.gomemlimit_mib}MiB"
     except SpecError as error:
-        raise AnsibleFilterError(f"otelcol_gomemlimit: {error}") from None
+        raise AnsibleFilterError(format_problems(error.problems, "otelcol_gomemlimit")) from None
 
 
 class FilterModule:

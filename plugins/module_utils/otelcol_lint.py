@@ -102,14 +102,14 @@ def lint_pipeline_references(spec: Spec, problems: List[str]) -> Dict[str, set]:
                 if signals is not None and pipeline.signal not in signals[1]:
                     problems.append(f"{path}: connector {name!r} produces {', '.join(signals[1])}, so it can only be "
                                     f"a receiver of a {' or '.join(signals[1])} pipeline, not {pipeline.signal}")
-            elif name not in override_receivers:
+            elif name not in override_receivers and name not in spec.unreadable:
                 problems.append(f"{path}: {name!r} is not defined; accepted: a receiver from spec.receivers "
                                 f"({', '.join(sorted(spec.receivers)) or 'none'}) or a connector from spec.connectors "
                                 f"({', '.join(sorted(spec.connectors)) or 'none'})")
             usage.setdefault(name, set()).add(("receiver", pipeline.signal))
         for index, name in enumerate(pipeline.extra_processors):
             path = f"{pipeline.path}.extra_processors[{index}]"
-            if name not in spec.processors:
+            if name not in spec.processors and name not in spec.unreadable:
                 problems.append(f"{path}: processor {name!r} is not defined; accepted: an id from spec.processors "
                                 f"({', '.join(sorted(spec.processors)) or 'none'})")
             usage.setdefault(name, set()).add(("processor", pipeline.signal))
@@ -127,7 +127,7 @@ def lint_pipeline_references(spec: Spec, problems: List[str]) -> Dict[str, set]:
                 if signals is not None and pipeline.signal not in signals[0]:
                     problems.append(f"{path}: connector {name!r} consumes {', '.join(signals[0])}, so it can only be "
                                     f"an exporter of a {' or '.join(signals[0])} pipeline, not {pipeline.signal}")
-            elif name not in override_exporters:
+            elif name not in override_exporters and name not in spec.unreadable:
                 problems.append(f"{path}: {name!r} is not defined; accepted: a backend from spec.backends "
                                 f"({', '.join(sorted(spec.backends)) or 'none'}), a connector from spec.connectors "
                                 f"({', '.join(sorted(spec.connectors)) or 'none'}) or an exporter id from "
@@ -140,6 +140,10 @@ def lint_pipeline_references(spec: Spec, problems: List[str]) -> Dict[str, set]:
 
 
 def lint_unused_and_connectors(spec: Spec, usage: Dict[str, set], problems: List[str]) -> None:
+    """Components no pipeline uses, and connectors not used on both sides (skipped if a pipeline was unreadable)."""
+    if spec.pipelines_incomplete:
+        return
+
     def roles(name: str) -> set:
         return {role for role, _signal in usage.get(name, set())}
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
-    BackendSpec, BatchSpec, Config, ConnectorSpec, ListenAddress, MemorySpec, PipelineSpec, ReceiverSpec,
+    BackendSpec, BatchSpec, Problems, Config, ConnectorSpec, ListenAddress, MemorySpec, PipelineSpec, ReceiverSpec,
     SamplingSpec, Spec, SpecError, TlsSpec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
@@ -44,6 +44,8 @@ OTLP_GRPC_DEFAULT = f"0.0.0.0:{OTLP_GRPC_PORT}"
 
 
 OTLP_HTTP_DEFAULT = f"0.0.0.0:{OTLP_HTTP_PORT}"
+
+T = TypeVar("T")
 
 
 def parse_version(value: Any, path: str) -> Version:
@@ -74,9 +76,11 @@ def read_mapping(value: Any, path: str) -> Mapping:
 
 
 def check_keys(mapping: Mapping, path: str, accepted: Sequence[str]) -> None:
-    unknown = sorted(key for key in mapping if key not in accepted)
+    """Raise one problem per key of mapping that is not accepted."""
+    unknown = sorted(str(key) for key in mapping if key not in accepted)
     if unknown:
-        raise SpecError(f"{path}.{unknown[0]}: unknown key; accepted keys: {', '.join(sorted(accepted))}")
+        raise SpecError(*(f"{path}.{key}: unknown key; accepted keys: {', '.join(sorted(accepted))}"
+                          for key in unknown))
 
 
 def read_str(value: Any, path: str, choices: Optional[Sequence[str]] = None) -> str:
@@ -118,9 +122,13 @@ def read_duration(value: Any, path: str) -> str:
 
 
 def read_str_list(value: Any, path: str) -> List[str]:
+    """A list of non-empty strings; every bad item is reported."""
     if not isinstance(value, list):
         raise SpecError(f"{path}: expected a list of strings, got {describe_type(value)} {value!r}")
-    return [read_str(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    problems = Problems()
+    items = [problems.attempt(read_str, item, f"{path}[{index}]") for index, item in enumerate(value)]
+    problems.raise_if_any()
+    return items
 
 
 def read_str_map(value: Any, path: str) -> Dict[str, str]:
@@ -168,23 +176,27 @@ TOP_LEVEL_KEYS = (
 
 
 def read_memory(value: Any, path: str) -> MemorySpec:
+    """spec.memory: the memory_limiter limit (from the host's memory or explicit), spike and check interval."""
     mapping = read_mapping(value, path)
-    check_keys(mapping, path, ("host_mib", "limit_mib", "spike_limit_mib", "check_interval"))
+    problems = Problems()
+    problems.attempt(check_keys, mapping, path, ("host_mib", "limit_mib", "spike_limit_mib", "check_interval"))
+    check_interval = problems.attempt(read_duration, mapping.get("check_interval", "1s"), f"{path}.check_interval")
     if ("host_mib" in mapping) == ("limit_mib" in mapping):
-        raise SpecError(f"{path}: give exactly one of host_mib (the host's memory in MiB, the limit is derived "
-                        f"from it) or limit_mib (an explicit memory_limiter limit in MiB)")
+        problems.add(f"{path}: give exactly one of host_mib (the host's memory in MiB, the limit is derived "
+                     f"from it) or limit_mib (an explicit memory_limiter limit in MiB)")
+        problems.raise_if_any()
     if "host_mib" in mapping:
-        host_mib = read_int(mapping["host_mib"], f"{path}.host_mib", minimum=128)
+        host_mib = problems.attempt(read_int, mapping["host_mib"], f"{path}.host_mib", minimum=128)
         # Leave 20% of the host for the OS and other processes.
-        limit_mib = host_mib * 80 // 100
+        limit_mib = None if host_mib is None else host_mib * 80 // 100
     else:
-        limit_mib = read_int(mapping["limit_mib"], f"{path}.limit_mib", minimum=32)
+        limit_mib = problems.attempt(read_int, mapping["limit_mib"], f"{path}.limit_mib", minimum=32)
+    problems.raise_if_any()
     # The default spike allowance (20% of the limit) matches the processor's own default.
     spike_limit_mib = limit_mib * 20 // 100
     if "spike_limit_mib" in mapping:
         spike_limit_mib = read_int(mapping["spike_limit_mib"], f"{path}.spike_limit_mib", minimum=1,
                                    maximum=limit_mib - 1)
-    check_interval = read_duration(mapping.get("check_interval", "1s"), f"{path}.check_interval")
     return MemorySpec(limit_mib=limit_mib, spike_limit_mib=spike_limit_mib, check_interval=check_interval)
 
 
@@ -207,8 +219,10 @@ BACKEND_KEYS = ("type", "host", "port", "protocol", "endpoint", "tls", "headers"
 
 
 def read_backend(name: str, value: Any, path: str) -> BackendSpec:
+    """A backend of spec.backends: its type, address and options; every problem is reported."""
     mapping = read_mapping(value, path)
-    check_keys(mapping, path, BACKEND_KEYS)
+    problems = Problems()
+    problems.attempt(check_keys, mapping, path, BACKEND_KEYS)
     if "type" not in mapping:
         raise SpecError(f"{path}.type: missing; accepted: {', '.join(BACKEND_TYPES)}")
     backend_type = read_str(mapping["type"], f"{path}.type")
@@ -222,12 +236,23 @@ def read_backend(name: str, value: Any, path: str) -> BackendSpec:
     kind = BACKEND_TYPES[backend_type]
     if kind.addressing == "none":
         allowed = ("type", "verbosity")
-        check_keys(mapping, path, allowed)
-        backend.verbosity = read_str(mapping.get("verbosity", "basic"), f"{path}.verbosity",
-                                     ("basic", "normal", "detailed"))
+        problems.attempt(check_keys, {key: True for key in mapping if key in BACKEND_KEYS}, path, allowed)
+        backend.verbosity = problems.attempt(read_str, mapping.get("verbosity", "basic"), f"{path}.verbosity",
+                                             ("basic", "normal", "detailed"), default="basic")
+        problems.raise_if_any()
         return backend
     if "verbosity" in mapping:
-        raise SpecError(f"{path}.verbosity: only accepted for backends of type 'debug'")
+        problems.add(f"{path}.verbosity: only accepted for backends of type 'debug'")
+    problems.attempt(read_backend_address, backend, mapping, path)
+    problems.attempt(read_backend_options, backend, mapping, path)
+    problems.raise_if_any()
+    return backend
+
+
+def read_backend_address(backend: BackendSpec, mapping: Mapping, path: str) -> None:
+    """Protocol, and host/port or endpoint, of a network backend."""
+    backend_type = backend.type
+    kind = BACKEND_TYPES[backend_type]
     protocols = list(kind.protocols)
     backend.protocol = read_str(mapping.get("protocol", protocols[0]), f"{path}.protocol", protocols)
     if kind.addressing == "endpoint":
@@ -256,27 +281,51 @@ def read_backend(name: str, value: Any, path: str) -> BackendSpec:
             raise SpecError(f"{path}.host: {backend.host!r} is not a host name or address (no scheme, port or path)")
         if "port" in mapping:
             backend.port = read_int(mapping["port"], f"{path}.port", minimum=1, maximum=65535)
+
+
+def read_backend_tenant(value: Any, path: str, backend_type: str, header: Optional[str]) -> str:
+    """The tenant of a backend whose type has a tenant header."""
+    if header is None:
+        raise SpecError(f"{path}: not accepted for type {backend_type!r}, which has no tenant header; "
+                        f"set the header the backend expects under 'headers'")
+    return read_str(value, path)
+
+
+def read_auth(value: Any, path: str) -> Tuple[str, str]:
+    """Basic-auth username and password."""
+    auth = read_mapping(value, path)
+    problems = Problems()
+    problems.attempt(check_keys, auth, path, ("username", "password"))
+    username = problems.attempt(read_str, auth.get("username"), f"{path}.username")
+    password = problems.attempt(read_str, auth.get("password"), f"{path}.password")
+    problems.raise_if_any()
+    return username, password
+
+
+def read_backend_options(backend: BackendSpec, mapping: Mapping, path: str) -> None:
+    """The settings every network backend shares (tls, headers, tenant, auth, queue); all problems reported."""
+    problems = Problems()
+    kind = BACKEND_TYPES[backend.type]
     if "tls" in mapping:
-        backend.tls = read_tls(mapping["tls"], f"{path}.tls")
+        backend.tls = problems.attempt(read_tls, mapping["tls"], f"{path}.tls", default=backend.tls)
     if "headers" in mapping:
-        backend.headers = read_str_map(mapping["headers"], f"{path}.headers")
+        backend.headers = problems.attempt(read_str_map, mapping["headers"], f"{path}.headers", default={})
     if "tenant" in mapping:
-        if kind.tenant_header is None:
-            raise SpecError(f"{path}.tenant: not accepted for type {backend_type!r}, which has no tenant header; "
-                            f"set the header the backend expects under 'headers'")
-        backend.headers[kind.tenant_header] = read_str(mapping["tenant"], f"{path}.tenant")
+        tenant = problems.attempt(read_backend_tenant, mapping["tenant"], f"{path}.tenant", backend.type,
+                                  kind.tenant_header)
+        if tenant is not None and kind.tenant_header is not None:
+            backend.headers[kind.tenant_header] = tenant
     if "auth" in mapping:
-        auth = read_mapping(mapping["auth"], f"{path}.auth")
-        check_keys(auth, f"{path}.auth", ("username", "password"))
-        backend.auth = (read_str(auth.get("username"), f"{path}.auth.username"),
-                        read_str(auth.get("password"), f"{path}.auth.password"))
+        backend.auth = problems.attempt(read_auth, mapping["auth"], f"{path}.auth")
     if "persistent" in mapping:
-        backend.persistent = read_bool(mapping["persistent"], f"{path}.persistent")
+        backend.persistent = problems.attempt(read_bool, mapping["persistent"], f"{path}.persistent")
     if "queue_size" in mapping:
-        backend.queue_size = read_int(mapping["queue_size"], f"{path}.queue_size", minimum=1)
+        backend.queue_size = problems.attempt(read_int, mapping["queue_size"], f"{path}.queue_size", minimum=1,
+                                              default=backend.queue_size)
     if "timeout" in mapping:
-        backend.timeout = read_duration(mapping["timeout"], f"{path}.timeout")
-    return backend
+        backend.timeout = problems.attempt(read_duration, mapping["timeout"], f"{path}.timeout",
+                                           default=backend.timeout)
+    problems.raise_if_any()
 
 
 def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
@@ -402,136 +451,206 @@ def read_sampling(value: Any, path: str) -> SamplingSpec:
 
 
 def read_pipeline(pipeline_id: str, value: Any, path: str) -> PipelineSpec:
+    """A pipeline: its receivers, extra processors, exporters and sampling; every problem is reported."""
     mapping = read_mapping(value, path)
-    check_keys(mapping, path, ("receivers", "extra_processors", "exporters", "sampling"))
+    problems = Problems()
+    problems.attempt(check_keys, mapping, path, ("receivers", "extra_processors", "exporters", "sampling"))
     signal = pipeline_id.split("/", 1)[0]
-    receivers = read_str_list(mapping.get("receivers", ["otlp"]), f"{path}.receivers")
-    exporters = read_str_list(mapping.get("exporters"), f"{path}.exporters") if "exporters" in mapping else []
-    if not receivers:
-        raise SpecError(f"{path}.receivers: a pipeline needs at least one receiver")
-    if not exporters:
-        raise SpecError(f"{path}.exporters: a pipeline needs at least one exporter (a backend name or a connector id)")
-    pipeline = PipelineSpec(
-        pipeline_id=pipeline_id, signal=signal, path=path, receivers=receivers,
-        extra_processors=read_str_list(mapping.get("extra_processors", []), f"{path}.extra_processors"),
-        exporters=exporters,
-    )
-    for field_name in ("receivers", "extra_processors", "exporters"):
-        items = getattr(pipeline, field_name)
-        for index, item in enumerate(items):
+    receivers = problems.attempt(read_str_list, mapping.get("receivers", ["otlp"]), f"{path}.receivers")
+    exporters = problems.attempt(read_str_list, mapping.get("exporters"), f"{path}.exporters") \
+        if "exporters" in mapping else []
+    extra_processors = problems.attempt(read_str_list, mapping.get("extra_processors", []),
+                                        f"{path}.extra_processors")
+    if receivers is not None and not receivers:
+        problems.add(f"{path}.receivers: a pipeline needs at least one receiver")
+    if exporters is not None and not exporters:
+        problems.add(f"{path}.exporters: a pipeline needs at least one exporter (a backend name or a connector id)")
+    lists = {"receivers": receivers, "extra_processors": extra_processors, "exporters": exporters}
+    for field_name, items in lists.items():
+        for index, item in enumerate(items or []):
             if item in items[:index]:
-                raise SpecError(f"{path}.{field_name}[{index}]: {item!r} is listed twice")
+                problems.add(f"{path}.{field_name}[{index}]: {item!r} is listed twice")
+    sampling = None
     if "sampling" in mapping:
-        pipeline.sampling = read_sampling(mapping["sampling"], f"{path}.sampling")
-    return pipeline
+        sampling = problems.attempt(read_sampling, mapping["sampling"], f"{path}.sampling")
+    problems.raise_if_any()
+    return PipelineSpec(pipeline_id=pipeline_id, signal=signal, path=path, receivers=receivers or [],
+                        extra_processors=extra_processors or [], exporters=exporters or [], sampling=sampling)
 
 
 def read_section(spec: Mapping, key: str) -> Mapping:
+    """A top-level mapping section of the spec (missing or null reads as empty)."""
     return read_mapping(spec.get(key) or {}, f"spec.{key}")
 
 
-def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
-    spec = read_mapping(raw, "spec")
-    check_keys(spec, "spec", TOP_LEVEL_KEYS)
+def read_items(spec: Mapping, key: str, problems: Problems, spec_key_reader: Callable[[Any, str], str],
+               item_reader: Callable[[str, Any, str], T], unreadable: Set[str]) -> Dict[str, T]:
+    """Read every item of a named section; an item that cannot be read is recorded and skipped."""
+    section = problems.attempt(read_section, spec, key, default={})
+    items: Dict[str, T] = {}
+    for name, value in section.items():
+        path = f"spec.{key}.{name}"
+        if problems.attempt(spec_key_reader, name, path) is None:
+            unreadable.add(name)
+            continue
+        item = problems.attempt(item_reader, name, value, path)
+        if item is None:
+            unreadable.add(name)
+        else:
+            items[name] = item
+    return items
+
+
+def read_processor(component_id: str, value: Any, path: str) -> Config:
+    """A processor of spec.processors: its raw settings, copied."""
+    return copy.deepcopy(dict(read_mapping({} if value is None else value, path)))
+
+
+def read_pipeline_entry(pipeline_id: str, value: Any, path: str) -> PipelineSpec:
+    """A pipeline of spec.pipelines, after checking its id names a signal."""
+    signal = pipeline_id.split("/", 1)[0]
+    if signal not in SIGNALS:
+        raise SpecError(f"{path}: unknown signal {signal!r}; accepted pipeline names: traces, metrics, logs, "
+                        f"optionally followed by '/name' (e.g. 'traces/sampled')")
+    if "/" in pipeline_id and not NAME_PATTERN.match(pipeline_id.split("/", 1)[1]):
+        raise SpecError(f"{path}: the part after '/' must be a name (letters, digits, '_', '.', '-')")
+    return read_pipeline(pipeline_id, value, path)
+
+
+def read_persistent_queue(spec: Mapping) -> Optional[str]:
+    """The persistent queue directory, or None when the persistent queue is off."""
+    if spec.get("persistent_queue") is None:
+        return None
+    queue = read_mapping(spec["persistent_queue"], "spec.persistent_queue")
+    check_keys(queue, "spec.persistent_queue", ("enabled", "directory"))
+    if not read_bool(queue.get("enabled", True), "spec.persistent_queue.enabled"):
+        return None
+    directory = read_str(queue.get("directory"), "spec.persistent_queue.directory")
+    if not directory.startswith("/"):
+        raise SpecError(f"spec.persistent_queue.directory: expected an absolute path, got {directory!r}")
+    return directory
+
+
+def read_extensions(spec: Mapping, problems: Problems) -> Tuple[ListenAddress, Optional[ListenAddress],
+                                                                 Optional[ListenAddress]]:
+    """health_check (always on), pprof and zpages listen addresses."""
+    extensions = problems.attempt(read_section, spec, "extensions", default={})
+    problems.attempt(check_keys, extensions, "spec.extensions", ("health_check", "pprof", "zpages"))
+    health_check = parse_host_port(HEALTH_CHECK_DEFAULT, "spec.extensions.health_check")
+    if "health_check" in extensions and extensions["health_check"] is None:
+        problems.add("spec.extensions.health_check: the health_check extension is always on; give a "
+                     "\"host:port\" to move it, not null")
+    elif "health_check" in extensions:
+        health_check = problems.attempt(parse_host_port, extensions["health_check"], "spec.extensions.health_check",
+                                        default=health_check)
+    optional = [problems.attempt(parse_host_port, extensions[key], f"spec.extensions.{key}")
+                if extensions.get(key) else None for key in ("pprof", "zpages")]
+    return health_check, optional[0], optional[1]
+
+
+def read_batch(spec: Mapping) -> BatchSpec:
+    """spec.batch: the exporter-side (or, for old collectors, processor) batching settings."""
+    batch_map = read_section(spec, "batch")
+    problems = Problems()
+    problems.attempt(check_keys, batch_map, "spec.batch", ("flush_timeout", "min_size", "max_size"))
+    batch = BatchSpec()
+    if "flush_timeout" in batch_map:
+        batch.flush_timeout = problems.attempt(read_duration, batch_map["flush_timeout"], "spec.batch.flush_timeout",
+                                               default=batch.flush_timeout)
+    if "min_size" in batch_map:
+        batch.min_size = problems.attempt(read_int, batch_map["min_size"], "spec.batch.min_size", minimum=1,
+                                          default=batch.min_size)
+    if "max_size" in batch_map:
+        batch.max_size = problems.attempt(read_int, batch_map["max_size"], "spec.batch.max_size", minimum=0,
+                                          default=batch.max_size)
+    if batch.max_size and batch.max_size < batch.min_size:
+        problems.add(f"spec.batch.max_size: {batch.max_size} is smaller than min_size {batch.min_size}; "
+                     f"accepted: 0 (no limit) or >= min_size")
+    problems.raise_if_any()
+    return batch
+
+
+def read_overrides(spec: Mapping) -> Dict[str, Config]:
+    """spec.overrides: raw sections merged into the rendered configuration, copied."""
+    overrides = read_section(spec, "overrides")
+    problems = Problems()
+    problems.attempt(check_keys, overrides, "spec.overrides", COMPONENT_KINDS + ("service",))
+    result: Dict[str, Config] = {}
+    for kind, section in overrides.items():
+        if kind in COMPONENT_KINDS + ("service",) and problems.attempt(
+                read_mapping, section, f"spec.overrides.{kind}") is not None:
+            result[kind] = copy.deepcopy(dict(section))
+    problems.raise_if_any()
+    return result
+
+
+def read_version(spec: Mapping, version_argument: Optional[str]) -> Version:
+    """The target collector version: the filter argument, else spec.collector_version, else the default."""
     if version_argument is not None:
-        version = parse_version(version_argument, "version (filter argument)")
-    else:
-        version = parse_version(spec.get("collector_version", DEFAULT_COLLECTOR_VERSION), "spec.collector_version")
+        return parse_version(version_argument, "version (filter argument)")
+    return parse_version(spec.get("collector_version", DEFAULT_COLLECTOR_VERSION), "spec.collector_version")
+
+
+def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
+    """Read the whole spec. Problems are collected in Spec.problems, not raised, so that all are reported.
+
+    Only a spec that is not a mapping at all raises SpecError.
+    """
+    spec = read_mapping(raw, "spec")
+    problems = Problems()
+    unreadable: Set[str] = set()
+    problems.attempt(check_keys, spec, "spec", TOP_LEVEL_KEYS)
+    default_version = parse_version(DEFAULT_COLLECTOR_VERSION, "default")
+    version = problems.attempt(read_version, spec, version_argument, default=default_version)
+    memory = MemorySpec(limit_mib=1, spike_limit_mib=0, check_interval="1s")  # stands in when memory is wrong
     if "memory" not in spec:
-        raise SpecError("spec.memory: missing; give host_mib (the host's memory in MiB) or limit_mib so that "
-                        "memory_limiter gets a limit that fits the host")
-    memory = read_memory(spec["memory"], "spec.memory")
+        problems.add("spec.memory: missing; give host_mib (the host's memory in MiB) or limit_mib so that "
+                     "memory_limiter gets a limit that fits the host")
+    else:
+        memory = problems.attempt(read_memory, spec["memory"], "spec.memory", default=memory)
 
-    raw_receivers = read_section(spec, "receivers") if "receivers" in spec else {"otlp": {}}
-    receivers = {}
-    for component_id, value in raw_receivers.items():
-        path = f"spec.receivers.{component_id}"
-        receivers[read_component_id(component_id, path)] = read_receiver(component_id, value, path)
-
-    backends = {read_name(name, f"spec.backends.{name}"): read_backend(name, value, f"spec.backends.{name}")
-                for name, value in read_section(spec, "backends").items()}
-    connectors = {}
-    for component_id, value in read_section(spec, "connectors").items():
-        path = f"spec.connectors.{component_id}"
-        connectors[read_component_id(component_id, path)] = read_connector(component_id, value, path)
+    raw_receivers = spec if "receivers" in spec else {"receivers": {"otlp": {}}}
+    receivers = read_items(raw_receivers, "receivers", problems, read_component_id, read_receiver, unreadable)
+    backends = read_items(spec, "backends", problems, read_name, read_backend, unreadable)
+    connectors = read_items(spec, "connectors", problems, read_component_id, read_connector, unreadable)
     rendered_connectors: Dict[str, str] = {}
     for connector in connectors.values():
         rendered = connector_rendered_id(connector, version)
         if rendered in rendered_connectors:
-            raise SpecError(f"{connector.path}: {connector.component_id!r} and {rendered_connectors[rendered]!r} are "
-                            f"the same connector ({rendered!r} for collector {format_version(version)}); keep one")
+            problems.add(f"{connector.path}: {connector.component_id!r} and {rendered_connectors[rendered]!r} are "
+                         f"the same connector ({rendered!r} for collector {format_version(version)}); keep one")
         rendered_connectors[rendered] = connector.component_id
-    processors = {}
-    for component_id, value in read_section(spec, "processors").items():
-        path = f"spec.processors.{component_id}"
-        processors[read_component_id(component_id, path)] = dict(read_mapping({} if value is None else value, path))
+    processors = read_items(spec, "processors", problems, read_component_id, read_processor, unreadable)
 
-    pipelines = {}
-    raw_pipelines = read_section(spec, "pipelines")
-    if not raw_pipelines:
-        raise SpecError("spec.pipelines: missing or empty; define at least one pipeline, e.g. "
-                        "{traces: {receivers: [otlp], exporters: [tempo]}}")
-    for pipeline_id, value in raw_pipelines.items():
-        path = f"spec.pipelines.{pipeline_id}"
-        signal = pipeline_id.split("/", 1)[0]
-        if signal not in SIGNALS:
-            raise SpecError(f"{path}: unknown signal {signal!r}; accepted pipeline names: traces, metrics, logs, "
-                            f"optionally followed by '/name' (e.g. 'traces/sampled')")
-        if "/" in pipeline_id and not NAME_PATTERN.match(pipeline_id.split("/", 1)[1]):
-            raise SpecError(f"{path}: the part after '/' must be a name (letters, digits, '_', '.', '-')")
-        pipelines[pipeline_id] = read_pipeline(pipeline_id, value, path)
+    pipeline_count = len(problems.attempt(read_section, spec, "pipelines", default={}))
+    pipelines = read_items(spec, "pipelines", problems, lambda value, path: value, read_pipeline_entry, set())
+    if not pipeline_count and not any(problem.startswith("spec.pipelines:") for problem in problems.items):
+        problems.add("spec.pipelines: missing or empty; define at least one pipeline, e.g. "
+                     "{traces: {receivers: [otlp], exporters: [tempo]}}")
 
-    resource_attributes = read_str_map(spec.get("resource_attributes") or {}, "spec.resource_attributes")
+    resource_attributes = problems.attempt(read_str_map, spec.get("resource_attributes") or {},
+                                           "spec.resource_attributes", default={})
+    persistent_directory = problems.attempt(read_persistent_queue, spec)
+    health_check, pprof, zpages = read_extensions(spec, problems)
 
-    persistent_directory = None
-    if spec.get("persistent_queue") is not None:
-        queue = read_mapping(spec["persistent_queue"], "spec.persistent_queue")
-        check_keys(queue, "spec.persistent_queue", ("enabled", "directory"))
-        if read_bool(queue.get("enabled", True), "spec.persistent_queue.enabled"):
-            persistent_directory = read_str(queue.get("directory"), "spec.persistent_queue.directory")
-            if not persistent_directory.startswith("/"):
-                raise SpecError(f"spec.persistent_queue.directory: expected an absolute path, got {persistent_directory!r}")
-
-    extensions = read_section(spec, "extensions")
-    check_keys(extensions, "spec.extensions", ("health_check", "pprof", "zpages"))
-    if "health_check" in extensions and extensions["health_check"] is None:
-        raise SpecError("spec.extensions.health_check: the health_check extension is always on; give a "
-                        "\"host:port\" to move it, not null")
-    health_check = parse_host_port(extensions.get("health_check", HEALTH_CHECK_DEFAULT), "spec.extensions.health_check")
-    pprof = parse_host_port(extensions["pprof"], "spec.extensions.pprof") if extensions.get("pprof") else None
-    zpages = parse_host_port(extensions["zpages"], "spec.extensions.zpages") if extensions.get("zpages") else None
-
-    telemetry = read_section(spec, "telemetry")
-    check_keys(telemetry, "spec.telemetry", ("metrics_address", "metrics_level", "log_level"))
-
-    batch_map = read_section(spec, "batch")
-    check_keys(batch_map, "spec.batch", ("flush_timeout", "min_size", "max_size"))
-    batch = BatchSpec()
-    if "flush_timeout" in batch_map:
-        batch.flush_timeout = read_duration(batch_map["flush_timeout"], "spec.batch.flush_timeout")
-    if "min_size" in batch_map:
-        batch.min_size = read_int(batch_map["min_size"], "spec.batch.min_size", minimum=1)
-    if "max_size" in batch_map:
-        batch.max_size = read_int(batch_map["max_size"], "spec.batch.max_size", minimum=0)
-    if batch.max_size and batch.max_size < batch.min_size:
-        raise SpecError(f"spec.batch.max_size: {batch.max_size} is smaller than min_size {batch.min_size}; "
-                        f"accepted: 0 (no limit) or >= min_size")
-
-    overrides = read_section(spec, "overrides")
-    check_keys(overrides, "spec.overrides", COMPONENT_KINDS + ("service",))
-    for kind, section in overrides.items():
-        read_mapping(section, f"spec.overrides.{kind}")
+    telemetry = problems.attempt(read_section, spec, "telemetry", default={})
+    problems.attempt(check_keys, telemetry, "spec.telemetry", ("metrics_address", "metrics_level", "log_level"))
+    telemetry_metrics = problems.attempt(
+        parse_host_port, telemetry.get("metrics_address", TELEMETRY_METRICS_DEFAULT), "spec.telemetry.metrics_address",
+        default=parse_host_port(TELEMETRY_METRICS_DEFAULT, "spec.telemetry.metrics_address"))
+    metrics_level = problems.attempt(read_str, telemetry.get("metrics_level", "normal"),
+                                     "spec.telemetry.metrics_level", ("none", "basic", "normal", "detailed"),
+                                     default="normal")
+    log_level = problems.attempt(read_str, telemetry.get("log_level", "info"), "spec.telemetry.log_level",
+                                 ("debug", "info", "warn", "error"), default="info")
 
     return Spec(
         version=version, memory=memory, receivers=receivers, backends=backends, connectors=connectors,
         processors=processors, pipelines=pipelines, resource_attributes=resource_attributes,
         persistent_queue_directory=persistent_directory, health_check=health_check, pprof=pprof, zpages=zpages,
-        telemetry_metrics=parse_host_port(telemetry.get("metrics_address", TELEMETRY_METRICS_DEFAULT),
-                                          "spec.telemetry.metrics_address"),
-        telemetry_metrics_level=read_str(telemetry.get("metrics_level", "normal"), "spec.telemetry.metrics_level",
-                                         ("none", "basic", "normal", "detailed")),
-        log_level=read_str(telemetry.get("log_level", "info"), "spec.telemetry.log_level",
-                           ("debug", "info", "warn", "error")),
-        batch=batch,
-        overrides={kind: copy.deepcopy(dict(section)) for kind, section in overrides.items()},
+        telemetry_metrics=telemetry_metrics, telemetry_metrics_level=metrics_level, log_level=log_level,
+        batch=problems.attempt(read_batch, spec, default=BatchSpec()),
+        overrides=problems.attempt(read_overrides, spec, default={}),
+        problems=problems.items, unreadable=unreadable,
+        pipelines_incomplete=len(pipelines) < pipeline_count,
     )

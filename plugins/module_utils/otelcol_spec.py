@@ -11,17 +11,55 @@ changes them after reading.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
-
+import re
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar
 
 Version = Tuple[int, int, int]
-
-
 Config = Dict[str, Any]
+T = TypeVar("T")
 
 
 class SpecError(Exception):
-    """A spec problem, already phrased for the user (path first)."""
+    """One or more spec problems, each already phrased for the user (path first)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(problems[0] if problems else "invalid spec")
+        self.problems: List[str] = list(problems) or ["invalid spec"]
+
+
+class Problems:
+    """Collects spec problems so that a reader goes on after one and reports them all."""
+
+    def __init__(self) -> None:
+        self.items: List[str] = []
+
+    def add(self, problem: str) -> None:
+        """Record one problem."""
+        self.items.append(problem)
+
+    def attempt(self, function: Callable[..., T], *args: Any, default: Any = None, **kwargs: Any) -> Any:
+        """Call a reader; on SpecError record its problems and return default instead."""
+        try:
+            return function(*args, **kwargs)
+        except SpecError as error:
+            self.items.extend(error.problems)
+            return default
+
+    def raise_if_any(self) -> None:
+        """Raise every recorded problem at once, if there is one."""
+        if self.items:
+            raise SpecError(*self.items)
+
+
+def problem_sort_key(problem: str) -> Tuple[Tuple[int, Any], ...]:
+    """Sort problems by their path (the text before ': '), list indexes in numeric order."""
+    path = problem.split(": ", 1)[0]
+    return tuple((0, int(token)) if token.isdigit() else (1, token) for token in re.split(r"(\d+)", path))
+
+
+def sorted_problems(problems: List[str]) -> List[str]:
+    """Problems without repeats, sorted by path."""
+    return sorted(dict.fromkeys(problems), key=problem_sort_key)
 
 
 @dataclass(frozen=True)
@@ -148,3 +186,10 @@ class Spec:
     log_level: str
     batch: BatchSpec
     overrides: Dict[str, Config]
+    # Problems found while reading, and the names of the items that could not be
+    # read (lint skips references to them rather than call them undefined).
+    problems: List[str] = field(default_factory=list)
+    unreadable: Set[str] = field(default_factory=set)
+    # Some pipeline could not be read: usage-based lint (unused components,
+    # connectors on one side) would be guesswork and is skipped.
+    pipelines_incomplete: bool = False

@@ -962,3 +962,55 @@ def test_docs_full_example_renders() -> None:
     config = otelcol_config(spec)
     assert config["service"]["pipelines"]["traces/sampled"]["exporters"] == ["otlp_grpc/tempo"]
     assert otelcol_gomemlimit(spec) == "1310MiB"
+
+
+# ---------------------------------------------------------------- every problem at once, sorted by path
+
+def test_problems_of_every_stage_in_one_error_sorted_by_path() -> None:
+    spec = base_spec()
+    spec["backends"]["tempo"]["port"] = "4317"               # read: backend field
+    spec["backends"]["tempo"]["timeout"] = 5                 # read: same backend, second field
+    spec["batch"] = {"min_size": 0}                          # read: top-level section
+    spec["memory"] = {"host_mib": 2048, "check_interval": 5, "color": "red"}  # read: memory, two problems
+    spec["pipelines"]["logs"]["exporters"] = ["nope"]        # lint: reference
+    spec["telemetry"] = {"log_level": "loud"}
+    message = render_error(spec)
+    lines = message.splitlines()
+    assert lines[0] == "otelcol_config: 8 problem(s) in the spec:"
+    paths = [line.split(": ", 1)[0] for line in lines[1:]]
+    assert paths == [
+        "  - spec.backends.loki",
+        "  - spec.backends.tempo.port",
+        "  - spec.backends.tempo.timeout",
+        "  - spec.batch.min_size",
+        "  - spec.memory.check_interval",
+        "  - spec.memory.color",
+        "  - spec.pipelines.logs.exporters[0]",
+        "  - spec.telemetry.log_level",
+    ]
+    # The backend that could not be read is not also called undefined where a pipeline uses it.
+    assert "'tempo' is not defined" not in message
+
+
+def test_problems_sort_list_indexes_as_numbers() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["exporters"] = ["tempo"] + [f"missing{index}" for index in range(1, 12)]
+    lines = render_error(spec).splitlines()[1:]
+    indexes = [int(line.split("exporters[", 1)[1].split("]", 1)[0]) for line in lines if "exporters[" in line]
+    assert indexes == list(range(1, 12))
+
+
+def test_single_problem_uses_the_same_format() -> None:
+    message = render_error(with_changes(telemetry={"log_level": "loud"}))
+    assert message.splitlines() == [
+        "otelcol_config: 1 problem(s) in the spec:",
+        "  - spec.telemetry.log_level: 'loud' is not accepted; accepted: debug, info, warn, error",
+    ]
+
+
+def test_broken_pipeline_does_not_make_components_unused() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["exporters"] = "tempo"
+    message = render_error(spec)
+    assert "spec.pipelines.traces.exporters: expected a list" in message
+    assert "defined but no pipeline" not in message
