@@ -49,10 +49,17 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_overrid
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_check import check_rendered
 
 
+def printable(text: str) -> str:
+    """Escape control characters (a key such as "a\\nb" in a path) so that each problem stays on one line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def format_problems(problems: List[str], filter_name: str = "otelcol_config") -> str:
     """Every problem on its own line, sorted by path."""
     ordered = sorted_problems(problems)
-    lines = "\n".join(f"  - {problem}" for problem in ordered)
+    lines = "\n".join(f"  - {printable(problem)}" for problem in ordered)
     return f"{filter_name}: {len(ordered)} problem(s) in the spec:\n{lines}"
 
 

@@ -64,7 +64,7 @@ def check_rendered(config: Config, spec: Spec) -> List[str]:
                                     f"{' or '.join('config.' + kind for kind in kinds)}{hint}")
                     continue
                 used.setdefault((owner, item), set()).add((role, signal))
-        processor_list = pipeline.get("processors") or []
+        processor_list = string_items(pipeline.get("processors"))
         if not processor_list or processor_list[0] != "memory_limiter":
             problems.append(f"{path}.processors: memory_limiter must be the first processor{hint}")
         problems.extend(batching_problems(path, pipeline, defined))
@@ -85,7 +85,10 @@ def check_rendered(config: Config, spec: Spec) -> List[str]:
         problems.append(f"config.service.extensions: must be a list of extension ids{hint}")
         listed_extensions = []
     for index, extension_id in enumerate(listed_extensions):
-        if extension_id not in defined["extensions"]:
+        if not isinstance(extension_id, str):
+            problems.append(f"config.service.extensions[{index}]: expected an extension id string, got "
+                            f"{extension_id!r}{hint}")
+        elif extension_id not in defined["extensions"]:
             problems.append(f"config.service.extensions[{index}]: {extension_id!r} is not defined under "
                             f"config.extensions{hint}")
     for extension_id in defined["extensions"]:
@@ -111,15 +114,26 @@ def exporter_problems(exporter_id: str, exporter: Any, extensions: Mapping, hint
             if not isinstance(exporter.get(key), Mapping):
                 problems.append(f"{path}.{key}: every network exporter needs {key}{hint}")
     queue = exporter.get("sending_queue")
-    if isinstance(queue, Mapping) and queue.get("storage") is not None and queue["storage"] not in extensions:
+    storage = queue.get("storage") if isinstance(queue, Mapping) else None
+    if storage is not None and not isinstance(storage, str):
+        problems.append(f"{path}.sending_queue.storage: expected an extension id string, got {storage!r}{hint}")
+    elif storage is not None and storage not in extensions:
         problems.append(f"{path}.sending_queue.storage: {queue['storage']!r} is not defined under "
                         f"config.extensions{hint}")
     return problems
 
 
+def string_items(value: Any) -> List[str]:
+    """The string items of a list; anything else reads as empty (its type is reported elsewhere)."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, str)]
+
+
 def batching_problems(path: str, pipeline: Mapping, defined: Mapping) -> List[str]:
-    processors = pipeline.get("processors") or []
-    batch_processors = [name for name in processors if component_type(str(name)) == "batch"]
+    """Batching twice, or a batch processor before the end of a pipeline."""
+    processors = string_items(pipeline.get("processors"))
+    batch_processors = [name for name in processors if component_type(name) == "batch"]
     problems = []
     if len(batch_processors) > 1:
         problems.append(f"{path}.processors: batching twice ({', '.join(batch_processors)}); keep one batch step")
@@ -127,7 +141,7 @@ def batching_problems(path: str, pipeline: Mapping, defined: Mapping) -> List[st
         if processors[-1] != batch_processors[-1]:
             problems.append(f"{path}.processors: the batch processor must come after sampling and filtering "
                             f"(last in the list)")
-        for exporter_id in pipeline.get("exporters") or []:
+        for exporter_id in string_items(pipeline.get("exporters")):
             exporter = defined["exporters"].get(exporter_id)
             queue = exporter.get("sending_queue") if isinstance(exporter, Mapping) else None
             if isinstance(queue, Mapping) and queue.get("batch") is not None:

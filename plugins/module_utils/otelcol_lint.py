@@ -228,7 +228,8 @@ def promoted_keys(name: str, config: Config) -> List[Tuple[str, str]]:
         actions = config.get("actions")
         if isinstance(actions, list):
             for index, action in enumerate(actions):
-                if (isinstance(action, Mapping) and action.get("action") in PROMOTING_ACTIONS
+                if (isinstance(action, Mapping) and isinstance(action.get("action"), str)
+                        and action["action"] in PROMOTING_ACTIONS
                         and isinstance(action.get("key"), str)):
                     found.append((f"{base}.actions[{index}].key", action["key"]))
     elif type_name == "transform":
@@ -284,8 +285,35 @@ def lint_port_clashes(addresses: List[ListenAddress], problems: List[str]) -> No
                 break
 
 
+# The attribute actions of the attributes and resource processors
+# (coreinternal/attraction), and where each processor keeps its list.
+ATTRIBUTE_ACTIONS = ("insert", "update", "upsert", "delete", "hash", "extract", "convert")
+ACTION_LISTS = {"attributes": "actions", "resource": "attributes"}
+
+
+def lint_processor_actions(spec: Spec, problems: List[str]) -> None:
+    """Each action of an attributes or resource processor is a mapping with a known action name."""
+    for name, config in spec.processors.items():
+        list_key = ACTION_LISTS.get(component_type(name))
+        if list_key is None or list_key not in config:
+            continue
+        path = f"spec.processors.{name}.{list_key}"
+        actions = config[list_key]
+        if not isinstance(actions, list):
+            problems.append(f"{path}: expected a list of actions ({{key, action, ...}}), got {actions!r}")
+            continue
+        for index, action in enumerate(actions):
+            if not isinstance(action, Mapping):
+                problems.append(f"{path}[{index}]: expected an action mapping ({{key, action, ...}}), got {action!r}")
+            elif not isinstance(action.get("action"), str) or action["action"] not in ATTRIBUTE_ACTIONS:
+                problems.append(f"{path}[{index}].action: expected one of {', '.join(ATTRIBUTE_ACTIONS)}, got "
+                                f"{action.get('action')!r}")
+
+
 def lint_spec(spec: Spec) -> List[str]:
+    """Every spec-level problem, each with its spec path."""
     problems: List[str] = []
+    lint_processor_actions(spec, problems)
     usage = lint_pipeline_references(spec, problems)
     lint_unused_and_connectors(spec, usage, problems)
     lint_component_types(spec, problems)

@@ -131,6 +131,19 @@ def read_str_list(value: Any, path: str) -> List[str]:
     return items
 
 
+def read_durations(value: Any, path: str) -> List[str]:
+    """A list of Go durations (null reads as empty); every bad item is reported."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SpecError(f"{path}: expected a list of Go durations such as [\"10ms\", \"100ms\", \"1s\"], got "
+                        f"{describe_type(value)} {value!r}")
+    problems = Problems()
+    items = [problems.attempt(read_duration, item, f"{path}[{index}]") for index, item in enumerate(value)]
+    problems.raise_if_any()
+    return items
+
+
 def read_str_map(value: Any, path: str) -> Dict[str, str]:
     mapping = read_mapping(value, path)
     result: Dict[str, str] = {}
@@ -394,8 +407,7 @@ def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
     connector = ConnectorSpec(component_id=component_id, type=connector_type, path=path)
     if connector_type == "spanmetrics":
         check_keys(mapping, path, ("dimensions", "histogram_buckets", "metrics_flush_interval"))
-        connector.histogram_buckets = [read_duration(item, f"{path}.histogram_buckets[{index}]")
-                                       for index, item in enumerate(mapping.get("histogram_buckets") or [])]
+        connector.histogram_buckets = read_durations(mapping.get("histogram_buckets"), f"{path}.histogram_buckets")
         if "metrics_flush_interval" in mapping:
             connector.metrics_flush_interval = read_duration(mapping["metrics_flush_interval"],
                                                              f"{path}.metrics_flush_interval")

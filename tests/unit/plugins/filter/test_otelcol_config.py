@@ -1014,3 +1014,58 @@ def test_broken_pipeline_does_not_make_components_unused() -> None:
     message = render_error(spec)
     assert "spec.pipelines.traces.exporters: expected a list" in message
     assert "defined but no pipeline" not in message
+
+
+# ---------------------------------------------------------------- wrong types that used to crash
+
+def test_override_processor_list_as_mapping_names_the_path() -> None:
+    spec = with_changes(overrides={"service": {"pipelines": {"traces": {"processors": {"memory_limiter": {}}}}}})
+    message = render_error(spec)
+    assert "config.service.pipelines.traces.processors: must be a list (set through spec.overrides)" in message
+    assert "internal error" not in message
+
+
+def test_override_processor_list_as_list_is_accepted() -> None:
+    spec = with_changes(overrides={"service": {"pipelines": {"traces": {"processors": ["memory_limiter"]}}}})
+    assert otelcol_config(spec)["service"]["pipelines"]["traces"]["processors"] == ["memory_limiter"]
+
+
+@pytest.mark.parametrize("buckets", [5, 1.5, True, "10ms"])
+def test_histogram_buckets_not_a_list_names_the_path(buckets: Any) -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["histogram_buckets"] = buckets
+    message = render_error(spec)
+    assert "spec.connectors.spanmetrics.histogram_buckets: expected a list of Go durations" in message
+    assert "internal error" not in message
+
+
+def test_histogram_buckets_list_is_accepted() -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["histogram_buckets"] = ["5ms", "50ms"]
+    config = otelcol_config(spec)
+    assert config["connectors"]["span_metrics"]["histogram"]["explicit"]["buckets"] == ["5ms", "50ms"]
+
+
+@pytest.mark.parametrize("action", [["upsert"], {"upsert": True}, "promote", None])
+def test_action_name_not_a_known_string_names_the_path(action: Any) -> None:
+    spec = with_changes(processors={"attributes/ids": {"actions": [{"key": "team", "action": action}]}})
+    spec["pipelines"]["metrics"]["extra_processors"] = ["attributes/ids"]
+    message = render_error(spec)
+    assert "spec.processors.attributes/ids.actions[0].action: expected one of insert, update, upsert" in message
+    assert "internal error" not in message
+
+
+def test_resource_processor_actions_are_checked_under_attributes() -> None:
+    spec = with_changes(processors={"resource/team": {"attributes": ["team"]}})
+    spec["pipelines"]["logs"]["extra_processors"] = ["resource/team"]
+    assert "spec.processors.resource/team.attributes[0]: expected an action mapping" in render_error(spec)
+    spec["processors"]["resource/team"]["attributes"] = [{"key": "team", "value": "a", "action": "upsert"}]
+    assert "resource/team" in otelcol_config(spec)["processors"]
+
+
+def test_override_extension_list_and_queue_storage_with_wrong_types() -> None:
+    message = render_error(with_changes(overrides={"service": {"extensions": [["health_check"]]}}))
+    assert "config.service.extensions[0]: expected an extension id string, got ['health_check']" in message
+    message = render_error(with_changes(overrides={"exporters": {"otlp_grpc/tempo": {"sending_queue": {
+        "storage": ["file_storage"]}}}}))
+    assert "config.exporters.otlp_grpc/tempo.sending_queue.storage: expected an extension id string" in message
