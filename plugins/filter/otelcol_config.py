@@ -37,16 +37,20 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
     TYPE_RENAMES,
     versioned_type,
 )
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read import (  # noqa: F401
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (  # noqa: F401
     parse_version,
     read_mapping,
-    read_memory,
-    read_spec,
 )
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read import read_memory, read_spec
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_lint import lint_spec
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render import render
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_overrides import apply_overrides
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_check import check_rendered
+
+__all__ = [
+    "BACKEND_TYPES", "COMPONENT_KINDS", "DEFAULT_COLLECTOR_VERSION", "LAB_BUILD_TYPES", "REMOVED_COMPONENTS", "SIGNALS",
+    "TYPE_RENAMES", "FilterModule", "otelcol_config", "otelcol_gomemlimit", "parse_version", "versioned_type",
+]
 
 
 def printable(text: str) -> str:

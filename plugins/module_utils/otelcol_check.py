@@ -19,7 +19,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     COMPONENT_KINDS, SIGNALS, component_type,
 )
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read import (
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
     parse_host_port,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_lint import (

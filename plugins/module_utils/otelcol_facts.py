@@ -187,6 +187,33 @@ CONNECTOR_SIGNALS: Dict[str, Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]] 
 }
 
 
+# Dimensions the span metrics connector always adds; listing one again is
+# refused by its config validation ("duplicate dimension name").
+SPANMETRICS_BUILTIN_DIMENSIONS: Tuple[str, ...] = ("service.name", "span.name", "span.kind", "status.code")
+
+# The longest name (the part after '/') of a component or pipeline id the
+# collector accepts (1024; checked with `validate` on the v0.159.0 build).
+ID_NAME_MAX_LENGTH = 1024
+
+# The smallest non-zero sampling_percentage of the probabilistic sampler: it
+# refuses a ratio below 2^-56 ("sampling rate is too small"), checked with
+# `validate` on the v0.159.0 build.
+MIN_SAMPLING_PERCENTAGE = 100.0 * 2.0 ** -56
+
+# Policy types of the tail_sampling processor in v0.159.0 (an unknown type
+# passes `validate` but stops the collector at start with "unknown sampling
+# policy type"). Types whose settings may be omitted are listed apart.
+TAIL_SAMPLING_POLICY_TYPES: Tuple[str, ...] = (
+    "always_sample", "and", "boolean_attribute", "bytes_limiting", "composite", "drop", "latency",
+    "numeric_attribute", "ottl_condition", "probabilistic", "rate_limiting", "span_count", "status_code",
+    "string_attribute", "trace_flags", "trace_state",
+)
+TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS: Tuple[str, ...] = ("always_sample",)
+
+# memory_limiter keeps limit_mib and spike_limit_mib as 32-bit unsigned
+# integers: a larger value wraps around (2^32 MiB reads as 0).
+MEMORY_LIMITER_MAX_MIB = 2 ** 32 - 1
+
 RECEIVER_SIGNALS: Dict[str, Tuple[str, ...]] = {
     "otlp": SIGNALS,
     "prometheus": ("metrics",),

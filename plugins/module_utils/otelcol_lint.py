@@ -19,10 +19,11 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     Config, ListenAddress, Spec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, CONNECTOR_SIGNALS, LAB_BUILD_TYPES, RECEIVER_SIGNALS, REMOVED_COMPONENTS, component_type,
+    BACKEND_TYPES, CONNECTOR_SIGNALS, ID_NAME_MAX_LENGTH, LAB_BUILD_TYPES, RECEIVER_SIGNALS, REMOVED_COMPONENTS,
+    component_type,
     format_version,
 )
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read import (
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
     COMPONENT_ID_PATTERN,
 )
 
@@ -133,6 +134,12 @@ def lint_pipeline_references(spec: Spec, problems: List[str]) -> Dict[str, set]:
                                 f"({', '.join(sorted(spec.connectors)) or 'none'}) or an exporter id from "
                                 f"spec.overrides.exporters")
             usage.setdefault(name, set()).add(("exporter", pipeline.signal))
+        # The sampler rendered for the pipeline is named after it, '/' turned into '_'.
+        sampler_name = pipeline.pipeline_id.replace("/", "_")
+        if pipeline.sampling is not None and len(sampler_name) > ID_NAME_MAX_LENGTH:
+            problems.append(f"{pipeline.path}.sampling: the sampler of this pipeline is named {sampler_name[:20]!r}... "
+                            f"({len(sampler_name)} characters); the collector accepts at most {ID_NAME_MAX_LENGTH}; "
+                            f"shorten the pipeline name")
         if pipeline.sampling is not None and pipeline.signal != "traces":
             problems.append(f"{pipeline.path}.sampling: sampling applies to traces pipelines only, "
                             f"not {pipeline.signal}")
@@ -310,12 +317,63 @@ def lint_processor_actions(spec: Spec, problems: List[str]) -> None:
                                 f"{action.get('action')!r}")
 
 
+def connector_edges(spec: Spec) -> Dict[str, List[Tuple[str, int, str]]]:
+    """pipeline id -> [(connector, index in its exporters, pipeline id that connector feeds)]."""
+    readers: Dict[str, List[str]] = {}
+    for pipeline in spec.pipelines.values():
+        for name in pipeline.receivers:
+            if name in spec.connectors:
+                readers.setdefault(name, []).append(pipeline.pipeline_id)
+    edges: Dict[str, List[Tuple[str, int, str]]] = {}
+    for pipeline in spec.pipelines.values():
+        for index, name in enumerate(pipeline.exporters):
+            for target in readers.get(name, []):
+                edges.setdefault(pipeline.pipeline_id, []).append((name, index, target))
+    return edges
+
+
+def find_cycle(edges: Dict[str, List[Tuple[str, int, str]]], start: str) -> Optional[List[Tuple[str, int, str]]]:
+    """The shortest chain of connector edges from a pipeline back to itself, or None."""
+    paths: List[List[Tuple[str, int, str]]] = [[edge] for edge in edges.get(start, [])]
+    seen = set()
+    while paths:
+        chain = paths.pop(0)
+        target = chain[-1][2]
+        if target == start:
+            return chain
+        if target in seen:
+            continue
+        seen.add(target)
+        paths.extend(chain + [edge] for edge in edges.get(target, []))
+    return None
+
+
+def lint_connector_cycles(spec: Spec, problems: List[str]) -> None:
+    """Data must not loop through connectors: the collector refuses a pipeline graph with a cycle."""
+    edges = connector_edges(spec)
+    reported = set()
+    for pipeline_id in sorted(edges):
+        chain = find_cycle(edges, pipeline_id)
+        if chain is None:
+            continue
+        members = frozenset(target for _name, _index, target in chain)
+        if members in reported:
+            continue
+        reported.add(members)
+        steps = " -> ".join(f"{name} -> {target}" for name, _index, target in chain)
+        first_name, first_index, _target = chain[0]
+        problems.append(f"{spec.pipelines[pipeline_id].path}.exporters[{first_index}]: connector {first_name!r} "
+                        f"sends data back into pipeline {pipeline_id!r} ({pipeline_id} -> {steps}); the collector "
+                        f"refuses a cycle (\"cycle detected\"); feed a pipeline that does not lead back here")
+
+
 def lint_spec(spec: Spec) -> List[str]:
     """Every spec-level problem, each with its spec path."""
     problems: List[str] = []
     lint_processor_actions(spec, problems)
     usage = lint_pipeline_references(spec, problems)
     lint_unused_and_connectors(spec, usage, problems)
+    lint_connector_cycles(spec, problems)
     lint_component_types(spec, problems)
     lint_high_cardinality(spec, problems)
     lint_port_clashes(spec_listen_addresses(spec), problems)

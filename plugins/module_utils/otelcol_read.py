@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: observability.lgtm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Stage 2, read: turn the raw spec into the typed ``Spec``.
+"""Stage 2, read (sections): turn the raw spec into the typed ``Spec``.
 
 Small typed readers turn each spec value into a Python value or raise
 ``SpecError`` naming the spec path. Reading never calls rendering code and never
@@ -13,173 +13,30 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
     BackendSpec, BatchSpec, Problems, Config, ConnectorSpec, ListenAddress, MemorySpec, PipelineSpec, ReceiverSpec,
     SamplingSpec, Spec, SpecError, TlsSpec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, COMPONENT_KINDS, DEFAULT_COLLECTOR_VERSION, LAB_BUILD_TYPES, MINIMUM_COLLECTOR_VERSION,
+    BACKEND_TYPES, COMPONENT_KINDS, DEFAULT_COLLECTOR_VERSION, LAB_BUILD_TYPES,
     OTLP_GRPC_PORT, OTLP_HTTP_PORT, RECEIVER_SIGNALS, REMOVED_COMPONENTS, SIGNALS, canonical_type,
-    component_type, connector_rendered_id, format_version,
+    component_type, connector_rendered_id, format_version, MIN_SAMPLING_PERCENTAGE,
+    SPANMETRICS_BUILTIN_DIMENSIONS, TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS, TAIL_SAMPLING_POLICY_TYPES,
+)
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
+    NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_bool, read_component_id,
+    read_dimensions, read_duration, read_durations, read_int, read_mapping, read_name, read_number,
+    read_positive_duration, read_str, read_str_list, read_str_map,
 )
 
-COMPONENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)?$")
-
-
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
-
-
-DURATION_PATTERN = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
-
-
 HEALTH_CHECK_DEFAULT = "0.0.0.0:13133"
-
-
 TELEMETRY_METRICS_DEFAULT = "0.0.0.0:8888"
-
-
 OTLP_GRPC_DEFAULT = f"0.0.0.0:{OTLP_GRPC_PORT}"
-
-
 OTLP_HTTP_DEFAULT = f"0.0.0.0:{OTLP_HTTP_PORT}"
 
 T = TypeVar("T")
-
-
-def parse_version(value: Any, path: str) -> Version:
-    """Parse "0.159.0" (or "v0.159.0") into a tuple; reject anything else."""
-    if not isinstance(value, str) or not re.match(r"^v?\d+\.\d+\.\d+$", value.strip()):
-        raise SpecError(f"{path}: expected a collector version string like \"{DEFAULT_COLLECTOR_VERSION}\", got {value!r}")
-    parts = value.strip().lstrip("v").split(".")
-    version = (int(parts[0]), int(parts[1]), int(parts[2]))
-    if version < MINIMUM_COLLECTOR_VERSION:
-        raise SpecError(
-            f"{path}: collector {value} is older than the oldest supported version "
-            f"{format_version(MINIMUM_COLLECTOR_VERSION)}; accepted: {format_version(MINIMUM_COLLECTOR_VERSION)} or newer"
-        )
-    return version
-
-
-def describe_type(value: Any) -> str:
-    return type(value).__name__ if value is not None else "null"
-
-
-def read_mapping(value: Any, path: str) -> Mapping:
-    if not isinstance(value, Mapping):
-        raise SpecError(f"{path}: expected a mapping (dict), got {describe_type(value)} {value!r}")
-    for key in value:
-        if not isinstance(key, str):
-            raise SpecError(f"{path}: keys must be strings, got {describe_type(key)} {key!r}")
-    return value
-
-
-def check_keys(mapping: Mapping, path: str, accepted: Sequence[str]) -> None:
-    """Raise one problem per key of mapping that is not accepted."""
-    unknown = sorted(str(key) for key in mapping if key not in accepted)
-    if unknown:
-        raise SpecError(*(f"{path}.{key}: unknown key; accepted keys: {', '.join(sorted(accepted))}"
-                          for key in unknown))
-
-
-def read_str(value: Any, path: str, choices: Optional[Sequence[str]] = None) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise SpecError(f"{path}: expected a non-empty string, got {describe_type(value)} {value!r}")
-    if choices is not None and value not in choices:
-        raise SpecError(f"{path}: {value!r} is not accepted; accepted: {', '.join(choices)}")
-    return str(value)
-
-
-def read_int(value: Any, path: str, minimum: int, maximum: Optional[int] = None) -> int:
-    # bool is a subclass of int in Python; `true` is never a valid size.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{path}: expected an integer, got {describe_type(value)} {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and <= {maximum}" if maximum is not None else ""
-        raise SpecError(f"{path}: {value} is out of range; accepted: an integer >= {minimum}{upper}")
-    return int(value)
-
-
-def read_number(value: Any, path: str, minimum: float, maximum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"{path}: expected a number, got {describe_type(value)} {value!r}")
-    if not minimum <= value <= maximum:
-        raise SpecError(f"{path}: {value} is out of range; accepted: a number from {minimum} to {maximum}")
-    return float(value)
-
-
-def read_bool(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise SpecError(f"{path}: expected true or false, got {describe_type(value)} {value!r}")
-    return value
-
-
-def read_duration(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not DURATION_PATTERN.match(value):
-        raise SpecError(f"{path}: expected a Go duration string such as \"1s\", \"200ms\" or \"5m\", got {value!r}")
-    return str(value)
-
-
-def read_str_list(value: Any, path: str) -> List[str]:
-    """A list of non-empty strings; every bad item is reported."""
-    if not isinstance(value, list):
-        raise SpecError(f"{path}: expected a list of strings, got {describe_type(value)} {value!r}")
-    problems = Problems()
-    items = [problems.attempt(read_str, item, f"{path}[{index}]") for index, item in enumerate(value)]
-    problems.raise_if_any()
-    return items
-
-
-def read_durations(value: Any, path: str) -> List[str]:
-    """A list of Go durations (null reads as empty); every bad item is reported."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise SpecError(f"{path}: expected a list of Go durations such as [\"10ms\", \"100ms\", \"1s\"], got "
-                        f"{describe_type(value)} {value!r}")
-    problems = Problems()
-    items = [problems.attempt(read_duration, item, f"{path}[{index}]") for index, item in enumerate(value)]
-    problems.raise_if_any()
-    return items
-
-
-def read_str_map(value: Any, path: str) -> Dict[str, str]:
-    mapping = read_mapping(value, path)
-    result: Dict[str, str] = {}
-    for key, item in mapping.items():
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise SpecError(f"{path}.{key}: expected a string value, got {describe_type(item)} {item!r}")
-        result[str(key)] = str(item)
-    return result
-
-
-def read_component_id(value: Any, path: str) -> str:
-    text = read_str(value, path)
-    if not COMPONENT_ID_PATTERN.match(text):
-        raise SpecError(f"{path}: {text!r} is not a component id; accepted: 'type' or 'type/name', e.g. 'attributes/scrub'")
-    return text
-
-
-def read_name(value: Any, path: str) -> str:
-    text = read_str(value, path)
-    if not NAME_PATTERN.match(text):
-        raise SpecError(f"{path}: {text!r} is not a valid name; accepted: a letter followed by letters, digits, '_', '.', '-'")
-    return text
-
-
-def parse_host_port(value: Any, path: str) -> ListenAddress:
-    """Parse an explicit "host:port" (IPv6 as "[::1]:port")."""
-    text = read_str(value, path)
-    match = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]*):(\d+)$", text)
-    if not match:
-        raise SpecError(f"{path}: {text!r} is not an explicit listen address; accepted: \"host:port\", e.g. \"0.0.0.0:4317\"")
-    port = int(match.group(2))
-    if not 1 <= port <= 65535:
-        raise SpecError(f"{path}: port {port} is out of range; accepted: 1-65535")
-    if not match.group(1):
-        raise SpecError(f"{path}: {text!r} has no host; bind explicitly, e.g. \"0.0.0.0:{port}\" or \"127.0.0.1:{port}\"")
-    return ListenAddress(host=match.group(1).strip("[]"), port=port, path=path)
 
 
 TOP_LEVEL_KEYS = (
@@ -193,7 +50,8 @@ def read_memory(value: Any, path: str) -> MemorySpec:
     mapping = read_mapping(value, path)
     problems = Problems()
     problems.attempt(check_keys, mapping, path, ("host_mib", "limit_mib", "spike_limit_mib", "check_interval"))
-    check_interval = problems.attempt(read_duration, mapping.get("check_interval", "1s"), f"{path}.check_interval")
+    check_interval = problems.attempt(read_positive_duration, mapping.get("check_interval", "1s"),
+                                      f"{path}.check_interval")
     if ("host_mib" in mapping) == ("limit_mib" in mapping):
         problems.add(f"{path}: give exactly one of host_mib (the host's memory in MiB, the limit is derived "
                      f"from it) or limit_mib (an explicit memory_limiter limit in MiB)")
@@ -409,8 +267,8 @@ def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
         check_keys(mapping, path, ("dimensions", "histogram_buckets", "metrics_flush_interval"))
         connector.histogram_buckets = read_durations(mapping.get("histogram_buckets"), f"{path}.histogram_buckets")
         if "metrics_flush_interval" in mapping:
-            connector.metrics_flush_interval = read_duration(mapping["metrics_flush_interval"],
-                                                             f"{path}.metrics_flush_interval")
+            connector.metrics_flush_interval = read_positive_duration(mapping["metrics_flush_interval"],
+                                                                      f"{path}.metrics_flush_interval")
     elif connector_type == "servicegraph":
         check_keys(mapping, path, ("dimensions", "store_ttl", "store_max_items"))
         if "store_ttl" in mapping:
@@ -424,7 +282,8 @@ def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
         raise SpecError(f"{path}: unknown connector type {connector_type!r}; accepted: "
                         f"{', '.join(sorted(LAB_BUILD_TYPES['connectors']))}" + (f" ({removed[1]})" if removed else ""))
     if "dimensions" in mapping:
-        connector.dimensions = read_str_list(mapping["dimensions"], f"{path}.dimensions")
+        builtin = SPANMETRICS_BUILTIN_DIMENSIONS if connector_type == "spanmetrics" else ()
+        connector.dimensions = read_dimensions(mapping["dimensions"], f"{path}.dimensions", builtin)
     return connector
 
 
@@ -436,8 +295,12 @@ def read_sampling(value: Any, path: str) -> SamplingSpec:
     if "probabilistic" in mapping:
         options = read_mapping(mapping["probabilistic"], f"{path}.probabilistic")
         check_keys(options, f"{path}.probabilistic", ("percentage",))
-        return SamplingSpec(kind="probabilistic", percentage=read_number(
-            options.get("percentage"), f"{path}.probabilistic.percentage", 0.0, 100.0))
+        percentage = read_number(options.get("percentage"), f"{path}.probabilistic.percentage", 0.0, 100.0)
+        if 0 < percentage < MIN_SAMPLING_PERCENTAGE:
+            raise SpecError(f"{path}.probabilistic.percentage: {percentage} is below the smallest rate the "
+                            f"probabilistic sampler can represent ({MIN_SAMPLING_PERCENTAGE:.4g}, a ratio of 2^-56); "
+                            f"the collector refuses it; give 0 to drop everything or a larger percentage")
+        return SamplingSpec(kind="probabilistic", percentage=percentage)
     options = read_mapping(mapping["tail"], f"{path}.tail")
     check_keys(options, f"{path}.tail", ("decision_wait", "num_traces", "policies"))
     policies = options.get("policies")
@@ -449,8 +312,8 @@ def read_sampling(value: Any, path: str) -> SamplingSpec:
         policy_path = f"{path}.tail.policies[{index}]"
         policy_map = read_mapping(policy, policy_path)
         read_name(policy_map.get("name"), f"{policy_path}.name")
-        policy_type = read_str(policy_map.get("type"), f"{policy_path}.type")
-        if policy_type not in policy_map and policy_type not in ("always_sample",):
+        policy_type = read_str(policy_map.get("type"), f"{policy_path}.type", TAIL_SAMPLING_POLICY_TYPES)
+        if policy_type not in policy_map and policy_type not in TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS:
             raise SpecError(f"{policy_path}: a policy of type {policy_type!r} needs its settings under "
                             f"the key {policy_type!r}")
         checked.append(copy.deepcopy(dict(policy_map)))
@@ -526,6 +389,8 @@ def read_pipeline_entry(pipeline_id: str, value: Any, path: str) -> PipelineSpec
                         f"optionally followed by '/name' (e.g. 'traces/sampled')")
     if "/" in pipeline_id and not NAME_PATTERN.match(pipeline_id.split("/", 1)[1]):
         raise SpecError(f"{path}: the part after '/' must be a name (letters, digits, '_', '.', '-')")
+    if "/" in pipeline_id:
+        check_name_length(pipeline_id.split("/", 1)[1], path, "name after '/'")
     return read_pipeline(pipeline_id, value, path)
 
 
@@ -567,8 +432,8 @@ def read_batch(spec: Mapping) -> BatchSpec:
     problems.attempt(check_keys, batch_map, "spec.batch", ("flush_timeout", "min_size", "max_size"))
     batch = BatchSpec()
     if "flush_timeout" in batch_map:
-        batch.flush_timeout = problems.attempt(read_duration, batch_map["flush_timeout"], "spec.batch.flush_timeout",
-                                               default=batch.flush_timeout)
+        batch.flush_timeout = problems.attempt(read_positive_duration, batch_map["flush_timeout"],
+                                               "spec.batch.flush_timeout", default=batch.flush_timeout)
     if "min_size" in batch_map:
         batch.min_size = problems.attempt(read_int, batch_map["min_size"], "spec.batch.min_size", minimum=1,
                                           default=batch.min_size)

@@ -1069,3 +1069,151 @@ def test_override_extension_list_and_queue_storage_with_wrong_types() -> None:
     message = render_error(with_changes(overrides={"exporters": {"otlp_grpc/tempo": {"sending_queue": {
         "storage": ["file_storage"]}}}}))
     assert "config.exporters.otlp_grpc/tempo.sending_queue.storage: expected an extension id string" in message
+
+
+# ---------------------------------------------------------------- accepted by the filter, refused by the collector
+
+def forward_loop_spec(hops: int) -> Dict[str, Any]:
+    """traces -> forward/hop0 -> traces/hop1 -> ... -> back to traces after `hops` connectors."""
+    spec = base_spec()
+    spec["connectors"] = {f"forward/hop{index}": {} for index in range(hops)}
+    names = ["traces"] + [f"traces/hop{index}" for index in range(1, hops)]
+    for index, pipeline_id in enumerate(names):
+        pipeline = spec["pipelines"].setdefault(pipeline_id, {"receivers": [], "exporters": []})
+        pipeline["exporters"].append(f"forward/hop{index}")
+        target = names[(index + 1) % hops]
+        spec["pipelines"].setdefault(target, {"receivers": [], "exporters": []})["receivers"].append(
+            f"forward/hop{index}")
+    return spec
+
+
+def test_forward_connector_feeding_its_own_pipeline_is_a_cycle() -> None:
+    message = render_error(forward_loop_spec(1))
+    assert ("spec.pipelines.traces.exporters[1]: connector 'forward/hop0' sends data back into pipeline 'traces' "
+            "(traces -> forward/hop0 -> traces)") in message
+
+
+def test_connector_cycle_through_two_pipelines() -> None:
+    message = render_error(forward_loop_spec(2))
+    assert ("spec.pipelines.traces.exporters[1]: connector 'forward/hop0' sends data back into pipeline 'traces' "
+            "(traces -> forward/hop0 -> traces/hop1 -> forward/hop1 -> traces)") in message
+    assert message.count("sends data back") == 1  # one cycle, reported once
+
+
+def test_forward_chain_without_a_cycle_is_accepted() -> None:
+    spec = base_spec()
+    spec["connectors"] = {"forward/a": {}, "forward/b": {}}
+    spec["pipelines"]["traces"]["exporters"].append("forward/a")
+    spec["pipelines"]["traces/a"] = {"receivers": ["forward/a"], "exporters": ["forward/b"]}
+    spec["pipelines"]["traces/b"] = {"receivers": ["forward/b"], "exporters": ["tempo"]}
+    assert "traces/b" in otelcol_config(spec)["service"]["pipelines"]
+
+
+@pytest.mark.parametrize("dimension", ["service.name", "span.name", "span.kind", "status.code"])
+def test_spanmetrics_dimension_the_connector_adds_itself(dimension: str) -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["dimensions"] = ["http.route", dimension]
+    assert (f"spec.connectors.spanmetrics.dimensions[1]: {dimension!r} is a dimension the connector always adds"
+            in render_error(spec))
+
+
+def test_dimension_listed_twice() -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["dimensions"] = ["http.route", "rpc.method", "http.route"]
+    spec["connectors"]["servicegraph"]["dimensions"] = ["http.route", "http.route"]
+    message = render_error(spec)
+    assert "spec.connectors.spanmetrics.dimensions[2]: 'http.route' is listed twice" in message
+    assert "spec.connectors.servicegraph.dimensions[1]: 'http.route' is listed twice" in message
+
+
+def test_distinct_dimensions_are_accepted() -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["dimensions"] = ["http.route", "rpc.method", "span_kind_detail"]
+    assert len(otelcol_config(spec)["connectors"]["span_metrics"]["dimensions"]) == 3
+
+
+@pytest.mark.parametrize(("change", "path"), [
+    (lambda s: s.update(memory={"host_mib": 2048, "check_interval": "0s"}), "spec.memory.check_interval"),
+    (lambda s: s.update(batch={"flush_timeout": "0ms"}), "spec.batch.flush_timeout"),
+    (lambda s: s.update(batch={"flush_timeout": "0h0m0.0s"}), "spec.batch.flush_timeout"),
+    (lambda s: s["connectors"]["spanmetrics"].update(metrics_flush_interval="0s"),
+     "spec.connectors.spanmetrics.metrics_flush_interval"),
+])
+def test_zero_durations_where_the_collector_needs_a_positive_one(change: Any, path: str) -> None:
+    spec = connector_spec()
+    change(spec)
+    assert f"{path}: " in render_error(spec)
+    assert "is zero; the collector needs a positive duration" in render_error(spec)
+
+
+def test_positive_durations_are_accepted() -> None:
+    spec = connector_spec()
+    spec.update(memory={"host_mib": 2048, "check_interval": "500ms"}, batch={"flush_timeout": "0.5s"})
+    spec["connectors"]["spanmetrics"]["metrics_flush_interval"] = "1m0s"
+    config = otelcol_config(spec)
+    assert config["processors"]["memory_limiter"]["check_interval"] == "500ms"
+    assert config["connectors"]["span_metrics"]["metrics_flush_interval"] == "1m0s"
+
+
+def sampled_spec(percentage: Any) -> Dict[str, Any]:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"probabilistic": {"percentage": percentage}}
+    return spec
+
+
+@pytest.mark.parametrize("percentage", [1e-16, 1.38e-15])
+def test_sampling_percentage_the_sampler_cannot_represent(percentage: float) -> None:
+    assert (f"spec.pipelines.traces.sampling.probabilistic.percentage: {percentage} is below the smallest rate"
+            in render_error(sampled_spec(percentage)))
+
+
+@pytest.mark.parametrize("percentage", [0, 1.39e-15, 0.01, 100])
+def test_representable_sampling_percentages_are_accepted(percentage: float) -> None:
+    config = otelcol_config(sampled_spec(percentage))
+    assert config["processors"]["probabilistic_sampler/traces"]["sampling_percentage"] == percentage
+
+
+def test_names_over_the_collector_length_limit() -> None:
+    long_name = "b" * 1025
+    spec = base_spec()
+    spec["backends"][long_name] = spec["backends"].pop("tempo")
+    spec["pipelines"]["traces"]["exporters"] = [long_name]
+    spec["processors"] = {"attributes/" + "p" * 1025: {"actions": []}}
+    spec["pipelines"]["logs/" + "l" * 1025] = {"exporters": ["loki"]}
+    message = render_error(spec)
+    assert f"spec.backends.{long_name}: the name is 1025 characters long; the collector accepts at most 1024" in message
+    assert "spec.processors.attributes/" + "p" * 1025 + ": the name after '/' is 1025 characters long" in message
+    assert "spec.pipelines.logs/" + "l" * 1025 + ": the name after '/' is 1025 characters long" in message
+
+
+def test_sampler_named_after_a_long_pipeline_is_over_the_limit() -> None:
+    spec = sampled_spec(10)
+    spec["pipelines"]["traces/" + "t" * 1020] = spec["pipelines"].pop("traces")
+    assert "the sampler of this pipeline is named 'traces_ttttttttttttt'... (1027 characters)" in render_error(spec)
+
+
+def test_names_at_the_collector_length_limit_are_accepted() -> None:
+    name = "b" * 1024
+    spec = base_spec()
+    spec["backends"][name] = spec["backends"].pop("tempo")
+    spec["pipelines"]["traces"]["exporters"] = [name]
+    spec["pipelines"]["logs/" + "l" * 1024] = {"exporters": ["loki"]}
+    config = otelcol_config(spec)
+    assert f"otlp_grpc/{name}" in config["exporters"]
+
+
+def test_tail_sampling_policy_of_unknown_type() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"tail": {"policies": [{"name": "x", "type": "errors_only",
+                                                                      "errors_only": {}}]}}
+    assert ("spec.pipelines.traces.sampling.tail.policies[0].type: 'errors_only' is not accepted; accepted: "
+            "always_sample, and, boolean_attribute") in render_error(spec)
+
+
+def test_tail_sampling_policies_of_known_types_are_accepted() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"tail": {"policies": [
+        {"name": "all", "type": "always_sample"},
+        {"name": "big", "type": "span_count", "span_count": {"min_spans": 50}},
+        {"name": "flagged", "type": "boolean_attribute", "boolean_attribute": {"key": "debug", "value": True}}]}}
+    assert len(otelcol_config(spec)["processors"]["tail_sampling/traces"]["policies"]) == 3

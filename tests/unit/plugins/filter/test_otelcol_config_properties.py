@@ -330,3 +330,43 @@ def test_documented_example_passes_collector_validate() -> None:
                       docs.read_text(encoding="utf-8"), re.S)
     assert block is not None, "docs/otelcol_config.md lost its Jaeger/Prometheus/VictoriaLogs example"
     validate_with_collector(binary, otelcol_config(yaml.safe_load(block.group(1))["otelcol_spec"]))
+
+
+def boundary_specs() -> List[Dict[str, Any]]:
+    """The accepted side of each rule the collector would otherwise refuse: these must pass its validate."""
+    def base() -> Dict[str, Any]:
+        return {"memory": {"limit_mib": 512, "check_interval": "500ms"},
+                "receivers": {"otlp": {"grpc": "127.0.0.1:34317", "http": "127.0.0.1:34318"}},
+                "extensions": {"health_check": "127.0.0.1:33133"},
+                "telemetry": {"metrics_address": "127.0.0.1:38888"},
+                "batch": {"flush_timeout": "1ms"},
+                "backends": {"t": {"type": "debug"}, "m": {"type": "debug"}},
+                "pipelines": {"traces": {"exporters": ["t"]}, "metrics": {"exporters": ["m"]}}}
+
+    long_names = base()
+    long_names["backends"]["b" * 1024] = long_names["backends"].pop("t")
+    long_names["pipelines"]["traces"]["exporters"] = ["b" * 1024]
+    long_names["pipelines"]["traces/" + "t" * 1017] = {"exporters": ["b" * 1024],
+                                                       "sampling": {"probabilistic": {"percentage": 50}}}
+    smallest_rate = base()
+    smallest_rate["pipelines"]["traces"]["sampling"] = {"probabilistic": {"percentage": 1.39e-15}}
+    tail = base()
+    tail["pipelines"]["traces"]["sampling"] = {"tail": {"policies": [
+        {"name": "all", "type": "always_sample"},
+        {"name": "big", "type": "span_count", "span_count": {"min_spans": 50}},
+        {"name": "flagged", "type": "boolean_attribute", "boolean_attribute": {"key": "debug", "value": True}}]}}
+    connectors = base()
+    connectors["connectors"] = {"spanmetrics": {"dimensions": ["http.route", "rpc.method"],
+                                                "metrics_flush_interval": "1s"},
+                                "forward/a": {}, "forward/b": {}}
+    connectors["pipelines"]["traces"]["exporters"] += ["spanmetrics", "forward/a"]
+    connectors["pipelines"]["metrics"]["receivers"] = ["otlp", "spanmetrics"]
+    connectors["pipelines"]["traces/a"] = {"receivers": ["forward/a"], "exporters": ["forward/b"]}
+    connectors["pipelines"]["traces/b"] = {"receivers": ["forward/b"], "exporters": ["t"]}
+    return [long_names, smallest_rate, tail, connectors]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_rule_boundaries_pass_collector_validate(index: int) -> None:
+    binary = collector_binary()
+    validate_with_collector(binary, otelcol_config(boundary_specs()[index]))

@@ -17,7 +17,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render 
 
 ROOT = Path(__file__).resolve().parents[4]
 MODULE_UTILS = ROOT / "plugins" / "module_utils"
-STAGES = ["otelcol_spec", "otelcol_facts", "otelcol_read", "otelcol_lint", "otelcol_render", "otelcol_overrides",
+STAGES = ["otelcol_spec", "otelcol_facts", "otelcol_values", "otelcol_read", "otelcol_lint", "otelcol_render", "otelcol_overrides",
           "otelcol_check"]
 PREFIX = "ansible_collections.observability.lgtm.plugins.module_utils."
 
@@ -43,7 +43,7 @@ def test_stage_imports_only_stdlib_and_module_utils(stage: str) -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_files_stay_small(stage: str) -> None:
     lines = (MODULE_UTILS / f"{stage}.py").read_text(encoding="utf-8").count("\n")
-    assert lines <= 700, f"{stage}.py has {lines} lines; split it"
+    assert lines <= 600, f"{stage}.py has {lines} lines; split it"
 
 
 def test_reading_does_not_use_rendering() -> None:

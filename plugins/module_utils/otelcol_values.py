@@ -1,0 +1,198 @@
+# -*- coding: utf-8 -*-
+# Copyright: observability.lgtm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage 2, read (values): typed readers for single spec values.
+
+Each reader returns a clean Python value or raises ``SpecError`` naming the
+spec path; readers of lists report every bad item. ``otelcol_read`` uses them
+to read whole spec sections.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Sequence
+
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
+    ListenAddress, Problems, SpecError, Version,
+)
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
+    DEFAULT_COLLECTOR_VERSION, ID_NAME_MAX_LENGTH, MINIMUM_COLLECTOR_VERSION, format_version,
+)
+
+COMPONENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)?$")
+
+
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+
+
+DURATION_PATTERN = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+
+
+def parse_version(value: Any, path: str) -> Version:
+    """Parse "0.159.0" (or "v0.159.0") into a tuple; reject anything else."""
+    if not isinstance(value, str) or not re.match(r"^v?\d+\.\d+\.\d+$", value.strip()):
+        raise SpecError(f"{path}: expected a collector version string like \"{DEFAULT_COLLECTOR_VERSION}\", got {value!r}")
+    parts = value.strip().lstrip("v").split(".")
+    version = (int(parts[0]), int(parts[1]), int(parts[2]))
+    if version < MINIMUM_COLLECTOR_VERSION:
+        raise SpecError(
+            f"{path}: collector {value} is older than the oldest supported version "
+            f"{format_version(MINIMUM_COLLECTOR_VERSION)}; accepted: {format_version(MINIMUM_COLLECTOR_VERSION)} or newer"
+        )
+    return version
+
+
+def describe_type(value: Any) -> str:
+    return type(value).__name__ if value is not None else "null"
+
+
+def read_mapping(value: Any, path: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{path}: expected a mapping (dict), got {describe_type(value)} {value!r}")
+    for key in value:
+        if not isinstance(key, str):
+            raise SpecError(f"{path}: keys must be strings, got {describe_type(key)} {key!r}")
+    return value
+
+
+def check_keys(mapping: Mapping, path: str, accepted: Sequence[str]) -> None:
+    """Raise one problem per key of mapping that is not accepted."""
+    unknown = sorted(str(key) for key in mapping if key not in accepted)
+    if unknown:
+        raise SpecError(*(f"{path}.{key}: unknown key; accepted keys: {', '.join(sorted(accepted))}"
+                          for key in unknown))
+
+
+def read_str(value: Any, path: str, choices: Optional[Sequence[str]] = None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"{path}: expected a non-empty string, got {describe_type(value)} {value!r}")
+    if choices is not None and value not in choices:
+        raise SpecError(f"{path}: {value!r} is not accepted; accepted: {', '.join(choices)}")
+    return str(value)
+
+
+def read_int(value: Any, path: str, minimum: int, maximum: Optional[int] = None) -> int:
+    # bool is a subclass of int in Python; `true` is never a valid size.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{path}: expected an integer, got {describe_type(value)} {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and <= {maximum}" if maximum is not None else ""
+        raise SpecError(f"{path}: {value} is out of range; accepted: an integer >= {minimum}{upper}")
+    return int(value)
+
+
+def read_number(value: Any, path: str, minimum: float, maximum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{path}: expected a number, got {describe_type(value)} {value!r}")
+    if not minimum <= value <= maximum:
+        raise SpecError(f"{path}: {value} is out of range; accepted: a number from {minimum} to {maximum}")
+    return float(value)
+
+
+def read_bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(f"{path}: expected true or false, got {describe_type(value)} {value!r}")
+    return value
+
+
+def read_duration(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not DURATION_PATTERN.match(value):
+        raise SpecError(f"{path}: expected a Go duration string such as \"1s\", \"200ms\" or \"5m\", got {value!r}")
+    return str(value)
+
+
+def read_str_list(value: Any, path: str) -> List[str]:
+    """A list of non-empty strings; every bad item is reported."""
+    if not isinstance(value, list):
+        raise SpecError(f"{path}: expected a list of strings, got {describe_type(value)} {value!r}")
+    problems = Problems()
+    items = [problems.attempt(read_str, item, f"{path}[{index}]") for index, item in enumerate(value)]
+    problems.raise_if_any()
+    return items
+
+
+def read_durations(value: Any, path: str) -> List[str]:
+    """A list of Go durations (null reads as empty); every bad item is reported."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SpecError(f"{path}: expected a list of Go durations such as [\"10ms\", \"100ms\", \"1s\"], got "
+                        f"{describe_type(value)} {value!r}")
+    problems = Problems()
+    items = [problems.attempt(read_duration, item, f"{path}[{index}]") for index, item in enumerate(value)]
+    problems.raise_if_any()
+    return items
+
+
+def read_str_map(value: Any, path: str) -> Dict[str, str]:
+    mapping = read_mapping(value, path)
+    result: Dict[str, str] = {}
+    for key, item in mapping.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise SpecError(f"{path}.{key}: expected a string value, got {describe_type(item)} {item!r}")
+        result[str(key)] = str(item)
+    return result
+
+
+def check_name_length(name: str, path: str, what: str = "name") -> None:
+    """Refuse a component or pipeline name longer than the collector accepts."""
+    if len(name) > ID_NAME_MAX_LENGTH:
+        raise SpecError(f"{path}: the {what} is {len(name)} characters long; the collector accepts at most "
+                        f"{ID_NAME_MAX_LENGTH}")
+
+
+def read_component_id(value: Any, path: str) -> str:
+    """A component id, 'type' or 'type/name'."""
+    text = read_str(value, path)
+    if not COMPONENT_ID_PATTERN.match(text):
+        raise SpecError(f"{path}: {text!r} is not a component id; accepted: 'type' or 'type/name', e.g. 'attributes/scrub'")
+    if "/" in text:
+        check_name_length(text.split("/", 1)[1], path, "name after '/'")
+    return text
+
+
+def read_name(value: Any, path: str) -> str:
+    """A name: a letter followed by letters, digits, '_', '.', '-', at most ID_NAME_MAX_LENGTH long."""
+    text = read_str(value, path)
+    if not NAME_PATTERN.match(text):
+        raise SpecError(f"{path}: {text!r} is not a valid name; accepted: a letter followed by letters, digits, '_', '.', '-'")
+    check_name_length(text, path)
+    return text
+
+
+def read_positive_duration(value: Any, path: str) -> str:
+    """A Go duration that is greater than zero (the collector refuses zero where this is used)."""
+    text = read_duration(value, path)
+    if all(float(number) == 0 for number in re.findall(r"[0-9]+(?:\.[0-9]+)?", text)):
+        raise SpecError(f"{path}: {text!r} is zero; the collector needs a positive duration here, e.g. \"1s\"")
+    return text
+
+
+def read_dimensions(value: Any, path: str, builtin: Sequence[str]) -> List[str]:
+    """Connector dimensions: no repeats, and none of the dimensions the connector adds itself."""
+    dimensions = read_str_list(value, path)
+    problems = Problems()
+    for index, dimension in enumerate(dimensions):
+        if dimension in builtin:
+            problems.add(f"{path}[{index}]: {dimension!r} is a dimension the connector always adds "
+                         f"({', '.join(builtin)}); the collector refuses it as a duplicate; remove it")
+        elif dimension in dimensions[:index]:
+            problems.add(f"{path}[{index}]: {dimension!r} is listed twice")
+    problems.raise_if_any()
+    return dimensions
+
+
+def parse_host_port(value: Any, path: str) -> ListenAddress:
+    """Parse an explicit "host:port" (IPv6 as "[::1]:port")."""
+    text = read_str(value, path)
+    match = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]*):(\d+)$", text)
+    if not match:
+        raise SpecError(f"{path}: {text!r} is not an explicit listen address; accepted: \"host:port\", e.g. \"0.0.0.0:4317\"")
+    port = int(match.group(2))
+    if not 1 <= port <= 65535:
+        raise SpecError(f"{path}: port {port} is out of range; accepted: 1-65535")
+    if not match.group(1):
+        raise SpecError(f"{path}: {text!r} has no host; bind explicitly, e.g. \"0.0.0.0:{port}\" or \"127.0.0.1:{port}\"")
+    return ListenAddress(host=match.group(1).strip("[]"), port=port, path=path)
