@@ -11,9 +11,10 @@ dimensions and listen-port clashes.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
     Config, ListenAddress, Spec, Version,
@@ -197,7 +198,7 @@ def lint_component_types(spec: Spec, problems: List[str]) -> None:
             continue
         for component_id in section:
             path = f"spec.overrides.{kind}.{component_id}"
-            if not isinstance(component_id, str) or not COMPONENT_ID_PATTERN.match(component_id):
+            if not isinstance(component_id, str) or not COMPONENT_ID_PATTERN.fullmatch(component_id):
                 problems.append(f"{path}: not a component id; accepted: 'type' or 'type/name'")
                 continue
             problem = component_type_problem(kind, component_type(component_id), spec.version)
@@ -276,10 +277,38 @@ def spec_listen_addresses(spec: Spec) -> List[ListenAddress]:
     return addresses
 
 
+# Names that resolve to the loopback addresses on every host this collection targets.
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
+
+
+def host_addresses(host: str) -> FrozenSet[str]:
+    """The addresses a listen host stands for, spelled one way: 'localhost' and '127.0.0.1' meet."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name in LOOPBACK_NAMES:
+        return frozenset({"127.0.0.1", "::1"})
+    try:
+        return frozenset({str(ipaddress.ip_address(name))})
+    except ValueError:
+        return frozenset({name})
+
+
+def is_wildcard(host: str) -> bool:
+    """True for a host that listens on every address ('', 0.0.0.0, ::, and other spellings of them)."""
+    if host in WILDCARD_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
 def addresses_clash(first: ListenAddress, second: ListenAddress) -> bool:
+    """Two listeners that the kernel would not let share a port."""
     if first.port != second.port:
         return False
-    return first.host == second.host or first.host in WILDCARD_HOSTS or second.host in WILDCARD_HOSTS
+    if is_wildcard(first.host) or is_wildcard(second.host):
+        return True
+    return bool(host_addresses(first.host) & host_addresses(second.host))
 
 
 def lint_port_clashes(addresses: List[ListenAddress], problems: List[str]) -> None:

@@ -22,7 +22,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, COMPONENT_KINDS, DEFAULT_COLLECTOR_VERSION, LAB_BUILD_TYPES,
     OTLP_GRPC_PORT, OTLP_HTTP_PORT, RECEIVER_SIGNALS, REMOVED_COMPONENTS, SIGNALS, canonical_type,
-    component_type, connector_rendered_id, format_version, MIN_SAMPLING_PERCENTAGE,
+    component_type, connector_rendered_id, format_version, MEMORY_LIMITER_MAX_MIB, MIN_SAMPLING_PERCENTAGE,
     SPANMETRICS_BUILTIN_DIMENSIONS, TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS, TAIL_SAMPLING_POLICY_TYPES,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
@@ -45,6 +45,10 @@ TOP_LEVEL_KEYS = (
 )
 
 
+# The largest host_mib whose derived limit (80%) still fits memory_limiter's 32-bit limit_mib.
+MAX_HOST_MIB = (MEMORY_LIMITER_MAX_MIB * 100 + 99) // 80
+
+
 def read_memory(value: Any, path: str) -> MemorySpec:
     """spec.memory: the memory_limiter limit (from the host's memory or explicit), spike and check interval."""
     mapping = read_mapping(value, path)
@@ -57,11 +61,13 @@ def read_memory(value: Any, path: str) -> MemorySpec:
                      f"from it) or limit_mib (an explicit memory_limiter limit in MiB)")
         problems.raise_if_any()
     if "host_mib" in mapping:
-        host_mib = problems.attempt(read_int, mapping["host_mib"], f"{path}.host_mib", minimum=128)
+        host_mib = problems.attempt(read_int, mapping["host_mib"], f"{path}.host_mib", minimum=128,
+                                    maximum=MAX_HOST_MIB)
         # Leave 20% of the host for the OS and other processes.
         limit_mib = None if host_mib is None else host_mib * 80 // 100
     else:
-        limit_mib = problems.attempt(read_int, mapping["limit_mib"], f"{path}.limit_mib", minimum=32)
+        limit_mib = problems.attempt(read_int, mapping["limit_mib"], f"{path}.limit_mib", minimum=32,
+                                     maximum=MEMORY_LIMITER_MAX_MIB)
     problems.raise_if_any()
     # The default spike allowance (20% of the limit) matches the processor's own default.
     spike_limit_mib = limit_mib * 20 // 100
@@ -136,7 +142,9 @@ def read_backend_address(backend: BackendSpec, mapping: Mapping, path: str) -> N
                             f"(http)")
         backend.endpoint = read_str(mapping["endpoint"], f"{path}.endpoint")
         is_grpc = kind.protocols[backend.protocol].is_grpc
-        if not is_grpc and not re.match(r"^https?://", backend.endpoint):
+        if re.search(r"\s", backend.endpoint):
+            raise SpecError(f"{path}.endpoint: {backend.endpoint!r} contains white space")
+        if not is_grpc and not re.match(r"https?://", backend.endpoint):
             raise SpecError(f"{path}.endpoint: an http endpoint must be a URL starting with http:// or https://, "
                             f"got {backend.endpoint!r}")
         if is_grpc and "://" in backend.endpoint:
@@ -148,7 +156,7 @@ def read_backend_address(backend: BackendSpec, mapping: Mapping, path: str) -> N
         if "host" not in mapping:
             raise SpecError(f"{path}.host: missing; the {backend_type} host name or address, e.g. '{backend_type}.lab'")
         backend.host = read_str(mapping["host"], f"{path}.host")
-        if not re.match(r"^[A-Za-z0-9_.\-]+$|^\[[0-9A-Fa-f:]+\]$", backend.host):
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]", backend.host):
             raise SpecError(f"{path}.host: {backend.host!r} is not a host name or address (no scheme, port or path)")
         if "port" in mapping:
             backend.port = read_int(mapping["port"], f"{path}.port", minimum=1, maximum=65535)
@@ -387,7 +395,7 @@ def read_pipeline_entry(pipeline_id: str, value: Any, path: str) -> PipelineSpec
     if signal not in SIGNALS:
         raise SpecError(f"{path}: unknown signal {signal!r}; accepted pipeline names: traces, metrics, logs, "
                         f"optionally followed by '/name' (e.g. 'traces/sampled')")
-    if "/" in pipeline_id and not NAME_PATTERN.match(pipeline_id.split("/", 1)[1]):
+    if "/" in pipeline_id and not NAME_PATTERN.fullmatch(pipeline_id.split("/", 1)[1]):
         raise SpecError(f"{path}: the part after '/' must be a name (letters, digits, '_', '.', '-')")
     if "/" in pipeline_id:
         check_name_length(pipeline_id.split("/", 1)[1], path, "name after '/'")

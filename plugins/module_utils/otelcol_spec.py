@@ -54,7 +54,7 @@ class Problems:
 def problem_sort_key(problem: str) -> Tuple[Tuple[int, Any], ...]:
     """Sort problems by their path (the text before ': '), list indexes in numeric order."""
     path = problem.split(": ", 1)[0]
-    return tuple((0, int(token)) if token.isdigit() else (1, token) for token in re.split(r"(\d+)", path))
+    return tuple((0, int(token)) if token.isdigit() else (1, token) for token in re.split(r"([0-9]+)", path))
 
 
 def sorted_problems(problems: List[str]) -> List[str]:

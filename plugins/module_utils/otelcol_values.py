@@ -21,18 +21,23 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
     DEFAULT_COLLECTOR_VERSION, ID_NAME_MAX_LENGTH, MINIMUM_COLLECTOR_VERSION, format_version,
 )
 
-COMPONENT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)?$")
+# Patterns are used with fullmatch: `$` would also accept a trailing newline.
+# Digits are spelled [0-9]: `\d` accepts any Unicode digit, which int() reads.
+COMPONENT_ID_PATTERN = re.compile(r"[a-z][a-z0-9_]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)?")
 
 
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 
 
-DURATION_PATTERN = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+DURATION_PATTERN = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
+VERSION_PATTERN = re.compile(r"v?[0-9]+\.[0-9]+\.[0-9]+")
+HOST_PORT_PATTERN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]*):([0-9]+)")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_version(value: Any, path: str) -> Version:
     """Parse "0.159.0" (or "v0.159.0") into a tuple; reject anything else."""
-    if not isinstance(value, str) or not re.match(r"^v?\d+\.\d+\.\d+$", value.strip()):
+    if not isinstance(value, str) or not VERSION_PATTERN.fullmatch(value.strip()):
         raise SpecError(f"{path}: expected a collector version string like \"{DEFAULT_COLLECTOR_VERSION}\", got {value!r}")
     parts = value.strip().lstrip("v").split(".")
     version = (int(parts[0]), int(parts[1]), int(parts[2]))
@@ -66,8 +71,12 @@ def check_keys(mapping: Mapping, path: str, accepted: Sequence[str]) -> None:
 
 
 def read_str(value: Any, path: str, choices: Optional[Sequence[str]] = None) -> str:
+    """A non-empty string without control characters (a trailing newline is a mistake, not data)."""
     if not isinstance(value, str) or not value.strip():
         raise SpecError(f"{path}: expected a non-empty string, got {describe_type(value)} {value!r}")
+    if CONTROL_CHARACTERS.search(value):
+        raise SpecError(f"{path}: {value!r} contains a control character (a newline or tab, often from a YAML "
+                        f"block scalar); remove it")
     if choices is not None and value not in choices:
         raise SpecError(f"{path}: {value!r} is not accepted; accepted: {', '.join(choices)}")
     return str(value)
@@ -98,7 +107,7 @@ def read_bool(value: Any, path: str) -> bool:
 
 
 def read_duration(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not DURATION_PATTERN.match(value):
+    if not isinstance(value, str) or not DURATION_PATTERN.fullmatch(value):
         raise SpecError(f"{path}: expected a Go duration string such as \"1s\", \"200ms\" or \"5m\", got {value!r}")
     return str(value)
 
@@ -146,7 +155,7 @@ def check_name_length(name: str, path: str, what: str = "name") -> None:
 def read_component_id(value: Any, path: str) -> str:
     """A component id, 'type' or 'type/name'."""
     text = read_str(value, path)
-    if not COMPONENT_ID_PATTERN.match(text):
+    if not COMPONENT_ID_PATTERN.fullmatch(text):
         raise SpecError(f"{path}: {text!r} is not a component id; accepted: 'type' or 'type/name', e.g. 'attributes/scrub'")
     if "/" in text:
         check_name_length(text.split("/", 1)[1], path, "name after '/'")
@@ -156,7 +165,7 @@ def read_component_id(value: Any, path: str) -> str:
 def read_name(value: Any, path: str) -> str:
     """A name: a letter followed by letters, digits, '_', '.', '-', at most ID_NAME_MAX_LENGTH long."""
     text = read_str(value, path)
-    if not NAME_PATTERN.match(text):
+    if not NAME_PATTERN.fullmatch(text):
         raise SpecError(f"{path}: {text!r} is not a valid name; accepted: a letter followed by letters, digits, '_', '.', '-'")
     check_name_length(text, path)
     return text
@@ -187,7 +196,7 @@ def read_dimensions(value: Any, path: str, builtin: Sequence[str]) -> List[str]:
 def parse_host_port(value: Any, path: str) -> ListenAddress:
     """Parse an explicit "host:port" (IPv6 as "[::1]:port")."""
     text = read_str(value, path)
-    match = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]*):(\d+)$", text)
+    match = HOST_PORT_PATTERN.fullmatch(text)
     if not match:
         raise SpecError(f"{path}: {text!r} is not an explicit listen address; accepted: \"host:port\", e.g. \"0.0.0.0:4317\"")
     port = int(match.group(2))

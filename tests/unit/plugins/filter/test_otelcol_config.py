@@ -1217,3 +1217,66 @@ def test_tail_sampling_policies_of_known_types_are_accepted() -> None:
         {"name": "big", "type": "span_count", "span_count": {"min_spans": 50}},
         {"name": "flagged", "type": "boolean_attribute", "boolean_attribute": {"key": "debug", "value": True}}]}}
     assert len(otelcol_config(spec)["processors"]["tail_sampling/traces"]["policies"]) == 3
+
+
+# ---------------------------------------------------------------- accepted and silently wrong
+
+def test_memory_limit_above_what_memory_limiter_holds() -> None:
+    assert ("spec.memory.limit_mib: 4294967296 is out of range; accepted: an integer >= 32 and <= 4294967295"
+            in render_error(with_changes(memory={"limit_mib": 2 ** 32})))
+    assert ("spec.memory.host_mib: 5368709120 is out of range; accepted: an integer >= 128 and <= 5368709119"
+            in render_error(with_changes(memory={"host_mib": 5368709120})))
+
+
+def test_memory_limit_at_the_32_bit_maximum_is_accepted() -> None:
+    assert otelcol_config(with_changes(memory={"limit_mib": 2 ** 32 - 1}))["processors"]["memory_limiter"][
+        "limit_mib"] == 2 ** 32 - 1
+    assert otelcol_config(with_changes(memory={"host_mib": 5368709119}))["processors"]["memory_limiter"][
+        "limit_mib"] == 2 ** 32 - 1
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda s: s["backends"]["tempo"].update(host="tempo.lab\n"), "spec.backends.tempo.host: 'tempo.lab\\n'"),
+    (lambda s: s["backends"].update({"extra\n": {"type": "debug"}}), "spec.backends.extra\\n: 'extra\\n' contains a control"),
+    (lambda s: s.update(processors={"attributes/x\n": {}}), "spec.processors.attributes/x\\n: 'attributes/x\\n' contains"),
+    (lambda s: s.update(memory={"host_mib": 2048, "check_interval": "1s\n"}), "spec.memory.check_interval: expected"),
+    (lambda s: s.update(batch={"flush_timeout": "200ms\n"}), "spec.batch.flush_timeout: expected a Go duration"),
+    (lambda s: s.update(receivers={"otlp": {"grpc": "0.0.0.0:4317\n"}}), "spec.receivers.otlp.grpc: '0.0.0.0:4317\\n'"),
+    (lambda s: s.update(receivers={"otlp": {}, "prometheus/self": {"scrape_configs": [
+        {"job_name": "self", "targets": ["127.0.0.1:8888\n"]}]}}),
+     "spec.receivers.prometheus/self.scrape_configs[0].targets[0]: '127.0.0.1:8888\\n'"),
+    (lambda s: s.update(receivers={"otlp": {"grpc": "0.0.0.0:٤٣١٧"}}), "spec.receivers.otlp.grpc: '0.0.0.0:٤٣١٧' is not"),
+    (lambda s: s.update(collector_version="0.١٥٩.0"), "spec.collector_version: expected a collector version"),
+    (lambda s: s["pipelines"].update({"logs/copy\n": {"exporters": ["loki"]}}), "spec.pipelines.logs/copy\\n: the part"),
+    (lambda s: s["backends"]["tempo"].update(tenant="lab\n"), "spec.backends.tempo.tenant: 'lab\\n' contains a control"),
+])
+def test_trailing_newlines_and_non_ascii_digits_are_refused(change: Any, expected: str) -> None:
+    spec = base_spec()
+    change(spec)
+    assert expected in render_error(spec)
+
+
+def test_plain_ascii_values_are_accepted() -> None:
+    spec = with_changes(receivers={"otlp": {"grpc": "0.0.0.0:4317"}}, collector_version="0.159.0")
+    spec["backends"]["tempo"].update(host="tempo.lab", tenant="lab")
+    assert otelcol_config(spec)["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "0.0.0.0:4317"
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("localhost:4317", "127.0.0.1:4317"),
+    ("LOCALHOST:4317", "[::1]:4317"),
+    ("[::1]:4317", "[0:0:0:0:0:0:0:1]:4317"),
+    ("[0:0:0:0:0:0:0:0]:4317", "10.0.0.1:4317"),
+])
+def test_one_host_spelled_two_ways_is_a_port_clash(first: str, second: str) -> None:
+    spec = with_changes(receivers={"otlp": {"grpc": first, "http": None}, "otlp/two": {"grpc": second, "http": None}})
+    spec["pipelines"]["traces"]["receivers"] = ["otlp", "otlp/two"]
+    assert "spec.receivers.otlp/two.grpc: " in render_error(spec)
+    assert "two listeners cannot share a port" in render_error(spec)
+
+
+def test_distinct_hosts_on_one_port_are_accepted() -> None:
+    spec = with_changes(receivers={"otlp": {"grpc": "localhost:4317", "http": None},
+                                   "otlp/two": {"grpc": "10.0.0.1:4317", "http": None}})
+    spec["pipelines"]["traces"]["receivers"] = ["otlp", "otlp/two"]
+    assert set(otelcol_config(spec)["receivers"]) == {"otlp", "otlp/two"}
