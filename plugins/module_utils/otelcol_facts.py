@@ -178,6 +178,18 @@ REMOVED_COMPONENTS: Dict[Tuple[str, str], Tuple[Version, str]] = {
 }
 
 
+# Keys a user may write from older collector docs, for features that are gone:
+# key -> what replaced it. An unknown key of this name gets the hint.
+REMOVED_SPEC_KEYS: Dict[str, str] = {
+    "memory_ballast": "the memory_ballast extension was removed in collector 0.109.0; set GOMEMLIMIT instead "
+                      "(the otelcol_gomemlimit filter gives the value that matches spec.memory)",
+    "ballast_size_mib": "memory_limiter's ballast_size_mib went with the memory_ballast extension (removed in "
+                        "collector 0.109.0); set GOMEMLIMIT instead (the otelcol_gomemlimit filter)",
+    "batcher": "the exporters' experimental batcher became sending_queue.batch in collector 0.123.0; the filter "
+               "configures it from spec.batch",
+    "logging": "the logging exporter was removed in collector 0.111.0; use a backend of type 'debug'",
+}
+
 # Which signals each connector type consumes (as exporter) and produces (as receiver).
 # None means "the same signal on both sides" (forward).
 CONNECTOR_SIGNALS: Dict[str, Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]] = {

@@ -36,11 +36,19 @@ HIGH_CARDINALITY_KEYS = frozenset({
     "trace_id", "trace.id", "traceid", "span_id", "span.id", "spanid",
     "session.id", "session_id", "sessionid", "correlation_id", "correlation.id",
     "transaction.id", "transaction_id", "message.id", "message_id", "messaging.message.id",
+    # personal identifiers: e-mail addresses, user names, phone numbers, client addresses
+    "email", "e-mail", "mail", "user.email", "enduser.email", "email_address", "email.address",
+    "user.name", "user_name", "username", "user.full_name", "phone", "phone_number", "user.phone",
+    "client.address", "client.ip", "client_ip", "http.client_ip", "net.peer.ip", "source.address",
+    # session identifiers under their usual cookie and header names
+    "jsessionid", "phpsessid", "asp.net_sessionid", "sid", "session", "session.token", "session_token",
 })
 
 
 HIGH_CARDINALITY_PATTERN = re.compile(
     r"(^|[._-])(user|enduser|customer|request|trace|span|session|correlation|transaction|message)[._-]?id$"
+    r"|(^|[._-])e[._-]?mail([._-]?address)?$"
+    r"|(^|[._-])session([._-]?(id|key|token))?$"
 )
 
 
@@ -54,6 +62,14 @@ HIGH_CARDINALITY_ADVICE = (
 
 # Processor actions that put a key onto the data (as opposed to delete/hash).
 PROMOTING_ACTIONS = frozenset({"insert", "upsert", "update", "convert", "extract"})
+# The attribute actions of the attributes and resource processors
+# (coreinternal/attraction), and where each processor keeps its list.
+ATTRIBUTE_ACTIONS = ("insert", "update", "upsert", "delete", "hash", "extract", "convert")
+ACTION_LISTS = {"attributes": "actions", "resource": "attributes"}
+
+
+# Named groups of a Go regular expression: (?P<name>...) and (?<name>...).
+EXTRACT_GROUP_PATTERN = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 
 
 TRANSFORM_SET_PATTERN = re.compile(r"set\(\s*(?:resource\.|datapoint\.|scope\.)?attributes\[\s*\"([^\"]+)\"\s*\]")
@@ -232,14 +248,21 @@ def promoted_keys(name: str, config: Config) -> List[Tuple[str, str]]:
     found: List[Tuple[str, str]] = []
     base = f"spec.processors.{name}"
     type_name = component_type(name)
-    if type_name in ("attributes", "resource"):
-        actions = config.get("actions")
-        if isinstance(actions, list):
-            for index, action in enumerate(actions):
-                if (isinstance(action, Mapping) and isinstance(action.get("action"), str)
-                        and action["action"] in PROMOTING_ACTIONS
-                        and isinstance(action.get("key"), str)):
-                    found.append((f"{base}.actions[{index}].key", action["key"]))
+    list_key = ACTION_LISTS.get(type_name)
+    if list_key is not None:
+        # attributes keeps its list under 'actions', resource under 'attributes'.
+        actions = config.get(list_key)
+        for index, action in enumerate(actions if isinstance(actions, list) else []):
+            if not isinstance(action, Mapping) or not isinstance(action.get("action"), str):
+                continue
+            path = f"{base}.{list_key}[{index}]"
+            if action["action"] == "extract":
+                # extract writes one attribute per named group of its pattern; its key is only read.
+                pattern = action.get("pattern")
+                for group in EXTRACT_GROUP_PATTERN.findall(pattern if isinstance(pattern, str) else ""):
+                    found.append((f"{path}.pattern", group))
+            elif action["action"] in PROMOTING_ACTIONS and isinstance(action.get("key"), str):
+                found.append((f"{path}.key", action["key"]))
     elif type_name == "transform":
         for section_name in ("metric_statements", "statements"):
             section = config.get(section_name)
@@ -319,12 +342,6 @@ def lint_port_clashes(addresses: List[ListenAddress], problems: List[str]) -> No
                                 f"two listeners cannot share a port (the collector would fail to start with "
                                 f"'address already in use'); pick another port")
                 break
-
-
-# The attribute actions of the attributes and resource processors
-# (coreinternal/attraction), and where each processor keeps its list.
-ATTRIBUTE_ACTIONS = ("insert", "update", "upsert", "delete", "hash", "extract", "convert")
-ACTION_LISTS = {"attributes": "actions", "resource": "attributes"}
 
 
 def lint_processor_actions(spec: Spec, problems: List[str]) -> None:

@@ -18,7 +18,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     ListenAddress, Problems, SpecError, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    DEFAULT_COLLECTOR_VERSION, ID_NAME_MAX_LENGTH, MINIMUM_COLLECTOR_VERSION, format_version,
+    DEFAULT_COLLECTOR_VERSION, ID_NAME_MAX_LENGTH, MINIMUM_COLLECTOR_VERSION, REMOVED_SPEC_KEYS, format_version,
 )
 
 # Patterns are used with fullmatch: `$` would also accept a trailing newline.
@@ -66,8 +66,9 @@ def check_keys(mapping: Mapping, path: str, accepted: Sequence[str]) -> None:
     """Raise one problem per key of mapping that is not accepted."""
     unknown = sorted(str(key) for key in mapping if key not in accepted)
     if unknown:
-        raise SpecError(*(f"{path}.{key}: unknown key; accepted keys: {', '.join(sorted(accepted))}"
-                          for key in unknown))
+        raise SpecError(*(f"{path}.{key}: unknown key"
+                          + (f" ({REMOVED_SPEC_KEYS[key]})" if key in REMOVED_SPEC_KEYS else "")
+                          + f"; accepted keys: {', '.join(sorted(accepted))}" for key in unknown))
 
 
 def read_str(value: Any, path: str, choices: Optional[Sequence[str]] = None) -> str:

@@ -1280,3 +1280,78 @@ def test_distinct_hosts_on_one_port_are_accepted() -> None:
                                    "otlp/two": {"grpc": "10.0.0.1:4317", "http": None}})
     spec["pipelines"]["traces"]["receivers"] = ["otlp", "otlp/two"]
     assert set(otelcol_config(spec)["receivers"]) == {"otlp", "otlp/two"}
+
+
+# ---------------------------------------------------------------- cardinality holes
+
+def metrics_processor_spec(name: str, config: Dict[str, Any]) -> Dict[str, Any]:
+    spec = with_changes(processors={name: config})
+    spec["pipelines"]["metrics"]["extra_processors"] = [name]
+    return spec
+
+
+def test_resource_processor_upserting_a_request_id_in_metrics() -> None:
+    spec = metrics_processor_spec("resource/ids", {"attributes": [
+        {"key": "team", "value": "a", "action": "upsert"},
+        {"key": "request_id", "from_attribute": "x-request-id", "action": "upsert"}]})
+    assert ("spec.processors.resource/ids.attributes[1].key: processor 'resource/ids' is in metrics pipeline "
+            "'metrics' and sets 'request_id'") in render_error(spec)
+
+
+def test_resource_processor_with_bounded_keys_is_accepted() -> None:
+    spec = metrics_processor_spec("resource/ids", {"attributes": [
+        {"key": "team", "value": "a", "action": "upsert"}, {"key": "user.id", "action": "delete"}]})
+    assert "resource/ids" in otelcol_config(spec)["processors"]
+
+
+def test_extract_pattern_creating_a_user_id_in_metrics() -> None:
+    spec = metrics_processor_spec("attributes/route", {"actions": [
+        {"key": "http.route", "pattern": "^/users/(?P<user_id>[0-9]+)/(?P<area>[a-z]+)$", "action": "extract"}]})
+    message = render_error(spec)
+    assert ("spec.processors.attributes/route.actions[0].pattern: processor 'attributes/route' is in metrics "
+            "pipeline 'metrics' and sets 'user_id'") in message
+    assert "'area'" not in message
+
+
+def test_extract_pattern_with_bounded_groups_is_accepted() -> None:
+    spec = metrics_processor_spec("attributes/route", {"actions": [
+        {"key": "user_id", "pattern": "^/(?P<area>[a-z]+)/", "action": "extract"}]})
+    assert "attributes/route" in otelcol_config(spec)["processors"]
+
+
+@pytest.mark.parametrize("key", ["user.email", "email", "customer_email_address", "e-mail", "session",
+                                 "http.session_key", "jsessionid", "user.name", "client.address"])
+def test_personal_and_session_identifiers_as_dimensions(key: str) -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["dimensions"] = [key]
+    assert f"spec.connectors.spanmetrics.dimensions[0]: {key!r} is a high-cardinality attribute" in render_error(spec)
+
+
+@pytest.mark.parametrize("key", ["mail.server", "session.count", "user.role", "client.library"])
+def test_similar_bounded_dimensions_are_accepted(key: str) -> None:
+    spec = connector_spec()
+    spec["connectors"]["spanmetrics"]["dimensions"] = [key]
+    assert otelcol_config(spec)["connectors"]["span_metrics"]["dimensions"] == [{"name": key}]
+
+
+# ---------------------------------------------------------------- removed features named in unknown keys
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda s: s.update(memory_ballast={"size_mib": 512}),
+     "spec.memory_ballast: unknown key (the memory_ballast extension was removed in collector 0.109.0; set GOMEMLIMIT"),
+    (lambda s: s.update(extensions={"memory_ballast": "0.0.0.0:1"}),
+     "spec.extensions.memory_ballast: unknown key (the memory_ballast extension was removed in collector 0.109.0"),
+    (lambda s: s["memory"].update(ballast_size_mib=512),
+     "spec.memory.ballast_size_mib: unknown key (memory_limiter's ballast_size_mib went with the memory_ballast"),
+    (lambda s: s["backends"]["tempo"].update(batcher={"enabled": True}),
+     "spec.backends.tempo.batcher: unknown key (the exporters' experimental batcher became sending_queue.batch"),
+])
+def test_unknown_key_naming_a_removed_feature_says_what_replaced_it(change: Any, expected: str) -> None:
+    spec = base_spec()
+    change(spec)
+    assert expected in render_error(spec)
+
+
+def test_unknown_key_without_history_has_no_hint() -> None:
+    message = render_error(with_changes(colour="blue"))
+    assert "spec.colour: unknown key; accepted keys: backends, batch" in message
