@@ -31,7 +31,6 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
     BACKEND_TYPES,
     COMPONENT_KINDS,
     DEFAULT_COLLECTOR_VERSION,
-    LAB_BUILD_TYPES,
     REMOVED_COMPONENTS,
     SIGNALS,
     TYPE_RENAMES,
@@ -48,7 +47,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_overrid
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_check import check_rendered
 
 __all__ = [
-    "BACKEND_TYPES", "COMPONENT_KINDS", "DEFAULT_COLLECTOR_VERSION", "LAB_BUILD_TYPES", "REMOVED_COMPONENTS", "SIGNALS",
+    "BACKEND_TYPES", "COMPONENT_KINDS", "DEFAULT_COLLECTOR_VERSION", "REMOVED_COMPONENTS", "SIGNALS",
     "TYPE_RENAMES", "FilterModule", "otelcol_config", "otelcol_gomemlimit", "parse_version", "versioned_type",
 ]
 

@@ -62,22 +62,6 @@ SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")
 COMPONENT_KINDS: Tuple[str, ...] = ("receivers", "processors", "exporters", "connectors", "extensions")
 
 
-# Component types compiled into the lab collector (lab/otelcol-builder.yaml),
-# under their current names and their deprecated aliases. basicauth is not in
-# the build, so backend basic auth is sent as an Authorization header.
-LAB_BUILD_TYPES: Dict[str, frozenset] = {
-    "receivers": frozenset({"otlp", "prometheus"}),
-    "processors": frozenset({
-        "memory_limiter", "batch", "resource", "attributes", "transform",
-        "filter", "tail_sampling", "probabilistic_sampler",
-    }),
-    "exporters": frozenset({"otlp", "otlphttp", "otlp_grpc", "otlp_http", "debug", "prometheusremotewrite",
-                            "prometheus_remote_write"}),
-    "connectors": frozenset({"forward", "spanmetrics", "servicegraph", "span_metrics", "service_graph"}),
-    "extensions": frozenset({"health_check", "file_storage", "pprof", "zpages"}),
-}
-
-
 @dataclass(frozen=True)
 class BackendProtocol:
     """How a backend type is reached over one protocol."""

@@ -20,8 +20,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     Config, ListenAddress, Spec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, CONNECTOR_SIGNALS, ID_NAME_MAX_LENGTH, LAB_BUILD_TYPES, RECEIVER_SIGNALS, REMOVED_COMPONENTS,
-    component_type,
+    BACKEND_TYPES, CONNECTOR_SIGNALS, EXPORTER_BATCHING_VERSION, ID_NAME_MAX_LENGTH, RECEIVER_SIGNALS,
+    REMOVED_COMPONENTS, component_type, versioned_type,
     format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
@@ -91,14 +91,56 @@ def removed_component_problem(kind: str, type_name: str, version: Version) -> Op
     return None
 
 
-def component_type_problem(kind: str, type_name: str, version: Version) -> Optional[str]:
-    removed = removed_component_problem(kind, type_name, version)
+def component_type_problem(kind: str, type_name: str, spec: Spec) -> Optional[str]:
+    """A component type that was removed upstream or that the spec's collector distribution lacks."""
+    removed = removed_component_problem(kind, type_name, spec.version)
     if removed:
         return removed
-    if type_name not in LAB_BUILD_TYPES[kind]:
-        return (f"{kind[:-1]} type '{type_name}' is not in the lab collector build (lab/otelcol-builder.yaml); "
-                f"accepted: {', '.join(sorted(LAB_BUILD_TYPES[kind]))}")
+    distribution = spec.distribution
+    if distribution is not None and not distribution.has(kind, type_name):
+        accepted = distribution.accepted(kind)
+        return (f"{kind[:-1]} type '{type_name}' is not in the collector distribution ({distribution.source})"
+                + (f"; accepted: {accepted or 'none'}" if accepted is not None else ""))
     return None
+
+
+def emitted_components(spec: Spec) -> List[Tuple[str, str, str]]:
+    """(spec path, kind, type) of every component the rendered configuration will hold."""
+    version = spec.version
+    found: List[Tuple[str, str, str]] = [(receiver.path, "receivers", receiver.type)
+                                         for receiver in spec.receivers.values()]
+    for backend in spec.backends.values():
+        protocol = BACKEND_TYPES[backend.type].protocols.get(backend.protocol)
+        found.append((backend.path, "exporters",
+                      versioned_type("exporters", protocol.exporter if protocol else "debug", version)))
+    found.extend((connector.path, "connectors", versioned_type("connectors", connector.type, version))
+                 for connector in spec.connectors.values())
+    found.append(("spec.memory", "processors", "memory_limiter"))
+    if spec.resource_attributes:
+        found.append(("spec.resource_attributes", "processors", "resource"))
+    if version < EXPORTER_BATCHING_VERSION:
+        found.append(("spec.batch", "processors", "batch"))
+    for pipeline in spec.pipelines.values():
+        if pipeline.sampling is not None:
+            sampler = "probabilistic_sampler" if pipeline.sampling.kind == "probabilistic" else "tail_sampling"
+            found.append((f"{pipeline.path}.sampling", "processors", sampler))
+    found.append(("spec.extensions.health_check", "extensions", "health_check"))
+    if spec.persistent_queue_directory is not None:
+        found.append(("spec.persistent_queue", "extensions", "file_storage"))
+    found.extend((f"spec.extensions.{name}", "extensions", name)
+                 for name, address in (("pprof", spec.pprof), ("zpages", spec.zpages)) if address is not None)
+    return found
+
+
+def lint_distribution(spec: Spec, problems: List[str]) -> None:
+    """Every component the filter emits must be in the collector distribution the spec targets."""
+    distribution = spec.distribution
+    if distribution is None:
+        return
+    for path, kind, type_name in emitted_components(spec):
+        if not distribution.has(kind, type_name):
+            problems.append(f"{path}: needs the {kind[:-1]} type '{type_name}', which is not in the collector "
+                            f"distribution ({distribution.source}); add it to the build or drop this setting")
 
 
 def lint_pipeline_references(spec: Spec, problems: List[str]) -> Dict[str, set]:
@@ -202,7 +244,7 @@ def lint_unused_and_connectors(spec: Spec, usage: Dict[str, set], problems: List
 def lint_component_types(spec: Spec, problems: List[str]) -> None:
     for name, config in spec.processors.items():
         type_name = component_type(name)
-        problem = component_type_problem("processors", type_name, spec.version)
+        problem = component_type_problem("processors", type_name, spec)
         if problem:
             problems.append(f"spec.processors.{name}: {problem}")
         elif type_name in ("memory_limiter", "batch"):
@@ -217,7 +259,7 @@ def lint_component_types(spec: Spec, problems: List[str]) -> None:
             if not isinstance(component_id, str) or not COMPONENT_ID_PATTERN.fullmatch(component_id):
                 problems.append(f"{path}: not a component id; accepted: 'type' or 'type/name'")
                 continue
-            problem = component_type_problem(kind, component_type(component_id), spec.version)
+            problem = component_type_problem(kind, component_type(component_id), spec)
             if problem:
                 problems.append(f"{path}: {problem}")
 
@@ -420,6 +462,7 @@ def lint_spec(spec: Spec) -> List[str]:
     usage = lint_pipeline_references(spec, problems)
     lint_unused_and_connectors(spec, usage, problems)
     lint_connector_cycles(spec, problems)
+    lint_distribution(spec, problems)
     lint_component_types(spec, problems)
     lint_high_cardinality(spec, problems)
     lint_port_clashes(spec_listen_addresses(spec), problems)

@@ -20,10 +20,13 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     SamplingSpec, Spec, SpecError, TlsSpec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, COMPONENT_KINDS, DEFAULT_COLLECTOR_VERSION, LAB_BUILD_TYPES,
+    BACKEND_TYPES, COMPONENT_KINDS, CONNECTOR_SIGNALS, DEFAULT_COLLECTOR_VERSION,
     OTLP_GRPC_PORT, OTLP_HTTP_PORT, RECEIVER_SIGNALS, REMOVED_COMPONENTS, SIGNALS, canonical_type,
     component_type, connector_rendered_id, format_version, MEMORY_LIMITER_MAX_MIB, MIN_SAMPLING_PERCENTAGE,
-    SPANMETRICS_BUILTIN_DIMENSIONS, TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS, TAIL_SAMPLING_POLICY_TYPES,
+    SPANMETRICS_BUILTIN_DIMENSIONS, TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS, TAIL_SAMPLING_POLICY_TYPES, versioned_type,
+)
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distribution import (
+    UPSTREAM_CONTRIB, read_distribution,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
     NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_bool, read_component_id,
@@ -41,8 +44,12 @@ T = TypeVar("T")
 
 TOP_LEVEL_KEYS = (
     "collector_version", "memory", "receivers", "backends", "connectors", "processors", "pipelines",
-    "resource_attributes", "persistent_queue", "extensions", "telemetry", "batch", "overrides",
+    "resource_attributes", "persistent_queue", "extensions", "telemetry", "batch", "overrides", "distribution",
 )
+
+# The connector types this filter configures, under both spellings.
+CONNECTOR_TYPE_NAMES = frozenset(
+    name for old in CONNECTOR_SIGNALS for name in (old, versioned_type("connectors", old, (999, 0, 0))))
 
 
 # The largest host_mib whose derived limit (80%) still fits memory_limiter's 32-bit limit_mib.
@@ -288,7 +295,7 @@ def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
     else:
         removed = REMOVED_COMPONENTS.get(("connectors", connector_type))
         raise SpecError(f"{path}: unknown connector type {connector_type!r}; accepted: "
-                        f"{', '.join(sorted(LAB_BUILD_TYPES['connectors']))}" + (f" ({removed[1]})" if removed else ""))
+                        f"{', '.join(sorted(CONNECTOR_TYPE_NAMES))}" + (f" ({removed[1]})" if removed else ""))
     if "dimensions" in mapping:
         builtin = SPANMETRICS_BUILTIN_DIMENSIONS if connector_type == "spanmetrics" else ()
         connector.dimensions = read_dimensions(mapping["dimensions"], f"{path}.dimensions", builtin)
@@ -536,6 +543,9 @@ def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
         telemetry_metrics=telemetry_metrics, telemetry_metrics_level=metrics_level, log_level=log_level,
         batch=problems.attempt(read_batch, spec, default=BatchSpec()),
         overrides=problems.attempt(read_overrides, spec, default={}),
+        distribution=problems.attempt(read_distribution, spec["distribution"], "spec.distribution",
+                                      default=UPSTREAM_CONTRIB) if spec.get("distribution") is not None
+        else UPSTREAM_CONTRIB,
         problems=problems.items, unreadable=unreadable,
         pipelines_incomplete=len(pipelines) < pipeline_count,
     )

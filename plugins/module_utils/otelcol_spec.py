@@ -188,6 +188,8 @@ class Spec:
     overrides: Dict[str, Config]
     # Problems found while reading, and the names of the items that could not be
     # read (lint skips references to them rather than call them undefined).
+    # The collector build's component types (an otelcol_distribution.Distribution).
+    distribution: Any = None
     problems: List[str] = field(default_factory=list)
     unreadable: Set[str] = field(default_factory=set)
     # Some pipeline could not be read: usage-based lint (unused components,

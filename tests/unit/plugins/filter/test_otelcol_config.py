@@ -5,19 +5,33 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import (
     BACKEND_TYPES,
-    LAB_BUILD_TYPES,
+    COMPONENT_KINDS,
     TYPE_RENAMES,
     FilterModule,
     otelcol_config,
     otelcol_gomemlimit,
 )
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distribution import read_distribution
+
+# The lab's collector build: the lab's facts live in the lab and its tests, not in the filter.
+LAB_MANIFEST: Dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parents[4] / "lab" / "otelcol-builder.yaml").read_text(encoding="utf-8"))
+LAB_DISTRIBUTION = read_distribution(LAB_MANIFEST, "spec.distribution")
+# Every type name this filter can emit, old and new spellings, and the ones the lab build has.
+KNOWN_TYPE_NAMES = {name for (kind, old), (_version, new) in TYPE_RENAMES.items() for name in (old, new)} | {
+    "otlp", "prometheus", "memory_limiter", "batch", "resource", "attributes", "transform", "filter",
+    "tail_sampling", "probabilistic_sampler", "debug", "forward", "health_check", "file_storage", "pprof", "zpages"}
+LAB_BUILD_TYPES: Dict[str, frozenset] = {
+    kind: frozenset(name for name in KNOWN_TYPE_NAMES if LAB_DISTRIBUTION.has(kind, name)) for kind in COMPONENT_KINDS}
 
 
 def base_spec() -> Dict[str, Any]:
@@ -721,9 +735,10 @@ def test_removed_backend_type_gets_a_hint() -> None:
 
 
 def test_component_outside_lab_build_is_rejected() -> None:
-    spec = with_changes(processors={"k8sattributes": {}})
+    spec = with_changes(processors={"k8sattributes": {}}, distribution=LAB_MANIFEST)
     spec["pipelines"]["traces"]["extra_processors"] = ["k8sattributes"]
-    assert "processor type 'k8sattributes' is not in the lab collector build" in render_error(spec)
+    assert ("spec.processors.k8sattributes: processor type 'k8sattributes' is not in the collector distribution "
+            "(spec.distribution); accepted: attributes, batch, filter, memorylimiter") in render_error(spec)
 
 
 def test_lab_processors_are_accepted() -> None:
@@ -1355,3 +1370,54 @@ def test_unknown_key_naming_a_removed_feature_says_what_replaced_it(change: Any,
 def test_unknown_key_without_history_has_no_hint() -> None:
     message = render_error(with_changes(colour="blue"))
     assert "spec.colour: unknown key; accepted keys: backends, batch" in message
+
+
+# ---------------------------------------------------------------- the collector distribution
+
+def test_default_distribution_is_upstream_contrib() -> None:
+    spec = with_changes(processors={"k8sattributes": {}})
+    spec["pipelines"]["traces"]["extra_processors"] = ["k8sattributes"]
+    assert "k8sattributes" in otelcol_config(spec)["processors"]
+    spec = with_changes(processors={"madeup": {}})
+    spec["pipelines"]["traces"]["extra_processors"] = ["madeup"]
+    assert ("processor type 'madeup' is not in the collector distribution (upstream otelcol-contrib 0.159.0, the "
+            "default; give spec.distribution for another build)") in render_error(spec)
+
+
+@pytest.mark.parametrize("distribution", [
+    LAB_MANIFEST,
+    {"receivers": ["otlp"], "processors": ["memory_limiter", "k8sattributes"], "exporters": ["otlp_grpc", "otlp_http"],
+     "extensions": ["health_check"]},
+    {"receivers": [{"name": "otlp", "stability": {"traces": "Stable"}}], "processors": [{"name": "memory_limiter"},
+     {"name": "k8sattributes"}], "exporters": [{"name": "otlp_grpc"}, {"name": "otlp_http"}],
+     "extensions": [{"name": "health_check"}]},
+    ["otlp", "memory_limiter", "k8sattributes", "otlp_grpc", "otlp_http", "health_check"],
+])
+def test_own_distribution_as_manifest_components_output_mapping_or_list(distribution: Any) -> None:
+    spec = with_changes(distribution=distribution, processors={"k8sattributes": {}})
+    spec["pipelines"] = {"traces": {"exporters": ["tempo"], "extra_processors": ["k8sattributes"]},
+                         "metrics": {"exporters": ["mimir"]}, "logs": {"exporters": ["loki"]}}
+    if distribution is LAB_MANIFEST:
+        assert "processor type 'k8sattributes' is not in the collector distribution" in render_error(spec)
+    else:
+        assert "k8sattributes" in otelcol_config(spec)["processors"]
+
+
+def test_components_the_filter_emits_must_be_in_the_distribution() -> None:
+    spec = with_changes(distribution={"receivers": ["otlp"], "processors": ["memorylimiter"],
+                                      "exporters": ["otlp", "otlphttp"], "extensions": ["healthcheck"]},
+                        persistent_queue={"directory": "/var/lib/otelcol"})
+    spec["pipelines"]["traces"]["sampling"] = {"probabilistic": {"percentage": 10}}
+    message = render_error(spec)
+    assert ("spec.pipelines.traces.sampling: needs the processor type 'probabilistic_sampler', which is not in the "
+            "collector distribution (spec.distribution)") in message
+    assert "spec.persistent_queue: needs the extension type 'file_storage'" in message
+    assert message.count("needs the") == 2
+
+
+def test_distribution_with_wrong_types_names_the_path() -> None:
+    message = render_error(with_changes(distribution={"processors": "batch", "receiver": [], "exporters": [1]}))
+    assert "spec.distribution.processors: expected a list, got str" in message
+    assert "spec.distribution.receiver: unknown key" in message
+    assert "spec.distribution.exporters[0]: expected a type name, a module path" in message
+    assert "spec.distribution: expected an OCB manifest" in render_error(with_changes(distribution="contrib"))

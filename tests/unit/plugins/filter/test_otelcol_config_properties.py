@@ -37,6 +37,10 @@ from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import
 )
 
 COLLECTOR_ENV = "LGTM_OTELCOL_BIN"
+# The lab's build is not upstream's otelcol-contrib: every spec validated by the lab
+# collector names the lab's component list (the OCB manifest it was built from).
+LAB_MANIFEST: Dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parents[4] / "lab" / "otelcol-builder.yaml").read_text(encoding="utf-8"))
 GENERATED_SPECS = 25
 
 # The persistent queue directory must be writable; the collector may create it.
@@ -107,6 +111,7 @@ def specs(draw: Any) -> Dict[str, Any]:
                       "metrics_level": draw(st.sampled_from(["basic", "normal", "detailed"]))},
         "backends": {},
         "pipelines": {},
+        "distribution": LAB_MANIFEST,
     }
     if draw(st.booleans()):
         spec["extensions"]["pprof"] = f"127.0.0.1:{ports[4]}"
@@ -325,11 +330,14 @@ def test_documented_example_passes_collector_validate() -> None:
     spec = yaml.safe_load(block.group(1))["otelcol_spec"]
     # The documented directory is not writable on a test machine; everything else stays as documented.
     spec["persistent_queue"]["directory"] = str(QUEUE_ROOT / "doc")
+    spec["distribution"] = LAB_MANIFEST
     validate_with_collector(binary, otelcol_config(spec))
     block = re.search(r"## Example: Jaeger, Prometheus and VictoriaLogs\n.*?```yaml\n(.*?)```",
                       docs.read_text(encoding="utf-8"), re.S)
     assert block is not None, "docs/otelcol_config.md lost its Jaeger/Prometheus/VictoriaLogs example"
-    validate_with_collector(binary, otelcol_config(yaml.safe_load(block.group(1))["otelcol_spec"]))
+    spec = yaml.safe_load(block.group(1))["otelcol_spec"]
+    spec["distribution"] = LAB_MANIFEST
+    validate_with_collector(binary, otelcol_config(spec))
 
 
 def boundary_specs() -> List[Dict[str, Any]]:
@@ -341,7 +349,8 @@ def boundary_specs() -> List[Dict[str, Any]]:
                 "telemetry": {"metrics_address": "127.0.0.1:38888"},
                 "batch": {"flush_timeout": "1ms"},
                 "backends": {"t": {"type": "debug"}, "m": {"type": "debug"}},
-                "pipelines": {"traces": {"exporters": ["t"]}, "metrics": {"exporters": ["m"]}}}
+                "pipelines": {"traces": {"exporters": ["t"]}, "metrics": {"exporters": ["m"]}},
+                "distribution": LAB_MANIFEST}
 
     long_names = base()
     long_names["backends"]["b" * 1024] = long_names["backends"].pop("t")
