@@ -26,7 +26,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_lint im
     lint_port_clashes,
 )
 
+
 def check_rendered(config: Config, spec: Spec) -> List[str]:
+    """Every problem of the configuration after overrides, each with its config path."""
     problems: List[str] = []
     hint = " (set through spec.overrides)"
     defined = {kind: config.get(kind) or {} for kind in COMPONENT_KINDS}
@@ -104,6 +106,7 @@ NETWORK_EXPORTER_TYPES = frozenset({"otlp", "otlphttp", "otlp_grpc", "otlp_http"
 
 
 def exporter_problems(exporter_id: str, exporter: Any, extensions: Mapping, hint: str) -> List[str]:
+    """A network exporter without its queue or retry, or a queue storage that is not defined."""
     path = f"config.exporters.{exporter_id}"
     if not isinstance(exporter, Mapping):
         return []
@@ -152,6 +155,7 @@ def batching_problems(path: str, pipeline: Mapping, defined: Mapping) -> List[st
 
 
 def rendered_port_clashes(config: Config, hint: str) -> List[str]:
+    """Listen endpoints of receivers and extensions after overrides that share a port."""
     addresses: List[ListenAddress] = []
     problems: List[str] = []
     for kind in ("receivers", "extensions"):
@@ -170,6 +174,7 @@ def rendered_port_clashes(config: Config, hint: str) -> List[str]:
 
 
 def find_endpoints(value: Any, path: str) -> List[Tuple[str, Any]]:
+    """Every 'endpoint' value under a component, with its config path (scrape configs excluded)."""
     if not isinstance(value, Mapping):
         return []
     found: List[Tuple[str, Any]] = []

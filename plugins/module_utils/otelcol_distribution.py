@@ -103,8 +103,9 @@ MODULE_TYPES: Dict[str, str] = {
 }
 
 # Keys of an OCB manifest (or of `components` output) that list no components.
-IGNORED_KEYS = frozenset({"dist", "providers", "converters", "replaces", "excludes", "telemetry", "buildinfo",
-                           "version", "conf_resolver"})
+IGNORED_KEYS = frozenset({
+    "dist", "providers", "converters", "replaces", "excludes", "telemetry", "buildinfo", "version", "conf_resolver",
+})
 
 
 def type_key(kind: str, type_name: str) -> str:

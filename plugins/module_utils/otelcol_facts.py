@@ -76,6 +76,7 @@ class BackendProtocol:
 
     @property
     def is_grpc(self) -> bool:
+        """True when the exporter speaks OTLP over gRPC."""
         return self.exporter == "otlp"
 
 
@@ -217,6 +218,7 @@ RECEIVER_SIGNALS: Dict[str, Tuple[str, ...]] = {
 
 
 def format_version(version: Version) -> str:
+    """A version tuple as text: (0, 159, 0) -> '0.159.0'."""
     return ".".join(str(part) for part in version)
 
 
@@ -234,10 +236,12 @@ def canonical_type(kind: str, type_name: str) -> str:
 
 
 def exporters_batch_themselves(version: Version) -> bool:
+    """True from the version on that exporters batch in their sending queue."""
     return version >= EXPORTER_BATCHING_VERSION
 
 
 def component_type(component_id: str) -> str:
+    """The type part of a component id: 'attributes/scrub' -> 'attributes'."""
     return component_id.split("/", 1)[0]
 
 
@@ -247,6 +251,7 @@ def backend_protocol(backend: BackendSpec) -> Optional[BackendProtocol]:
 
 
 def backend_exporter_id(backend: BackendSpec, version: Version) -> str:
+    """The id of a backend's exporter in the rendered config, named for the target version."""
     protocol = backend_protocol(backend)
     old_type = protocol.exporter if protocol is not None else "debug"
     return f"{versioned_type('exporters', old_type, version)}/{backend.name}"

@@ -79,11 +79,13 @@ WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 
 def is_high_cardinality(key: str) -> bool:
+    """True for an attribute key whose values are (nearly) unique per user, request or trace."""
     lowered = key.strip().lower()
     return lowered in HIGH_CARDINALITY_KEYS or bool(HIGH_CARDINALITY_PATTERN.search(lowered))
 
 
 def removed_component_problem(kind: str, type_name: str, version: Version) -> Optional[str]:
+    """The problem of a component type removed upstream by the target version, if any."""
     removed = REMOVED_COMPONENTS.get((kind, type_name))
     if removed and version >= removed[0]:
         return (f"the '{type_name}' {kind[:-1]} was removed in collector {format_version(removed[0])} "
@@ -211,6 +213,7 @@ def lint_unused_and_connectors(spec: Spec, usage: Dict[str, set], problems: List
         return
 
     def roles(name: str) -> set:
+        """The roles ('receiver', 'exporter', 'processor') a name is used in."""
         return {role for role, _signal in usage.get(name, set())}
 
     for name, receiver in spec.receivers.items():
@@ -242,6 +245,7 @@ def lint_unused_and_connectors(spec: Spec, usage: Dict[str, set], problems: List
 
 
 def lint_component_types(spec: Spec, problems: List[str]) -> None:
+    """Processor and override component types: removed, missing from the distribution or managed here."""
     for name, config in spec.processors.items():
         type_name = component_type(name)
         problem = component_type_problem("processors", type_name, spec)
@@ -265,6 +269,7 @@ def lint_component_types(spec: Spec, problems: List[str]) -> None:
 
 
 def lint_high_cardinality(spec: Spec, problems: List[str]) -> None:
+    """High-cardinality keys that would become metric dimensions."""
     for connector in spec.connectors.values():
         for index, dimension in enumerate(connector.dimensions):
             if is_high_cardinality(dimension):
@@ -333,6 +338,7 @@ def iter_statements(value: Any, path: str) -> List[Tuple[str, str]]:
 
 
 def spec_listen_addresses(spec: Spec) -> List[ListenAddress]:
+    """Every address the collector will listen on, with the spec path that set it."""
     addresses: List[ListenAddress] = []
     for receiver in spec.receivers.values():
         addresses.extend(address for address in (receiver.grpc, receiver.http) if address is not None)
@@ -377,6 +383,7 @@ def addresses_clash(first: ListenAddress, second: ListenAddress) -> bool:
 
 
 def lint_port_clashes(addresses: List[ListenAddress], problems: List[str]) -> None:
+    """Listeners that would share a port, each reported once at the later one."""
     for index, address in enumerate(addresses):
         for earlier in addresses[:index]:
             if addresses_clash(earlier, address):

@@ -14,6 +14,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     Config,
 )
 
+
 def deep_merge(base: Any, override: Any) -> Any:
     """Merge override into base: mappings merge key by key, anything else replaces.
 
@@ -33,6 +34,7 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 
 def apply_overrides(config: Config, overrides: Dict[str, Config]) -> Config:
+    """The configuration with spec.overrides deep-merged into each section (a new dict)."""
     merged = dict(config)
     for kind, section in overrides.items():
         merged[kind] = deep_merge(config.get(kind, {}), section)

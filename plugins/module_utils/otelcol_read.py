@@ -85,6 +85,7 @@ def read_memory(value: Any, path: str) -> MemorySpec:
 
 
 def read_tls(value: Any, path: str) -> TlsSpec:
+    """Client or server TLS settings."""
     mapping = read_mapping(value, path)
     check_keys(mapping, path, ("enabled", "ca_file", "cert_file", "key_file", "insecure_skip_verify", "server_name"))
     tls = TlsSpec(enabled=read_bool(mapping.get("enabled", True), f"{path}.enabled"))
@@ -215,6 +216,7 @@ def read_backend_options(backend: BackendSpec, mapping: Mapping, path: str) -> N
 
 
 def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
+    """A receiver of spec.receivers (otlp or prometheus)."""
     receiver_type = component_type(component_id)
     mapping = read_mapping({} if value is None else value, path)
     receiver = ReceiverSpec(component_id=component_id, type=receiver_type, path=path)
@@ -253,6 +255,7 @@ DROP_TARGET_INFO: Config = {"source_labels": ["__name__"], "regex": "target_info
 
 
 def read_scrape_job(value: Any, path: str) -> Config:
+    """One prometheus scrape job, rendered as a scrape config."""
     mapping = read_mapping(value, path)
     check_keys(mapping, path, ("job_name", "targets", "scrape_interval", "metrics_path"))
     targets = read_str_list(mapping.get("targets"), f"{path}.targets")
@@ -275,6 +278,7 @@ def read_scrape_job(value: Any, path: str) -> Config:
 
 
 def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
+    """A connector of spec.connectors (spanmetrics, servicegraph or forward)."""
     connector_type = canonical_type("connectors", component_type(component_id))
     mapping = read_mapping({} if value is None else value, path)
     connector = ConnectorSpec(component_id=component_id, type=connector_type, path=path)
@@ -303,6 +307,7 @@ def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
 
 
 def read_sampling(value: Any, path: str) -> SamplingSpec:
+    """A pipeline's sampling: probabilistic or tail, with checked policies."""
     mapping = read_mapping(value, path)
     check_keys(mapping, path, ("probabilistic", "tail"))
     if len(mapping) != 1:
@@ -423,8 +428,10 @@ def read_persistent_queue(spec: Mapping) -> Optional[str]:
     return directory
 
 
-def read_extensions(spec: Mapping, problems: Problems) -> Tuple[ListenAddress, Optional[ListenAddress],
-                                                                 Optional[ListenAddress]]:
+ExtensionAddresses = Tuple[ListenAddress, Optional[ListenAddress], Optional[ListenAddress]]
+
+
+def read_extensions(spec: Mapping, problems: Problems) -> ExtensionAddresses:
     """health_check (always on), pprof and zpages listen addresses."""
     extensions = problems.attempt(read_section, spec, "extensions", default={})
     problems.attempt(check_keys, extensions, "spec.extensions", ("health_check", "pprof", "zpages"))

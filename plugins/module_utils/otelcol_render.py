@@ -29,6 +29,7 @@ def id_suffix(text: str) -> str:
 
 
 def render_tls_client(tls: TlsSpec) -> Config:
+    """Client TLS settings of an exporter."""
     rendered: Config = {}
     for key in ("ca_file", "cert_file", "key_file", "server_name"):
         value = getattr(tls, key)
@@ -40,6 +41,7 @@ def render_tls_client(tls: TlsSpec) -> Config:
 
 
 def backend_endpoint(backend: BackendSpec) -> str:
+    """The endpoint a backend's exporter sends to."""
     if backend.endpoint is not None:
         return backend.endpoint
     protocol = BACKEND_TYPES[backend.type].protocols[backend.protocol]
@@ -57,6 +59,7 @@ def has_remote_write_queue(backend: BackendSpec) -> bool:
 
 
 def render_sending_queue(spec: Spec, backend: BackendSpec) -> Config:
+    """The exporterhelper sending queue of a backend's exporter, with batching from spec.batch."""
     queue: Config = {"enabled": True, "num_consumers": 10, "queue_size": backend.queue_size}
     if persistent_queue_applies(spec, backend):
         queue["storage"] = PERSISTENT_QUEUE_STORAGE_ID
@@ -73,6 +76,7 @@ def render_sending_queue(spec: Spec, backend: BackendSpec) -> Config:
 
 
 def persistent_queue_applies(spec: Spec, backend: BackendSpec) -> bool:
+    """True when a backend's queue is kept on disk."""
     if spec.persistent_queue_directory is None or backend.persistent is False:
         return False
     # remote_write_queue has no storage support.
@@ -88,6 +92,7 @@ RETRY_ON_FAILURE: Config = {
 
 
 def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
+    """A backend's exporter."""
     protocol = backend_protocol(backend)
     if protocol is None:
         return {"verbosity": backend.verbosity}
@@ -116,6 +121,7 @@ def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
 
 
 def render_receiver(receiver: ReceiverSpec) -> Config:
+    """A receiver."""
     if receiver.type == "prometheus":
         return {"config": {"scrape_configs": copy.deepcopy(receiver.scrape_configs)}}
     protocols: Config = {}
@@ -133,6 +139,7 @@ def render_receiver(receiver: ReceiverSpec) -> Config:
 
 
 def render_connector(connector: ConnectorSpec) -> Config:
+    """A connector."""
     if connector.type == "spanmetrics":
         rendered: Config = {"dimensions": [{"name": name} for name in connector.dimensions]}
         if connector.histogram_buckets:
@@ -206,6 +213,7 @@ def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
 
 
 def render(spec: Spec) -> Config:
+    """The collector configuration of a spec, before overrides."""
     processors: Config = {
         "memory_limiter": {
             "check_interval": spec.memory.check_interval,

@@ -50,10 +50,12 @@ def parse_version(value: Any, path: str) -> Version:
 
 
 def describe_type(value: Any) -> str:
+    """The YAML-ish type name of a value, for messages."""
     return type(value).__name__ if value is not None else "null"
 
 
 def read_mapping(value: Any, path: str) -> Mapping:
+    """A mapping with string keys."""
     if not isinstance(value, Mapping):
         raise SpecError(f"{path}: expected a mapping (dict), got {describe_type(value)} {value!r}")
     for key in value:
@@ -84,6 +86,7 @@ def read_str(value: Any, path: str, choices: Optional[Sequence[str]] = None) -> 
 
 
 def read_int(value: Any, path: str, minimum: int, maximum: Optional[int] = None) -> int:
+    """An integer (not a boolean) within bounds."""
     # bool is a subclass of int in Python; `true` is never a valid size.
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"{path}: expected an integer, got {describe_type(value)} {value!r}")
@@ -94,6 +97,7 @@ def read_int(value: Any, path: str, minimum: int, maximum: Optional[int] = None)
 
 
 def read_number(value: Any, path: str, minimum: float, maximum: float) -> float:
+    """A number (not a boolean) within bounds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"{path}: expected a number, got {describe_type(value)} {value!r}")
     if not minimum <= value <= maximum:
@@ -102,12 +106,14 @@ def read_number(value: Any, path: str, minimum: float, maximum: float) -> float:
 
 
 def read_bool(value: Any, path: str) -> bool:
+    """true or false."""
     if not isinstance(value, bool):
         raise SpecError(f"{path}: expected true or false, got {describe_type(value)} {value!r}")
     return value
 
 
 def read_duration(value: Any, path: str) -> str:
+    """A Go duration string such as 1s or 200ms."""
     if not isinstance(value, str) or not DURATION_PATTERN.fullmatch(value):
         raise SpecError(f"{path}: expected a Go duration string such as \"1s\", \"200ms\" or \"5m\", got {value!r}")
     return str(value)
@@ -137,6 +143,7 @@ def read_durations(value: Any, path: str) -> List[str]:
 
 
 def read_str_map(value: Any, path: str) -> Dict[str, str]:
+    """A mapping of strings to scalar values, as strings."""
     mapping = read_mapping(value, path)
     result: Dict[str, str] = {}
     for key, item in mapping.items():
