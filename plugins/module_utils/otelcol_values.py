@@ -143,13 +143,19 @@ def read_durations(value: Any, path: str) -> List[str]:
 
 
 def read_str_map(value: Any, path: str) -> Dict[str, str]:
-    """A mapping of strings to scalar values, as strings."""
+    """A mapping of strings to scalar values, as strings; keys and values without control characters."""
     mapping = read_mapping(value, path)
     result: Dict[str, str] = {}
+    problems = Problems()
     for key, item in mapping.items():
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise SpecError(f"{path}.{key}: expected a string value, got {describe_type(item)} {item!r}")
-        result[str(key)] = str(item)
+            problems.add(f"{path}.{key}: expected a string value, got {describe_type(item)} {item!r}")
+        elif CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(str(item)):
+            problems.add(f"{path}.{key}: {key!r}: {str(item)!r} contains a control character (a newline or tab, "
+                         f"often from a YAML block scalar); remove it")
+        else:
+            result[str(key)] = str(item)
+    problems.raise_if_any()
     return result
 
 

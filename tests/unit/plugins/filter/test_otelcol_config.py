@@ -1421,3 +1421,18 @@ def test_distribution_with_wrong_types_names_the_path() -> None:
     assert "spec.distribution.receiver: unknown key" in message
     assert "spec.distribution.exporters[0]: expected a type name, a module path" in message
     assert "spec.distribution: expected an OCB manifest" in render_error(with_changes(distribution="contrib"))
+
+
+def test_header_and_resource_attribute_values_with_a_newline_are_refused() -> None:
+    spec = with_changes(resource_attributes={"team": "a\n", "ok": "b"})
+    spec["backends"]["tempo"]["headers"] = {"X-Team": "a\nX-Injected: 1"}
+    message = render_error(spec)
+    assert "spec.backends.tempo.headers.X-Team: 'X-Team': 'a\\nX-Injected: 1' contains a control character" in message
+    assert "spec.resource_attributes.team: 'team': 'a\\n' contains a control character" in message
+    assert "resource_attributes.ok" not in message
+
+
+def test_header_and_resource_attribute_values_without_control_characters_are_accepted() -> None:
+    spec = with_changes(resource_attributes={"team": "a b"})
+    spec["backends"]["tempo"]["headers"] = {"X-Team": "a b"}
+    assert otelcol_config(spec)["exporters"]["otlp_grpc/tempo"]["headers"] == {"X-Team": "a b"}
