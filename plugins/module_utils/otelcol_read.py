@@ -306,6 +306,28 @@ def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
     return connector
 
 
+# Where the 'and' and 'composite' policies keep their sub-policies.
+SUB_POLICY_LISTS = {"and": "and_sub_policy", "composite": "composite_sub_policy"}
+
+
+def read_policy(policy: Any, path: str) -> Config:
+    """One tail-sampling policy: a name, a known type and its settings; sub-policies are checked too."""
+    policy_map = read_mapping(policy, path)
+    problems = Problems()
+    problems.attempt(read_name, policy_map.get("name"), f"{path}.name")
+    policy_type = problems.attempt(read_str, policy_map.get("type"), f"{path}.type", TAIL_SAMPLING_POLICY_TYPES)
+    if policy_type is not None and policy_type not in policy_map \
+            and policy_type not in TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS:
+        problems.add(f"{path}: a policy of type {policy_type!r} needs its settings under the key {policy_type!r}")
+    settings = policy_map.get(policy_type) if policy_type in SUB_POLICY_LISTS else None
+    if isinstance(settings, Mapping) and isinstance(settings.get(SUB_POLICY_LISTS[policy_type]), list):
+        list_path = f"{path}.{policy_type}.{SUB_POLICY_LISTS[policy_type]}"
+        for index, sub_policy in enumerate(settings[SUB_POLICY_LISTS[policy_type]]):
+            problems.attempt(read_policy, sub_policy, f"{list_path}[{index}]")
+    problems.raise_if_any()
+    return copy.deepcopy(dict(policy_map))
+
+
 def read_sampling(value: Any, path: str) -> SamplingSpec:
     """A pipeline's sampling: probabilistic or tail, with checked policies."""
     mapping = read_mapping(value, path)
@@ -328,15 +350,10 @@ def read_sampling(value: Any, path: str) -> SamplingSpec:
         raise SpecError(f"{path}.tail.policies: expected a non-empty list of tail_sampling policies, e.g. "
                         f"[{{name: errors, type: status_code, status_code: {{status_codes: [ERROR]}}}}]")
     checked: List[Config] = []
+    problems = Problems()
     for index, policy in enumerate(policies):
-        policy_path = f"{path}.tail.policies[{index}]"
-        policy_map = read_mapping(policy, policy_path)
-        read_name(policy_map.get("name"), f"{policy_path}.name")
-        policy_type = read_str(policy_map.get("type"), f"{policy_path}.type", TAIL_SAMPLING_POLICY_TYPES)
-        if policy_type not in policy_map and policy_type not in TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS:
-            raise SpecError(f"{policy_path}: a policy of type {policy_type!r} needs its settings under "
-                            f"the key {policy_type!r}")
-        checked.append(copy.deepcopy(dict(policy_map)))
+        checked.append(problems.attempt(read_policy, policy, f"{path}.tail.policies[{index}]"))
+    problems.raise_if_any()
     return SamplingSpec(
         kind="tail",
         decision_wait=read_duration(options.get("decision_wait", "10s"), f"{path}.tail.decision_wait"),

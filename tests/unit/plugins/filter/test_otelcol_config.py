@@ -1436,3 +1436,24 @@ def test_header_and_resource_attribute_values_without_control_characters_are_acc
     spec = with_changes(resource_attributes={"team": "a b"})
     spec["backends"]["tempo"]["headers"] = {"X-Team": "a b"}
     assert otelcol_config(spec)["exporters"]["otlp_grpc/tempo"]["headers"] == {"X-Team": "a b"}
+
+
+def test_tail_sampling_sub_policy_of_unknown_type() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"tail": {"policies": [
+        {"name": "both", "type": "and", "and": {"and_sub_policy": [
+            {"name": "slow", "type": "latency", "latency": {"threshold_ms": 100}},
+            {"name": "odd", "type": "errors_only", "errors_only": {}}]}},
+        {"name": "bad", "type": "nope"}]}}
+    message = render_error(spec)
+    assert "spec.pipelines.traces.sampling.tail.policies[0].and.and_sub_policy[1].type: 'errors_only' is not" in message
+    assert "spec.pipelines.traces.sampling.tail.policies[1].type: 'nope' is not accepted" in message
+
+
+def test_tail_sampling_sub_policies_of_known_types_are_accepted() -> None:
+    spec = base_spec()
+    spec["pipelines"]["traces"]["sampling"] = {"tail": {"policies": [
+        {"name": "both", "type": "and", "and": {"and_sub_policy": [
+            {"name": "slow", "type": "latency", "latency": {"threshold_ms": 100}},
+            {"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}}]}}]}}
+    assert otelcol_config(spec)["processors"]["tail_sampling/traces"]["policies"][0]["type"] == "and"

@@ -363,7 +363,10 @@ def boundary_specs() -> List[Dict[str, Any]]:
     tail["pipelines"]["traces"]["sampling"] = {"tail": {"policies": [
         {"name": "all", "type": "always_sample"},
         {"name": "big", "type": "span_count", "span_count": {"min_spans": 50}},
-        {"name": "flagged", "type": "boolean_attribute", "boolean_attribute": {"key": "debug", "value": True}}]}}
+        {"name": "flagged", "type": "boolean_attribute", "boolean_attribute": {"key": "debug", "value": True}},
+        {"name": "both", "type": "and", "and": {"and_sub_policy": [
+            {"name": "slow", "type": "latency", "latency": {"threshold_ms": 100}},
+            {"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}}]}}]}}
     connectors = base()
     connectors["connectors"] = {"spanmetrics": {"dimensions": ["http.route", "rpc.method"],
                                                 "metrics_flush_interval": "1s"},
