@@ -414,8 +414,8 @@ def read_items(spec: Mapping, key: str, problems: Problems, spec_key_reader: Cal
 
 
 def read_processor(component_id: str, value: Any, path: str) -> Config:
-    """A processor of spec.processors: its raw settings, copied."""
-    return copy.deepcopy(dict(read_mapping({} if value is None else value, path)))
+    """A processor of spec.processors: its raw settings (render copies them into the configuration)."""
+    return dict(read_mapping({} if value is None else value, path))
 
 
 def read_pipeline_entry(pipeline_id: str, value: Any, path: str) -> PipelineSpec:
