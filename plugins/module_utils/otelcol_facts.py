@@ -62,17 +62,47 @@ SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")
 COMPONENT_KINDS: Tuple[str, ...] = ("receivers", "processors", "exporters", "connectors", "extensions")
 
 
+# Where a default port is written: a variable (dotted path) of a role's
+# defaults/main.yml holding a port or a host:port. The filter's entry point
+# reads the roles' defaults and registers the ports here, so a component's
+# default port is written in one place only: the role that runs it.
+PortSetting = Tuple[str, str]
+COLLECTOR_OTLP_GRPC: PortSetting = ("otel_collector", "otel_collector_spec.receivers.otlp.grpc")
+COLLECTOR_OTLP_HTTP: PortSetting = ("otel_collector", "otel_collector_spec.receivers.otlp.http")
+_DEFAULT_PORTS: Dict[PortSetting, int] = {}
+
+
+def register_default_ports(ports: Dict[PortSetting, int]) -> None:
+    """Record the default ports read from the roles' defaults (the filter's entry point does)."""
+    _DEFAULT_PORTS.update(ports)
+
+
+def default_port(setting: PortSetting) -> int:
+    """The default port the role writes in its defaults."""
+    try:
+        return _DEFAULT_PORTS[setting]
+    except KeyError:
+        raise RuntimeError(f"default port {setting[1]} of role {setting[0]} was not registered; "
+                           "the otelcol_config filter's entry point reads the roles' defaults") from None
+
+
 @dataclass(frozen=True)
 class BackendProtocol:
     """How a backend type is reached over one protocol."""
 
     # Exporter type under its pre-rename name; TYPE_RENAMES gives the name per version.
     exporter: str
-    # Default port; None for types whose spec gives the whole endpoint.
-    port: Optional[int] = None
+    # Where the backend's default port is written; None for types whose spec
+    # gives the whole endpoint.
+    port_setting: Optional[PortSetting] = None
     # Appended to scheme://host:port (http exporters only). The otlphttp
     # exporter adds /v1/<signal> to it, prometheusremotewrite posts to it as is.
     path: str = ""
+
+    @property
+    def port(self) -> Optional[int]:
+        """The default port, from the role that runs the backend."""
+        return None if self.port_setting is None else default_port(self.port_setting)
 
     @property
     def is_grpc(self) -> bool:
@@ -95,39 +125,34 @@ class BackendType:
     tenant_header: Optional[str] = "X-Scope-OrgID"
 
 
-OTLP_GRPC_PORT = 4317
-
-
-OTLP_HTTP_PORT = 4318
-
-
 BACKEND_TYPES: Dict[str, BackendType] = {
     "tempo": BackendType(signals=("traces",), protocols={
-        "grpc": BackendProtocol("otlp", OTLP_GRPC_PORT),
-        "http": BackendProtocol("otlphttp", OTLP_HTTP_PORT),
+        "grpc": BackendProtocol("otlp", ("tempo", "tempo_otlp_grpc_endpoint")),
+        "http": BackendProtocol("otlphttp", ("tempo", "tempo_otlp_http_endpoint")),
     }),
     "mimir": BackendType(signals=("metrics",), protocols={
-        "otlp": BackendProtocol("otlphttp", 9009, "/otlp"),
-        "remote_write": BackendProtocol("prometheusremotewrite", 9009, "/api/v1/push"),
+        "otlp": BackendProtocol("otlphttp", ("mimir", "mimir_http_listen_port"), "/otlp"),
+        "remote_write": BackendProtocol("prometheusremotewrite", ("mimir", "mimir_http_listen_port"), "/api/v1/push"),
     }),
     "loki": BackendType(signals=("logs",), protocols={
-        "http": BackendProtocol("otlphttp", 3100, "/otlp"),
+        "http": BackendProtocol("otlphttp", ("loki", "loki_http_listen_port"), "/otlp"),
     }),
     # Jaeger v2 is built on the collector and receives OTLP on the usual ports.
     "jaeger": BackendType(signals=("traces",), tenant_header=None, protocols={
-        "grpc": BackendProtocol("otlp", OTLP_GRPC_PORT),
-        "http": BackendProtocol("otlphttp", OTLP_HTTP_PORT),
+        "grpc": BackendProtocol("otlp", ("jaeger", "jaeger_otlp_grpc_endpoint")),
+        "http": BackendProtocol("otlphttp", ("jaeger", "jaeger_otlp_http_endpoint")),
     }),
     # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write needs
     # --web.enable-remote-write-receiver. Neither has a tenant header.
     "prometheus": BackendType(signals=("metrics",), tenant_header=None, protocols={
-        "otlp": BackendProtocol("otlphttp", 9090, "/api/v1/otlp"),
-        "remote_write": BackendProtocol("prometheusremotewrite", 9090, "/api/v1/write"),
+        "otlp": BackendProtocol("otlphttp", ("prometheus", "prometheus_listen_address"), "/api/v1/otlp"),
+        "remote_write": BackendProtocol("prometheusremotewrite", ("prometheus", "prometheus_listen_address"),
+                                        "/api/v1/write"),
     }),
     # VictoriaLogs tenants are numeric AccountID/ProjectID headers, not a
     # tenant name, so they go under 'headers'.
     "victorialogs": BackendType(signals=("logs",), tenant_header=None, protocols={
-        "http": BackendProtocol("otlphttp", 9428, "/insert/opentelemetry"),
+        "http": BackendProtocol("otlphttp", ("victorialogs", "victorialogs_listen_address"), "/insert/opentelemetry"),
     }),
     "otlp": BackendType(signals=SIGNALS, addressing="endpoint", protocols={
         "grpc": BackendProtocol("otlp"),
@@ -135,6 +160,13 @@ BACKEND_TYPES: Dict[str, BackendType] = {
     }),
     "debug": BackendType(signals=SIGNALS, addressing="none", protocols={}, tenant_header=None),
 }
+
+
+def port_settings() -> Tuple[PortSetting, ...]:
+    """Every default port the filter needs, as (role, variable) of the role's defaults."""
+    settings = {protocol.port_setting for backend in BACKEND_TYPES.values() for protocol in backend.protocols.values()}
+    settings |= {COLLECTOR_OTLP_GRPC, COLLECTOR_OTLP_HTTP}
+    return tuple(sorted(setting for setting in settings if setting is not None))
 
 
 def backend_url_example(type_name: str) -> str:
@@ -145,22 +177,30 @@ def backend_url_example(type_name: str) -> str:
     return f"http://<host>:{protocol.port}{protocol.path}"
 
 
-# Components removed upstream: (kind, type) -> (first version without it, what to use instead).
+# Components removed upstream: (kind, type) -> (first version without it, what
+# to use instead). A "{<backend type>}" field is that type's default endpoint,
+# filled in by removed_component (the ports come from the roles at run time).
 REMOVED_COMPONENTS: Dict[Tuple[str, str], Tuple[Version, str]] = {
     ("exporters", "logging"): ((0, 111, 0), "use a backend of type 'debug' (the debug exporter)"),
     ("exporters", "loki"): (
         (0, 131, 0),
-        f"use a backend of type 'loki', which sends OTLP over HTTP to Loki's native endpoint "
-        f"{backend_url_example('loki')}",
+        "use a backend of type 'loki', which sends OTLP over HTTP to Loki's native endpoint {loki}",
     ),
     # Only the exporter is gone: Jaeger itself takes OTLP, through the 'jaeger' backend type.
     ("exporters", "jaeger"): (
         (0, 85, 0),
-        f"Jaeger accepts OTLP natively: use a backend of type 'jaeger', which sends OTLP to "
-        f"{backend_url_example('jaeger')}",
+        "Jaeger accepts OTLP natively: use a backend of type 'jaeger', which sends OTLP to {jaeger}",
     ),
     ("extensions", "memory_ballast"): ((0, 109, 0), "set GOMEMLIMIT (see the otelcol_gomemlimit filter)"),
 }
+
+
+def removed_component(kind: str, type_name: str) -> Optional[Tuple[Version, str]]:
+    """(first version without it, what to use instead) of a component removed upstream, or None."""
+    removed = REMOVED_COMPONENTS.get((kind, type_name))
+    if removed is None:
+        return None
+    return removed[0], removed[1].format(**{name: backend_url_example(name) for name in ("loki", "jaeger")})
 
 
 # Keys a user may write from older collector docs, for features that are gone:

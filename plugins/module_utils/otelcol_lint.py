@@ -21,7 +21,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, CONNECTOR_SIGNALS, EXPORTER_BATCHING_VERSION, ID_NAME_MAX_LENGTH, RECEIVER_SIGNALS,
-    REMOVED_COMPONENTS, component_type, versioned_type,
+    component_type, removed_component, versioned_type,
     format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
@@ -86,7 +86,7 @@ def is_high_cardinality(key: str) -> bool:
 
 def removed_component_problem(kind: str, type_name: str, version: Version) -> Optional[str]:
     """The problem of a component type removed upstream by the target version, if any."""
-    removed = REMOVED_COMPONENTS.get((kind, type_name))
+    removed = removed_component(kind, type_name)
     if removed and version >= removed[0]:
         return (f"the '{type_name}' {kind[:-1]} was removed in collector {format_version(removed[0])} "
                 f"(target is {format_version(version)}); {removed[1]}")

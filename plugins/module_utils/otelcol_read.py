@@ -21,9 +21,11 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, COMPONENT_KINDS, CONNECTOR_SIGNALS, DEFAULT_COLLECTOR_VERSION,
-    OTLP_GRPC_PORT, OTLP_HTTP_PORT, RECEIVER_SIGNALS, REMOVED_COMPONENTS, SIGNALS, canonical_type,
-    component_type, connector_rendered_id, format_version, MEMORY_LIMITER_MAX_MIB, MIN_SAMPLING_PERCENTAGE,
-    SPANMETRICS_BUILTIN_DIMENSIONS, TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS, TAIL_SAMPLING_POLICY_TYPES, versioned_type,
+    COLLECTOR_OTLP_GRPC, COLLECTOR_OTLP_HTTP, RECEIVER_SIGNALS, SIGNALS, canonical_type,
+    component_type, connector_rendered_id, default_port, format_version, MEMORY_LIMITER_MAX_MIB,
+    MIN_SAMPLING_PERCENTAGE,
+    removed_component, SPANMETRICS_BUILTIN_DIMENSIONS, TAIL_SAMPLING_POLICIES_WITHOUT_SETTINGS,
+    TAIL_SAMPLING_POLICY_TYPES, versioned_type,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distribution import (
     UPSTREAM_CONTRIB, read_distribution,
@@ -36,8 +38,6 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values 
 
 HEALTH_CHECK_DEFAULT = "0.0.0.0:13133"
 TELEMETRY_METRICS_DEFAULT = "0.0.0.0:8888"
-OTLP_GRPC_DEFAULT = f"0.0.0.0:{OTLP_GRPC_PORT}"
-OTLP_HTTP_DEFAULT = f"0.0.0.0:{OTLP_HTTP_PORT}"
 
 T = TypeVar("T")
 
@@ -113,7 +113,7 @@ def read_backend(name: str, value: Any, path: str) -> BackendSpec:
     backend_type = read_str(mapping["type"], f"{path}.type")
     if backend_type not in BACKEND_TYPES:
         hint = ""
-        removed = REMOVED_COMPONENTS.get(("exporters", backend_type))
+        removed = removed_component("exporters", backend_type)
         if removed:
             hint = f" (the '{backend_type}' exporter was removed in collector {format_version(removed[0])}: {removed[1]})"
         raise SpecError(f"{path}.type: unknown backend type {backend_type!r}{hint}; accepted: {', '.join(BACKEND_TYPES)}")
@@ -146,7 +146,8 @@ def read_backend_address(backend: BackendSpec, mapping: Mapping, path: str) -> N
                             f"for grpc), not host/port")
         if "endpoint" not in mapping:
             raise SpecError(f"{path}.endpoint: missing; an {backend_type!r} backend needs the receiving endpoint, e.g. "
-                            f"'collector.example:{OTLP_GRPC_PORT}' (grpc) or 'https://otlp.example:{OTLP_HTTP_PORT}' "
+                            f"'collector.example:{default_port(COLLECTOR_OTLP_GRPC)}' (grpc) or "
+                            f"'https://otlp.example:{default_port(COLLECTOR_OTLP_HTTP)}' "
                             f"(http)")
         backend.endpoint = read_str(mapping["endpoint"], f"{path}.endpoint")
         is_grpc = kind.protocols[backend.protocol].is_grpc
@@ -223,8 +224,9 @@ def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
     if receiver_type == "otlp":
         check_keys(mapping, path, ("grpc", "http", "tls"))
         # Explicit addresses are always emitted; null disables a protocol.
-        grpc = mapping.get("grpc", OTLP_GRPC_DEFAULT)
-        http = mapping.get("http", OTLP_HTTP_DEFAULT)
+        # The collector's own default receivers, as its role writes them.
+        grpc = mapping.get("grpc", f"0.0.0.0:{default_port(COLLECTOR_OTLP_GRPC)}")
+        http = mapping.get("http", f"0.0.0.0:{default_port(COLLECTOR_OTLP_HTTP)}")
         receiver.grpc = None if grpc is None else parse_host_port(grpc, f"{path}.grpc")
         receiver.http = None if http is None else parse_host_port(http, f"{path}.http")
         if receiver.grpc is None and receiver.http is None:
@@ -297,7 +299,7 @@ def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
     elif connector_type == "forward":
         check_keys(mapping, path, ())
     else:
-        removed = REMOVED_COMPONENTS.get(("connectors", connector_type))
+        removed = removed_component("connectors", connector_type)
         raise SpecError(f"{path}: unknown connector type {connector_type!r}; accepted: "
                         f"{', '.join(sorted(CONNECTOR_TYPE_NAMES))}" + (f" ({removed[1]})" if removed else ""))
     if "dimensions" in mapping:
