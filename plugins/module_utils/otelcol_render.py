@@ -91,6 +91,16 @@ RETRY_ON_FAILURE: Config = {
 }
 
 
+def uses_basicauth_extension(spec: Spec) -> bool:
+    """Whether the target collector build has the basicauth extension (upstream's contrib does)."""
+    return spec.distribution is not None and spec.distribution.has("extensions", "basicauth")
+
+
+def basicauth_id(backend: BackendSpec) -> str:
+    """The id of a backend's basicauth extension."""
+    return f"basicauth/{id_suffix(backend.name)}"
+
+
 def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
     """A backend's exporter."""
     protocol = backend_protocol(backend)
@@ -104,8 +114,11 @@ def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
     elif backend.tls.enabled and tls_settings:
         exporter["tls"] = tls_settings
     headers = dict(backend.headers)
-    if backend.auth is not None:
-        # The lab build has no basicauth extension; the header is what it would send.
+    if backend.auth is not None and uses_basicauth_extension(spec):
+        exporter["auth"] = {"authenticator": basicauth_id(backend)}
+    elif backend.auth is not None:
+        # A build without the basicauth extension (the lab's, say) gets the
+        # header that extension would send.
         credentials = base64.b64encode(f"{backend.auth[0]}:{backend.auth[1]}".encode("utf-8")).decode("ascii")
         headers["Authorization"] = f"Basic {credentials}"
     if headers:
@@ -245,6 +258,11 @@ def render(spec: Spec) -> Config:
             "create_directory": True,
             "timeout": "1s",
         }
+    if uses_basicauth_extension(spec):
+        for backend in spec.backends.values():
+            if backend.auth is not None:
+                extensions[basicauth_id(backend)] = {
+                    "client_auth": {"username": backend.auth[0], "password": backend.auth[1]}}
     if spec.pprof is not None:
         extensions["pprof"] = {"endpoint": spec.pprof.text}
     if spec.zpages is not None:

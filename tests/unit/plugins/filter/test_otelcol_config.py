@@ -341,13 +341,29 @@ def test_generic_otlp_backend_and_tls() -> None:
     spec["backends"]["vendor"] = {"type": "otlp", "protocol": "http", "endpoint": "https://otlp.example:4318",
                                   "tls": {"ca_file": "/etc/ssl/ca.pem"}, "auth": {"username": "u", "password": "p"}}
     spec["pipelines"]["traces"]["exporters"].append("vendor")
+    spec["distribution"] = LAB_MANIFEST
     config = otelcol_config(spec)
     exporter = config["exporters"]["otlp_http/vendor"]
     assert exporter["endpoint"] == "https://otlp.example:4318"
     assert exporter["tls"] == {"ca_file": "/etc/ssl/ca.pem"}
-    # basicauth is not in the lab build: the credentials travel as a header
+    # basicauth is not in the lab build: the credentials travel as the header it would send
     assert exporter["headers"] == {"Authorization": "Basic dTpw"}
     assert config["service"]["extensions"] == ["health_check"]
+
+
+def test_basic_auth_uses_the_basicauth_extension_where_the_build_has_it() -> None:
+    # Upstream's otelcol-contrib (the default distribution) has basicauth: the
+    # credentials live in the extension, the exporter names it.
+    spec = base_spec()
+    spec["backends"]["vendor"] = {"type": "otlp", "protocol": "http", "endpoint": "https://otlp.example:4318",
+                                  "auth": {"username": "u", "password": "p"}}
+    spec["pipelines"]["traces"]["exporters"].append("vendor")
+    config = otelcol_config(spec)
+    exporter = config["exporters"]["otlp_http/vendor"]
+    assert exporter["auth"] == {"authenticator": "basicauth/vendor"}
+    assert "headers" not in exporter
+    assert config["extensions"]["basicauth/vendor"] == {"client_auth": {"username": "u", "password": "p"}}
+    assert config["service"]["extensions"] == ["health_check", "basicauth/vendor"]
 
 
 def test_generic_otlp_backend_needs_endpoint() -> None:
@@ -412,6 +428,7 @@ def test_jaeger_backend_over_http_with_tls_and_auth() -> None:
     spec = apache_spec()
     spec["backends"]["jaeger"].update(protocol="http", tls={"ca_file": "/ca.pem"},
                                       auth={"username": "u", "password": "p"}, headers={"X-Team": "lab"})
+    spec["distribution"] = LAB_MANIFEST  # no basicauth extension: the header
     assert otelcol_config(spec)["exporters"]["otlp_http/jaeger"] == {
         "endpoint": "https://jaeger.lab:4318", "timeout": "10s", "tls": {"ca_file": "/ca.pem"},
         "headers": {"X-Team": "lab", "Authorization": "Basic dTpw"},

@@ -52,7 +52,7 @@ def rich_spec() -> Dict[str, Any]:
         {"key": "http.route", "pattern": "^/(?P<area>[a-z]+)/", "action": "extract"}]}
     spec["pipelines"]["metrics"]["extra_processors"] = ["transform/x", "resource/x", "attributes/m"]
     spec["overrides"].update(
-        service={"extensions": ["health_check", "pprof", "file_storage/queue"],
+        service={"extensions": ["health_check", "pprof", "file_storage/queue", "basicauth/tempo"],
                  "pipelines": {"traces": {"processors": ["memory_limiter", "resource", "attributes/scrub"]}}},
         extensions={"pprof": {"endpoint": "127.0.0.1:1777"}},
         processors={"memory_limiter": {"limit_mib": 1000}},
