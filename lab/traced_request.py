@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
 
     def outside(component: str, port: int) -> str:
         return f"http://{container_address(group_host(component).backend.host)}:{port}"
-    ui = {"jaeger": ("Jaeger UI and API", 16686), "tempo": ("Tempo API", 3200),
+    ui = {"jaeger": ("Jaeger query API (and UI, in upstream's build)", 16686), "tempo": ("Tempo API", 3200),
           "prometheus": ("Prometheus API", 9090), "mimir": ("Mimir API", 9009),
           "victorialogs": ("VictoriaLogs UI and API", 9428), "loki": ("Loki API", 3100)}
     urls = [f"  {ui[api.component][0]}: {outside(api.component, ui[api.component][1])}"
