@@ -39,6 +39,10 @@ PLAY = """
     - name: Show where each host's demo shop would send
       ansible.builtin.debug:
         msg: "LGTM-DEMO {{{{ inventory_hostname }}}} {{{{ lgtm_stack_demo_otlp_endpoint }}}}"
+    - name: Show the OTLP receiver the traces backend's role will read on each host
+      ansible.builtin.debug:
+        msg: "LGTM-TRACES-OTLP {{{{ inventory_hostname }}}} {{{{ lookup('ansible.builtin.vars',
+              wiring_endpoints.traces.type ~ '_otlp_grpc_endpoint', default='unset') }}}}"
 """
 
 
@@ -64,6 +68,7 @@ def rendered(tmp_path: Path, groups: dict[str, list[str]]) -> dict:
                 for line in result.stdout.splitlines() if '"msg": "LGTM-' in line]
     out = json.loads(next(m for m in messages if m.startswith("LGTM-RENDERED ")).split(" ", 1)[1])
     out["demo"] = dict(m.split(" ")[1:] for m in messages if m.startswith("LGTM-DEMO "))
+    out["traces_otlp"] = dict(m.split(" ")[1:] for m in messages if m.startswith("LGTM-TRACES-OTLP "))
     return out
 
 
@@ -88,6 +93,8 @@ def test_every_backend_choice_wires_the_collector_and_grafana(tmp_path, traces, 
     endpoints = {cfg.get("endpoint") for cfg in exporters.values()}
     assert metrics_url in endpoints and logs_url in endpoints, exporters
     assert out["demo"] == {"aio": "http://127.0.0.1:4318"}
+    # The wiring itself gives the traces backend's role the moved receiver.
+    assert out["traces_otlp"] == {"aio": "0.0.0.0:14317"}
 
     datasources = {ds["uid"]: ds for ds in out["datasources"]}
     expected = {"lgtm-traces": traces, "lgtm-metrics": "prometheus"}
@@ -113,6 +120,9 @@ def test_distributed_hosts_keep_the_default_ports(tmp_path):
     # The demo shop sends to a collector on its own host, else to the first collector.
     assert out["demo"]["shop"] == "http://collector:4318"
     assert out["demo"]["collector"] == "http://127.0.0.1:4318"
+    # Only the traces host gets the variable, at the role's default port (no collector there).
+    assert out["traces_otlp"] == {"collector": "unset", "logs": "unset", "metrics": "unset", "shop": "unset",
+                                  "traces": "0.0.0.0:4317"}
 
 
 @pytest.mark.parametrize("groups,message", [
