@@ -11,6 +11,7 @@ lines of the service that should have answered.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -37,17 +38,22 @@ SPAN_KINDS = {1: "SPAN_KIND_INTERNAL", 2: "SPAN_KIND_SERVER", 3: "SPAN_KIND_CLIE
               4: "SPAN_KIND_PRODUCER", 5: "SPAN_KIND_CONSUMER"}
 
 
+# The inventory is fixed while a scenario verifies; reading it costs an
+# ansible-inventory run (about 0.3 s), which must not land inside the timed polls.
+@functools.lru_cache(maxsize=None)
 def runner() -> AnsibleRunner:
     return AnsibleRunner(INVENTORY)
 
 
-def group_hosts(group: str) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def group_hosts(group: str) -> tuple[str, ...]:
     try:
-        return runner().get_hosts(group)
+        return tuple(runner().get_hosts(group))
     except (RuntimeError, KeyError):
-        return []
+        return ()
 
 
+@functools.lru_cache(maxsize=None)
 def group_host(group: str) -> Any:
     """The testinfra host of the first host of an inventory group."""
     name = group_hosts(group)[0]
@@ -73,7 +79,7 @@ class Http:
     auth: str | None = None
     calls: list[str] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def host(self) -> Any:
         return group_host(self.component)
 
