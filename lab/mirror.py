@@ -391,6 +391,15 @@ def main() -> int:
             if unknown or not args.arguments:
                 parser.error(f"has takes components of {sorted((*IMPORTED, *RECIPES))}")
             return 0 if all(has_release(name) for name in args.arguments) else 1
+        if args.command == "serve":
+            serve()
+            return 0
+        if args.command == "stop":
+            stop()
+            return 0
+        if args.command == "url":
+            print(mirror_url())
+            return 0
         pins = load_pins()
         known = releases(pins)
         wanted = args.arguments or list(known)
@@ -405,16 +414,10 @@ def main() -> int:
             for name, state in states.items():
                 print(f"{name}: {state}")
             return 0 if all(state == "hit" for state in states.values()) else 1
-        elif args.command == "serve":
-            serve()
-        elif args.command == "stop":
-            stop()
-        elif args.command == "path":
+        else:  # path
             if wanted != ["otel_collector"]:
                 parser.error("path takes exactly: otel_collector")
             print(known["otel_collector"].workdir() / "_build" / "otelcol-contrib")
-        else:
-            print(mirror_url())
     except StepFailed as failure:
         print(f"ERROR: {failure}", file=sys.stderr)
         return 1
