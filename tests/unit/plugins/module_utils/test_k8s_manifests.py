@@ -1,0 +1,161 @@
+"""The Kubernetes objects built from a component's lifecycle description."""
+from __future__ import annotations
+
+import base64
+import copy
+
+import pytest
+
+from ansible_collections.observability.lgtm.plugins.module_utils.k8s_manifests import (
+    ManifestError,
+    build_manifests,
+)
+from ansible_collections.observability.lgtm.plugins.filter.k8s_manifests import k8s_manifests
+from ansible.errors import AnsibleFilterError
+
+COMPONENT = {
+    "name": "jaeger",
+    "version": "2.13.0",
+    "data_dirs": ["/var/lib/jaeger"],
+    "config_files": [{"dest": "/etc/jaeger/config.yaml", "content": "a: 1\n"}],
+    "unit": {"environment": {"GOMEMLIMIT": "100MiB"}},
+    "readiness_url": "http://127.0.0.1:13133/status",
+    "kubernetes": {
+        "image": "docker.io/jaegertracing/jaeger:2.13.0",
+        "command": ["/cmd/jaeger/jaeger-linux", "--config=/etc/jaeger/config.yaml"],
+        "validate": ["/cmd/jaeger/jaeger-linux", "validate", "--config=/etc/jaeger/config.yaml"],
+        "ports": [{"name": "otlp-grpc", "port": 4317}, {"name": "health", "port": "13133", "service": False}],
+        "storage_size": "2Gi",
+    },
+}
+
+
+def component(**changes):
+    result = copy.deepcopy(COMPONENT)
+    for key, value in changes.items():
+        if key.startswith("k_"):
+            result["kubernetes"][key[2:]] = value
+        else:
+            result[key] = value
+    return result
+
+
+def kinds(built):
+    return [item["kind"] for item in built["objects"]]
+
+
+def workload(built):
+    return built["objects"][-1]
+
+
+def test_a_stateful_component_gets_a_claim_a_service_and_a_deployment_that_replaces_its_pod():
+    built = build_manifests(component(), "observability")
+    assert kinds(built) == ["ServiceAccount", "PersistentVolumeClaim", "Service", "Deployment"]
+    deployment = workload(built)
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["data-0"]["persistentVolumeClaim"]["claimName"] == "jaeger-data"
+    service = built["objects"][2]
+    assert [port["name"] for port in service["spec"]["ports"]] == ["otlp-grpc"], "the health port stays inside"
+
+
+def test_the_configuration_is_an_immutable_configmap_named_by_its_content_and_mounted_at_the_host_path():
+    first = build_manifests(component(), "observability")
+    changed = build_manifests(component(config_files=[{"dest": "/etc/jaeger/config.yaml", "content": "a: 2\n"}]),
+                              "observability")
+    configmap = first["config"][0]
+    assert configmap["immutable"] is True and configmap["data"] == {"config.yaml": "a: 1\n"}
+    assert first["config_names"] != changed["config_names"], "a new configuration is a new object"
+    container = workload(first)["spec"]["template"]["spec"]["containers"][0]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
+    assert mount == {"name": "config", "mountPath": "/etc/jaeger/config.yaml", "subPath": "config.yaml",
+                     "readOnly": True}
+
+
+def test_the_validation_job_runs_the_binary_on_the_new_configuration_and_no_service_selects_it():
+    built = build_manifests(component(), "observability")
+    job = built["validate_job"]
+    assert job["metadata"]["name"] == built["job_name"] and built["job_name"].startswith("jaeger-validate-")
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
+    assert pod["containers"][0]["command"][1] == "validate"
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "jaeger-validate"
+    assert all("persistentVolumeClaim" not in volume for volume in pod["volumes"]), "never touches the data"
+
+
+def test_every_container_runs_unprivileged_with_a_read_only_root():
+    built = build_manifests(component(), "observability")
+    pod = workload(built)["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
+    security = pod["containers"][0]["securityContext"]
+    assert security == {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]}}
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_probes_come_from_the_readiness_url():
+    container = workload(build_manifests(component(), "observability"))["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/status", "port": 13133, "scheme": "HTTP"}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/status"
+
+
+def test_the_environment_is_the_units_plus_downward_api_values():
+    built = build_manifests(component(k_env_objects=[{"name": "K8S_NODE_NAME",
+                                                      "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]),
+                            "observability")
+    env = workload(built)["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "GOMEMLIMIT", "value": "100MiB"},
+                   {"name": "K8S_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+
+
+def test_an_agent_daemonset_has_rbac_a_node_local_service_and_no_claim():
+    rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+    built = build_manifests(component(name="otelcol-agent", k_kind="DaemonSet", k_storage_size="",
+                                      k_cluster_role_rules=rules, k_internal_traffic_policy="Local"), "obs")
+    assert kinds(built) == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "DaemonSet"]
+    assert built["objects"][3]["spec"]["internalTrafficPolicy"] == "Local"
+    binding = built["objects"][2]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "otelcol-agent", "namespace": "obs"}]
+    assert workload(built)["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    assert built["cluster_objects"][0]["name"] == "observability-lgtm-obs-otelcol-agent"
+
+
+def test_secret_files_go_to_a_secret_never_to_the_configmap():
+    built = build_manifests(component(config_files=[
+        {"dest": "/etc/x/config.yaml", "content": "a: 1\n"},
+        {"dest": "/etc/x/token", "content": "s3cr3t", "secret": True}]), "observability")
+    assert [item["kind"] for item in built["config"]] == ["ConfigMap", "Secret"]
+    assert "s3cr3t" not in str(built["config"][0])
+    assert base64.b64decode(built["config"][1]["data"]["token"]) == b"s3cr3t"
+    assert built["secret"] is True
+
+
+def test_removal_reads_only_the_name():
+    built = build_manifests({"name": "jaeger", "config_files": "not even a list"}, "observability", removal=True)
+    assert built["selector"] == "app.kubernetes.io/name=jaeger,app.kubernetes.io/part-of=observability-lgtm"
+    assert {item["kind"] for item in built["cluster_objects"]} == {"ClusterRole", "ClusterRoleBinding"}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"k_image": None}, "common_component.kubernetes.image: required, missing"),
+    ({"k_kind": "StatefulSet"}, "common_component.kubernetes.kind: 'StatefulSet' is not one of Deployment, DaemonSet"),
+    ({"k_ports": [{"name": "x", "port": 70000}]}, "common_component.kubernetes.ports[0].port: 70000 is not a port"),
+    ({"k_ports": "4317"}, "common_component.kubernetes.ports: expected list, got str"),
+    ({"k_run_as_user": 0}, "common_component.kubernetes.run_as_user: 0 is root"),
+    ({"k_kind": "DaemonSet"}, "common_component.kubernetes.storage_size: a DaemonSet keeps no claim"),
+    ({"name": "Bad_Name"}, "common_component.name: 'Bad_Name' is not a Kubernetes name"),
+    ({"kubernetes": None}, "common_component.kubernetes: required, missing"),
+    ({"config_files": [{"content": "x"}]}, "common_component.config_files[0].dest: required, missing"),
+    ({"k_internal_traffic_policy": "Node"}, "common_component.kubernetes.internal_traffic_policy: 'Node'"),
+])
+def test_bad_input_names_the_key(changes, message):
+    with pytest.raises(ManifestError) as error:
+        build_manifests(component(**changes), "observability")
+    assert str(error.value).startswith(message)
+
+
+def test_the_filter_reports_problems_without_a_traceback():
+    with pytest.raises(AnsibleFilterError, match=r"^k8s_manifests: lgtm_kubernetes_namespace: 'Not OK'"):
+        k8s_manifests(component(), "Not OK")
+    with pytest.raises(AnsibleFilterError, match=r"^k8s_manifests: common_component: expected dict, got list"):
+        k8s_manifests([], "observability")
