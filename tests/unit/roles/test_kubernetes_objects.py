@@ -1,0 +1,131 @@
+"""Every role's Kubernetes objects, rendered by Ansible itself from the role's
+defaults and vars with lgtm_platform=kubernetes, through the k8s_manifests
+filter: upstream's image names, the binary path in those images, ports from the
+same variables as on a host, a claim for the data, unprivileged pods.
+
+The Grafana-stack roles cannot run in the lab; this is their static proof on
+Kubernetes (the kubernetes scenario also sends them to the lab cluster's API
+server with a server-side dry run).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+ROLES = ["otel_collector", "jaeger", "prometheus", "victorialogs", "tempo", "mimir", "loki", "demo_shop"]
+PLAY = """
+- name: Render each role's Kubernetes objects
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+    lgtm_platform: kubernetes
+    repo: "{repo}"
+  tasks:
+    - name: Load the role's defaults and vars
+      ansible.builtin.include_vars:
+        file: "{{{{ repo }}}}/roles/{{{{ item[0] }}}}/{{{{ item[1] }}}}/main.yml"
+      loop: "{{{{ {roles} | product(['defaults', 'vars']) | list }}}}"
+    - name: Render the collector configuration as the role's preflight does
+      when: "'otel_collector' in {roles}"
+      ansible.builtin.set_fact:
+        otel_collector_config: "{{{{ otel_collector_effective_spec | observability.lgtm.otelcol_config }}}}"
+    - name: Write the objects
+      ansible.builtin.copy:
+        content: "{{{{ lookup('ansible.builtin.vars', item ~ '_component')
+                   | observability.lgtm.k8s_manifests('observability') | to_json }}}}"
+        dest: "{out}/{{{{ item }}}}.json"
+        mode: "0600"
+      loop: "{{{{ {roles} }}}}"
+      vars:
+        demo_shop_service: "{{{{ demo_shop_services[1] }}}}"
+        demo_shop_component: "{{{{ demo_shop_kubernetes_component }}}}"
+"""
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("k8s")
+    (tmp / "play.yml").write_text(PLAY.format(repo=REPO, roles=repr(ROLES), out=tmp))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(tmp / "play.yml")],
+        capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "default"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    objects = {role: json.loads((tmp / f"{role}.json").read_text()) for role in ROLES}
+    return objects
+
+
+def container(objects: dict) -> dict:
+    return objects["objects"][-1]["spec"]["template"]["spec"]["containers"][0]
+
+
+IMAGES = {
+    "otel_collector": ("docker.io/otel/opentelemetry-collector-contrib:0.159.0", "/otelcol-contrib"),
+    "jaeger": ("docker.io/jaegertracing/jaeger:2.13.0", "/cmd/jaeger/jaeger-linux"),
+    "prometheus": ("docker.io/prom/prometheus:v3.16.0", "/bin/prometheus"),
+    "victorialogs": ("docker.io/victoriametrics/victoria-logs:v1.52.1", "/victoria-logs-prod"),
+    "tempo": ("docker.io/grafana/tempo:3.1.0", "/tempo"),
+    "mimir": ("docker.io/grafana/mimir:3.2.2", "/bin/mimir"),
+    "loki": ("docker.io/grafana/loki:3.7.8", "/usr/bin/loki"),
+    "demo_shop": ("docker.io/observability-lgtm/demo-shop:1.0.0", "python3"),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_upstream_image_and_binary(rendered, role):
+    image, binary = IMAGES[role]
+    assert container(rendered[role])["image"] == image
+    assert container(rendered[role])["command"][0] == binary
+
+
+@pytest.mark.parametrize("role", [role for role in ROLES if role != "demo_shop"])
+def test_backends_validate_their_configuration_and_keep_data_on_a_claim(rendered, role):
+    objects = rendered[role]
+    validator = "/bin/promtool" if role == "prometheus" else IMAGES[role][1]
+    assert objects["validate_job"]["spec"]["template"]["spec"]["containers"][0]["command"][0] == validator
+    assert "PersistentVolumeClaim" in [item["kind"] for item in objects["objects"]], "data survives a new pod"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pods_are_unprivileged_and_probed(rendered, role):
+    pod = rendered[role]["objects"][-1]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False
+    assert "readinessProbe" in pod["containers"][0]
+
+
+def test_ports_come_from_the_same_variables_as_on_a_host(rendered):
+    def ports(role):
+        return {port["name"]: port["containerPort"] for port in container(rendered[role])["ports"]}
+    assert ports("jaeger")["query-http"] == 16686 and ports("jaeger")["otlp-grpc"] == 4317
+    assert ports("prometheus") == {"http": 9090}
+    assert ports("victorialogs") == {"http": 9428}
+    assert ports("tempo")["http"] == 3200 and ports("mimir")["http"] == 9009 and ports("loki")["http"] == 3100
+    assert ports("otel_collector")["otlp-http"] == 4318
+
+
+def test_victorialogs_flags_are_arguments_and_validated_by_its_parser(rendered):
+    command = container(rendered["victorialogs"])["command"]
+    assert "-storageDataPath=/var/lib/victorialogs/data" in command
+    assert rendered["victorialogs"]["validate_job"]["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "-version"
+
+
+def test_the_gateway_queue_is_on_its_claim(rendered):
+    objects = rendered["otel_collector"]
+    assert objects["workload"] == {"kind": "Deployment", "name": "otelcol-gateway"}
+    claim = next(item for item in objects["objects"] if item["kind"] == "PersistentVolumeClaim")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+
+
+def test_the_demo_front_reaches_the_back_at_its_service(rendered):
+    env = {item["name"]: item.get("value") for item in container(rendered["demo_shop"])["env"]}
+    assert env["SHOP_BACK_URL"] == "http://shop-back:8081" and env["SHOP_LISTEN"] == "0.0.0.0:8080"
+    assert "PYTHONPATH" not in env
