@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-ROLES = ["otel_collector", "jaeger", "prometheus", "victorialogs", "tempo", "mimir", "loki", "demo_shop"]
+ROLES = ["otel_collector", "jaeger", "prometheus", "victorialogs", "tempo", "mimir", "loki", "grafana", "demo_shop"]
 PLAY = """
 - name: Render each role's Kubernetes objects
   hosts: localhost
@@ -75,6 +75,7 @@ IMAGES = {
     "tempo": ("docker.io/grafana/tempo:3.1.0", "/tempo"),
     "mimir": ("docker.io/grafana/mimir:3.2.2", "/bin/mimir"),
     "loki": ("docker.io/grafana/loki:3.7.8", "/usr/bin/loki"),
+    "grafana": ("docker.io/grafana/grafana:13.2.3", "/usr/share/grafana/bin/grafana"),
     "demo_shop": ("docker.io/observability-lgtm/demo-shop:1.0.0", "python3"),
 }
 
@@ -86,7 +87,7 @@ def test_upstream_image_and_binary(rendered, role):
     assert container(rendered[role])["command"][0] == binary
 
 
-@pytest.mark.parametrize("role", [role for role in ROLES if role != "demo_shop"])
+@pytest.mark.parametrize("role", [role for role in ROLES if role not in ("demo_shop", "grafana")])
 def test_backends_validate_their_configuration_and_keep_data_on_a_claim(rendered, role):
     objects = rendered[role]
     validator = "/bin/promtool" if role == "prometheus" else IMAGES[role][1]
@@ -129,3 +130,14 @@ def test_the_demo_front_reaches_the_back_at_its_service(rendered):
     env = {item["name"]: item.get("value") for item in container(rendered["demo_shop"])["env"]}
     assert env["SHOP_BACK_URL"] == "http://shop-back:8081" and env["SHOP_LISTEN"] == "0.0.0.0:8080"
     assert "PYTHONPATH" not in env
+
+
+def test_grafana_secrets_are_in_a_secret_and_its_database_on_a_claim(rendered):
+    objects = rendered["grafana"]
+    kinds = {item["kind"]: item for item in objects["config"]}
+    assert "unit-test-secret-key" not in json.dumps(kinds["ConfigMap"])
+    assert "unit-test-password" not in json.dumps(kinds["ConfigMap"])
+    assert sorted(kinds["Secret"]["data"]) == ["grafana.ini", "lgtm.yml", "secret_key"]
+    assert "PersistentVolumeClaim" in [item["kind"] for item in objects["objects"]]
+    mounts = {m["mountPath"] for m in container(objects)["volumeMounts"]}
+    assert {"/var/lib/grafana/secret_key", "/etc/grafana/grafana.ini", "/etc/grafana/provisioning/plugins"} <= mounts
