@@ -5,9 +5,12 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict
+import re
+from pathlib import Path
+from typing import Any, Dict, List
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import otelcol_config
@@ -18,6 +21,19 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
 
 AGENT = "a Kubernetes agent (spec.kubernetes.role: agent)"
 GATEWAY_ENDPOINT = "otelcol-gateway.observability.svc:4317"
+DOCS = Path(__file__).resolve().parents[4] / "docs" / "otelcol_config.md"
+
+
+def documented_blocks() -> List[Any]:
+    """The YAML blocks of the docs' "Kubernetes: agent and gateway" section, in order."""
+    section = re.search(r"## Kubernetes: agent and gateway\n(.*?)\n## ", DOCS.read_text(encoding="utf-8"), re.S)
+    assert section is not None, "docs/otelcol_config.md lost its Kubernetes section"
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section.group(1), re.S)]
+
+
+def documented_spec(name: str) -> Dict[str, Any]:
+    """A documented example spec: 'otelcol_agent_spec' or 'otelcol_gateway_spec'."""
+    return next(block[name] for block in documented_blocks() if isinstance(block, dict) and name in block)
 
 
 def agent_spec() -> Dict[str, Any]:

@@ -42,6 +42,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
     KUBERNETES_NODE_NAME_ENV,
 )
 
+from test_otelcol_config_kubernetes import documented_spec
+
 COLLECTOR_ENV = "LGTM_OTELCOL_BIN"
 # The lab's build is not upstream's otelcol-contrib: every spec validated by the lab
 # collector names the lab's component list (the OCB manifest it was built from).
@@ -465,3 +467,13 @@ def test_agent_and_gateway_configs_pass_collector_validate() -> None:
     """k8sattributes validates without a cluster; its node_from_env_var only needs the variable set."""
     run_kubernetes_collector_validate(collector_binary())
 
+
+def test_documented_kubernetes_examples_pass_collector_validate() -> None:
+    """The agent and gateway examples of docs/otelcol_config.md, as written (the gateway's queue directory aside)."""
+    binary = collector_binary()
+    agent, gateway = documented_spec("otelcol_agent_spec"), documented_spec("otelcol_gateway_spec")
+    gateway["persistent_queue"]["directory"] = str(QUEUE_ROOT / "doc-gateway")
+    for spec in (agent, gateway):
+        spec["distribution"] = LAB_MANIFEST
+    validate_with_collector(binary, otelcol_config(agent), node_env(agent))
+    validate_with_collector(binary, otelcol_config(gateway))

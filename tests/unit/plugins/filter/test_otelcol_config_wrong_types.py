@@ -26,6 +26,7 @@ import ansible_collections.observability.lgtm.plugins.filter.otelcol_config as f
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import otelcol_config, otelcol_gomemlimit
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_kubernetes_needs import otelcol_kubernetes_needs
 
+from test_otelcol_config_kubernetes import documented_spec
 from test_otelcol_config_properties import agent_specs, specs
 
 DOCS = Path(__file__).resolve().parents[4] / "docs" / "otelcol_config.md"
@@ -145,6 +146,14 @@ def test_the_last_guard_still_turns_a_bug_into_an_ansible_error(monkeypatch: pyt
     monkeypatch.setattr(filter_module, "render", broken)
     with pytest.raises(AnsibleFilterError, match=r"otelcol_config: internal error \(KeyError: 'simulated bug'\)"):
         otelcol_config(rich_spec())
+
+
+@pytest.mark.parametrize("wrong", WRONG_VALUES, ids=repr)
+def test_every_path_of_the_kubernetes_examples_with_a_wrong_value(wrong: Any) -> None:
+    for spec in (documented_spec("otelcol_agent_spec"), documented_spec("otelcol_gateway_spec")):
+        for path in list(all_paths(spec)):
+            assert_clean_outcome(replaced(spec, path, wrong))
+            assert_clean_outcome(replaced(spec, path, wrong), filter_function=otelcol_kubernetes_needs)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

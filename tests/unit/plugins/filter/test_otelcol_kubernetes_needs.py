@@ -15,7 +15,7 @@ from ansible_collections.observability.lgtm.plugins.filter.otelcol_kubernetes_ne
     otelcol_kubernetes_needs,
 )
 
-from test_otelcol_config_kubernetes import agent_spec, gateway_spec, host_spec
+from test_otelcol_config_kubernetes import agent_spec, documented_blocks, documented_spec, gateway_spec, host_spec
 
 VERBS = ["get", "list", "watch"]
 NODE_NAME = {"name": "K8S_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
@@ -123,3 +123,12 @@ def test_spec_problems_are_reported_under_the_filters_name() -> None:
         "otelcol_kubernetes_needs: 1 problem(s) in the spec:",
         "  - spec.kubernetes.role: 'node' is not accepted; accepted: agent, gateway"]
 
+
+def test_documented_needs_and_processor_match_the_documented_agent() -> None:
+    agent = documented_spec("otelcol_agent_spec")
+    blocks = documented_blocks()
+    assert otelcol_kubernetes_needs(agent) == next(block for block in blocks if "cluster_role_rules" in block)
+    rendered = next(block for block in blocks if "processors" in block and "service" in block)
+    config = otelcol_config(agent)
+    assert config["processors"]["k8s_attributes"] == rendered["processors"]["k8s_attributes"]
+    assert config["service"]["pipelines"]["traces"] == rendered["service"]["pipelines"]["traces"]
