@@ -11,9 +11,10 @@ Two filters live here:
 * ``otelcol_gomemlimit`` returns the ``GOMEMLIMIT`` value that matches the
   ``memory_limiter`` settings of the same spec, for the service's environment.
 
-This file is the entry point only. The stages live in plugins/module_utils, one
-file each: facts (``otelcol_facts``), read (``otelcol_read``), lint
-(``otelcol_lint``), render (``otelcol_render``), overrides
+This file is the entry point only (``otelcol_kubernetes_needs`` runs the same
+stages through ``checked_config``). The stages live in plugins/module_utils:
+facts (``otelcol_facts``), read (``otelcol_read``, ``otelcol_read_kubernetes``),
+lint (``otelcol_lint``), render (``otelcol_render``), overrides
 (``otelcol_overrides``) and the final check of the rendered configuration
 (``otelcol_check``); the typed spec they share is ``otelcol_spec``.
 Documentation for ansible-doc is in the ``otelcol_config.yml`` sidecar file.
@@ -22,7 +23,7 @@ Documentation for ansible-doc is in the ``otelcol_config.yml`` sidecar file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 import yaml
 from ansible.errors import AnsibleFilterError
@@ -50,6 +51,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_check i
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     PortSetting, port_settings, register_default_ports,
 )
+
+T = TypeVar("T")
 
 # The collection's roles: their defaults are where each component's default port is written.
 ROLES = Path(__file__).resolve().parents[2] / "roles"
@@ -92,25 +95,35 @@ def format_problems(problems: List[str], filter_name: str = "otelcol_config") ->
     return f"{filter_name}: {len(ordered)} problem(s) in the spec:\n{lines}"
 
 
-def otelcol_config(spec: Any, version: Optional[str] = None) -> Config:
-    """Return the complete collector configuration for a high-level spec."""
+def checked_config(spec: Any, version: Optional[str], filter_name: str) -> Config:
+    """The configuration of a spec: read, linted, rendered, overridden and checked again."""
+    parsed = read_spec(spec, version)
+    problems = parsed.problems + lint_spec(parsed)
+    if problems:
+        raise AnsibleFilterError(format_problems(problems, filter_name))
+    config = apply_overrides(render(parsed), parsed.overrides)
+    problems = check_rendered(config, parsed)
+    if problems:
+        raise AnsibleFilterError(format_problems(problems, filter_name))
+    return config
+
+
+def run_filter(filter_name: str, body: Callable[[], T]) -> T:
+    """Run a filter's body: spec problems and bugs alike become an AnsibleFilterError, never a traceback."""
     try:
-        parsed = read_spec(spec, version)
-        problems = parsed.problems + lint_spec(parsed)
-        if problems:
-            raise AnsibleFilterError(format_problems(problems))
-        config = apply_overrides(render(parsed), parsed.overrides)
-        problems = check_rendered(config, parsed)
-        if problems:
-            raise AnsibleFilterError(format_problems(problems))
-        return config
+        return body()
     except SpecError as error:
-        raise AnsibleFilterError(format_problems(error.problems)) from None
+        raise AnsibleFilterError(format_problems(error.problems, filter_name)) from None
     except AnsibleFilterError:
         raise
     except Exception as error:  # last guard: a bug here must still not surface as a traceback
-        raise AnsibleFilterError(f"otelcol_config: internal error ({type(error).__name__}: {error}); "
+        raise AnsibleFilterError(f"{filter_name}: internal error ({type(error).__name__}: {error}); "
                                  f"please report it with the spec that caused it") from None
+
+
+def otelcol_config(spec: Any, version: Optional[str] = None) -> Config:
+    """Return the complete collector configuration for a high-level spec."""
+    return run_filter("otelcol_config", lambda: checked_config(spec, version, "otelcol_config"))
 
 
 def otelcol_gomemlimit(spec: Any) -> str:

@@ -40,6 +40,8 @@ TYPE_RENAMES: Dict[Tuple[str, str], Tuple[Version, str]] = {
     # release certain to contain them (the old alias still works anyway).
     ("connectors", "spanmetrics"): ((0, 152, 0), "span_metrics"),
     ("connectors", "servicegraph"): ((0, 152, 0), "service_graph"),
+    # contrib PR 45901, merged 2026-02-05; v0.146.0 is the first release with it.
+    ("processors", "k8sattributes"): ((0, 146, 0), "k8s_attributes"),
 }
 
 
@@ -257,6 +259,33 @@ RECEIVER_SIGNALS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+# Kubernetes (spec.kubernetes): an agent runs on every node (a DaemonSet) and
+# tags the data of the pods on its node with the k8sattributes processor; a
+# gateway (a Deployment behind a Service) receives from the agents.
+KUBERNETES_ROLES: Tuple[str, ...] = ("agent", "gateway")
+
+# The environment variable an agent reads its node's name from (the downward
+# API's spec.nodeName), and the metadata it extracts, unless the spec says otherwise.
+KUBERNETES_NODE_NAME_ENV = "K8S_NODE_NAME"
+KUBERNETES_AGENT_METADATA: Tuple[str, ...] = (
+    "k8s.pod.name", "k8s.pod.uid", "k8s.namespace.name", "k8s.deployment.name", "k8s.node.name",
+    "k8s.pod.start_time",
+)
+
+# Every key k8sattributes accepts in extract.metadata: Config.Validate in
+# processor/k8sattributesprocessor/config.go, v0.159.0 (another key makes the
+# collector refuse the config: "is not a supported metadata field").
+K8S_ATTRIBUTES_METADATA_KEYS: Tuple[str, ...] = (
+    "k8s.namespace.name", "k8s.pod.name", "k8s.pod.uid", "k8s.pod.hostname", "k8s.pod.start_time", "k8s.pod.ip",
+    "k8s.deployment.name", "k8s.deployment.uid", "k8s.replicaset.name", "k8s.replicaset.uid",
+    "k8s.daemonset.name", "k8s.daemonset.uid", "k8s.statefulset.name", "k8s.statefulset.uid",
+    "k8s.job.name", "k8s.job.uid", "k8s.cronjob.name", "k8s.cronjob.uid", "k8s.node.name", "k8s.node.uid",
+    "k8s.container.name", "container.id", "container.image.name", "container.image.tag", "container.image.tags",
+    "container.image.repo_digests", "service.namespace", "service.name", "service.version",
+    "service.instance.id", "k8s.cluster.uid",
+)
+
+
 def format_version(version: Version) -> str:
     """A version tuple as text: (0, 159, 0) -> '0.159.0'."""
     return ".".join(str(part) for part in version)
@@ -295,6 +324,16 @@ def backend_exporter_id(backend: BackendSpec, version: Version) -> str:
     protocol = backend_protocol(backend)
     old_type = protocol.exporter if protocol is not None else "debug"
     return f"{versioned_type('exporters', old_type, version)}/{backend.name}"
+
+
+def k8s_attributes_id(version: Version) -> str:
+    """The id of the agent's k8sattributes processor, named for the target version."""
+    return versioned_type("processors", "k8sattributes", version)
+
+
+def is_k8s_attributes(processor_id: str) -> bool:
+    """True for the id of a k8sattributes processor, under either type name ('k8sattributes/x', 'k8s_attributes')."""
+    return canonical_type("processors", component_type(processor_id)) == "k8sattributes"
 
 
 def connector_rendered_id(connector: ConnectorSpec, version: Version) -> str:

@@ -20,9 +20,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     Config, ListenAddress, Spec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, CONNECTOR_SIGNALS, EXPORTER_BATCHING_VERSION, ID_NAME_MAX_LENGTH, RECEIVER_SIGNALS,
-    component_type, removed_component, versioned_type,
-    format_version,
+    BACKEND_TYPES, COLLECTOR_OTLP_GRPC, CONNECTOR_SIGNALS, EXPORTER_BATCHING_VERSION, ID_NAME_MAX_LENGTH,
+    RECEIVER_SIGNALS, component_type, default_port, is_k8s_attributes, k8s_attributes_id, removed_component,
+    versioned_type, format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
     COMPONENT_ID_PATTERN,
@@ -118,6 +118,8 @@ def emitted_components(spec: Spec) -> List[Tuple[str, str, str]]:
     found.extend((connector.path, "connectors", versioned_type("connectors", connector.type, version))
                  for connector in spec.connectors.values())
     found.append(("spec.memory", "processors", "memory_limiter"))
+    if spec.agent is not None:
+        found.append((spec.agent.path, "processors", k8s_attributes_id(version)))
     if spec.resource_attributes:
         found.append(("spec.resource_attributes", "processors", "resource"))
     if version < EXPORTER_BATCHING_VERSION:
@@ -462,6 +464,65 @@ def lint_connector_cycles(spec: Spec, problems: List[str]) -> None:
                         f"refuses a cycle (\"cycle detected\"); feed a pipeline that does not lead back here")
 
 
+AGENT = "a Kubernetes agent (spec.kubernetes.role: agent)"
+# Why an agent must leave whole-trace work to the gateway.
+AGENT_SEES_ONE_NODE = "it sees only the spans from the pods of its own node, not whole traces"
+AGENT_MUST_NOT_SAMPLE = (f"{AGENT} must not sample: {AGENT_SEES_ONE_NODE}, and the spans it drops would be missing "
+                         f"from the gateway's span metrics; sample on the gateway")
+SAMPLING_PROCESSORS = frozenset({"tail_sampling", "probabilistic_sampler"})
+
+
+def lint_kubernetes(spec: Spec, problems: List[str]) -> None:
+    """The agent/gateway split: the agent tags and forwards, the gateway samples, aggregates and queues."""
+    agent = spec.agent
+    # spec.kubernetes given but unreadable: its own problems are reported, the role is unknown.
+    role_unknown = any(problem.startswith("spec.kubernetes") for problem in spec.problems)
+    for name in spec.processors:
+        if not is_k8s_attributes(name) or role_unknown:
+            continue
+        if agent is None:
+            problems.append(f"spec.processors.{name}: k8sattributes belongs on the Kubernetes agent, which receives "
+                            f"straight from the pods; set spec.kubernetes.role: agent and the filter renders it (its "
+                            f"keys under spec.kubernetes). On a gateway the connection is the agent's, not the pod's, "
+                            f"and a host collector has no cluster to ask")
+        else:
+            problems.append(f"spec.processors.{name}: the agent renders its own {k8s_attributes_id(spec.version)} "
+                            f"processor from spec.kubernetes; choose its metadata with spec.kubernetes.metadata, or "
+                            f"change it through spec.overrides.processors.{k8s_attributes_id(spec.version)}")
+    if agent is None:
+        return
+    for pipeline in spec.pipelines.values():
+        if pipeline.sampling is not None:
+            problems.append(f"{pipeline.path}.sampling: {AGENT_MUST_NOT_SAMPLE}")
+    for name in spec.processors:
+        if component_type(name) in SAMPLING_PROCESSORS:
+            problems.append(f"spec.processors.{name}: {AGENT_MUST_NOT_SAMPLE}")
+    for connector in spec.connectors.values():
+        if connector.type in ("spanmetrics", "servicegraph"):
+            problems.append(f"{connector.path}: {AGENT} must not have a {connector.type} connector: "
+                            f"{AGENT_SEES_ONE_NODE}, so it would miss the calls between pods on different nodes and "
+                            f"split each series across agents; put the connector on the gateway")
+    if spec.persistent_queue_directory is not None:
+        problems.append(f"spec.persistent_queue: {AGENT} keeps no persistent queue: a DaemonSet pod has no volume "
+                        f"for it, and the gateway keeps the queue; remove persistent_queue from the agent's spec "
+                        f"(where a default spec sets it, set it to null or to {{enabled: false}})")
+    lint_agent_forwards(spec, problems)
+
+
+def lint_agent_forwards(spec: Spec, problems: List[str]) -> None:
+    """The agent sends to the gateway: some pipeline exports to an 'otlp' backend."""
+    if spec.agent is None or spec.pipelines_incomplete:
+        return
+    exported = {name for pipeline in spec.pipelines.values() for name in pipeline.exporters}
+    if exported & spec.unreadable:
+        return  # a backend that could not be read may be the gateway
+    if not any(spec.backends[name].type == "otlp" for name in exported if name in spec.backends):
+        problems.append(f"{spec.agent.path}.role: {AGENT} forwards to the gateway, but no pipeline exports to a "
+                        f"backend of type 'otlp'; add one, e.g. gateway: {{type: otlp, endpoint: "
+                        f"'otelcol-gateway.<namespace>.svc:{default_port(COLLECTOR_OTLP_GRPC)}'}}, and list it in "
+                        f"the pipelines' exporters")
+
+
 def lint_spec(spec: Spec) -> List[str]:
     """Every spec-level problem, each with its spec path."""
     problems: List[str] = []
@@ -473,4 +534,5 @@ def lint_spec(spec: Spec) -> List[str]:
     lint_component_types(spec, problems)
     lint_high_cardinality(spec, problems)
     lint_port_clashes(spec_listen_addresses(spec), problems)
+    lint_kubernetes(spec, problems)
     return problems

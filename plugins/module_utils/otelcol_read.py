@@ -30,6 +30,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distribution import (
     UPSTREAM_CONTRIB, read_distribution,
 )
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_kubernetes import read_kubernetes
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
     NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_bool, read_component_id,
     read_dimensions, read_duration, read_durations, read_int, read_mapping, read_name, read_number,
@@ -45,6 +46,7 @@ T = TypeVar("T")
 TOP_LEVEL_KEYS = (
     "collector_version", "memory", "receivers", "backends", "connectors", "processors", "pipelines",
     "resource_attributes", "persistent_queue", "extensions", "telemetry", "batch", "overrides", "distribution",
+    "kubernetes",
 )
 
 # The connector types this filter configures, under both spellings.
@@ -572,6 +574,7 @@ def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
         distribution=problems.attempt(read_distribution, spec["distribution"], "spec.distribution",
                                       default=UPSTREAM_CONTRIB) if spec.get("distribution") is not None
         else UPSTREAM_CONTRIB,
+        kubernetes=problems.attempt(read_kubernetes, spec),
         problems=problems.items, unreadable=unreadable,
         pipelines_incomplete=len(pipelines) < pipeline_count,
     )

@@ -14,10 +14,11 @@ import copy
 from typing import Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
-    BackendSpec, Config, ConnectorSpec, PipelineSpec, ReceiverSpec, SamplingSpec, Spec, TlsSpec,
+    BackendSpec, Config, ConnectorSpec, KubernetesSpec, PipelineSpec, ReceiverSpec, SamplingSpec, Spec, TlsSpec,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, backend_exporter_id, backend_protocol, connector_rendered_id, exporters_batch_themselves,
+    k8s_attributes_id,
 )
 
 PERSISTENT_QUEUE_STORAGE_ID = "file_storage/queue"
@@ -192,6 +193,23 @@ def render_sampler(pipeline: PipelineSpec) -> Tuple[str, Config]:
     }
 
 
+def render_k8s_attributes(kubernetes: KubernetesSpec) -> Config:
+    """The agent's k8sattributes processor: its node's pods only, the metadata asked for."""
+    return {
+        "auth_type": "serviceAccount",
+        # Each agent watches only the pods of its own node (the downward API's spec.nodeName).
+        "filter": {"node_from_env_var": kubernetes.node_name_env},
+        "extract": {"metadata": list(kubernetes.metadata)},
+        # The sending pod: by the address or UID its SDK put in the resource,
+        # else by the connection's address (pods send straight to their node's agent).
+        "pod_association": [
+            {"sources": [{"from": "resource_attribute", "name": "k8s.pod.ip"}]},
+            {"sources": [{"from": "resource_attribute", "name": "k8s.pod.uid"}]},
+            {"sources": [{"from": "connection"}]},
+        ],
+    }
+
+
 def rendered_id_for(spec: Spec, name: str) -> str:
     """Map a name used in spec.pipelines to the component id in the rendered config."""
     if name in spec.backends:
@@ -202,14 +220,17 @@ def rendered_id_for(spec: Spec, name: str) -> str:
 
 
 def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
-    """Processor order: memory_limiter, resource, extra processors, sampler, batch.
+    """Processor order: memory_limiter, k8sattributes (agent), resource, extra processors, sampler, batch.
 
     memory_limiter must see data first so it can refuse it under pressure; the
-    extra processors (filters, attribute edits) run before sampling so dropped
-    data is never sampled; batching comes last, after sampling and filtering,
-    so batches hold only data that will be sent.
+    agent tags the data with its pod next, so that every later processor can
+    use the pod's attributes; the extra processors (filters, attribute edits)
+    run before sampling so dropped data is never sampled; batching comes last,
+    after sampling and filtering, so batches hold only data that will be sent.
     """
     order = ["memory_limiter"]
+    if spec.agent is not None:
+        order.append(k8s_attributes_id(spec.version))
     if spec.resource_attributes:
         order.append("resource")
     order.extend(pipeline.extra_processors)
@@ -234,6 +255,8 @@ def render(spec: Spec) -> Config:
             "spike_limit_mib": spec.memory.spike_limit_mib,
         },
     }
+    if spec.agent is not None:
+        processors[k8s_attributes_id(spec.version)] = render_k8s_attributes(spec.agent)
     if spec.resource_attributes:
         processors["resource"] = {"attributes": [
             {"key": key, "value": value, "action": "upsert"} for key, value in spec.resource_attributes.items()]}

@@ -161,6 +161,16 @@ class PipelineSpec:
 
 
 @dataclass
+class KubernetesSpec:
+    """spec.kubernetes: the collector's role on a cluster; an agent also says what k8sattributes does."""
+
+    role: str  # "agent" or "gateway"
+    path: str
+    node_name_env: Optional[str] = None  # agent only: the variable holding the node's name
+    metadata: List[str] = field(default_factory=list)  # agent only: the k8sattributes extract.metadata
+
+
+@dataclass
 class BatchSpec:
     flush_timeout: str = "200ms"
     min_size: int = 8192
@@ -186,12 +196,19 @@ class Spec:
     log_level: str
     batch: BatchSpec
     overrides: Dict[str, Config]
-    # Problems found while reading, and the names of the items that could not be
-    # read (lint skips references to them rather than call them undefined).
     # The collector build's component types (an otelcol_distribution.Distribution).
     distribution: Any = None
+    # The collector's role on Kubernetes; None for a plain host collector.
+    kubernetes: Optional[KubernetesSpec] = None
+    # Problems found while reading, and the names of the items that could not be
+    # read (lint skips references to them rather than call them undefined).
     problems: List[str] = field(default_factory=list)
     unreadable: Set[str] = field(default_factory=set)
     # Some pipeline could not be read: usage-based lint (unused components,
     # connectors on one side) would be guesswork and is skipped.
     pipelines_incomplete: bool = False
+
+    @property
+    def agent(self) -> Optional[KubernetesSpec]:
+        """spec.kubernetes when the collector is the Kubernetes agent (it runs k8sattributes), else None."""
+        return self.kubernetes if self.kubernetes is not None and self.kubernetes.role == "agent" else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
     ListenAddress, Problems, SpecError, Version,
@@ -193,18 +193,25 @@ def read_positive_duration(value: Any, path: str) -> str:
     return text
 
 
+def read_distinct(value: Any, path: str, refusal: Callable[[str], Optional[str]]) -> List[str]:
+    """A list of strings, each listed once; refusal(item) says why an item is refused (None: accepted)."""
+    items = read_str_list(value, path)
+    problems = Problems()
+    for index, item in enumerate(items):
+        refused = refusal(item)
+        if refused is not None:
+            problems.add(f"{path}[{index}]: {item!r} {refused}")
+        elif item in items[:index]:
+            problems.add(f"{path}[{index}]: {item!r} is listed twice")
+    problems.raise_if_any()
+    return items
+
+
 def read_dimensions(value: Any, path: str, builtin: Sequence[str]) -> List[str]:
     """Connector dimensions: no repeats, and none of the dimensions the connector adds itself."""
-    dimensions = read_str_list(value, path)
-    problems = Problems()
-    for index, dimension in enumerate(dimensions):
-        if dimension in builtin:
-            problems.add(f"{path}[{index}]: {dimension!r} is a dimension the connector always adds "
-                         f"({', '.join(builtin)}); the collector refuses it as a duplicate; remove it")
-        elif dimension in dimensions[:index]:
-            problems.add(f"{path}[{index}]: {dimension!r} is listed twice")
-    problems.raise_if_any()
-    return dimensions
+    refusal = (f"is a dimension the connector always adds ({', '.join(builtin)}); the collector refuses it as a "
+               f"duplicate; remove it")
+    return read_distinct(value, path, lambda dimension: refusal if dimension in builtin else None)
 
 
 def parse_host_port(value: Any, path: str) -> ListenAddress:

@@ -752,10 +752,11 @@ def test_removed_backend_type_gets_a_hint() -> None:
 
 
 def test_component_outside_lab_build_is_rejected() -> None:
-    spec = with_changes(processors={"k8sattributes": {}}, distribution=LAB_MANIFEST)
-    spec["pipelines"]["traces"]["extra_processors"] = ["k8sattributes"]
-    assert ("spec.processors.k8sattributes: processor type 'k8sattributes' is not in the collector distribution "
-            "(spec.distribution); accepted: attributes, batch, filter, memorylimiter") in render_error(spec)
+    spec = with_changes(processors={"groupbyattrs": {}}, distribution=LAB_MANIFEST)
+    spec["pipelines"]["traces"]["extra_processors"] = ["groupbyattrs"]
+    assert ("spec.processors.groupbyattrs: processor type 'groupbyattrs' is not in the collector distribution "
+            "(spec.distribution); accepted: attributes, batch, filter, k8sattributes, "
+            "memorylimiter") in render_error(spec)
 
 
 def test_lab_processors_are_accepted() -> None:
@@ -1392,9 +1393,9 @@ def test_unknown_key_without_history_has_no_hint() -> None:
 # ---------------------------------------------------------------- the collector distribution
 
 def test_default_distribution_is_upstream_contrib() -> None:
-    spec = with_changes(processors={"k8sattributes": {}})
-    spec["pipelines"]["traces"]["extra_processors"] = ["k8sattributes"]
-    assert "k8sattributes" in otelcol_config(spec)["processors"]
+    spec = with_changes(processors={"groupbyattrs": {}})
+    spec["pipelines"]["traces"]["extra_processors"] = ["groupbyattrs"]
+    assert "groupbyattrs" in otelcol_config(spec)["processors"]
     spec = with_changes(processors={"madeup": {}})
     spec["pipelines"]["traces"]["extra_processors"] = ["madeup"]
     assert ("processor type 'madeup' is not in the collector distribution (upstream otelcol-contrib 0.159.0, the "
@@ -1403,21 +1404,21 @@ def test_default_distribution_is_upstream_contrib() -> None:
 
 @pytest.mark.parametrize("distribution", [
     LAB_MANIFEST,
-    {"receivers": ["otlp"], "processors": ["memory_limiter", "k8sattributes"], "exporters": ["otlp_grpc", "otlp_http"],
+    {"receivers": ["otlp"], "processors": ["memory_limiter", "groupbyattrs"], "exporters": ["otlp_grpc", "otlp_http"],
      "extensions": ["health_check"]},
     {"receivers": [{"name": "otlp", "stability": {"traces": "Stable"}}], "processors": [{"name": "memory_limiter"},
-     {"name": "k8sattributes"}], "exporters": [{"name": "otlp_grpc"}, {"name": "otlp_http"}],
+     {"name": "groupbyattrs"}], "exporters": [{"name": "otlp_grpc"}, {"name": "otlp_http"}],
      "extensions": [{"name": "health_check"}]},
-    ["otlp", "memory_limiter", "k8sattributes", "otlp_grpc", "otlp_http", "health_check"],
+    ["otlp", "memory_limiter", "groupbyattrs", "otlp_grpc", "otlp_http", "health_check"],
 ])
 def test_own_distribution_as_manifest_components_output_mapping_or_list(distribution: Any) -> None:
-    spec = with_changes(distribution=distribution, processors={"k8sattributes": {}})
-    spec["pipelines"] = {"traces": {"exporters": ["tempo"], "extra_processors": ["k8sattributes"]},
+    spec = with_changes(distribution=distribution, processors={"groupbyattrs": {}})
+    spec["pipelines"] = {"traces": {"exporters": ["tempo"], "extra_processors": ["groupbyattrs"]},
                          "metrics": {"exporters": ["mimir"]}, "logs": {"exporters": ["loki"]}}
     if distribution is LAB_MANIFEST:
-        assert "processor type 'k8sattributes' is not in the collector distribution" in render_error(spec)
+        assert "processor type 'groupbyattrs' is not in the collector distribution" in render_error(spec)
     else:
-        assert "k8sattributes" in otelcol_config(spec)["processors"]
+        assert "groupbyattrs" in otelcol_config(spec)["processors"]
 
 
 def test_components_the_filter_emits_must_be_in_the_distribution() -> None:

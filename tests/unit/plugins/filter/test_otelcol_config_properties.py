@@ -15,7 +15,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
@@ -35,6 +35,14 @@ from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import
     parse_version,
     versioned_type,
 )
+from ansible_collections.observability.lgtm.plugins.filter.otelcol_kubernetes_needs import otelcol_kubernetes_needs
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
+    K8S_ATTRIBUTES_METADATA_KEYS,
+    KUBERNETES_AGENT_METADATA,
+    KUBERNETES_NODE_NAME_ENV,
+)
+
+from test_otelcol_config_kubernetes import documented_spec
 
 COLLECTOR_ENV = "LGTM_OTELCOL_BIN"
 # The lab's build is not upstream's otelcol-contrib: every spec validated by the lab
@@ -298,12 +306,13 @@ def collector_binary() -> str:
     return path
 
 
-def validate_with_collector(binary: str, config: Dict[str, Any]) -> None:
+def validate_with_collector(binary: str, config: Dict[str, Any], env: Optional[Dict[str, str]] = None) -> None:
+    """The collector's `validate` accepts the config; env is added to the collector's environment."""
     with tempfile.TemporaryDirectory(prefix="otelcol-config-") as directory:
         config_file = Path(directory) / "config.yaml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         result = subprocess.run([binary, "validate", f"--config={config_file}"], capture_output=True, text=True,
-                                timeout=120, check=False)
+                                timeout=120, check=False, env={**os.environ, **(env or {})})
         assert result.returncode == 0, (
             f"collector rejected the rendered config (exit {result.returncode}):\n{result.stderr}\n{result.stdout}\n"
             f"--- config ---\n{config_file.read_text(encoding='utf-8')}"
@@ -382,3 +391,89 @@ def boundary_specs() -> List[Dict[str, Any]]:
 def test_rule_boundaries_pass_collector_validate(index: int) -> None:
     binary = collector_binary()
     validate_with_collector(binary, otelcol_config(boundary_specs()[index]))
+
+
+# ---------------------------------------------------------------- Kubernetes: agent and gateway
+
+# Connectors that need whole traces: the gateway's, never an agent's.
+WHOLE_TRACE_CONNECTORS = ("spanmetrics", "servicegraph")
+GATEWAY = {"type": "otlp", "endpoint": "otelcol-gateway.observability.svc:4317"}
+
+
+@st.composite
+def agent_specs(draw: Any) -> Dict[str, Any]:
+    """A generated spec made an agent's: no sampling, span metrics or queue; the top-level pipelines to the gateway."""
+    spec = draw(specs())
+    for pipeline in spec["pipelines"].values():
+        pipeline.pop("sampling", None)
+        for role in ("receivers", "exporters"):
+            pipeline[role] = [name for name in pipeline[role] if name not in WHOLE_TRACE_CONNECTORS]
+    for name in WHOLE_TRACE_CONNECTORS:
+        spec.get("connectors", {}).pop(name, None)
+    spec.pop("persistent_queue", None)
+    spec["backends"]["gateway"] = dict(GATEWAY)
+    for pipeline_id in SIGNALS:
+        if pipeline_id in spec["pipelines"]:
+            spec["pipelines"][pipeline_id]["exporters"].append("gateway")
+    kubernetes: Dict[str, Any] = {"role": "agent"}
+    if draw(st.booleans()):
+        kubernetes["node_name_env"] = draw(st.sampled_from(["K8S_NODE_NAME", "NODE_NAME", "_node"]))
+    if draw(st.booleans()):
+        kubernetes["metadata"] = draw(st.lists(st.sampled_from(K8S_ATTRIBUTES_METADATA_KEYS), min_size=1, max_size=8,
+                                               unique=True))
+    spec["kubernetes"] = kubernetes
+    return spec
+
+
+def node_env(spec: Dict[str, Any]) -> Dict[str, str]:
+    """The environment the agent's pod has: its node's name (the downward API), for `validate`."""
+    return {spec["kubernetes"].get("node_name_env", KUBERNETES_NODE_NAME_ENV): "node-1"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(agent_specs())
+def test_agent_configs_tag_every_pipeline_and_leave_whole_traces_to_the_gateway(spec: Dict[str, Any]) -> None:
+    config = otelcol_config(spec)
+    assert_best_practice(config)
+    for pipeline in config["service"]["pipelines"].values():
+        assert pipeline["processors"][:2] == ["memory_limiter", "k8s_attributes"]
+    assert not [name for name in config["processors"] if name.startswith(("tail_sampling", "probabilistic_sampler"))]
+    assert not [name for name in config["connectors"] if name.startswith(("span_metrics", "service_graph"))]
+    assert "file_storage/queue" not in config["extensions"]
+    processor = config["processors"]["k8s_attributes"]
+    assert processor["extract"]["metadata"] == spec["kubernetes"].get("metadata", list(KUBERNETES_AGENT_METADATA))
+    needs = otelcol_kubernetes_needs(spec)
+    assert needs["env"] == [{"name": processor["filter"]["node_from_env_var"],
+                             "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    assert needs["cluster_role_rules"][0]["resources"][:2] == ["pods", "namespaces"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs())
+def test_gateway_configs_are_the_host_configs(spec: Dict[str, Any]) -> None:
+    assert otelcol_config(dict(spec, kubernetes={"role": "gateway"})) == otelcol_config(spec)
+    assert otelcol_kubernetes_needs(dict(spec, kubernetes={"role": "gateway"})) == {"cluster_role_rules": [],
+                                                                                    "env": []}
+
+
+@settings(max_examples=GENERATED_SPECS, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=st.one_of(agent_specs(), specs().map(lambda spec: dict(spec, kubernetes={"role": "gateway"}))))
+def run_kubernetes_collector_validate(binary: str, spec: Dict[str, Any]) -> None:
+    env = node_env(spec) if spec["kubernetes"]["role"] == "agent" else {}
+    validate_with_collector(binary, otelcol_config(spec), env)
+
+
+def test_agent_and_gateway_configs_pass_collector_validate() -> None:
+    """k8sattributes validates without a cluster; its node_from_env_var only needs the variable set."""
+    run_kubernetes_collector_validate(collector_binary())
+
+
+def test_documented_kubernetes_examples_pass_collector_validate() -> None:
+    """The agent and gateway examples of docs/otelcol_config.md, as written (the gateway's queue directory aside)."""
+    binary = collector_binary()
+    agent, gateway = documented_spec("otelcol_agent_spec"), documented_spec("otelcol_gateway_spec")
+    gateway["persistent_queue"]["directory"] = str(QUEUE_ROOT / "doc-gateway")
+    for spec in (agent, gateway):
+        spec["distribution"] = LAB_MANIFEST
+    validate_with_collector(binary, otelcol_config(agent), node_env(agent))
+    validate_with_collector(binary, otelcol_config(gateway))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 import yaml
@@ -24,8 +24,10 @@ from ansible.errors import AnsibleFilterError
 
 import ansible_collections.observability.lgtm.plugins.filter.otelcol_config as filter_module
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import otelcol_config, otelcol_gomemlimit
+from ansible_collections.observability.lgtm.plugins.filter.otelcol_kubernetes_needs import otelcol_kubernetes_needs
 
-from test_otelcol_config_properties import specs
+from test_otelcol_config_kubernetes import documented_spec
+from test_otelcol_config_properties import agent_specs, specs
 
 DOCS = Path(__file__).resolve().parents[4] / "docs" / "otelcol_config.md"
 PROBLEM_LINE = re.compile(r"^  - (spec|config|version \(filter argument\))([.\[:]|$)")
@@ -83,15 +85,15 @@ def replaced(spec: Dict[str, Any], path: PathKey, value: Any) -> Dict[str, Any]:
     return changed
 
 
-def assert_clean_outcome(spec: Any, *args: Any) -> None:
+def assert_clean_outcome(spec: Any, *args: Any, filter_function: Callable[..., Any] = otelcol_config) -> None:
     """The spec renders, or fails with problems that each start with a path; never an internal error."""
     try:
-        otelcol_config(spec, *args)
+        filter_function(spec, *args)
     except AnsibleFilterError as error:
         message = str(error)
         assert "internal error" not in message, message
         lines = message.splitlines()
-        assert re.match(r"^otelcol_config: \d+ problem\(s\) in the spec:$", lines[0]), message
+        assert re.match(rf"^{filter_function.__name__}: \d+ problem\(s\) in the spec:$", lines[0]), message
         for line in lines[1:]:
             assert PROBLEM_LINE.match(line), f"problem without a path: {line!r}\n{message}"
 
@@ -144,3 +146,27 @@ def test_the_last_guard_still_turns_a_bug_into_an_ansible_error(monkeypatch: pyt
     monkeypatch.setattr(filter_module, "render", broken)
     with pytest.raises(AnsibleFilterError, match=r"otelcol_config: internal error \(KeyError: 'simulated bug'\)"):
         otelcol_config(rich_spec())
+
+
+@pytest.mark.parametrize("wrong", WRONG_VALUES, ids=repr)
+def test_every_path_of_the_kubernetes_examples_with_a_wrong_value(wrong: Any) -> None:
+    for spec in (documented_spec("otelcol_agent_spec"), documented_spec("otelcol_gateway_spec")):
+        for path in list(all_paths(spec)):
+            assert_clean_outcome(replaced(spec, path, wrong))
+            assert_clean_outcome(replaced(spec, path, wrong), filter_function=otelcol_kubernetes_needs)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), value=junk)
+def test_generated_wrong_types_in_agent_specs_name_a_path(data: Any, value: Any) -> None:
+    spec = data.draw(agent_specs())
+    path = data.draw(st.sampled_from(list(all_paths(spec))))
+    assert_clean_outcome(replaced(spec, path, value))
+    assert_clean_outcome(replaced(spec, path, value), filter_function=otelcol_kubernetes_needs)
+
+
+@settings(max_examples=100, deadline=None)
+@given(spec=junk)
+def test_junk_specs_give_the_needs_filter_a_path(spec: Any) -> None:
+    assert_clean_outcome(spec, filter_function=otelcol_kubernetes_needs)
+    assert_clean_outcome({"kubernetes": spec}, filter_function=otelcol_kubernetes_needs)

@@ -18,7 +18,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render 
 ROOT = Path(__file__).resolve().parents[4]
 MODULE_UTILS = ROOT / "plugins" / "module_utils"
 STAGES = ["otelcol_spec", "otelcol_facts", "otelcol_values", "otelcol_read", "otelcol_lint", "otelcol_render", "otelcol_overrides",
-          "otelcol_check"]
+          "otelcol_check", "otelcol_read_kubernetes", "otelcol_kubernetes_needs"]
 PREFIX = "ansible_collections.observability.lgtm.plugins.module_utils."
 
 
@@ -54,6 +54,16 @@ def test_reading_does_not_use_rendering() -> None:
 def test_filter_file_is_a_thin_entry_point() -> None:
     lines = (ROOT / "plugins" / "filter" / "otelcol_config.py").read_text(encoding="utf-8").count("\n")
     assert lines <= 150
+
+
+def test_needs_filter_file_is_a_thin_entry_point() -> None:
+    lines = (ROOT / "plugins" / "filter" / "otelcol_kubernetes_needs.py").read_text(encoding="utf-8").count("\n")
+    assert lines <= 60
+
+
+def test_reading_kubernetes_does_not_use_rendering() -> None:
+    for name in imported_modules(MODULE_UTILS / "otelcol_read_kubernetes.py"):
+        assert not name.endswith(("otelcol_render", "otelcol_overrides", "otelcol_check")), name
 
 
 def test_render_does_not_change_the_spec() -> None:
