@@ -34,7 +34,11 @@ PLAY = """
         msg: "LGTM-RENDERED {{{{ {{'spec': lgtm_stack_collector_spec,
                                     'config': lgtm_stack_collector_spec | combine({{'memory': {{'limit_mib': 512}}}})
                                               | observability.lgtm.otelcol_config,
-                                    'datasources': lgtm_stack_datasources}} | to_json }}}}"
+                                    'datasources': lgtm_stack_datasources,
+                                    'agent': (lgtm_stack_collector_agent_spec
+                                              | combine({{'memory': {{'limit_mib': 512}}, 'kubernetes': {{'role': 'agent'}}}})
+                                              | observability.lgtm.otelcol_config)
+                                             if wiring_endpoints.otel_collector.kubernetes else None}} | to_json }}}}"
       run_once: true
     - name: Show where each host's demo shop would send
       ansible.builtin.debug:
@@ -46,9 +50,10 @@ PLAY = """
 """
 
 
-def run_play(tmp_path: Path, groups: dict[str, list[str]]) -> subprocess.CompletedProcess[str]:
+def run_play(tmp_path: Path, groups: dict[str, list[str]],
+             host_vars: dict | None = None) -> subprocess.CompletedProcess[str]:
     hosts = sorted(set(itertools.chain.from_iterable(groups.values())))
-    inventory = {"all": {"hosts": {host: {"ansible_connection": "local"} for host in hosts},
+    inventory = {"all": {"hosts": {host: {"ansible_connection": "local", **(host_vars or {})} for host in hosts},
                          "children": {group: {"hosts": {host: {} for host in members}}
                                       for group, members in groups.items()}}}
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
@@ -61,8 +66,8 @@ def run_play(tmp_path: Path, groups: dict[str, list[str]]) -> subprocess.Complet
              "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"})
 
 
-def rendered(tmp_path: Path, groups: dict[str, list[str]]) -> dict:
-    result = run_play(tmp_path, groups)
+def rendered(tmp_path: Path, groups: dict[str, list[str]], host_vars: dict | None = None) -> dict:
+    result = run_play(tmp_path, groups, host_vars)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     messages = [json.loads("{" + line.strip().rstrip(",") + "}")["msg"]
                 for line in result.stdout.splitlines() if '"msg": "LGTM-' in line]
@@ -123,6 +128,25 @@ def test_distributed_hosts_keep_the_default_ports(tmp_path):
     # Only the traces host gets the variable, at the role's default port (no collector there).
     assert out["traces_otlp"] == {"collector": "unset", "logs": "unset", "metrics": "unset", "shop": "unset",
                                   "traces": "0.0.0.0:4317"}
+
+
+def test_on_kubernetes_components_are_reached_at_their_services_and_apps_send_to_the_node_agent(tmp_path):
+    out = rendered(tmp_path, {"otel_collector": ["cluster"], "jaeger": ["cluster"], "prometheus": ["cluster"],
+                              "victorialogs": ["cluster"], "grafana": ["cluster"], "demo": ["cluster"]},
+                   {"lgtm_platform": "kubernetes", "lgtm_kubernetes_namespace": "obs"})
+    backends = out["spec"]["backends"]
+    # Separate pods: no port moves off the collector's.
+    assert (backends["traces"]["host"], int(backends["traces"]["port"])) == ("jaeger.obs.svc", 4317)
+    assert backends["metrics"]["host"] == "prometheus.obs.svc" and backends["logs"]["host"] == "victorialogs.obs.svc"
+    assert out["demo"] == {"cluster": "http://otelcol-agent.obs.svc:4318"}
+    assert out["traces_otlp"] == {"cluster": "0.0.0.0:4317"}
+    assert {ds["url"] for ds in out["datasources"]} == {"http://jaeger.obs.svc:16686", "http://prometheus.obs.svc:9090"}
+    # The gateway keeps the queue on disk; the agent tags with pod metadata and sends to the gateway.
+    assert "file_storage" in str(out["config"]["extensions"])
+    agent = out["agent"]
+    assert agent["exporters"]["otlp_grpc/gateway"]["endpoint"] == "otelcol-gateway.obs.svc:4317"
+    assert all(pipeline["processors"][:2] == ["memory_limiter", "k8s_attributes"]
+               for pipeline in agent["service"]["pipelines"].values()), agent["service"]["pipelines"]
 
 
 @pytest.mark.parametrize("groups,message", [
