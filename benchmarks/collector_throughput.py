@@ -112,7 +112,7 @@ class Ports:
 def free_ports() -> Ports:
     """Ephemeral loopback ports, all held open until every one is chosen so none repeats."""
     with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(len(Ports.__dataclass_fields__))]
+        sockets = [stack.enter_context(socket.socket()) for _listener in range(len(Ports.__dataclass_fields__))]
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return Ports(*(sock.getsockname()[1] for sock in sockets))
@@ -285,10 +285,10 @@ def metric_value(exposition: str, name: str, **labels: str) -> float:
         if not line.strip() or line.startswith("#"):
             continue
         if "{" in line:
-            metric, _, tail = line.partition("{")
-            label_text, _, rest = tail.rpartition("}")
+            metric, tail = line.split("{", 1)
+            label_text, rest = tail.rsplit("}", 1)
         else:
-            metric, _, rest = line.partition(" ")
+            metric, rest = line.split(" ", 1)
             label_text = ""
         if metric not in (name, f"{name}_total"):
             continue
@@ -520,7 +520,7 @@ class Lab:
         for key, value in SPAN_ATTRIBUTES.items():
             argv += ["--telemetry-attributes", f"{key}={value}"]
         env = {**os.environ, "OTEL_BSP_MAX_QUEUE_SIZE": str(queue)}
-        return [self.start(argv, log_name, self.other_cpus, env) for _ in range(clients)]
+        return [self.start(argv, log_name, self.other_cpus, env) for _client in range(clients)]
 
 
 def sink_accepted(ports: Ports) -> int:
@@ -649,7 +649,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="CONFIG", help="run only these configs (names as printed)")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every process started here is stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(143))
     try:
         figures = run(args)
     except RunFailed as failure:
