@@ -22,7 +22,7 @@ SCENARIOS ?= distributed default otel_collector prometheus jaeger victorialogs l
   grafana tempo mimir loki default_lgtm distributed_lgtm
 export MOLECULE_JOBS ?= 3
 
-.PHONY: help setup setup-tools lab test lint sanity units molecule
+.PHONY: help setup setup-tools lab test lint sanity units molecule bench-collector
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,3 +59,10 @@ units: setup-tools ## unit and property tests (pytest, ansible-test units layout
 
 molecule: setup ## every Molecule scenario: converge, idempotence, check mode, verify
 	bash lab/molecule_all.sh $(SCENARIOS)
+
+# Prints figures only (the issue: benchmarks print, only reliability fails a run): it
+# fails when a config is refused by `validate`, a process dies or a span is lost.
+BENCH_COLLECTOR_ARGS ?=
+bench-collector: setup-tools ## collector throughput: the stack's rendered config vs a pass-through (figures)
+	$(VENV)/bin/python lab/mirror.py build otel_collector telemetrygen
+	$(VENV)/bin/python benchmarks/collector_throughput.py $(BENCH_COLLECTOR_ARGS)

@@ -5,7 +5,9 @@ path as production and only the base URL (`lgtm_artifact_mirror`) differs.
 Two sources fill it:
 - `build`: the Apache-licensed components (collector, Jaeger, Prometheus,
   VictoriaLogs) built from their published Go modules, packed under upstream's
-  file names with upstream-format checksum files;
+  file names with upstream-format checksum files; `build` also builds the lab's
+  own tools (telemetrygen, the throughput benchmark's load generator), which no
+  role installs: they stay under build/lab-tools/ and are never served;
 - `import DIR`: upstream release files a user downloaded themselves (the
   Grafana stack, which the lab never builds), each verified against upstream's
   checksum file before it is served.
@@ -16,6 +18,7 @@ Two sources fill it:
     mirror.py verify                  check every built artifact against its checksum file
     mirror.py serve | stop | url      run the plain HTTP server on loopback
     mirror.py path otel_collector     print where the built collector binary is (for tests)
+    mirror.py path telemetrygen       print where the built telemetrygen binary is (benchmarks)
 
 Where a release lives in the mirror is not written here: it is the role's own
 `<role>_artifact_url` and `<role>_checksum_url`, rendered from the role's
@@ -23,7 +26,8 @@ defaults with the mirror as base URL.
 
 Layout under $LGTM_CACHE (default ~/.cache/observability-lgtm):
     mirror/   the served tree: paths match the upstream sites' paths
-    build/    per component and version work trees
+    build/    per component and version work trees; build/lab-tools/<tool>/<version>/
+              holds a lab tool's binary and its checksum file (lab only, not served)
     stamps/   what each built release was built from, and its file digests
     logs/     one log per build step; a failure names the log to read
 """
@@ -96,17 +100,25 @@ def role_release_paths(role: str, version: str | None = None) -> ReleasePaths:
     return ReleasePaths(artifact.parent, artifact.name, checksum.name)
 
 
+def lab_tool_paths(tool: str, version: str) -> ReleasePaths:
+    """Where a lab tool's binary lives, relative to BUILD: no role downloads it,
+    so it has no upstream path and stays out of the served tree."""
+    return ReleasePaths(Path("lab-tools") / tool / version, tool, f"{tool}.sha256")
+
+
 @dataclass
 class Release:
-    """One built component version in the mirror: where it lives and what it holds."""
+    """One built component version: where it lives and what it holds. A role's
+    release lives in the mirror (root MIRROR), a lab tool's under BUILD."""
     component: str
     version: str
     paths: ReleasePaths
     build: Callable[["Release", dict], None] = field(repr=False, default=lambda r, p: None)
+    root: Path = MIRROR
 
     @property
     def directory(self) -> Path:
-        return MIRROR / self.paths.directory
+        return self.root / self.paths.directory
 
     @property
     def artifact(self) -> Path:
@@ -128,7 +140,8 @@ class Release:
 
 # Bump a component's revision when its recipe below changes in a way that
 # changes the artifact; the cache then rebuilds it once.
-RECIPE_REVISIONS = {"otel_collector": 1, "jaeger": 1, "prometheus": 1, "victorialogs": 1}
+RECIPE_REVISIONS = {"otel_collector": 1, "jaeger": 1, "prometheus": 1, "victorialogs": 1,
+                    "telemetrygen": 1}
 
 
 def recipe_key(component: str, pins: dict) -> str:
@@ -256,18 +269,41 @@ def build_victorialogs(release: Release, pins: dict) -> None:
                                             "victoria-logs-prod": binary})
 
 
+def build_telemetrygen(release: Release, pins: dict) -> None:
+    """A lab tool: the load generator of benchmarks/collector_throughput.py, built
+    as upstream's Makefile does (`go build -trimpath .` in cmd/telemetrygen; it has
+    no version ldflags). One bare binary and a `sha256sum` line for it."""
+    work = release.workdir()
+    src = module_source("telemetrygen", pins["module"], pins["module_version"], work / "src")
+    go_build("telemetrygen", src.path, ".", release.artifact, [])
+    write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact})
+
+
 RECIPES: dict[str, Callable[[Release, dict], None]] = {
     "otel_collector": build_otel_collector,
     "jaeger": build_jaeger,
     "prometheus": build_prometheus,
     "victorialogs": build_victorialogs,
 }
+# Built like the components, never served, installed by no role.
+LAB_TOOLS: dict[str, Callable[[Release, dict], None]] = {
+    "telemetrygen": build_telemetrygen,
+}
+# `mirror.py path NAME`: the binary each buildable name runs.
+BINARIES: dict[str, Callable[[Release], Path]] = {
+    "otel_collector": lambda release: release.workdir() / "_build" / "otelcol-contrib",
+    "telemetrygen": lambda release: release.artifact,
+}
 
 
 def releases(pins: dict) -> dict[str, Release]:
-    return {name: Release(name, pins[name]["version"],
-                          role_release_paths(name, pins[name]["version"]), recipe)
-            for name, recipe in RECIPES.items()}
+    built = {name: Release(name, pins[name]["version"],
+                           role_release_paths(name, pins[name]["version"]), recipe)
+             for name, recipe in RECIPES.items()}
+    built.update({name: Release(name, pins[name]["version"],
+                                lab_tool_paths(name, pins[name]["version"]), recipe, root=BUILD)
+                  for name, recipe in LAB_TOOLS.items()})
+    return built
 
 
 def load_pins() -> dict:
@@ -415,9 +451,9 @@ def main() -> int:
                 print(f"{name}: {state}")
             return 0 if all(state == "hit" for state in states.values()) else 1
         else:  # path
-            if wanted != ["otel_collector"]:
-                parser.error("path takes exactly: otel_collector")
-            print(known["otel_collector"].workdir() / "_build" / "otelcol-contrib")
+            if len(wanted) != 1 or wanted[0] not in BINARIES:
+                parser.error(f"path takes exactly one of: {', '.join(BINARIES)}")
+            print(BINARIES[wanted[0]](known[wanted[0]]))
     except StepFailed as failure:
         print(f"ERROR: {failure}", file=sys.stderr)
         return 1

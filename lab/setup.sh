@@ -6,7 +6,8 @@
 #   4. the checkout made visible as the collection observability.lgtm
 #   5. the lab host images (debootstrap + docker import), built while step 6 runs
 #   6. the Apache-licensed stack binaries built from their Go modules into the artifact
-#      mirror, served on loopback (the AGPL-licensed Grafana stack is never built here)
+#      mirror, served on loopback (the AGPL-licensed Grafana stack is never built here),
+#      and the lab's own tools (telemetrygen, for the throughput benchmark; never served)
 # Each step stops the set-up with a message naming the step and its log.
 #
 #   lab/setup.sh            all steps

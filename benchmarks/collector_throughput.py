@@ -1,0 +1,670 @@
+"""Collector throughput: the stack's rendered config against a pass-through, same binary, same run.
+
+    python benchmarks/collector_throughput.py [--rounds 3] [--clients 2] [--workers 4] [--traces 25000]
+
+Prints figures (a table, then one JSON line prefixed FIGURES); it asserts nothing
+about speed. It fails only when the run itself is unreliable: a config the
+collector's `validate` refuses, a process that dies, a span lost or duplicated.
+
+What runs, all on loopback with ephemeral ports in a temporary directory (every
+process started here is stopped at the end, on error too):
+
+- the sink: a second collector process (the same lab binary) with OTLP in and
+  the `nop` exporter out; its own telemetry (`otelcol_receiver_accepted_spans`)
+  says when every span has arrived;
+- the collector under test (`lab/mirror.py path otel_collector`), one config at a time:
+  * `rendered`: what site.yml installs. `lgtm_stack_collector_spec` from
+    playbooks/vars/stack.yml, templated by Ansible with the lab stack's wiring
+    (Jaeger, Prometheus, VictoriaLogs) pointed at the sink, with the role's memory
+    section for this host (`host_mib`, as the role derives it) and rendered by the
+    `otelcol_config` filter at the role's collector version; GOMEMLIMIT from
+    `otelcol_gomemlimit`, as the role's unit sets it. Changed for the benchmark,
+    and only this: the listeners (OTLP, health_check, telemetry) move to
+    ephemeral loopback ports, and `lgtm_stack_scrape_targets` (a variable
+    site.yml lets one override) names the collector's own telemetry endpoint and
+    the sink's instead of 127.0.0.1:8888 and the backends': the `prometheus/stack`
+    scrape job stays in the config (every 15 s, so at most once or twice in a
+    run) and scrapes two live endpoints of this run, nothing else on the machine;
+  * `pass-through`: OTLP in, the same OTLP gRPC exporter type out to the sink with
+    its defaults, no processors, the same telemetry settings;
+  * `rendered` with one component taken out of the rendered config, for each
+    processor of the traces pipeline, each connector, and the exporters'
+    `sending_queue.batch` (since 0.123.0 the filter batches in the exporter, not
+    with a batch processor): what each one costs;
+- telemetrygen (`lab/mirror.py path telemetrygen`): CLIENTS processes, each with
+  WORKERS workers sending TRACES traces of 2 spans (a client span and its server
+  child), a fixed count of spans. Its SDK's batch span processor drops spans
+  once its queue (2048 by default) is full, so the queue is sized to hold a
+  client's whole share (OTEL_BSP_MAX_QUEUE_SIZE) and every span reaches the
+  collector. The spans carry the attributes spanmetrics keeps as dimensions.
+
+Each config is started, warmed up with a small load that must reach the sink,
+then measured: `wall` from starting the generators until the sink has accepted
+every span, `cpu` the user+system time the collector under test used over that
+window (/proc/<pid>/stat). spans/s per core = spans / cpu seconds. Configs are
+interleaved within each round, in an order rotated every round; a config's
+figures are its medians over the rounds, and the ratio and each component's cost
+are taken round by round (each against the same round's runs), so the machine's
+drift between rounds cancels; min and max show the spread. With two or more CPUs (unless --no-pin) the collector
+under test runs alone on the last CPU (taskset; Go then sets GOMAXPROCS=1) and
+the sink and generators on the others, so the per-core figure is one core's.
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import copy
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+STACK_VARS = REPO / "playbooks" / "vars" / "stack.yml"
+COLLECTOR_DEFAULTS = REPO / "roles" / "otel_collector" / "defaults" / "main.yml"
+MIRROR_PY = REPO / "lab" / "mirror.py"
+
+RENDERED = "rendered"
+PASS_THROUGH = "pass-through"
+# The issue's target: the rendered config keeps at least this share of the pass-through's spans/s per core.
+TARGET_RATIO = 0.8
+# The lab stack's backends (the default and distributed scenarios).
+LAB_BACKENDS = {"traces": "jaeger", "metrics": "prometheus", "logs": "victorialogs"}
+# Attributes the demo shop's spans carry, which the stack's spanmetrics keeps as dimensions.
+SPAN_ATTRIBUTES = {"http.route": '"/orders"', "http.request.method": '"POST"', "http.response.status_code": "200"}
+SPANS_PER_TRACE = 2  # telemetrygen --child-spans 1: a client span and one server child
+WARMUP_TRACES = 2000
+
+Config = Dict[str, Any]
+
+
+class RunFailed(Exception):
+    """The benchmark could not measure reliably; the message says why."""
+
+
+# --- the configs -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ports:
+    """Every listener of one benchmark run."""
+    sink_grpc: int
+    sink_http: int
+    sink_telemetry: int
+    otlp_grpc: int
+    otlp_http: int
+    health_check: int
+    telemetry: int
+
+
+def free_ports() -> Ports:
+    """Ephemeral loopback ports, all held open until every one is chosen so none repeats."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _listener in range(len(Ports.__dataclass_fields__))]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return Ports(*(sock.getsockname()[1] for sock in sockets))
+
+
+def collector_filters() -> tuple[Callable[..., Config], Callable[..., str]]:
+    """The otelcol_config and otelcol_gomemlimit filters of this checkout. When the
+    collection is not importable, a private link tree makes this checkout
+    ansible_collections.observability.lgtm (never the shared collections link)."""
+    try:
+        from ansible_collections.observability.lgtm.plugins.filter import otelcol_config as plugin
+    except ImportError:
+        tree = Path(tempfile.mkdtemp(prefix="lgtm-collection-"))
+        link = tree / "ansible_collections" / "observability" / "lgtm"
+        link.parent.mkdir(parents=True)
+        link.symlink_to(REPO)
+        atexit.register(lambda: (link.unlink(), shutil.rmtree(tree)))  # the link first: never into the checkout
+        sys.path.insert(0, str(tree))
+        from ansible_collections.observability.lgtm.plugins.filter import otelcol_config as plugin
+    if REPO not in Path(plugin.__file__).resolve().parents:
+        raise RunFailed(f"the otelcol_config filter imported is {plugin.__file__}, not this checkout's ({REPO}): "
+                        f"run without PYTHONPATH, or with one that holds this checkout")
+    return plugin.otelcol_config, plugin.otelcol_gomemlimit
+
+
+def plain(data: Any) -> Any:
+    """Ansible's templated values as plain Python data (its tagged strings dump badly)."""
+    return json.loads(json.dumps(data))
+
+
+def stack_spec(ports: Ports) -> Config:
+    """lgtm_stack_collector_spec as Ansible templates it for site.yml, with the lab's
+    backends at the sink and the scrape job on this run's two telemetry endpoints."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    def trusted(value: Any) -> Any:  # the vars file is the project's own: trusted, as Ansible trusts it
+        if isinstance(value, str):
+            return trust_as_template(value)
+        if isinstance(value, dict):
+            return {key: trusted(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [trusted(item) for item in value]
+        return value
+
+    sink = {"address": "127.0.0.1"}
+    variables = {
+        **trusted(yaml.safe_load(STACK_VARS.read_text())),
+        "wiring_endpoints": {
+            "traces": {**sink, "type": LAB_BACKENDS["traces"], "otlp_grpc_port": ports.sink_grpc},
+            "metrics": {**sink, "type": LAB_BACKENDS["metrics"], "port": ports.sink_http},
+            "logs": {**sink, "type": LAB_BACKENDS["logs"], "port": ports.sink_http},
+        },
+        "lgtm_stack_scrape_targets": [f"127.0.0.1:{ports.telemetry}", f"127.0.0.1:{ports.sink_telemetry}"],
+    }
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return plain(templar.template(trust_as_template("{{ lgtm_stack_collector_spec }}")))
+
+
+def bench_spec(spec: Config, ports: Ports, host_mib: int) -> Config:
+    """The role's effective spec ({'memory': ...} combined with the spec), listeners on loopback ports."""
+    return {"memory": {"host_mib": host_mib}, **spec,
+            "receivers": {**spec.get("receivers", {}),
+                          "otlp": {"grpc": f"127.0.0.1:{ports.otlp_grpc}", "http": f"127.0.0.1:{ports.otlp_http}"}},
+            "extensions": {**spec.get("extensions", {}), "health_check": f"127.0.0.1:{ports.health_check}"},
+            "telemetry": {**spec.get("telemetry", {}), "metrics_address": f"127.0.0.1:{ports.telemetry}"}}
+
+
+def collector_version() -> str:
+    return str(yaml.safe_load(COLLECTOR_DEFAULTS.read_text())["otel_collector_version"])
+
+
+def host_memory_mib() -> int:
+    """MemTotal in MiB, what the role reads as ansible_facts.memtotal_mb."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    raise RuntimeError("no MemTotal in /proc/meminfo")
+
+
+def traces_exporter(config: Config) -> str:
+    """The exporter of the traces pipeline (not a connector)."""
+    exporters = [name for name in config["service"]["pipelines"]["traces"]["exporters"]
+                 if name in config.get("exporters", {})]
+    if len(exporters) != 1:
+        raise ValueError(f"expected one exporter in the traces pipeline, got {exporters}")
+    return exporters[0]
+
+
+def pass_through_config(rendered: Config, ports: Ports) -> Config:
+    """OTLP in, the rendered config's OTLP gRPC exporter type out to the sink with
+    that exporter's defaults, no processors; the same telemetry settings."""
+    exporter_type = traces_exporter(rendered).split("/")[0]
+    return {
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{ports.otlp_grpc}"}}}},
+        "exporters": {f"{exporter_type}/sink": {"endpoint": f"127.0.0.1:{ports.sink_grpc}", "tls": {"insecure": True}}},
+        "service": {"pipelines": {"traces": {"receivers": ["otlp"], "exporters": [f"{exporter_type}/sink"]}},
+                    "telemetry": copy.deepcopy(rendered["service"]["telemetry"])},
+    }
+
+
+def sink_config(rendered: Config, ports: Ports) -> Config:
+    """OTLP in (gRPC, and HTTP on the paths the rendered HTTP exporters post to), nop out."""
+    url_paths = {}
+    for signal_name, pipeline in rendered["service"]["pipelines"].items():
+        for exporter in pipeline["exporters"]:
+            endpoint = rendered.get("exporters", {}).get(exporter, {}).get("endpoint", "")
+            if endpoint.startswith("http"):
+                base = urllib.request.urlparse(endpoint).path.rstrip("/")
+                kind = signal_name.split("/")[0]
+                url_paths[f"{kind}_url_path"] = f"{base}/v1/{kind}"
+    return {
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{ports.sink_grpc}"},
+                                             "http": {"endpoint": f"127.0.0.1:{ports.sink_http}", **url_paths}}}},
+        "exporters": {"nop": {}},
+        "service": {"pipelines": {kind: {"receivers": ["otlp"], "exporters": ["nop"]}
+                                  for kind in ("traces", "metrics", "logs")},
+                    "telemetry": {"logs": {"level": "warn"}, "metrics": {"level": "normal", "readers": [
+                        {"pull": {"exporter": {"prometheus": {"host": "127.0.0.1", "port": ports.sink_telemetry}}}}]}}},
+    }
+
+
+def without_processor(config: Config, name: str) -> Config:
+    out = copy.deepcopy(config)
+    for pipeline in out["service"]["pipelines"].values():
+        pipeline["processors"] = [item for item in pipeline.get("processors", []) if item != name]
+        if not pipeline["processors"]:
+            del pipeline["processors"]
+    del out["processors"][name]
+    if not out["processors"]:
+        del out["processors"]
+    return out
+
+
+def without_connector(config: Config, name: str) -> Config:
+    out = copy.deepcopy(config)
+    for pipeline in out["service"]["pipelines"].values():
+        for role in ("receivers", "exporters"):
+            pipeline[role] = [item for item in pipeline.get(role, []) if item != name]
+    del out["connectors"][name]
+    if not out["connectors"]:
+        del out["connectors"]
+    return out
+
+
+def without_exporter_batching(config: Config) -> Config:
+    out = copy.deepcopy(config)
+    for exporter in out.get("exporters", {}).values():
+        exporter.get("sending_queue", {}).pop("batch", None)
+    return out
+
+
+def variants(rendered: Config) -> Dict[str, Config]:
+    """The rendered config without one component: each processor of the traces
+    pipeline, each connector, and exporter batching where an exporter batches."""
+    out = {f"- {name}": without_processor(rendered, name)
+           for name in rendered["service"]["pipelines"]["traces"].get("processors", [])}
+    out.update({f"- {name}": without_connector(rendered, name) for name in rendered.get("connectors", {})})
+    if any("batch" in exporter.get("sending_queue", {}) for exporter in rendered.get("exporters", {}).values()):
+        out["- sending_queue.batch"] = without_exporter_batching(rendered)
+    return out
+
+
+# --- reading the processes ---------------------------------------------------------
+
+def metric_value(exposition: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples (name or name_total) whose labels include the given ones."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if "{" in line:
+            metric, tail = line.split("{", 1)
+            label_text, rest = tail.rsplit("}", 1)
+        else:
+            metric, rest = line.split(" ", 1)
+            label_text = ""
+        if metric not in (name, f"{name}_total"):
+            continue
+        found = dict(item.split("=", 1) for item in split_labels(label_text))
+        if all(found.get(key) == json.dumps(value) for key, value in labels.items()):
+            total += float(rest.split()[0])
+    return total
+
+
+def split_labels(text: str) -> List[str]:
+    """a="x",b="y,z" -> ['a="x"', 'b="y,z"'] (commas inside quoted values kept)."""
+    items, current, quoted, escaped = [], "", False, False
+    for char in text:
+        if char == "," and not quoted:
+            items.append(current)
+            current = ""
+            continue
+        current += char
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+    if current:
+        items.append(current)
+    return items
+
+
+def cpu_seconds(stat: str, ticks_per_second: int) -> float:
+    """utime + stime of a /proc/<pid>/stat line (fields 14 and 15; the name in
+    field 2 may hold spaces and parentheses, so fields count from its last ')')."""
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / ticks_per_second
+
+
+# --- the figures -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Measurement:
+    config: str
+    round: int
+    spans: int
+    wall_s: float
+    cpu_s: float
+
+
+def spread(values: List[float], digits: int) -> Dict[str, float]:
+    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
+            "max": round(max(values), digits)}
+
+
+def summarize(measurements: List[Measurement]) -> Dict[str, Dict[str, Any]]:
+    """Per config: the median wall and CPU seconds over the rounds and the figures from them."""
+    by_config: Dict[str, List[Measurement]] = {}
+    for item in measurements:
+        by_config.setdefault(item.config, []).append(item)
+    summary = {}
+    for config, runs in by_config.items():
+        spans = runs[0].spans
+        if any(run.spans != spans for run in runs):
+            raise ValueError(f"{config}: runs of different span counts")
+        wall, cpu = statistics.median(r.wall_s for r in runs), statistics.median(r.cpu_s for r in runs)
+        per_core = [r.spans / r.cpu_s for r in runs]
+        summary[config] = {
+            "runs": len(runs), "spans": spans, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "spans_per_s": round(spans / wall), "spans_per_s_per_core": round(spans / cpu),
+            "spans_per_s_per_core_min_max": [round(min(per_core)), round(max(per_core))],
+            "cpu_us_per_span": round(cpu / spans * 1e6, 3),
+        }
+    return summary
+
+
+def pairs(measurements: List[Measurement], config: str, reference: str) -> List[tuple[Measurement, Measurement]]:
+    """(config, reference) run in the same round, for every round that has both: a
+    round's runs are minutes apart at most, so the machine's drift between rounds cancels."""
+    rounds = {(m.config, m.round): m for m in measurements}
+    return [(rounds[(config, index)], rounds[(reference, index)]) for index in sorted({m.round for m in measurements})
+            if (config, index) in rounds and (reference, index) in rounds]
+
+
+def ratio(measurements: List[Measurement]) -> Dict[str, float]:
+    """The rendered config's spans/s per core as a share of the pass-through's, round by round."""
+    return spread([(passing.cpu_s / passing.spans) / (rendered.cpu_s / rendered.spans)
+                   for rendered, passing in pairs(measurements, RENDERED, PASS_THROUGH)], 3)
+
+
+def component_costs(measurements: List[Measurement]) -> Dict[str, Dict[str, Any]]:
+    """What each component adds to the rendered config, round by round: CPU µs per
+    span (rendered minus rendered-without-it), and the median as a share of the rendered's."""
+    rendered = statistics.median(m.cpu_s / m.spans for m in measurements if m.config == RENDERED) * 1e6
+    costs = {}
+    for name in dict.fromkeys(m.config for m in measurements if m.config.startswith("- ")):
+        cost = spread([(full.cpu_s / full.spans - without.cpu_s / without.spans) * 1e6
+                       for without, full in pairs(measurements, name, RENDERED)], 3)
+        costs[name[2:]] = {"cpu_us_per_span": cost, "share": round(cost["median"] / rendered, 3)}
+    return costs
+
+
+def gap(measurements: List[Measurement]) -> Dict[str, float]:
+    """CPU µs per span the rendered config takes over the pass-through, round by round."""
+    return spread([(rendered.cpu_s / rendered.spans - passing.cpu_s / passing.spans) * 1e6
+                   for rendered, passing in pairs(measurements, RENDERED, PASS_THROUGH)], 3)
+
+
+def report(summary: Dict[str, Dict[str, Any]], paired_ratio: Optional[Dict[str, float]],
+           costs: Dict[str, Dict[str, Any]], paired_gap: Optional[Dict[str, float]] = None) -> str:
+    lines = [f"{'config':24} {'spans/s':>8} {'spans/s/core':>12} {'(min-max)':>17} {'CPU us/span':>11} "
+             f"{'wall s':>7} {'cpu s':>6}"]
+    for name, item in summary.items():
+        low, high = item["spans_per_s_per_core_min_max"]
+        lines.append(f"{name:24} {item['spans_per_s']:>8} {item['spans_per_s_per_core']:>12} "
+                     f"{f'({low}-{high})':>17} {item['cpu_us_per_span']:>11.3f} {item['wall_s']:>7.2f} "
+                     f"{item['cpu_s']:>6.2f}")
+    if paired_ratio:
+        lines.append(f"rendered / pass-through, spans/s per core, round by round: median "
+                     f"{paired_ratio['median']:.2f} ({paired_ratio['min']:.2f}-{paired_ratio['max']:.2f}); "
+                     f"the issue's target: >= {TARGET_RATIO:.2f}")
+    if costs:
+        lines.append("what each component adds to the rendered config, round by round "
+                     "(CPU us per span: median (min to max); median as a share of the rendered's):")
+        for name, cost in sorted(costs.items(), key=lambda item: -item[1]["cpu_us_per_span"]["median"]):
+            us = cost["cpu_us_per_span"]
+            lines.append(f"  {name:22} {us['median']:+7.3f} us ({us['min']:+.3f} to {us['max']:+.3f})  "
+                         f"{cost['share']:+7.1%}")
+    if paired_gap and costs:
+        attributed = sum(cost["cpu_us_per_span"]["median"] for cost in costs.values())
+        lines.append(f"rendered over pass-through: {paired_gap['median']:+.3f} us per span "
+                     f"({paired_gap['min']:+.3f} to {paired_gap['max']:+.3f}); the components above add up to "
+                     f"{attributed:+.3f}, the rest ({paired_gap['median'] - attributed:+.3f}) is no single "
+                     f"removed component's")
+    return "\n".join(lines)
+
+
+# --- running -----------------------------------------------------------------------
+
+def http_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def lab_binary(name: str) -> Path:
+    path = Path(subprocess.run([sys.executable, str(MIRROR_PY), "path", name], capture_output=True, text=True,
+                               check=True).stdout.strip())
+    if not path.is_file():
+        raise RunFailed(f"{path} is missing: build it with `python lab/mirror.py build {name}`")
+    return path
+
+
+class Lab:
+    """The processes of one benchmark: started here, stopped here, on error too."""
+
+    def __init__(self, workdir: Path, collector: Path, telemetrygen: Path, pin: bool, gomemlimit: str):
+        self.workdir, self.collector, self.telemetrygen = workdir, collector, telemetrygen
+        self.env = {**os.environ, "GOMEMLIMIT": gomemlimit}
+        cpus = sorted(os.sched_getaffinity(0))
+        self.pinned = pin and len(cpus) >= 2
+        # The collector under test alone on the last CPU; the sink and the generators on the others.
+        self.under_test_cpus = [cpus[-1]] if self.pinned else cpus
+        self.other_cpus = cpus[:-1] if self.pinned else cpus
+        self.processes: List[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for proc in reversed(self.processes):
+            self.stop(proc)
+
+    def start(self, argv: List[str], log_name: str, cpus: List[int], env: Optional[Dict[str, str]] = None
+              ) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"{log_name}.log").open("ab")
+        with log:
+            proc = subprocess.Popen(["taskset", "-c", ",".join(map(str, cpus)), *argv], stdout=log,
+                                    stderr=subprocess.STDOUT, env=env or self.env, start_new_session=True)
+        self.processes.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc in self.processes:
+            self.processes.remove(proc)
+
+    def log_tail(self, log_name: str, lines: int = 15) -> str:
+        path = self.workdir / f"{log_name}.log"
+        text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+        return f"{path}:\n" + "\n".join(text)
+
+    def write_config(self, name: str, config: Config) -> Path:
+        path = self.workdir / f"{name.replace(' ', '').replace('/', '_')}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=True))
+        return path
+
+    def validate(self, name: str, path: Path) -> None:
+        result = subprocess.run([str(self.collector), "validate", f"--config={path}"], capture_output=True, text=True,
+                                check=False, timeout=120)
+        if result.returncode != 0:
+            raise RunFailed(f"{name}: `otelcol-contrib validate` refused {path}:\n{result.stdout}{result.stderr}")
+
+    def start_collector(self, name: str, path: Path, telemetry_port: int, otlp_port: int,
+                        cpus: List[int]) -> subprocess.Popen[bytes]:
+        proc = self.start([str(self.collector), f"--config={path}"], name, cpus)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RunFailed(f"{name}: the collector exited ({proc.returncode}) at start\n{self.log_tail(name)}")
+            with contextlib.suppress(OSError):
+                http_text(f"http://127.0.0.1:{telemetry_port}/metrics")
+                socket.create_connection(("127.0.0.1", otlp_port), timeout=1).close()
+                return proc
+            time.sleep(0.1)
+        raise RunFailed(f"{name}: not ready after 60 s\n{self.log_tail(name)}")
+
+    def send(self, otlp_port: int, clients: int, workers: int, traces: int, log_name: str
+             ) -> List[subprocess.Popen[bytes]]:
+        """telemetrygen clients; each one's SDK queue holds its whole share, so none is dropped."""
+        queue = workers * traces * SPANS_PER_TRACE
+        argv = [str(self.telemetrygen), "traces", "--otlp-endpoint", f"127.0.0.1:{otlp_port}", "--otlp-insecure",
+                "--workers", str(workers), "--traces", str(traces), "--child-spans", "1", "--rate", "0",
+                "--batch-size", "512"]
+        for key, value in SPAN_ATTRIBUTES.items():
+            argv += ["--telemetry-attributes", f"{key}={value}"]
+        env = {**os.environ, "OTEL_BSP_MAX_QUEUE_SIZE": str(queue)}
+        return [self.start(argv, log_name, self.other_cpus, env) for _client in range(clients)]
+
+
+def sink_accepted(ports: Ports) -> int:
+    return int(metric_value(http_text(f"http://127.0.0.1:{ports.sink_telemetry}/metrics"),
+                            "otelcol_receiver_accepted_spans", receiver="otlp"))
+
+
+def wait_for_sink(lab: Lab, ports: Ports, target: int, collector: subprocess.Popen[bytes],
+                  generators: List[subprocess.Popen[bytes]], name: str, timeout: float) -> None:
+    """Until the sink has accepted `target` spans; the collector exiting or a generator failing stops it."""
+    deadline = time.monotonic() + timeout
+    while sink_accepted(ports) < target:
+        if collector.poll() is not None:
+            raise RunFailed(f"{name}: the collector exited ({collector.returncode})\n{lab.log_tail(name)}")
+        if any(proc.poll() not in (None, 0) for proc in generators):
+            raise RunFailed(f"{name}: telemetrygen failed\n{lab.log_tail(name + '-telemetrygen')}")
+        if time.monotonic() > deadline:
+            raise RunFailed(f"{name}: the sink has {sink_accepted(ports)} of {target} spans after {timeout:.0f} s\n"
+                            f"{lab.log_tail(name)}")
+        time.sleep(0.02)
+
+
+def collector_received(ports: Ports) -> int:
+    return int(metric_value(http_text(f"http://127.0.0.1:{ports.telemetry}/metrics"),
+                            "otelcol_receiver_accepted_spans", receiver="otlp"))
+
+
+def measure(lab: Lab, ports: Ports, name: str, path: Path, round_index: int, args: argparse.Namespace
+            ) -> Measurement:
+    """One config: start it, warm it up, then time a fixed count of spans through it to the sink."""
+    spans = args.clients * args.workers * args.traces * SPANS_PER_TRACE
+    warmup_spans = WARMUP_TRACES * SPANS_PER_TRACE
+    generator_log = f"{name}-telemetrygen"
+    collector = lab.start_collector(name, path, ports.telemetry, ports.otlp_grpc, lab.under_test_cpus)
+    try:
+        first = sink_accepted(ports)
+        warmup = lab.send(ports.otlp_grpc, 1, 1, WARMUP_TRACES, generator_log)
+        wait_for_sink(lab, ports, first + warmup_spans, collector, warmup, name, args.timeout)
+        before = sink_accepted(ports)
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu_start = cpu_seconds(Path(f"/proc/{collector.pid}/stat").read_text(), ticks)
+        started = time.monotonic()
+        clients = lab.send(ports.otlp_grpc, args.clients, args.workers, args.traces, generator_log)
+        wait_for_sink(lab, ports, before + spans, collector, clients, name, args.timeout)
+        wall = time.monotonic() - started
+        cpu = cpu_seconds(Path(f"/proc/{collector.pid}/stat").read_text(), ticks) - cpu_start
+        for proc in [*warmup, *clients]:
+            if proc.wait(timeout=args.timeout) != 0:
+                raise RunFailed(f"{name}: telemetrygen exited with {proc.returncode}\n{lab.log_tail(generator_log)}")
+        received = collector_received(ports)
+    finally:
+        lab.stop(collector)
+    after = sink_accepted(ports)
+    if received != warmup_spans + spans or after != before + spans:
+        raise RunFailed(f"{name}: the collector received {received} of {warmup_spans + spans} spans sent and the "
+                        f"sink {after - before} of {spans} measured: spans were lost or duplicated\n"
+                        f"{lab.log_tail(name)}")
+    return Measurement(name, round_index, spans, wall, cpu)
+
+
+def configs(ports: Ports) -> tuple[Dict[str, Config], Config, str]:
+    """The configs under test (rendered, pass-through, rendered without each component),
+    the sink's, and the GOMEMLIMIT the role would set."""
+    otelcol_config, otelcol_gomemlimit = collector_filters()
+    spec = bench_spec(stack_spec(ports), ports, host_memory_mib())
+    rendered = plain(otelcol_config(spec, collector_version()))
+    under_test = {PASS_THROUGH: pass_through_config(rendered, ports), RENDERED: rendered, **variants(rendered)}
+    return under_test, sink_config(rendered, ports), otelcol_gomemlimit(spec)
+
+
+def rotated(names: List[str], round_index: int) -> List[str]:
+    shift = round_index % len(names)
+    return names[shift:] + names[:shift]
+
+
+def run(args: argparse.Namespace) -> Dict[str, Any]:
+    ports = free_ports()
+    under_test, sink, gomemlimit = configs(ports)
+    if args.only:
+        unknown = sorted(set(args.only) - set(under_test))
+        if unknown:
+            raise RunFailed(f"--only: unknown config(s) {unknown}; choose from {sorted(under_test)}")
+        under_test = {name: config for name, config in under_test.items() if name in args.only}
+    collector, telemetrygen = lab_binary("otel_collector"), lab_binary("telemetrygen")
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="collector-throughput-") as workdir, \
+            Lab(Path(workdir), collector, telemetrygen, not args.no_pin, gomemlimit) as lab:
+        # One copy of the binary for the whole run: a rebuild elsewhere cannot swap it mid-run.
+        shutil.copy2(collector, Path(workdir) / "otelcol-contrib")
+        lab.collector = Path(workdir) / "otelcol-contrib"
+        paths = {name: lab.write_config(name, config) for name, config in under_test.items()}
+        sink_path = lab.write_config("sink", sink)
+        for name, path in {**paths, "sink": sink_path}.items():
+            lab.validate(name, path)
+        lab.start_collector("sink", sink_path, ports.sink_telemetry, ports.sink_grpc, lab.other_cpus)
+        measurements = []
+        for round_index in range(args.rounds):
+            for name in rotated(list(paths), round_index):
+                measurements.append(measure(lab, ports, name, paths[name], round_index, args))
+                print(f"  round {round_index + 1}/{args.rounds} {name}: {measurements[-1].cpu_s:.2f} s CPU, "
+                      f"{measurements[-1].wall_s:.2f} s wall", flush=True)
+    summary = summarize(measurements)
+    return {
+        "collector": str(collector), "collector_version": collector_version(), "telemetrygen": str(telemetrygen),
+        "spans_per_run": measurements[0].spans, "rounds": args.rounds, "clients": args.clients,
+        "workers": args.workers, "pinned": lab.pinned, "collector_cpus": lab.under_test_cpus,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "configs": summary,
+        "ratio_rendered_to_pass_through": ratio(measurements) if {RENDERED, PASS_THROUGH} <= set(summary) else None,
+        "component_costs": component_costs(measurements) if RENDERED in summary else {},
+        "rendered_over_pass_through_cpu_us_per_span": gap(measurements)
+        if {RENDERED, PASS_THROUGH} <= set(summary) else None,
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each config (default 5; figures are medians)")
+    parser.add_argument("--clients", type=int, default=2, help="telemetrygen processes (default 2)")
+    parser.add_argument("--workers", type=int, default=4, help="workers per telemetrygen process (default 4)")
+    parser.add_argument("--traces", type=int, default=25000,
+                        help=f"traces per worker, {SPANS_PER_TRACE} spans each (default 25000)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds one run may take (default 300)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin the collector under test to its own CPU")
+    parser.add_argument("--only", nargs="+", metavar="CONFIG", help="run only these configs (names as printed)")
+    args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every process started here is stopped.
+    signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(143))
+    try:
+        figures = run(args)
+    except RunFailed as failure:
+        print(f"ERROR: {failure}", file=sys.stderr)
+        return 1
+    pinning = f"pinned to CPU {figures['collector_cpus']}" if figures["pinned"] else "unpinned"
+    print(f"collector {figures['collector_version']} ({figures['collector']}), {figures['spans_per_run']} spans a run "
+          f"({figures['clients']} telemetrygen x {figures['workers']} workers), median of {figures['rounds']} rounds, "
+          f"collector under test {pinning}; load average {figures['load_average_before']} -> "
+          f"{figures['load_average_after']}")
+    print(report(figures["configs"], figures["ratio_rendered_to_pass_through"], figures["component_costs"],
+                 figures["rendered_over_pass_through_cpu_us_per_span"]))
+    print("FIGURES " + json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
