@@ -45,14 +45,16 @@ def go_env() -> dict[str, str]:
             "GOBIN": str(TOOLS / "bin"), "GONOSUMDB": ",".join(SUMDB_GAPS)}
 
 
-def run(component: str, step: str, argv: list[str], cwd: Path | None = None) -> str:
-    """Run one build step, its output going to a log named after the step."""
+def run(component: str, step: str, argv: list[str], cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> str:
+    """Run one build step, its output going to a log named after the step;
+    env adds to (and wins over) the Go build environment."""
     log = log_path(component, step)
     started = time.monotonic()
     with log.open("w") as out:
         out.write(f"$ {' '.join(argv)}\n(cwd {cwd})\n")
         out.flush()
-        proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **go_env()},
+        proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **go_env(), **(env or {})},
                               stdout=out, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         raise StepFailed(f"{component}: step '{step}' failed (exit {proc.returncode}); read {log}")
@@ -141,3 +143,20 @@ def read_sums_file(path: Path, name: str) -> str | None:
         if len(fields) == 2 and fields[1].lstrip("*").lstrip("./") == name:
             return fields[0].lower()
     return None
+
+
+def render_role_templates(role_dir: Path, templates: dict[str, str],
+                          overrides: dict[str, object] | None = None) -> dict[str, str]:
+    """Render templates over a role's defaults with Ansible's own templating, as a
+    play does, so that the lab and the roles cannot disagree on a URL or a name.
+    overrides win over the defaults (e.g. a base URL, a pinned version)."""
+    import yaml
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    defaults = yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {}
+    variables = {name: trust_as_template(value) if isinstance(value, str) else value
+                 for name, value in {**defaults, **(overrides or {})}.items()}
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return {name: str(templar.template(trust_as_template(template)))
+            for name, template in templates.items()}

@@ -19,6 +19,8 @@ Two sources fill it:
     mirror.py serve | stop | url      run the plain HTTP server on loopback
     mirror.py path otel_collector     print where the built collector binary is (for tests)
     mirror.py path telemetrygen       print where the built telemetrygen binary is (benchmarks)
+    mirror.py artifact COMPONENT      print where the served release artifact is, if it matches
+                                      its checksum file (lab/k8s_lab.py builds images from it)
 
 Where a release lives in the mirror is not written here: it is the role's own
 `<role>_artifact_url` and `<role>_checksum_url`, rendered from the role's
@@ -78,18 +80,13 @@ class ReleasePaths:
 def role_release_paths(role: str, version: str | None = None) -> ReleasePaths:
     """Render the role's artifact and checksum URLs from its defaults (Ansible's
     own templating, as the play does) with the mirror as base URL."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
-
-    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
-    variables = {name: trust_as_template(value) if isinstance(value, str) else value
-                 for name, value in defaults.items()}
-    variables["lgtm_artifact_mirror"] = BASE
+    overrides: dict[str, object] = {"lgtm_artifact_mirror": BASE}
     if version:
-        variables[f"{role}_version"] = version
-    templar = Templar(loader=DataLoader(), variables=variables)
-    urls = [str(templar.template(trust_as_template("{{ %s_%s_url }}" % (role, kind))))
-            for kind in ("artifact", "checksum")]
+        overrides[f"{role}_version"] = version
+    rendered = buildkit.render_role_templates(
+        REPO / "roles" / role, {kind: "{{ %s_%s_url }}" % (role, kind) for kind in ("artifact", "checksum")},
+        overrides)
+    urls = [rendered["artifact"], rendered["checksum"]]
     for url in urls:
         if not url.startswith(BASE + "/"):
             raise StepFailed(f"{role}: {url} is not under the mirror base; the role must build "
@@ -413,7 +410,7 @@ def stop() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("command", choices=["build", "import", "has", "verify", "serve", "stop",
-                                            "url", "path"])
+                                            "url", "path", "artifact"])
     parser.add_argument("arguments", nargs="*")
     args = parser.parse_args()
     try:
@@ -450,6 +447,14 @@ def main() -> int:
             for name, state in states.items():
                 print(f"{name}: {state}")
             return 0 if all(state == "hit" for state in states.values()) else 1
+        elif args.command == "artifact":
+            if len(wanted) != 1:
+                parser.error("artifact takes exactly one component")
+            if not has_release(wanted[0]):
+                print(f"ERROR: {wanted[0]}: the mirror serves no release matching its checksum "
+                      f"file; run `lab/mirror.py build {wanted[0]}`", file=sys.stderr)
+                return 1
+            print(known[wanted[0]].artifact)
         else:  # path
             if len(wanted) != 1 or wanted[0] not in BINARIES:
                 parser.error(f"path takes exactly one of: {', '.join(BINARIES)}")
