@@ -972,11 +972,12 @@ def provisioner(layout: Layout) -> None:
 
 # --- cgroups ---------------------------------------------------------------------------
 
-def cgroup_v1_hierarchies() -> list[Path]:
+def cgroup_hierarchies(kinds: tuple[str, ...] = ("cgroup",)) -> list[Path]:
+    """Mount points of the cgroup file systems of the given kinds (v1: cgroup)."""
     hierarchies = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         left, _sep, right = line.partition(" - ")
-        if right.split()[0] == "cgroup":
+        if right.split()[0] in kinds:
             hierarchies.append(Path(left.split()[4]))
     return hierarchies
 
@@ -984,7 +985,7 @@ def cgroup_v1_hierarchies() -> list[Path]:
 def create_cgroups() -> None:
     """kubelet's cgroupRoot in every v1 hierarchy, before kubelet starts (it refuses a
     missing one); cpuset needs its cpus and mems copied from the parent."""
-    for hierarchy in cgroup_v1_hierarchies():
+    for hierarchy in cgroup_hierarchies():
         group = hierarchy / CGROUP_ROOT
         group.mkdir(exist_ok=True)
         for name in ("cpuset.cpus", "cpuset.mems"):
@@ -993,9 +994,10 @@ def create_cgroups() -> None:
 
 
 def remove_cgroups() -> list[str]:
-    """Remove the cgroup trees under cgroupRoot, deepest first; returns those still busy."""
+    """Remove the cgroup trees under cgroupRoot, deepest first, also the one runc
+    mirrors in the unified (v2) hierarchy; returns those still busy."""
     busy = []
-    for hierarchy in cgroup_v1_hierarchies():
+    for hierarchy in cgroup_hierarchies(("cgroup", "cgroup2")):
         root = hierarchy / CGROUP_ROOT
         if not root.is_dir():
             continue
@@ -1025,13 +1027,16 @@ def normalized_ref(tag: str) -> str:
     return f"docker.io/{tag}" if rest else f"docker.io/library/{tag}"
 
 
-def archive_refs(archive: Path) -> list[str]:
-    """The names ctr gives a docker-archive's images."""
+def archive_manifest(archive: Path) -> tuple[list[str], str]:
+    """The names ctr gives a docker-archive's images, and its config's file name
+    (the config's digest: it covers every layer's digest and the recipe label)."""
     with tarfile.open(archive) as tar:
         member = tar.extractfile("manifest.json")
         if member is None:
             raise StepFailed(f"{archive} has no manifest.json")
-        return [normalized_ref(tag) for entry in json.load(member) for tag in entry["RepoTags"]]
+        manifest = json.load(member)
+    return [normalized_ref(tag) for entry in manifest for tag in entry["RepoTags"]], \
+        ",".join(entry["Config"] for entry in manifest)
 
 
 def import_images(layout: Layout) -> list[str]:
@@ -1042,8 +1047,7 @@ def import_images(layout: Layout) -> list[str]:
     present = set(ctr(layout, "images", "ls", "-q").stdout.split())
     imported = []
     for archive in sorted(IMAGES.glob("*.tar")):
-        digest = sha256_of(archive)
-        refs = archive_refs(archive)
+        refs, digest = archive_manifest(archive)
         if all(ref in present and record.get(ref) == digest for ref in refs):
             continue
         ctr(layout, "images", "import", str(archive))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything the lab and the tests need on a fresh machine, reusing caches:
-#   1. Debian packages (docker.io, debootstrap) when missing
+#   1. Debian packages (docker.io, debootstrap, and what the lab Kubernetes runs on) when missing
 #   2. a Docker engine, started here when none answers
 #   3. the Python tools, pinned in requirements-dev.txt, in a virtualenv
 #   4. the checkout made visible as the collection observability.lgtm
@@ -8,6 +8,8 @@
 #   6. the Apache-licensed stack binaries built from their Go modules into the artifact
 #      mirror, served on loopback (the AGPL-licensed Grafana stack is never built here),
 #      and the lab's own tools (telemetrygen, for the throughput benchmark; never served)
+#   7. the lab Kubernetes' binaries (lab/k8s_lab.py build) and its images of the
+#      stack (lab/k8s_lab.py images); the cluster itself is started by its scenario
 # Each step stops the set-up with a message naming the step and its log.
 #
 #   lab/setup.sh            all steps
@@ -30,6 +32,16 @@ command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v rsync >/dev/null || missing+=(rsync)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# The lab Kubernetes (lab/k8s_lab.py): runtime, CNI plugins, packet filter, and a
+# static C toolchain for its pause binary.
+PATH="$PATH:/usr/sbin:/sbin"
+command -v containerd >/dev/null || missing+=(containerd)
+command -v runc >/dev/null || missing+=(runc)
+[[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null || missing+=(iptables)
+command -v conntrack >/dev/null || missing+=(conntrack)
+command -v gcc >/dev/null || missing+=(gcc)
+[[ -e /usr/lib/x86_64-linux-gnu/libc.a ]] || missing+=(libc6-dev)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; } \
@@ -76,10 +88,18 @@ bash "$REPO/lab/images.sh" 12 13 >"$LOGS/images.log" 2>&1 &
 images_pid=$!
 build_status=0
 "$VENV/bin/python" "$REPO/lab/mirror.py" build || build_status=$?
+# The lab Kubernetes' binaries after the mirror's: both are CPU-bound Go builds.
+if ((build_status == 0)); then
+  "$VENV/bin/python" "$REPO/lab/k8s_lab.py" build || build_status=$?
+fi
 images_status=0
 wait "$images_pid" || images_status=$?
 cat "$LOGS/images.log"
 # Each failure was already named with its own log (images.sh, mirror.py).
 ((images_status == 0)) || fail "lab host images (lab/images.sh)" "$LOGS/images.log"
-((build_status == 0)) || fail "artifact mirror build (lab/mirror.py build)" "the log named above"
+((build_status == 0)) || fail "artifact mirror or lab Kubernetes build (lab/mirror.py, lab/k8s_lab.py build)" "the log named above"
 "$VENV/bin/python" "$REPO/lab/mirror.py" serve
+
+step "Lab Kubernetes images (the mirror's binaries on the lab's Debian base, no Docker)"
+"$VENV/bin/python" "$REPO/lab/k8s_lab.py" images \
+  || fail "lab Kubernetes images (lab/k8s_lab.py images)" "the log named above"

@@ -265,7 +265,7 @@ def test_image_archive_is_what_ctr_imports(tmp_path):
     with tarfile.open(fileobj=io.BytesIO(layer)) as inner:
         member = inner.getmember("pause")
         assert member.mode == 0o755 and member.uid == 0
-    assert k8s_lab.archive_refs(archive) == ["registry.k8s.io/pause:3.10"]
+    assert k8s_lab.archive_manifest(archive) == (["registry.k8s.io/pause:3.10"], manifest["Config"])
 
 
 @pytest.mark.parametrize(("tag", "ref"), [

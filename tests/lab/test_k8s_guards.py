@@ -1,0 +1,69 @@
+"""While the lab Kubernetes runs, nothing sent to a pod or Service address can
+leave the machine: the guards `lab/k8s_lab.py up` set are all in place.
+
+This checks the state of the lab, so it runs only while the cluster is up (the
+kubernetes scenario's verify runs it); otherwise it is skipped and says why.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "lab"))
+import k8s_lab  # noqa: E402  (lab/ is not a package)
+
+LAYOUT = k8s_lab.Layout()
+
+pytestmark = pytest.mark.skipif(
+    not LAYOUT.changes.exists() or k8s_lab.read_pid(LAYOUT, "kubelet") is None,
+    reason="the lab Kubernetes is not up (`lab/k8s_lab.py up` starts it); these tests check a running cluster")
+
+
+def sh(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, env=k8s_lab.env(), check=False)
+
+
+def node(*argv: str) -> subprocess.CompletedProcess[str]:
+    return sh(*k8s_lab.IN_NODE, *argv)
+
+
+def test_every_recorded_guard_is_in_place():
+    assert k8s_lab.missing_guards(LAYOUT) == []
+
+
+def test_the_host_drops_node_traffic_towards_every_uplink():
+    routes = json.loads(sh("ip", "-j", "route", "show", "default").stdout or "[]")
+    uplinks = k8s_lab.uplinks_from(routes)
+    assert uplinks, "the host has no default route"
+    for uplink in uplinks:
+        rule = ["FORWARD", "-i", k8s_lab.HOST_VETH, "-o", uplink, "-j", "DROP"]
+        assert sh("iptables", "-w", "-C", *rule).returncode == 0, f"no FORWARD drop towards {uplink}"
+
+
+def test_the_service_range_is_a_blackhole_inside_the_node():
+    routes = node("ip", "route", "show", "type", "blackhole").stdout
+    assert k8s_lab.SERVICE_CIDR in routes
+
+
+def test_pod_traffic_towards_the_uplink_is_dropped_inside_the_node():
+    rule = ["FORWARD", "-s", k8s_lab.POD_CIDR, "-o", k8s_lab.NODE_VETH, "!", "-d", k8s_lab.HOST_IP, "-j", "DROP"]
+    assert node("iptables", "-w", "-t", "mangle", "-C", *rule).returncode == 0
+
+
+def test_the_pod_bridge_does_not_masquerade_pods():
+    """No per-pod NAT towards the outside (the bridge plugin's ipMasq): a pod's
+    packet never passes as the node's."""
+    rules = node("iptables", "-w", "-t", "nat", "-S", "POSTROUTING").stdout
+    prefix = k8s_lab.POD_CIDR.rsplit(".", 1)[0] + "."
+    assert not [rule for rule in rules.splitlines() if f"-s {prefix}" in rule], rules
+
+
+def test_host_routes_lead_only_to_the_node():
+    for cidr in (k8s_lab.SERVICE_CIDR, k8s_lab.POD_CIDR):
+        route = sh("ip", "route", "show", "exact", cidr).stdout
+        assert f"via {k8s_lab.NODE_IP} dev {k8s_lab.HOST_VETH}" in route, cidr
