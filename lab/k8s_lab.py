@@ -1393,31 +1393,14 @@ IMAGE_SPECS: dict[str, ImageSpec] = {
              "ExposedPorts": {"8080/tcp": {}}}, {}),
 }
 
-# What each role's `<role>_image` default is (the roles define them; until one
-# does, this same expression stands in for it and `images` says so).
-IMAGE_DEFAULTS = {
-    "otel_collector": "{{ lgtm_image_registry | default('docker.io', true) }}"
-                      "/otel/opentelemetry-collector-contrib:{{ otel_collector_version }}",
-    "jaeger": "{{ lgtm_image_registry | default('docker.io', true) }}/jaegertracing/jaeger:{{ jaeger_version }}",
-    "prometheus": "{{ lgtm_image_registry | default('docker.io', true) }}/prom/prometheus:v{{ prometheus_version }}",
-    "victorialogs": "{{ lgtm_image_registry | default('docker.io', true) }}"
-                    "/victoriametrics/victoria-logs:v{{ victorialogs_version }}",
-    "demo_shop": "{{ lgtm_image_registry | default('docker.io', true) }}/observability-lgtm/demo-shop:"
-                 + str(yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]),
-}
-
-
 def image_ref(component: str) -> str:
-    """The image name the role's `<component>_image` default renders to."""
+    """The image name the role's own `<component>_image` default renders to
+    (upstream's name and tag), so that the lab and the roles cannot disagree."""
     role_dir = REPO / "roles" / component
     defaults = yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {}
-    overrides: dict[str, object] = {}
     if f"{component}_image" not in defaults:
-        print(f"  {component}: roles/{component}/defaults/main.yml has no {component}_image yet; "
-              f"using {IMAGE_DEFAULTS[component]}", flush=True)
-        overrides[f"{component}_image"] = IMAGE_DEFAULTS[component]
-    return buildkit.render_role_templates(role_dir, {"ref": "{{ %s_image }}" % component},
-                                          overrides)["ref"]
+        raise StepFailed(f"roles/{component}/defaults/main.yml defines no {component}_image")
+    return buildkit.render_role_templates(role_dir, {"ref": "{{ %s_image }}" % component})["ref"]
 
 
 def base_layer() -> Path:

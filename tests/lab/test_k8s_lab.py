@@ -287,17 +287,19 @@ def test_files_land_where_the_base_links_point():
 
 
 def test_image_names_render_from_the_role_defaults():
-    """Whatever the roles' `<role>_image` default says (or, until a role has one,
-    the same expression) is the name the lab gives the image: upstream's."""
-    versions = {role: yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())[f"{role}_version"]
-                for role in ("otel_collector", "jaeger", "prometheus", "victorialogs")}
+    """Whatever the roles' `<role>_image` default says is the name the lab gives
+    the image: upstream's name and tag."""
+    defaults = {role: yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+                for role in k8s_lab.IMAGE_SPECS}
+    versions = {role: values.get(f"{role}_version") for role, values in defaults.items()}
     assert k8s_lab.image_ref("otel_collector") == \
         f"docker.io/otel/opentelemetry-collector-contrib:{versions['otel_collector']}"
     assert k8s_lab.image_ref("jaeger") == f"docker.io/jaegertracing/jaeger:{versions['jaeger']}"
     assert k8s_lab.image_ref("prometheus") == f"docker.io/prom/prometheus:v{versions['prometheus']}"
     assert k8s_lab.image_ref("victorialogs") == \
         f"docker.io/victoriametrics/victoria-logs:v{versions['victorialogs']}"
-    assert k8s_lab.image_ref("demo_shop").startswith("docker.io/observability-lgtm/demo-shop:")
+    assert k8s_lab.image_ref("demo_shop") == \
+        f"docker.io/observability-lgtm/demo-shop:{defaults['demo_shop']['demo_shop_image_tag']}"
 
 
 def test_image_specs_put_binaries_at_upstreams_paths():
