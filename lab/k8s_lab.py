@@ -844,11 +844,18 @@ def read_pid(layout: Layout, name: str) -> int | None:
     pidfile = layout.pids / name
     try:
         pid = int(pidfile.read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
         return None
+    if state in ("Z", "X"):
+        return None
+    if not cmdline:
+        # Empty while nsenter execs the component (and for a zombie, ruled out above).
+        return pid
     expected = name if name != "provisioner" else "k8s_lab.py"
-    return pid if any(Path(arg.decode(errors="replace")).name == expected for arg in cmdline) else None
+    return pid if any(Path(arg.decode(errors="replace")).name == expected
+                      for arg in cmdline.split(b"\0")) else None
 
 
 def start(layout: Layout, name: str, argv: list[str], in_node: bool = True) -> None:
@@ -865,13 +872,16 @@ def start(layout: Layout, name: str, argv: list[str], in_node: bool = True) -> N
 def stop(layout: Layout, name: str, timeout: float = 20) -> None:
     """SIGTERM, then SIGKILL after timeout; only the pid this lab recorded."""
     pid = read_pid(layout, name)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while read_pid(layout, name) == pid and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if read_pid(layout, name) == pid:
-            os.kill(pid, signal.SIGKILL)
+    try:
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while read_pid(layout, name) == pid and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if read_pid(layout, name) == pid:
+                os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     (layout.pids / name).unlink(missing_ok=True)
 
 
@@ -1321,14 +1331,25 @@ def down(layout: Layout) -> None:
         print("k8s: already down")
         return
     print("k8s: down", flush=True)
-    steps.step("pods stopped by kubelet", lambda: drain(layout))
+    warnings: list[str] = []
+
+    def attempt(what: str, action: Callable[[], object]) -> None:
+        """A step that must not stop the rest of `down` when it fails."""
+        try:
+            steps.step(what, action)
+        except (StepFailed, OSError, subprocess.TimeoutExpired) as failure:
+            warnings.append(f"{what}: {failure}")
+    attempt("pods stopped by kubelet", lambda: drain(layout))
     for name in ("kube-proxy", "kubelet", "kube-apiserver", "etcd"):
         stop(layout, name)
     if read_pid(layout, "containerd") is not None:
-        steps.step("containers removed", lambda: remove_containers(layout))
+        attempt("containers removed", lambda: remove_containers(layout))
     stop(layout, "containerd")
     for pid in shim_pids(layout):
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     print("  k8s: processes stopped", flush=True)
 
     def unmount() -> None:
@@ -1342,7 +1363,7 @@ def down(layout: Layout) -> None:
     shutil.rmtree(layout.run, ignore_errors=True)
     shutil.rmtree(layout.runtime, ignore_errors=True)
     ADMIN_CONF.unlink(missing_ok=True)
-    for problem in [*problems, *(f"cgroup still busy: {group}" for group in busy)]:
+    for problem in [*warnings, *problems, *(f"cgroup still busy: {group}" for group in busy)]:
         print(f"  k8s: WARNING {problem}", flush=True)
     print(f"k8s: down in {steps.elapsed():.1f}s", flush=True)
 
@@ -1456,15 +1477,23 @@ def layer_tar(files: dict[str, bytes], directories: dict[str, int], trees: dict[
     return buffer.getvalue()
 
 
-def release_files(component: str, wanted: Iterable[str]) -> dict[str, bytes]:
-    """Files out of the release tarball the artifact mirror serves for the component
-    (it matches its checksum file, or mirror.py refuses to name it)."""
-    proc = subprocess.run([sys.executable, str(LAB_DIR / "mirror.py"), "artifact", component],
+def release_artifacts(components: list[str]) -> dict[str, tuple[str, Path]]:
+    """The sha256 and path of each component's release tarball that the artifact
+    mirror serves (mirror.py names only one that matches its checksum file)."""
+    if not components:
+        return {}
+    proc = subprocess.run([sys.executable, str(LAB_DIR / "mirror.py"), "artifact", *components],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise StepFailed(proc.stderr.strip() or f"mirror.py artifact {component} failed")
+        raise StepFailed(proc.stderr.strip() or f"mirror.py artifact {' '.join(components)} failed")
+    lines = [line.split(maxsplit=1) for line in proc.stdout.splitlines()]
+    return {component: (digest, Path(path)) for component, (digest, path) in zip(components, lines)}
+
+
+def release_files(component: str, artifact: Path, wanted: Iterable[str]) -> dict[str, bytes]:
+    """Files out of a release tarball, by base name."""
     found: dict[str, bytes] = {}
-    with tarfile.open(proc.stdout.strip()) as tar:
+    with tarfile.open(artifact) as tar:
         for member in tar:
             base = Path(member.name).name
             if member.isfile() and base in wanted:
@@ -1473,7 +1502,7 @@ def release_files(component: str, wanted: Iterable[str]) -> dict[str, bytes]:
                     found[base] = handle.read()
     missing = set(wanted) - set(found)
     if missing:
-        raise StepFailed(f"{component}: {sorted(missing)} not in its release tarball")
+        raise StepFailed(f"{component}: {sorted(missing)} not in its release tarball {artifact}")
     return found
 
 
@@ -1495,29 +1524,24 @@ def shop_site_packages() -> Path:
     return target
 
 
-def image_inputs(component: str, ref: str, base: Path) -> tuple[str, dict[str, Path | bytes]]:
-    """The image's recipe digest and its inputs (name -> content or folder)."""
+def image_key(component: str, ref: str, base: Path, artifact_digest: str) -> str:
+    """The image's recipe digest: its name, base, inputs, spec and recipe revision."""
     spec = IMAGE_SPECS[component]
-    inputs: dict[str, Path | bytes]
     if component == "demo_shop":
-        inputs = {"shop.py": (SHOP_FILES / "shop.py").read_bytes(), "site-packages": shop_site_packages()}
         material = {"shop.py": sha256_of(SHOP_FILES / "shop.py"),
                     "requirements": sha256_of(SHOP_FILES / "requirements.txt")}
     else:
-        inputs = dict(release_files(component, spec.files))
-        material = {name: hashlib.sha256(data).hexdigest() for name, data in inputs.items()
-                    if isinstance(data, bytes)}
-    key = hashlib.sha256(json.dumps(
+        material = {"release": artifact_digest}
+    return hashlib.sha256(json.dumps(
         {"component": component, "ref": ref, "base": base.name, "inputs": material,
          "spec": vars(spec), "revision": IMAGE_REVISION}, sort_keys=True).encode()).hexdigest()
-    return key, inputs
 
 
-def build_image(component: str) -> Path:
+def build_image(component: str, artifact: tuple[str, Path] | None) -> Path:
     """Build the component's image archive unless the cached one has the same recipe."""
     ref = image_ref(component)
     base = base_layer()
-    key, inputs = image_inputs(component, ref, base)
+    key = image_key(component, ref, base, artifact[0] if artifact else "")
     archive = IMAGES / f"{component}.tar"
     stamp = IMAGES / f"{component}.json"
     if archive.exists() and stamp.exists() and json.loads(stamp.read_text()).get("recipe") == key:
@@ -1526,14 +1550,12 @@ def build_image(component: str) -> Path:
     started = time.monotonic()
     spec = IMAGE_SPECS[component]
     links = base_symlinks(base)
-    if component == "demo_shop":
-        shop = inputs["shop.py"]
-        site = inputs["site-packages"]
-        assert isinstance(shop, bytes) and isinstance(site, Path)
-        layer = layer_tar({"app/shop.py": shop}, {}, {"app/site-packages": site}, set())
+    if artifact is None:  # the demo shop
+        layer = layer_tar({"app/shop.py": (SHOP_FILES / "shop.py").read_bytes()}, {},
+                          {"app/site-packages": shop_site_packages()}, set())
     else:
-        files = {in_base(spec.files[name], links): data for name, data in inputs.items()
-                 if isinstance(data, bytes)}
+        inputs = release_files(component, artifact[1], spec.files)
+        files = {in_base(spec.files[name], links): data for name, data in inputs.items()}
         executables = {in_base(spec.files[name], links) for name in spec.files
                        if not name.endswith((".yml", ".json"))}
         layer = layer_tar(files, {in_base(d, links): uid for d, uid in spec.directories.items()},
@@ -1549,8 +1571,10 @@ def images(layout: Layout, wanted: list[str]) -> None:
     unknown = sorted(set(wanted) - set(IMAGE_SPECS))
     if unknown:
         raise StepFailed(f"unknown component(s) {unknown}; choose from {sorted(IMAGE_SPECS)}")
-    for component in wanted or list(IMAGE_SPECS):
-        build_image(component)
+    components = wanted or list(IMAGE_SPECS)
+    artifacts = release_artifacts([c for c in components if c != "demo_shop"])
+    for component in components:
+        build_image(component, artifacts.get(component))
     if read_pid(layout, "containerd") is None:
         print("k8s: the cluster is not up; `up` imports the images")
         return

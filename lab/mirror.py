@@ -19,8 +19,9 @@ Two sources fill it:
     mirror.py serve | stop | url      run the plain HTTP server on loopback
     mirror.py path otel_collector     print where the built collector binary is (for tests)
     mirror.py path telemetrygen       print where the built telemetrygen binary is (benchmarks)
-    mirror.py artifact COMPONENT      print where the served release artifact is, if it matches
-                                      its checksum file (lab/k8s_lab.py builds images from it)
+    mirror.py artifact COMPONENT ...  print the sha256 and path of each served release artifact
+                                      that matches its checksum file (lab/k8s_lab.py builds
+                                      images from them)
 
 Where a release lives in the mirror is not written here: it is the role's own
 `<role>_artifact_url` and `<role>_checksum_url`, rendered from the role's
@@ -448,13 +449,15 @@ def main() -> int:
                 print(f"{name}: {state}")
             return 0 if all(state == "hit" for state in states.values()) else 1
         elif args.command == "artifact":
-            if len(wanted) != 1:
-                parser.error("artifact takes exactly one component")
-            if not has_release(wanted[0]):
-                print(f"ERROR: {wanted[0]}: the mirror serves no release matching its checksum "
-                      f"file; run `lab/mirror.py build {wanted[0]}`", file=sys.stderr)
-                return 1
-            print(known[wanted[0]].artifact)
+            for name in wanted:
+                paths = role_release_paths(name)
+                try:
+                    digest = verified_digest(paths, MIRROR / paths.directory)
+                except (StepFailed, OSError):
+                    print(f"ERROR: {name}: the mirror serves no release matching its checksum "
+                          f"file; run `lab/mirror.py build {name}`", file=sys.stderr)
+                    return 1
+                print(f"{digest}  {MIRROR / paths.directory / paths.artifact}")
         else:  # path
             if len(wanted) != 1 or wanted[0] not in BINARIES:
                 parser.error(f"path takes exactly one of: {', '.join(BINARIES)}")
