@@ -1430,7 +1430,19 @@ def base_layer() -> Path:
     recipe = hashlib.sha256(IMAGES_SH.read_bytes()).hexdigest()[:16]
     path = CACHE / "images" / f"debian-12-{recipe}.tar"
     if not path.is_file():
-        raise StepFailed(f"{path} is missing: run `bash lab/images.sh 12` (lab/setup.sh does)")
+        # images.sh keeps its tar; if it is gone but the image is there, export the image.
+        label = sh(["docker", "image", "inspect", "-f",
+                    '{{ index .Config.Labels "org.observability.lgtm.recipe" }}', "lgtm-lab/debian:12"],
+                   check=False).stdout.strip()
+        if label != recipe:
+            raise StepFailed(f"{path} is missing: run `bash lab/images.sh 12` (lab/setup.sh does)")
+        container = sh(["docker", "create", "lgtm-lab/debian:12"]).stdout.strip()
+        try:
+            run("k8s-images", "docker-export-base",
+                ["docker", "export", "-o", str(path.with_suffix(".part")), container])
+        finally:
+            sh(["docker", "rm", container], check=False)
+        path.with_suffix(".part").rename(path)
     return path
 
 
