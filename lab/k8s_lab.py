@@ -1414,6 +1414,7 @@ IMAGE_SPECS: dict[str, ImageSpec] = {
              "ExposedPorts": {"8080/tcp": {}}}, {}),
 }
 
+
 def image_ref(component: str) -> str:
     """The image name the role's own `<component>_image` default renders to
     (upstream's name and tag), so that the lab and the roles cannot disagree."""
