@@ -1303,18 +1303,37 @@ def drain(layout: Layout) -> None:
     kubectl(["delete", "pods", "--all", "--all-namespaces", "--grace-period=2", "--wait=false"],
             layout.kubeconfigs / "admin.conf")
 
-    def no_tasks() -> bool:
+    api = Api(layout)
+
+    def all_gone() -> bool:
+        # kubelet lets a pod object go only once it stopped the pod's sandbox,
+        # which tears down its network.
+        if api.get("/api/v1/pods")["items"]:
+            return False
         tasks = ctr(layout, "tasks", "ls", timeout=10).stdout.splitlines()[1:]
         return not [line for line in tasks if "RUNNING" in line]
     try:
-        wait_for("kubelet to stop every pod", no_tasks, layout, 90)
+        wait_for("kubelet to stop every pod", all_gone, layout, 90)
     except StepFailed as timeout:
         print(f"  k8s: {timeout}; killing what is left", flush=True)
 
 
+def network_namespaces(spec: dict[str, Any]) -> list[str]:
+    """The network namespace files a container's OCI spec joins (a pod sandbox's)."""
+    return [ns["path"] for ns in spec.get("linux", {}).get("namespaces", [])
+            if ns.get("type") == "network" and ns.get("path", "").startswith(("/run/netns/", "/var/run/netns/"))]
+
+
 def remove_containers(layout: Layout) -> None:
     """With containerd still running: kill and delete any task left, then every
-    container with its snapshot (the images stay)."""
+    container with its snapshot (the images stay), and the network namespace
+    file of any pod sandbox kubelet had not torn down yet."""
+    namespaces: set[str] = set()
+    for container in ctr(layout, "containers", "ls", "-q", timeout=10).stdout.split():
+        info = sh(["ctr", "-a", str(layout.socket), "-n", "k8s.io", "containers", "info", container],
+                  check=False)
+        if info.returncode == 0:
+            namespaces.update(network_namespaces(json.loads(info.stdout).get("Spec") or {}))
     for line in ctr(layout, "tasks", "ls", timeout=10).stdout.splitlines()[1:]:
         task = line.split()[0]
         sh(["ctr", "-a", str(layout.socket), "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", task],
@@ -1323,6 +1342,10 @@ def remove_containers(layout: Layout) -> None:
     for container in ctr(layout, "containers", "ls", "-q", timeout=10).stdout.split():
         sh(["ctr", "-a", str(layout.socket), "-n", "k8s.io", "containers", "delete", container],
            check=False)
+    for path in sorted(namespaces):
+        if Path(path).exists():
+            sh(["umount", path], check=False)
+            Path(path).unlink(missing_ok=True)
 
 
 def down(layout: Layout) -> None:

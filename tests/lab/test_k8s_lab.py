@@ -310,3 +310,13 @@ def test_image_specs_put_binaries_at_upstreams_paths():
     assert specs["prometheus"].files["promtool"] == "/bin/promtool"
     assert specs["victorialogs"].files["victoria-logs-prod"] == "/victoria-logs-prod"
     assert specs["demo_shop"].config["Entrypoint"] == ["python3", "/app/shop.py"]
+
+
+def test_down_finds_the_network_namespace_of_a_pod_sandbox():
+    spec = {"linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"},
+                                     {"type": "network", "path": "/var/run/netns/cni-1234"}]}}
+    assert k8s_lab.network_namespaces(spec) == ["/var/run/netns/cni-1234"]
+    # A container joining its sandbox's namespace by /proc path is not a file to remove.
+    joined = {"linux": {"namespaces": [{"type": "network", "path": "/proc/42/ns/net"}]}}
+    assert k8s_lab.network_namespaces(joined) == []
+    assert k8s_lab.network_namespaces({}) == []
