@@ -172,8 +172,11 @@ def stack_spec(ports: Ports) -> Config:
     return plain(templar.template(trust_as_template("{{ lgtm_stack_collector_spec }}")))
 
 
-def bench_spec(spec: Config, ports: Ports, host_mib: int) -> Config:
-    """The role's effective spec ({'memory': ...} combined with the spec), listeners on loopback ports."""
+def bench_spec(spec: Config, ports: Ports, host_mib: int, queue_dir: str) -> Config:
+    """The role's effective spec ({'memory': ...} combined with the spec), listeners on
+    loopback ports, the persistent queue (when the spec has one) in this run's directory."""
+    if "persistent_queue" in spec:
+        spec = {**spec, "persistent_queue": {**spec["persistent_queue"], "directory": queue_dir}}
     return {"memory": {"host_mib": host_mib}, **spec,
             "receivers": {**spec.get("receivers", {}),
                           "otlp": {"grpc": f"127.0.0.1:{ports.otlp_grpc}", "http": f"127.0.0.1:{ports.otlp_http}"}},
@@ -265,14 +268,31 @@ def without_exporter_batching(config: Config) -> Config:
     return out
 
 
+def without_persistent_queue(config: Config) -> Config:
+    """Exporter queues in memory: no storage, and no storage extension left unused."""
+    out = copy.deepcopy(config)
+    storages = set()
+    for exporter in out.get("exporters", {}).values():
+        storage = exporter.get("sending_queue", {}).pop("storage", None)
+        if storage:
+            storages.add(storage)
+    for storage in storages:
+        out.get("extensions", {}).pop(storage, None)
+        out["service"]["extensions"] = [name for name in out["service"].get("extensions", []) if name != storage]
+    return out
+
+
 def variants(rendered: Config) -> Dict[str, Config]:
     """The rendered config without one component: each processor of the traces
-    pipeline, each connector, and exporter batching where an exporter batches."""
+    pipeline, each connector, exporter batching where an exporter batches, and the
+    persistent queue where exporters queue on disk."""
     out = {f"- {name}": without_processor(rendered, name)
            for name in rendered["service"]["pipelines"]["traces"].get("processors", [])}
     out.update({f"- {name}": without_connector(rendered, name) for name in rendered.get("connectors", {})})
     if any("batch" in exporter.get("sending_queue", {}) for exporter in rendered.get("exporters", {}).values()):
         out["- sending_queue.batch"] = without_exporter_batching(rendered)
+    if any("storage" in exporter.get("sending_queue", {}) for exporter in rendered.get("exporters", {}).values()):
+        out["- persistent queue"] = without_persistent_queue(rendered)
     return out
 
 
@@ -581,11 +601,11 @@ def measure(lab: Lab, ports: Ports, name: str, path: Path, round_index: int, arg
     return Measurement(name, round_index, spans, wall, cpu)
 
 
-def configs(ports: Ports) -> tuple[Dict[str, Config], Config, str]:
+def configs(ports: Ports, queue_dir: str = "/tmp/collector-throughput-queue") -> tuple[Dict[str, Config], Config, str]:
     """The configs under test (rendered, pass-through, rendered without each component),
     the sink's, and the GOMEMLIMIT the role would set."""
     otelcol_config, otelcol_gomemlimit = collector_filters()
-    spec = bench_spec(stack_spec(ports), ports, host_memory_mib())
+    spec = bench_spec(stack_spec(ports), ports, host_memory_mib(), queue_dir)
     rendered = plain(otelcol_config(spec, collector_version()))
     under_test = {PASS_THROUGH: pass_through_config(rendered, ports), RENDERED: rendered, **variants(rendered)}
     return under_test, sink_config(rendered, ports), otelcol_gomemlimit(spec)
@@ -598,7 +618,18 @@ def rotated(names: List[str], round_index: int) -> List[str]:
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
     ports = free_ports()
-    under_test, sink, gomemlimit = configs(ports)
+    workdir = tempfile.mkdtemp(prefix="collector-throughput-")
+    try:
+        return measure(args, ports, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, ports: Ports, workdir: str) -> Dict[str, Any]:
+    """One benchmark run in workdir (the collectors' configs and the persistent queue)."""
+    queue = Path(workdir) / "queue"
+    queue.mkdir()
+    under_test, sink, gomemlimit = configs(ports, str(queue))
     if args.only:
         unknown = sorted(set(args.only) - set(under_test))
         if unknown:
@@ -606,8 +637,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         under_test = {name: config for name, config in under_test.items() if name in args.only}
     collector, telemetrygen = lab_binary("otel_collector"), lab_binary("telemetrygen")
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="collector-throughput-") as workdir, \
-            Lab(Path(workdir), collector, telemetrygen, not args.no_pin, gomemlimit) as lab:
+    with Lab(Path(workdir), collector, telemetrygen, not args.no_pin, gomemlimit) as lab:
         # One copy of the binary for the whole run: a rebuild elsewhere cannot swap it mid-run.
         shutil.copy2(collector, Path(workdir) / "otelcol-contrib")
         lab.collector = Path(workdir) / "otelcol-contrib"

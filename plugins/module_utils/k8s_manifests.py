@@ -236,9 +236,10 @@ def removal_identity(name: str, namespace: str) -> Object:
 def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, removal: bool = False) -> Object:
     """Every object of one component on Kubernetes, in the order they are applied.
 
-    Returns ``namespace`` (the Namespace object), ``config`` (ConfigMap/Secret),
-    ``validate_job`` (a Job or None), ``objects`` (ServiceAccount, RBAC, claim,
-    Service, workload), ``workload`` (kind and name), ``selector`` (the pods'
+    Returns ``namespace`` (the Namespace object), ``config`` (the ServiceAccount,
+    ConfigMap and Secret: what the validation Job needs),
+    ``validate_job`` (a Job or None), ``objects`` (RBAC, claim, Service,
+    workload), ``workload`` (kind and name), ``selector`` (the pods'
     label selector), ``config_names``, ``job_name`` and ``cluster_objects``
     (cluster-scoped kinds and names, which a label query in a namespace misses).
     With ``removal``, only the name is read (a removed component's configuration
@@ -302,8 +303,10 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
     template = {"metadata": {"labels": dict(labels), "annotations": {"observability.lgtm/config": config_digest}},
                 "spec": pod_spec}
 
-    objects: List[Object] = [{"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
-                              "metadata": metadata(name, namespace, labels)}]
+    # The validation Job runs as the component's ServiceAccount: it comes first.
+    service_account: Object = {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
+                               "metadata": metadata(name, namespace, labels)}
+    objects: List[Object] = []
     cluster_objects: List[Object] = []
     if rules:
         role_name = cluster_role_name(name, namespace)
@@ -358,7 +361,7 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
     return {
         "namespace": {"apiVersion": "v1", "kind": "Namespace",
                       "metadata": {"name": namespace, "labels": {"app.kubernetes.io/part-of": PART_OF}}},
-        "config": config,
+        "config": [service_account] + config,
         "validate_job": job,
         "objects": objects,
         "workload": {"kind": kind, "name": name},

@@ -34,7 +34,8 @@ def configs() -> tuple[dict, dict, str]:
 def listeners(config: dict) -> list[str]:
     endpoints = [protocol["endpoint"] for receiver in config["receivers"].values()
                  for protocol in receiver.get("protocols", {}).values()]
-    endpoints += [extension["endpoint"] for extension in config.get("extensions", {}).values()]
+    endpoints += [extension["endpoint"] for extension in config.get("extensions", {}).values()
+                  if "endpoint" in extension]
     for reader in config["service"]["telemetry"]["metrics"]["readers"]:
         exporter = reader["pull"]["exporter"]["prometheus"]
         endpoints.append(f"{exporter['host']}:{exporter['port']}")
@@ -49,9 +50,11 @@ def test_the_spec_is_site_ymls_with_only_listeners_moved():
     assert {name: backend["type"] for name, backend in spec["backends"].items()} == bench.LAB_BACKENDS
     assert spec["receivers"]["prometheus/stack"]["scrape_configs"][0]["targets"] == [
         f"127.0.0.1:{PORTS.telemetry}", f"127.0.0.1:{PORTS.sink_telemetry}"]
-    moved = bench.bench_spec(spec, PORTS, 4096)
+    moved = bench.bench_spec(spec, PORTS, 4096, "/run/bench/queue")
     assert moved["memory"] == {"host_mib": 4096}
-    unchanged = {key for key in spec if key not in ("receivers", "extensions", "telemetry")}
+    # The stack's persistent queue stays, in this run's directory.
+    assert moved["persistent_queue"] == {**spec["persistent_queue"], "directory": "/run/bench/queue"}
+    unchanged = {key for key in spec if key not in ("receivers", "extensions", "telemetry", "persistent_queue")}
     assert {key: moved[key] for key in unchanged} == {key: spec[key] for key in unchanged}
     assert {k: v for k, v in moved["receivers"].items() if k != "otlp"} == \
         {k: v for k, v in spec["receivers"].items() if k != "otlp"}
@@ -85,9 +88,15 @@ def test_each_variant_lacks_exactly_one_component(configs):
     under_test, _sink, _limit = configs
     rendered = under_test[bench.RENDERED]
     names = [name for name in under_test if name.startswith("- ")]
-    assert names == ["- memory_limiter", "- resource", "- span_metrics", "- service_graph", "- sending_queue.batch"]
+    assert names == ["- memory_limiter", "- resource", "- span_metrics", "- service_graph", "- sending_queue.batch",
+                     "- persistent queue"]
     for name in names:
         variant, component = under_test[name], name[2:]
+        if component == "persistent queue":
+            assert all("storage" not in exporter.get("sending_queue", {}) for exporter in variant["exporters"].values())
+            assert not any("storage" in name for name in variant.get("extensions", {}))
+            assert any("storage" in exporter.get("sending_queue", {}) for exporter in rendered["exporters"].values())
+            continue
         if component == "sending_queue.batch":
             restored = copy.deepcopy(variant)
             for exporter_name, exporter in restored["exporters"].items():

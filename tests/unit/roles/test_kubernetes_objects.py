@@ -135,6 +135,7 @@ def test_the_demo_front_reaches_the_back_at_its_service(rendered):
 def test_grafana_secrets_are_in_a_secret_and_its_database_on_a_claim(rendered):
     objects = rendered["grafana"]
     kinds = {item["kind"]: item for item in objects["config"]}
+    assert kinds["ServiceAccount"]["automountServiceAccountToken"] is False
     assert "unit-test-secret-key" not in json.dumps(kinds["ConfigMap"])
     assert "unit-test-password" not in json.dumps(kinds["ConfigMap"])
     assert sorted(kinds["Secret"]["data"]) == ["grafana.ini", "lgtm.yml", "secret_key"]

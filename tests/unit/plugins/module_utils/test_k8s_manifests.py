@@ -50,12 +50,13 @@ def workload(built):
 
 def test_a_stateful_component_gets_a_claim_a_service_and_a_deployment_that_replaces_its_pod():
     built = build_manifests(component(), "observability")
-    assert kinds(built) == ["ServiceAccount", "PersistentVolumeClaim", "Service", "Deployment"]
+    assert kinds(built) == ["PersistentVolumeClaim", "Service", "Deployment"]
+    assert built["config"][0]["kind"] == "ServiceAccount", "the validation Job runs as it"
     deployment = workload(built)
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"]["volumes"]}
     assert volumes["data-0"]["persistentVolumeClaim"]["claimName"] == "jaeger-data"
-    service = built["objects"][2]
+    service = built["objects"][1]
     assert [port["name"] for port in service["spec"]["ports"]] == ["otlp-grpc"], "the health port stays inside"
 
 
@@ -63,7 +64,7 @@ def test_the_configuration_is_an_immutable_configmap_named_by_its_content_and_mo
     first = build_manifests(component(), "observability")
     changed = build_manifests(component(config_files=[{"dest": "/etc/jaeger/config.yaml", "content": "a: 2\n"}]),
                               "observability")
-    configmap = first["config"][0]
+    configmap = first["config"][1]
     assert configmap["immutable"] is True and configmap["data"] == {"config.yaml": "a: 1\n"}
     assert first["config_names"] != changed["config_names"], "a new configuration is a new object"
     container = workload(first)["spec"]["template"]["spec"]["containers"][0]
@@ -112,9 +113,9 @@ def test_an_agent_daemonset_has_rbac_a_node_local_service_and_no_claim():
     rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
     built = build_manifests(component(name="otelcol-agent", k_kind="DaemonSet", k_storage_size="",
                                       k_cluster_role_rules=rules, k_internal_traffic_policy="Local"), "obs")
-    assert kinds(built) == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "DaemonSet"]
-    assert built["objects"][3]["spec"]["internalTrafficPolicy"] == "Local"
-    binding = built["objects"][2]
+    assert kinds(built) == ["ClusterRole", "ClusterRoleBinding", "Service", "DaemonSet"]
+    assert built["objects"][2]["spec"]["internalTrafficPolicy"] == "Local"
+    binding = built["objects"][1]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "otelcol-agent", "namespace": "obs"}]
     assert workload(built)["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
     assert built["cluster_objects"][0]["name"] == "observability-lgtm-obs-otelcol-agent"
@@ -124,9 +125,9 @@ def test_secret_files_go_to_a_secret_never_to_the_configmap():
     built = build_manifests(component(config_files=[
         {"dest": "/etc/x/config.yaml", "content": "a: 1\n"},
         {"dest": "/etc/x/token", "content": "s3cr3t", "secret": True}]), "observability")
-    assert [item["kind"] for item in built["config"]] == ["ConfigMap", "Secret"]
-    assert "s3cr3t" not in str(built["config"][0])
-    assert base64.b64decode(built["config"][1]["data"]["token"]) == b"s3cr3t"
+    assert [item["kind"] for item in built["config"]] == ["ServiceAccount", "ConfigMap", "Secret"]
+    assert "s3cr3t" not in str(built["config"][1])
+    assert base64.b64decode(built["config"][2]["data"]["token"]) == b"s3cr3t"
     assert built["secret"] is True
 
 
