@@ -220,10 +220,11 @@ def test_killing_the_gateway_during_orders_loses_none(jaeger, orders):
 
 
 def test_grafana_stack_objects_pass_the_api_servers_dry_run(tmp_path):
-    """Tempo, Mimir and Loki as the roles would create them, checked by the real API server."""
-    rendered = render_objects(tmp_path, ["tempo", "mimir", "loki"])
+    """Tempo, Mimir, Loki and Grafana as the roles would create them, checked by the real API server."""
+    rendered = render_objects(tmp_path, ["tempo", "mimir", "loki", "grafana"])
     for role, objects in rendered.items():
         items = [objects["namespace"], *objects["config"], objects["validate_job"], *objects["objects"]]
+        items = [item for item in items if item]
         document = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
         output = kubectl("apply", "--dry-run=server", "-f", "-", stdin=document)
         assert output.count("(server dry run)") == len(items), f"{role}: {output}"
@@ -239,6 +240,9 @@ def render_objects(tmp: Path, roles: list[str]) -> dict[str, Any]:
   vars:
     ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
     lgtm_platform: kubernetes
+    # What a user gives from a vault; never a default.
+    grafana_admin_password: dry-run-password
+    grafana_secret_key: dry-run-secret-key-0123456789
   tasks:
     - name: Load the role's defaults and vars
       ansible.builtin.include_vars:
@@ -250,7 +254,7 @@ def render_objects(tmp: Path, roles: list[str]) -> dict[str, Any]:
                    | observability.lgtm.k8s_manifests('{NAMESPACE}') | to_json }}}}"
         dest: "{tmp}/{{{{ item }}}}.json"
         mode: "0600"
-      loop: "{roles!r}"
+      loop: {roles!r}
 """)
     result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play)],
                             capture_output=True, text=True, timeout=300, check=False)
@@ -275,3 +279,41 @@ def test_figures(orders):
     (EPHEMERAL / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
     print("\nFIGURES " + json.dumps(figures))
     assert visible
+
+
+def ansible_playbook(playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"),
+                           "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook), *args],
+                          capture_output=True, text=True, timeout=900, check=False)
+
+
+def test_check_mode_on_the_converged_cluster_changes_nothing():
+    result = ansible_playbook(REPO / "playbooks" / "site.yml", "--check")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "changed=0" in result.stdout.split("PLAY RECAP", 1)[1], result.stdout[-3000:]
+
+
+def test_state_absent_removes_what_the_role_created_and_nothing_else(tmp_path):
+    sentinel = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "not-ours", "namespace": NAMESPACE,
+                             "labels": {"app.kubernetes.io/name": "victorialogs"}}}
+    kubectl("apply", "-f", "-", stdin=json.dumps(sentinel))
+    play = tmp_path / "remove.yml"
+    play.write_text("""
+- name: Remove VictoriaLogs from the cluster
+  hosts: victorialogs
+  gather_facts: false
+  roles:
+    - role: observability.lgtm.victorialogs
+      victorialogs_state: absent
+""")
+    result = ansible_playbook(play)
+    assert result.returncode == 0, result.stdout[-4000:]
+    selector = "app.kubernetes.io/name=victorialogs,app.kubernetes.io/part-of=observability-lgtm"
+    left = {item["kind"] for kind in ("deployment", "service", "configmap", "secret", "serviceaccount", "job")
+            for item in get(kind, selector=selector)["items"]}
+    assert not left, left
+    assert get("pvc", "victorialogs-data")["status"]["phase"] == "Bound", "data stays unless purge_data"
+    assert get("configmap", "not-ours")["metadata"]["name"] == "not-ours", "an object it did not label stays"
+    assert get("deployment", "jaeger")["status"]["readyReplicas"] == 1, "other components stay"
+    kubectl("delete", "configmap", "-n", NAMESPACE, "not-ours")
