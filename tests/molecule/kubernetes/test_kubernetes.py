@@ -293,6 +293,51 @@ def test_check_mode_on_the_converged_cluster_changes_nothing():
     assert "changed=0" in result.stdout.split("PLAY RECAP", 1)[1], result.stdout[-3000:]
 
 
+def role_play(tmp_path: Path, group: str, role: str, play_vars: dict | None = None,
+              **variables: Any) -> str:
+    """Run one role alone, as a user's playbook would; its whole output (stdout and stderr)."""
+    play = tmp_path / f"{role}.yml"
+    play.write_text(json.dumps([{"name": f"Run {role} alone", "hosts": group, "gather_facts": False,
+                                 "vars": play_vars or {},
+                                 "roles": [{"role": f"observability.lgtm.{role}", **variables}]}]))
+    result = ansible_playbook(play)
+    return f"rc={result.returncode}\n{result.stdout}\n{result.stderr}"
+
+
+# What site.yml gives the demo shop on this cluster: the node agent's Service.
+SHOP_ENDPOINT = f"http://otelcol-agent.{NAMESPACE}.svc:4318"
+
+
+def workload_state(kind: str, name: str) -> tuple[set[str], str]:
+    pods = get("pods", selector=f"app.kubernetes.io/name={name}")["items"]
+    template = get(kind, name)["spec"]["template"]
+    return {p["metadata"]["uid"] for p in pods}, template["metadata"]["annotations"]["observability.lgtm/config"]
+
+
+def test_a_configuration_the_binary_refuses_fails_the_play_and_leaves_the_pods_running(tmp_path, jaeger, orders):
+    before = workload_state("deployment", "jaeger")
+    output = role_play(tmp_path, "jaeger", "jaeger",
+                       jaeger_config_overrides={"extensions": {"jaeger_query": {"no_such_setting": True}}})
+    assert not output.startswith("rc=0")
+    assert "own binary refused the new configuration" in output, output[-3000:]
+    assert "no_such_setting" in output, "the binary's own message is shown"
+    assert workload_state("deployment", "jaeger") == before, "the running pod and its configuration are untouched"
+    assert complete_trace(jaeger, orders[0]["trace_id"]), "Jaeger still answers"
+
+
+def test_a_rollout_that_does_not_complete_shows_the_pods_events_and_keeps_the_old_pods(tmp_path):
+    before = workload_state("deployment", "shop-back")
+    output = role_play(tmp_path, "demo", "demo_shop", {"lgtm_rollout_timeout": 40},
+                       demo_shop_image_tag="0.0.0-not-there", demo_shop_otlp_endpoint=SHOP_ENDPOINT)
+    assert not output.startswith("rc=0")
+    assert "Deployment/shop-back in observability did not roll out within 40 s" in output, output[-3000:]
+    assert "events:" in output and ("ImagePull" in output or "ErrImage" in output), output[-3000:]
+    assert before[0] <= workload_state("deployment", "shop-back")[0], "the old pod keeps serving"
+    assert place_order(f"during-bad-rollout-{int(time.time())}"), "orders still go through"
+    restored = role_play(tmp_path, "demo", "demo_shop", demo_shop_otlp_endpoint=SHOP_ENDPOINT)
+    assert restored.startswith("rc=0"), restored[-3000:]
+
+
 def test_state_absent_removes_what_the_role_created_and_nothing_else(tmp_path):
     sentinel = {"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "not-ours", "namespace": NAMESPACE,
