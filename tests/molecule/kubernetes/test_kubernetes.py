@@ -322,6 +322,8 @@ def test_a_configuration_the_binary_refuses_fails_the_play_and_leaves_the_pods_r
     assert "own binary refused the new configuration" in output, output[-3000:]
     assert "no_such_setting" in output, "the binary's own message is shown"
     assert workload_state("deployment", "jaeger") == before, "the running pod and its configuration are untouched"
+    jobs = get("jobs", selector="observability.lgtm/validates=jaeger")["items"]
+    assert jobs and all(job["status"].get("succeeded") for job in jobs), "the refused configuration's Job is gone"
     assert complete_trace(jaeger, orders[0]["trace_id"]), "Jaeger still answers"
 
 
