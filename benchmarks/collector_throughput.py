@@ -79,7 +79,7 @@ MIRROR_PY = REPO / "lab" / "mirror.py"
 
 RENDERED = "rendered"
 PASS_THROUGH = "pass-through"
-# The issue's target: the rendered config keeps at least this share of the pass-through's spans/s per core.
+# The target: the rendered config keeps at least this share of the pass-through's spans/s per core.
 TARGET_RATIO = 0.8
 # The lab stack's backends (the default and distributed scenarios).
 LAB_BACKENDS = {"traces": "jaeger", "metrics": "prometheus", "logs": "victorialogs"}
@@ -426,7 +426,7 @@ def report(summary: Dict[str, Dict[str, Any]], paired_ratio: Optional[Dict[str, 
     if paired_ratio:
         lines.append(f"rendered / pass-through, spans/s per core, round by round: median "
                      f"{paired_ratio['median']:.2f} ({paired_ratio['min']:.2f}-{paired_ratio['max']:.2f}); "
-                     f"the issue's target: >= {TARGET_RATIO:.2f}")
+                     f"target: >= {TARGET_RATIO:.2f}")
     if costs:
         lines.append("what each component adds to the rendered config, round by round "
                      "(CPU us per span: median (min to max); median as a share of the rendered's):")
@@ -620,12 +620,12 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     ports = free_ports()
     workdir = tempfile.mkdtemp(prefix="collector-throughput-")
     try:
-        return measure(args, ports, workdir)
+        return run_in(args, ports, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def measure(args: argparse.Namespace, ports: Ports, workdir: str) -> Dict[str, Any]:
+def run_in(args: argparse.Namespace, ports: Ports, workdir: str) -> Dict[str, Any]:
     """One benchmark run in workdir (the collectors' configs and the persistent queue)."""
     queue = Path(workdir) / "queue"
     queue.mkdir()
