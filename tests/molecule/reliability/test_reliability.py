@@ -1,0 +1,257 @@
+"""Nothing lost through a backend outage and a collector restart, in numbers.
+
+The lab host runs the collector and the three Apache-licensed backends
+(Jaeger, Prometheus, VictoriaLogs), converged by site.yml. telemetrygen runs
+on the controller and sends to the host's OTLP gRPC port over the Docker
+network (no copy onto the host, and the sender is outside the host whose units
+stop and restart). Every run tags its spans, log records and metric points
+with a run ID, so only that run is counted, through each backend's own API.
+
+The run, for each mode of the collector's queue:
+  1. backends up: send a first share;
+  2. stop jaeger, prometheus and victorialogs;
+  3. send a second share (it waits in the collector's queue);
+  4. restart otelcol while the backends are down;
+  5. send a third share;
+  6. start the backends once OUTAGE_S has passed since step 2;
+  7. wait for the queue to drain, then count what each backend stored.
+No sending is in flight across the restart itself: what is counted is what the
+collector had accepted (telemetrygen exits non-zero on a refused export), so a
+loss is the collector's, not the sender's.
+
+With the persistent queue (site.yml's default) stored must equal sent for every
+signal. With the queue in memory (site.yml re-run with the queue turned off
+through the spec) the restart must lose spans: proof that the first test can
+fail. Last, site.yml at -vvv with a backend password in the spec must not print
+that password anywhere.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import pathlib
+import secrets
+import socket
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import pytest
+import yaml
+from lgtm_stack import INVENTORY, Http, group_host, instant_query, logs_api, metrics_api, traces_api
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+STACK_VARS = REPO / "playbooks" / "vars" / "stack.yml"
+TELEMETRYGEN = os.environ.get("LGTM_TELEMETRYGEN") or subprocess.run(
+    [os.environ.get("LGTM_PYTHON", "python3"), str(REPO / "lab" / "mirror.py"), "path", "telemetrygen"],
+    check=True, capture_output=True, text=True).stdout.strip()
+
+RATE = 20                      # spans, log records, metric points a second (telemetrygen --rate, one worker)
+SHARE_S = {"before": 5, "outage": 20, "after_restart": 20}   # seconds of sending in each share
+OUTAGE_S = int(os.environ.get("LGTM_RELIABILITY_OUTAGE_S", "60"))
+DRAIN_S = 120                  # the longest wait for the queue to drain
+# The exporters' retry interval tops out at 30 s, plus up to 50% jitter: counts
+# unchanged for longer than that, with the backends up, are final.
+SETTLED_S = 50
+CHILD_SPANS = 1                # telemetrygen's default: each trace is a root span and one child
+BACKENDS = ("jaeger", "prometheus", "victorialogs")
+FIGURES: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return group_host("otel_collector")
+
+
+@pytest.fixture(scope="module")
+def address(lab):
+    return lab.check_output("hostname -I").split()[0]
+
+
+# --- sending ------------------------------------------------------------------
+
+def send(address: str, run_id: str, seconds: int) -> dict[str, int]:
+    """Send RATE items a second of each signal for `seconds`, in parallel; return the counts sent."""
+    count = RATE * seconds
+    # telemetrygen's rate counts spans, so a trace of 1 + CHILD_SPANS spans takes that many turns.
+    traces = count // (1 + CHILD_SPANS)
+    common = ["--otlp-endpoint", f"{address}:4317", "--otlp-insecure", "--rate", str(RATE), "--workers", "1",
+              "--service", "reliability", "--telemetry-attributes", f'run.id="{run_id}"']
+    commands = {
+        "traces": [TELEMETRYGEN, "traces", "--traces", str(traces), "--child-spans", str(CHILD_SPANS), *common],
+        "logs": [TELEMETRYGEN, "logs", "--logs", str(count), *common],
+        # A gauge, one point per 1/RATE s. telemetrygen takes a point's timestamp
+        # before its rate limiter waits, so the first two points of a run share a
+        # millisecond, and Prometheus keeps one sample per series and timestamp.
+        # --unique-timeseries gives the points of each second their own series
+        # (a `timebox` label, 1 to RATE), so every point is a sample of its own.
+        "metrics": [TELEMETRYGEN, "metrics", "--metrics", str(count), "--metric-type", "Gauge",
+                    "--unique-timeseries", "--otlp-metric-name", "reliability_gen", *common],
+    }
+    running = {signal: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for signal, command in commands.items()}
+    for signal, process in running.items():
+        output = process.communicate(timeout=seconds * 3 + 60)[0]
+        assert process.returncode == 0, f"telemetrygen {signal} failed:\n{output[-3000:]}"
+    return {"traces": traces * (1 + CHILD_SPANS), "logs": count, "metrics": count}
+
+
+def add(total: dict[str, int], more: dict[str, int]) -> None:
+    for signal, count in more.items():
+        total[signal] = total.get(signal, 0) + count
+
+
+def systemctl(lab: Any, action: str, *units: str) -> None:
+    lab.check_output("systemctl %s " + " ".join(["%s"] * len(units)), action, *units)
+
+
+def collector_listening(address: str, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, 4317), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+# --- counting, through each backend's own API --------------------------------------
+
+def stored_spans(api: Http, run_id: str) -> int:
+    status, answer = api.get("/api/traces", service="reliability", tags=json.dumps({"run.id": run_id}),
+                             limit="100000", lookback="2h")
+    if status != 200 or not isinstance(answer, dict):
+        return 0
+    return sum(1 for trace in answer.get("data") or [] for span in trace["spans"]
+               if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", [])))
+
+
+def stored_logs(api: Http, run_id: str) -> int:
+    status, answer = api.get("/select/logsql/query", query=f'_time:2h AND run.id:="{run_id}" | stats count() as n')
+    if status != 200:
+        return 0
+    rows = [json.loads(line) for line in (answer if isinstance(answer, str) else json.dumps(answer)).splitlines()
+            if line.strip()]
+    return int(rows[0]["n"]) if rows else 0
+
+
+def stored_points(api: Http, run_id: str) -> int:
+    # Samples stored, not series: count_over_time over a window that holds the whole run.
+    result = instant_query(api, f'sum(count_over_time(reliability_gen{{run_id="{run_id}"}}[2h]))')
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+def stored(apis: dict[str, Http], run_id: str) -> dict[str, int]:
+    return {"traces": stored_spans(apis["traces"], run_id), "logs": stored_logs(apis["logs"], run_id),
+            "metrics": stored_points(apis["metrics"], run_id)}
+
+
+# --- the run ------------------------------------------------------------------
+
+def outage_run(lab: Any, address: str, mode: str) -> dict[str, Any]:
+    """Send through an outage with a collector restart in it; return sent and stored per signal."""
+    apis = {"traces": traces_api("jaeger"), "logs": logs_api("victorialogs"), "metrics": metrics_api("prometheus")}
+    run_id = f"rel-{mode}-{int(time.time())}-{secrets.token_hex(3)}"
+    sent: dict[str, int] = {}
+    assert collector_listening(address), "the collector's OTLP gRPC port does not answer"
+    add(sent, send(address, run_id, SHARE_S["before"]))
+    down = time.monotonic()
+    systemctl(lab, "stop", *BACKENDS)
+    try:
+        add(sent, send(address, run_id, SHARE_S["outage"]))
+        systemctl(lab, "restart", "otelcol")
+        assert collector_listening(address), "the collector did not come back after its restart"
+        add(sent, send(address, run_id, SHARE_S["after_restart"]))
+        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down)))
+    finally:
+        outage = time.monotonic() - down
+        systemctl(lab, "start", *BACKENDS)
+    started = changed = time.monotonic()
+    counts = stored(apis, run_id)
+    while counts != sent and time.monotonic() - started < DRAIN_S and time.monotonic() - changed < SETTLED_S:
+        time.sleep(3)
+        before, counts = counts, stored(apis, run_id)
+        if counts != before:
+            changed = time.monotonic()
+    drained = (changed if counts != sent else time.monotonic()) - started
+    for signal in ("traces", "logs", "metrics"):
+        FIGURES.append(f"FIGURES-RELIABILITY queue={mode} signal={signal} sent={sent[signal]} "
+                       f"stored={counts[signal]} lost={sent[signal] - counts[signal]} "
+                       f"outage_s={outage:.0f} drain_s={drained:.0f}")
+    print("\n" + "\n".join(FIGURES[-3:]))
+    return {"run_id": run_id, "sent": sent, "stored": counts, "apis": apis}
+
+
+def failed_tasks(run: subprocess.CompletedProcess) -> str:
+    """What made an ansible-playbook run fail: its failed tasks and errors, and the recap."""
+    lines = (run.stdout + run.stderr).splitlines()
+    picked = [line[:1500] for line in lines if line.startswith(("fatal:", "failed:", "[ERROR]", "ERROR!"))]
+    return "\n".join(picked[-10:]) + "\n" + "\n".join(lines[-60:])
+
+
+def site(*args: str, spec: dict[str, Any] | None = None) -> subprocess.CompletedProcess:
+    """Run site.yml on the scenario's inventory, optionally with another collector spec."""
+    command = ["ansible-playbook", "-i", INVENTORY, "observability.lgtm.site", *args]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra:
+        json.dump({"lgtm_stack_collector_spec": spec} if spec else {}, extra)
+    try:
+        return subprocess.run(command + ["-e", f"@{extra.name}"], capture_output=True, text=True, timeout=900,
+                              check=False)
+    finally:
+        os.unlink(extra.name)
+
+
+def stack_spec() -> dict[str, Any]:
+    return copy.deepcopy(yaml.safe_load(STACK_VARS.read_text())["lgtm_stack_collector_spec"])
+
+
+def explain(result: dict[str, Any]) -> str:
+    return json.dumps({"run_id": result["run_id"], "sent": result["sent"], "stored": result["stored"]})
+
+
+# --- the tests ----------------------------------------------------------------
+
+def test_persistent_queue_loses_nothing_through_outage_and_restart(lab, address):
+    assert "directory" in stack_spec()["persistent_queue"], "site.yml's spec should keep a persistent queue"
+    assert lab.file("/etc/otelcol/config.yaml").contains("file_storage/queue")
+    result = outage_run(lab, address, "on")
+    assert result["stored"] == result["sent"], explain(result)
+
+
+def test_memory_queue_loses_data_through_the_same_run(lab, address):
+    spec = stack_spec()
+    spec["persistent_queue"] = {"enabled": False}
+    run = site("--tags", "otel_collector", spec=spec)
+    assert run.returncode == 0, failed_tasks(run)
+    assert not lab.file("/etc/otelcol/config.yaml").contains("file_storage/queue")
+    result = outage_run(lab, address, "off")
+    lost = {signal: result["sent"][signal] - result["stored"][signal] for signal in result["sent"]}
+    assert lost["traces"] > 0, f"the in-memory queue lost no spans through the restart: {explain(result)}"
+    assert all(count >= 0 for count in lost.values()), f"more stored than sent: {explain(result)}"
+
+
+def test_site_at_vvv_never_prints_a_backend_password(lab):
+    password = f"rel-secret-{secrets.token_hex(12)}"
+    spec = stack_spec()  # with the persistent queue again: this restores site.yml's default
+    spec["backends"]["traces"]["auth"] = {"username": "reliability", "password": password}
+    # The lab's collector build has no basicauth extension: naming it as the
+    # spec's distribution makes the filter send the credentials as a header.
+    spec["distribution"] = yaml.safe_load((REPO / "lab" / "otelcol-builder.yaml").read_text())
+    run = site("-vvv", spec=spec)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, failed_tasks(run)
+    # The password did reach the collector (as basicauth or as a Basic header)...
+    config = lab.file("/etc/otelcol/config.yaml").content_string
+    basic = base64.b64encode(f"reliability:{password}".encode()).decode()
+    assert password in config or basic in config, "the password never reached the collector's config"
+    assert lab.file("/etc/otelcol/config.yaml").contains("file_storage/queue")
+    # ...and never the output, in the clear or as the Basic credential.
+    leaks = [line[:300] for line in output.splitlines() if password in line or basic in line]
+    assert not leaks, f"site.yml -vvv printed the backend password ({len(leaks)} lines):\n" + "\n".join(leaks[:10])
+    FIGURES.append(f"FIGURES-RELIABILITY secrets site_vvv_output_lines={len(output.splitlines())} "
+                   f"password_lines={len(leaks)}")
+    print("\n" + FIGURES[-1])
