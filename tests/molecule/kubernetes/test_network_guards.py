@@ -18,7 +18,6 @@ import k8s_lab  # noqa: E402  (lab/ is not a package)
 LAYOUT = k8s_lab.Layout()
 
 
-
 def test_the_cluster_is_up():
     assert LAYOUT.changes.exists() and k8s_lab.read_pid(LAYOUT, "kubelet") is not None, \
         "the lab Kubernetes is not up: the scenario's create step (`lab/k8s_lab.py up`) should have started it"
