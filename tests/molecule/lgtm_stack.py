@@ -199,6 +199,18 @@ def attribute(span: dict[str, Any], key: str) -> Any:
     return None
 
 
+def assert_context_crossed_the_hop(spans: list[dict[str, Any]]) -> None:
+    """The back service's server span has the front service's client span as
+    parent: W3C trace context crossed the HTTP hop between the two services."""
+    by_id = {s["spanId"]: s for s in spans}
+    back_server = [s for s in spans if s["service"] == "shop-back" and s["kind"] == "SPAN_KIND_SERVER"]
+    assert back_server, spans
+    parent = by_id.get(back_server[0].get("parentSpanId"))
+    assert parent is not None, f"back span's parent is not in the trace: {spans}"
+    assert parent["service"] == "shop-front" and parent["kind"] == "SPAN_KIND_CLIENT", parent
+    assert all(s["traceId"] == spans[0]["traceId"] for s in spans)
+
+
 def traced_orders(api: Http, demo: Any) -> list[dict[str, Any]]:
     """Place ORDERS orders; for each, time until the traces backend returns its full trace."""
     orders = []

@@ -26,9 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lgtm_stack import EPHEMERAL, Http, converge_timings, instant_query, log_lines, trace, wait_for
+from lgtm_stack import (EPHEMERAL, Http, assert_context_crossed_the_hop, converge_timings, instant_query, log_lines,
+                        trace, wait_for)
 
 REPO = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(REPO / "tests" / "unit" / "roles"))
+from kubernetes_objects import render_objects  # noqa: E402
 CACHE = Path(os.environ.get("LGTM_CACHE", Path.home() / ".cache" / "observability-lgtm"))
 NAMESPACE = "observability"
 ORDERS = 20
@@ -144,12 +147,7 @@ def test_every_order_trace_is_complete_in_jaeger(jaeger, orders):
 
 
 def test_trace_context_crossed_the_hop_between_the_two_deployments(orders):
-    spans = orders[0]["spans"]
-    by_id = {s["spanId"]: s for s in spans}
-    back_server = [s for s in spans if s["service"] == "shop-back" and s["kind"] == "SPAN_KIND_SERVER"]
-    assert back_server, spans
-    parent = by_id.get(back_server[0].get("parentSpanId"))
-    assert parent and parent["service"] == "shop-front" and parent["kind"] == "SPAN_KIND_CLIENT", parent
+    assert_context_crossed_the_hop(orders[0]["spans"])
 
 
 def test_spans_carry_the_pod_metadata_the_node_agent_added(jaeger, orders):
@@ -221,45 +219,16 @@ def test_killing_the_gateway_during_orders_loses_none(jaeger, orders):
 
 def test_grafana_stack_objects_pass_the_api_servers_dry_run(tmp_path):
     """Tempo, Mimir, Loki and Grafana as the roles would create them, checked by the real API server."""
-    rendered = render_objects(tmp_path, ["tempo", "mimir", "loki", "grafana"])
+    # What a user gives from a vault; never a default.
+    rendered = render_objects(tmp_path, ["tempo", "mimir", "loki", "grafana"], NAMESPACE,
+                              {"grafana_admin_password": "dry-run-password",
+                               "grafana_secret_key": "dry-run-secret-key-0123456789"})
     for role, objects in rendered.items():
         items = [objects["namespace"], *objects["config"], objects["validate_job"], *objects["objects"]]
         items = [item for item in items if item]
         document = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
         output = kubectl("apply", "--dry-run=server", "-f", "-", stdin=document)
         assert output.count("(server dry run)") == len(items), f"{role}: {output}"
-
-
-def render_objects(tmp: Path, roles: list[str]) -> dict[str, Any]:
-    play = tmp / "render.yml"
-    play.write_text(f"""
-- name: Render the roles' Kubernetes objects
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-    lgtm_platform: kubernetes
-    # What a user gives from a vault; never a default.
-    grafana_admin_password: dry-run-password
-    grafana_secret_key: dry-run-secret-key-0123456789
-  tasks:
-    - name: Load the role's defaults and vars
-      ansible.builtin.include_vars:
-        file: "{REPO}/roles/{{{{ item[0] }}}}/{{{{ item[1] }}}}/main.yml"
-      loop: "{{{{ {roles!r} | product(['defaults', 'vars']) | list }}}}"
-    - name: Write the objects
-      ansible.builtin.copy:
-        content: "{{{{ lookup('ansible.builtin.vars', item ~ '_component')
-                   | observability.lgtm.k8s_manifests('{NAMESPACE}') | to_json }}}}"
-        dest: "{tmp}/{{{{ item }}}}.json"
-        mode: "0600"
-      loop: {roles!r}
-""")
-    result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play)],
-                            capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stdout[-3000:]
-    return {role: json.loads((tmp / f"{role}.json").read_text()) for role in roles}
 
 
 def test_figures(orders):

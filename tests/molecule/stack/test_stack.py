@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from lgtm_stack import (Http, attribute, backend_of, figures_of, group_host, group_hosts, instant_query,
-                        log_lines, logs_api, metrics_api, record_figures, traced_orders, traces_api, wait_for)
+from lgtm_stack import (Http, assert_context_crossed_the_hop, attribute, backend_of, figures_of, group_host,
+                        group_hosts, instant_query, log_lines, logs_api, metrics_api, record_figures, traced_orders,
+                        traces_api, wait_for)
 
 GRAFANA_PASSWORD_FILE = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."), "grafana-admin-password")
 
@@ -42,16 +43,7 @@ def test_every_order_trace_is_complete_in_the_traces_backend(traces, orders):
 
 
 def test_trace_spans_both_services_linked_across_the_http_hop(orders):
-    spans = orders[0]["spans"]
-    by_id = {s["spanId"]: s for s in spans}
-    # The back service's server span has the front service's client span as
-    # parent: W3C trace context crossed the HTTP hop.
-    back_server = [s for s in spans if s["service"] == "shop-back" and s["kind"] == "SPAN_KIND_SERVER"]
-    assert back_server, spans
-    parent = by_id.get(back_server[0].get("parentSpanId"))
-    assert parent is not None, f"back span's parent is not in the trace: {spans}"
-    assert parent["service"] == "shop-front" and parent["kind"] == "SPAN_KIND_CLIENT", parent
-    assert all(s["traceId"] == spans[0]["traceId"] for s in spans)
+    assert_context_crossed_the_hop(orders[0]["spans"])
 
 
 def test_process_order_span_carries_the_order_id(orders):

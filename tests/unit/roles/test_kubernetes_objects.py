@@ -10,57 +10,22 @@ server with a server-side dry run).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kubernetes_objects import render_objects  # noqa: E402
+
 ROLES = ["otel_collector", "jaeger", "prometheus", "victorialogs", "tempo", "mimir", "loki", "grafana", "demo_shop"]
-PLAY = """
-- name: Render each role's Kubernetes objects
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-    lgtm_platform: kubernetes
-    repo: "{repo}"
-  tasks:
-    - name: Load the role's defaults and vars
-      ansible.builtin.include_vars:
-        file: "{{{{ repo }}}}/roles/{{{{ item[0] }}}}/{{{{ item[1] }}}}/main.yml"
-      loop: "{{{{ {roles} | product(['defaults', 'vars']) | list }}}}"
-    - name: Render the collector configuration as the role's preflight does
-      when: "'otel_collector' in {roles}"
-      ansible.builtin.set_fact:
-        otel_collector_config: "{{{{ otel_collector_effective_spec | observability.lgtm.otelcol_config }}}}"
-    - name: Write the objects
-      ansible.builtin.copy:
-        content: "{{{{ lookup('ansible.builtin.vars', item ~ '_component')
-                   | observability.lgtm.k8s_manifests('observability') | to_json }}}}"
-        dest: "{out}/{{{{ item }}}}.json"
-        mode: "0600"
-      loop: "{{{{ {roles} }}}}"
-      vars:
-        demo_shop_service: "{{{{ demo_shop_services[1] }}}}"
-        demo_shop_component: "{{{{ demo_shop_kubernetes_component }}}}"
-"""
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> dict:
-    tmp = tmp_path_factory.mktemp("k8s")
-    (tmp / "play.yml").write_text(PLAY.format(repo=REPO, roles=repr(ROLES), out=tmp))
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(tmp / "play.yml")],
-        capture_output=True, text=True, check=False, timeout=300,
-        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "default"})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    objects = {role: json.loads((tmp / f"{role}.json").read_text()) for role in ROLES}
-    return objects
+    return render_objects(tmp_path_factory.mktemp("k8s"), ROLES, "observability",
+                          {"grafana_admin_password": "unit-test-password",
+                           "grafana_secret_key": "unit-test-secret-key-0123456789"})
 
 
 def container(objects: dict) -> dict:
