@@ -5,14 +5,17 @@ path as production and only the base URL (`lgtm_artifact_mirror`) differs.
 Two sources fill it:
 - `build`: the Apache-licensed components (collector, Jaeger, Prometheus,
   VictoriaLogs) built from their published Go modules, packed under upstream's
-  file names with upstream-format checksum files; `build` also builds the lab's
+  file names with upstream-format checksum files, each at its pinned release and
+  at the release before it (`upgrade_from` in versions.yml, named
+  COMPONENT@VERSION, for the upgrade scenario); `build` also builds the lab's
   own tools (telemetrygen, the throughput benchmark's load generator), which no
   role installs: they stay under build/lab-tools/ and are never served;
 - `import DIR`: upstream release files a user downloaded themselves (the
   Grafana stack, which the lab never builds), each verified against upstream's
   checksum file before it is served.
 
-    mirror.py build [COMPONENT ...]   build what is missing or corrupt (cache hits cost nothing)
+    mirror.py build [COMPONENT ...]   build what is missing or corrupt (cache hits cost nothing);
+                                      COMPONENT@VERSION names an upgrade_from release
     mirror.py import DIR              serve the upstream release files found below DIR
     mirror.py has COMPONENT ...       exit 0 when the mirror holds each one's pinned release
     mirror.py verify                  check every built artifact against its checksum file
@@ -78,12 +81,11 @@ class ReleasePaths:
     checksum_file: str
 
 
-def role_release_paths(role: str, version: str | None = None) -> ReleasePaths:
+def role_release_paths(role: str, role_vars: dict[str, object] | None = None) -> ReleasePaths:
     """Render the role's artifact and checksum URLs from its defaults (Ansible's
-    own templating, as the play does) with the mirror as base URL."""
-    overrides: dict[str, object] = {"lgtm_artifact_mirror": BASE}
-    if version:
-        overrides[f"{role}_version"] = version
+    own templating, as the play does) with the mirror as base URL; role_vars
+    select another release than the pinned one (upgrade_from_role_vars)."""
+    overrides: dict[str, object] = {**(role_vars or {}), "lgtm_artifact_mirror": BASE}
     rendered = buildkit.render_role_templates(
         REPO / "roles" / role, {kind: "{{ %s_%s_url }}" % (role, kind) for kind in ("artifact", "checksum")},
         overrides)
@@ -107,12 +109,19 @@ def lab_tool_paths(tool: str, version: str) -> ReleasePaths:
 @dataclass
 class Release:
     """One built component version: where it lives and what it holds. A role's
-    release lives in the mirror (root MIRROR), a lab tool's under BUILD."""
+    release lives in the mirror (root MIRROR), a lab tool's under BUILD. `name`
+    is the component for its pinned release, COMPONENT@VERSION for the release
+    before it; build steps log under it. `pins` are what the recipe builds from."""
     component: str
     version: str
     paths: ReleasePaths
     build: Callable[["Release", dict], None] = field(repr=False, default=lambda r, p: None)
     root: Path = MIRROR
+    name: str = ""
+    pins: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.component
 
     @property
     def directory(self) -> Path:
@@ -147,7 +156,7 @@ def recipe_key(component: str, pins: dict) -> str:
                 "go": subprocess.run(["go", "env", "GOVERSION"], capture_output=True,
                                      text=True, check=True).stdout.strip()}
     if component == "otel_collector":
-        material["manifest"] = sha256_of(LAB_DIR / "otelcol-builder.yaml")
+        material["manifest"] = hashlib.sha256(collector_manifest(pins)).hexdigest()
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
@@ -169,7 +178,8 @@ def cache_state(release: Release, key: str) -> str:
     return "hit"
 
 
-def build_release(release: Release, pins: dict) -> None:
+def build_release(release: Release) -> None:
+    pins = release.pins
     key = recipe_key(release.component, pins)
     state = cache_state(release, key)
     if state == "hit":
@@ -192,17 +202,44 @@ def build_release(release: Release, pins: dict) -> None:
 
 # --- recipes: one per component, each producing upstream's file layout -------------
 
+def collector_manifest(pins: dict) -> bytes:
+    """The ocb manifest a collector release is built from: lab/otelcol-builder.yaml
+    itself for the pinned release; for the release before it, the same manifest
+    with every module version replaced through pins['module_versions'] (each
+    release's versions, core v0.x and v1.x and contrib) and the distribution's
+    version set, so that both releases hold the same components."""
+    source = LAB_DIR / "otelcol-builder.yaml"
+    replaced = pins.get("module_versions")
+    if not replaced:
+        return source.read_bytes()
+    manifest = yaml.safe_load(source.read_text())
+    manifest["dist"]["version"] = pins["version"]
+    for section, entries in manifest.items():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if not isinstance(entry, dict) or "gomod" not in entry:
+                continue
+            module, version = entry["gomod"].split()
+            if version not in replaced:
+                raise StepFailed(f"otel_collector {pins['version']}: {section} module {module} {version} "
+                                 f"has no replacement in upgrade_from.module_versions {replaced}")
+            entry["gomod"] = f"{module} {replaced[version]}"
+    return yaml.safe_dump(manifest, sort_keys=False, width=1000).encode()
+
+
 def build_otel_collector(release: Release, pins: dict) -> None:
     work = release.workdir()
     builder = buildkit.TOOLS / "bin" / f"ocb-{pins['builder_version']}"
     buildkit.TOOLS.mkdir(parents=True, exist_ok=True)
     if not builder.exists():
-        run("otel_collector", "install-ocb",
+        # GOBIN of its own: two builders installed at once must not meet in one `builder` file.
+        gobin = buildkit.TOOLS / f"install-ocb-{pins['builder_version']}"
+        run(release.name, "install-ocb",
             ["go", "install", f"{pins['builder_module']}@{pins['builder_version']}"],
-            cwd=buildkit.TOOLS)
-        (buildkit.TOOLS / "bin" / "builder").rename(builder)
-    shutil.copy(LAB_DIR / "otelcol-builder.yaml", work / "builder.yaml")
-    run("otel_collector", "ocb", [str(builder), "--config", "builder.yaml"], cwd=work)
+            cwd=buildkit.TOOLS, env={"GOBIN": str(gobin)})
+        (gobin / "builder").rename(builder)
+        gobin.rmdir()
+    (work / "builder.yaml").write_bytes(collector_manifest(pins))
+    run(release.name, "ocb", [str(builder), "--config", "builder.yaml"], cwd=work)
     readme = work / "README.md"
     readme.write_text("OpenTelemetry Collector built with the OpenTelemetry Collector Builder from\n"
                       "observability.lgtm's lab/otelcol-builder.yaml.\n")
@@ -216,12 +253,12 @@ def build_jaeger(release: Release, pins: dict) -> None:
     in a tarball (upstream adds the example-hotrod demo, which no role uses),
     and one `shasum -b` file for the release."""
     work = release.workdir()
-    src = module_source("jaeger", pins["module"], pins["module_version"], work / "src")
+    src = module_source(release.name, pins["module"], pins["module_version"], work / "src")
     flag = "github.com/jaegertracing/jaeger/internal/version"
     top = f"jaeger-{release.version}-linux-amd64"
     binary = work / "stage" / "jaeger"
     binary.parent.mkdir(exist_ok=True)
-    go_build("jaeger", src.path, "./cmd/jaeger", binary,
+    go_build(release.name, src.path, "./cmd/jaeger", binary,
              [f"-X {flag}.latestVersion=v{release.version}", f"-X {flag}.commitSHA={src.version}",
               f"-X {flag}.date={src.time}"])
     write_tar_gz(release.artifact, {"jaeger": binary, "LICENSE": src.path / "LICENSE"}, top=top)
@@ -234,7 +271,7 @@ def build_prometheus(release: Release, pins: dict) -> None:
     the tarball files it lists, and sha256sums.txt. The web UI's assets are
     built by npm upstream (tag builtinassets); the lab build serves the API only."""
     work = release.workdir()
-    src = module_source("prometheus", pins["module"], pins["module_version"], work / "src")
+    src = module_source(release.name, pins["module"], pins["module_version"], work / "src")
     flag = "github.com/prometheus/common/version"
     ldflags = [f"-X {flag}.Version={release.version}", f"-X {flag}.Revision={src.version}",
                f"-X {flag}.Branch=release-{release.version.rsplit('.', 1)[0]}",
@@ -243,7 +280,7 @@ def build_prometheus(release: Release, pins: dict) -> None:
     for name in ("prometheus", "promtool"):
         output = work / "stage" / name
         output.parent.mkdir(exist_ok=True)
-        go_build("prometheus", src.path, f"./cmd/{name}", output, ldflags, tags=["netgo"])
+        go_build(release.name, src.path, f"./cmd/{name}", output, ldflags, tags=["netgo"])
         members[name] = output
     members.update({"prometheus.yml": src.path / "documentation/examples/prometheus.yml",
                     "LICENSE": src.path / "LICENSE", "NOTICE": src.path / "NOTICE"})
@@ -255,11 +292,11 @@ def build_victorialogs(release: Release, pins: dict) -> None:
     """Upstream's Makefile (release-victoria-logs-goos-goarch): the binary
     victoria-logs-prod alone in the tarball; the checksum file lists both."""
     work = release.workdir()
-    src = module_source("victorialogs", pins["module"], pins["module_version"], work / "src")
+    src = module_source(release.name, pins["module"], pins["module_version"], work / "src")
     binary = work / "stage" / "victoria-logs-prod"
     binary.parent.mkdir(exist_ok=True)
     stamp = src.time[:19].replace("-", "").replace(":", "").replace("T", "-")
-    go_build("victorialogs", src.path, "./app/victoria-logs", binary,
+    go_build(release.name, src.path, "./app/victoria-logs", binary,
              ["-X 'github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version="
               f"victoria-logs-{stamp}-tags-v{release.version}-0'"], tags=["netgo", "osusergo"])
     write_tar_gz(release.artifact, {"victoria-logs-prod": binary})
@@ -272,8 +309,8 @@ def build_telemetrygen(release: Release, pins: dict) -> None:
     as upstream's Makefile does (`go build -trimpath .` in cmd/telemetrygen; it has
     no version ldflags). One bare binary and a `sha256sum` line for it."""
     work = release.workdir()
-    src = module_source("telemetrygen", pins["module"], pins["module_version"], work / "src")
-    go_build("telemetrygen", src.path, ".", release.artifact, [])
+    src = module_source(release.name, pins["module"], pins["module_version"], work / "src")
+    go_build(release.name, src.path, ".", release.artifact, [])
     write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact})
 
 
@@ -294,12 +331,39 @@ BINARIES: dict[str, Callable[[Release], Path]] = {
 }
 
 
+def pinned(pins: dict, component: str) -> dict:
+    """What the pinned release is built from: the component's entry less its upgrade_from."""
+    return {key: value for key, value in pins[component].items() if key != "upgrade_from"}
+
+
+def upgrade_from(pins: dict, component: str) -> dict | None:
+    """What the release before the pinned one is built from (the entry with its
+    upgrade_from keys in place of its own), or None where none builds here."""
+    before = pins[component].get("upgrade_from") or {}
+    if "version" not in before:
+        return None
+    return {**pinned(pins, component), **{key: value for key, value in before.items() if key != "role_vars"}}
+
+
+def upgrade_from_role_vars(pins: dict, component: str) -> dict[str, object]:
+    """The role variables that select the release before the pinned one."""
+    before = pins[component]["upgrade_from"]
+    return {f"{component}_version": before["version"], **before.get("role_vars", {})}
+
+
 def releases(pins: dict) -> dict[str, Release]:
-    built = {name: Release(name, pins[name]["version"],
-                           role_release_paths(name, pins[name]["version"]), recipe)
+    built = {name: Release(name, pins[name]["version"], role_release_paths(name), recipe,
+                           pins=pinned(pins, name))
              for name, recipe in RECIPES.items()}
+    for name, recipe in RECIPES.items():
+        before = upgrade_from(pins, name)
+        if before:
+            release = Release(name, before["version"], role_release_paths(name, upgrade_from_role_vars(pins, name)),
+                              recipe, name=f"{name}@{before['version']}", pins=before)
+            built[release.name] = release
     built.update({name: Release(name, pins[name]["version"],
-                                lab_tool_paths(name, pins[name]["version"]), recipe, root=BUILD)
+                                lab_tool_paths(name, pins[name]["version"]), recipe, root=BUILD,
+                                pins=pinned(pins, name))
                   for name, recipe in LAB_TOOLS.items()})
     return built
 
@@ -442,13 +506,16 @@ def main() -> int:
             parser.error(f"unknown component(s) {unknown}; choose from {sorted(known)}")
         if args.command == "build":
             for name in wanted:
-                build_release(known[name], pins[name])
+                build_release(known[name])
         elif args.command == "verify":
-            states = {name: cache_state(known[name], recipe_key(name, pins[name])) for name in wanted}
+            states = {name: cache_state(known[name], recipe_key(known[name].component, known[name].pins))
+                      for name in wanted}
             for name, state in states.items():
                 print(f"{name}: {state}")
             return 0 if all(state == "hit" for state in states.values()) else 1
         elif args.command == "artifact":
+            if set(wanted) - set(RECIPES):
+                parser.error(f"artifact takes components of {sorted(RECIPES)}")
             for name in wanted:
                 paths = role_release_paths(name)
                 try:

@@ -41,8 +41,12 @@ def test_telemetrygen_follows_the_collectors_release():
 
 
 def test_build_without_arguments_covers_every_pin():
-    """lab/setup.sh runs `mirror.py build` with no arguments: that is every recipe, lab tools included."""
-    assert set(mirror_module.releases(PINS)) == set(PINS)
+    """lab/setup.sh runs `mirror.py build` with no arguments: that is every recipe, lab tools
+    included, and each component's earlier release (upgrade_from) as COMPONENT@VERSION."""
+    earlier = {f"{name}@{pins['upgrade_from']['version']}" for name, pins in PINS.items()
+               if "version" in (pins.get("upgrade_from") or {})}
+    assert earlier
+    assert set(mirror_module.releases(PINS)) == set(PINS) | earlier
     assert set(mirror_module.LAB_TOOLS) <= set(PINS)
 
 
