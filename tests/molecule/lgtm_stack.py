@@ -16,6 +16,8 @@ import json
 import os
 import pathlib
 import statistics
+import subprocess
+import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from testinfra.utils.ansible_runner import AnsibleRunner
 
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
 EPHEMERAL = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."))
+REPO = pathlib.Path(__file__).resolve().parents[2]
 ORDERS = 5
 
 # The backends each signal can go to (roles/wiring/defaults/main.yml).
@@ -227,6 +230,101 @@ def traced_orders(api: Http, demo: Any) -> list[dict[str, Any]]:
         orders.append({"order_id": order_id, "trace_id": trace_id, "spans": spans,
                        "visible_after_s": round(time.monotonic() - sent, 3) if spans else None})
     return orders
+
+
+# --- counted load: telemetrygen on the controller, counted back per backend -----
+
+CHILD_SPANS = 1                # telemetrygen's default: each trace is a root span and one child
+
+
+@functools.lru_cache(maxsize=None)
+def telemetrygen() -> str:
+    """The lab's telemetrygen binary (lab/mirror.py builds it), or LGTM_TELEMETRYGEN."""
+    return os.environ.get("LGTM_TELEMETRYGEN") or subprocess.run(
+        [os.environ.get("LGTM_PYTHON", "python3"), str(REPO / "lab" / "mirror.py"), "path", "telemetrygen"],
+        check=True, capture_output=True, text=True).stdout.strip()
+
+
+def send_counted(address: str, run_id: str, seconds: int, rate: int, service: str, metric: str) -> dict[str, int]:
+    """Send `rate` spans, log records and metric points a second for `seconds`, the
+    three in parallel, to the collector's OTLP gRPC port at address, each tagged
+    with run.id; return the counts sent (telemetrygen exits non-zero on a refused export)."""
+    count = rate * seconds
+    # telemetrygen's rate counts spans, so a trace of 1 + CHILD_SPANS spans takes that many turns.
+    traces = count // (1 + CHILD_SPANS)
+    common = ["--otlp-endpoint", f"{address}:4317", "--otlp-insecure", "--rate", str(rate), "--workers", "1",
+              "--service", service, "--telemetry-attributes", f'run.id="{run_id}"']
+    commands = {
+        "traces": [telemetrygen(), "traces", "--traces", str(traces), "--child-spans", str(CHILD_SPANS), *common],
+        "logs": [telemetrygen(), "logs", "--logs", str(count), *common],
+        # A gauge, one point per 1/rate s. telemetrygen takes a point's timestamp
+        # before its rate limiter waits, so the first two points of a run share a
+        # millisecond, and Prometheus keeps one sample per series and timestamp.
+        # --unique-timeseries gives the points of each second their own series
+        # (a `timebox` label, 1 to rate), so every point is a sample of its own.
+        "metrics": [telemetrygen(), "metrics", "--metrics", str(count), "--metric-type", "Gauge",
+                    "--unique-timeseries", "--otlp-metric-name", metric, *common],
+    }
+    running = {signal: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for signal, command in commands.items()}
+    for signal, process in running.items():
+        output = process.communicate(timeout=seconds * 3 + 60)[0]
+        assert process.returncode == 0, f"telemetrygen {signal} failed:\n{output[-3000:]}"
+    return {"traces": traces * (1 + CHILD_SPANS), "logs": count, "metrics": count}
+
+
+def stored_spans(api: Http, run_id: str, service: str) -> int:
+    """Spans of a run that Jaeger stores, through its query API."""
+    status, answer = api.get("/api/traces", service=service, tags=json.dumps({"run.id": run_id}),
+                             limit="100000", lookback="2h")
+    if status != 200 or not isinstance(answer, dict):
+        return 0
+    return sum(1 for trace in answer.get("data") or [] for span in trace["spans"]
+               if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", [])))
+
+
+def stored_logs(api: Http, run_id: str) -> int:
+    """Log records of a run that VictoriaLogs stores (LogsQL stats)."""
+    status, answer = api.get("/select/logsql/query", query=f'_time:2h AND run.id:="{run_id}" | stats count() as n')
+    if status != 200:
+        return 0
+    rows = [json.loads(line) for line in (answer if isinstance(answer, str) else json.dumps(answer)).splitlines()
+            if line.strip()]
+    return int(rows[0]["n"]) if rows else 0
+
+
+def stored_points(api: Http, run_id: str, metric: str) -> int:
+    """Metric points of a run that Prometheus stores: samples, not series,
+    count_over_time over a window that holds the whole run."""
+    result = instant_query(api, f'sum(count_over_time({metric}{{run_id="{run_id}"}}[2h]))')
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+def stored_counted(apis: dict[str, Http], run_id: str, service: str, metric: str) -> dict[str, int]:
+    """What each backend stores of one send_counted run, per signal."""
+    return {"traces": stored_spans(apis["traces"], run_id, service), "logs": stored_logs(apis["logs"], run_id),
+            "metrics": stored_points(apis["metrics"], run_id, metric)}
+
+
+# --- site.yml from the verify step -------------------------------------------------
+
+def site(*args: str, extra_vars: dict[str, Any] | None = None) -> subprocess.CompletedProcess:
+    """Run site.yml on the scenario's inventory, as a user runs it, with extra vars when given."""
+    command = ["ansible-playbook", "-i", INVENTORY, "observability.lgtm.site", *args]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra:
+        json.dump(extra_vars or {}, extra)
+    try:
+        return subprocess.run(command + ["-e", f"@{extra.name}"], capture_output=True, text=True, timeout=900,
+                              check=False)
+    finally:
+        os.unlink(extra.name)
+
+
+def failed_tasks(run: subprocess.CompletedProcess) -> str:
+    """What made an ansible-playbook run fail: its failed tasks and errors, and the recap."""
+    lines = (run.stdout + run.stderr).splitlines()
+    picked = [line[:1500] for line in lines if line.startswith(("fatal:", "failed:", "[ERROR]", "ERROR!"))]
+    return "\n".join(picked[-10:]) + "\n" + "\n".join(lines[-60:])
 
 
 def converge_timings() -> list[float]:

@@ -31,23 +31,17 @@ import base64
 import copy
 import json
 import os
-import pathlib
 import secrets
 import socket
-import subprocess
-import tempfile
 import time
 from typing import Any
 
 import pytest
 import yaml
-from lgtm_stack import INVENTORY, Http, group_host, instant_query, logs_api, metrics_api, traces_api
+from lgtm_stack import (REPO, Http, failed_tasks, group_host, logs_api, metrics_api, send_counted, site,
+                        stored_counted, traces_api)
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
 STACK_VARS = REPO / "playbooks" / "vars" / "stack.yml"
-TELEMETRYGEN = os.environ.get("LGTM_TELEMETRYGEN") or subprocess.run(
-    [os.environ.get("LGTM_PYTHON", "python3"), str(REPO / "lab" / "mirror.py"), "path", "telemetrygen"],
-    check=True, capture_output=True, text=True).stdout.strip()
 
 RATE = 20                      # spans, log records, metric points a second (telemetrygen --rate, one worker)
 SHARE_S = {"before": 5, "outage": 20, "after_restart": 20}   # seconds of sending in each share
@@ -56,7 +50,6 @@ DRAIN_S = 120                  # the longest wait for the queue to drain
 # The exporters' retry interval tops out at 30 s, plus up to 50% jitter: counts
 # unchanged for longer than that, with the backends up, are final.
 SETTLED_S = 50
-CHILD_SPANS = 1                # telemetrygen's default: each trace is a root span and one child
 BACKENDS = ("jaeger", "prometheus", "victorialogs")
 FIGURES: list[str] = []
 
@@ -75,28 +68,7 @@ def address(lab):
 
 def send(address: str, run_id: str, seconds: int) -> dict[str, int]:
     """Send RATE items a second of each signal for `seconds`, in parallel; return the counts sent."""
-    count = RATE * seconds
-    # telemetrygen's rate counts spans, so a trace of 1 + CHILD_SPANS spans takes that many turns.
-    traces = count // (1 + CHILD_SPANS)
-    common = ["--otlp-endpoint", f"{address}:4317", "--otlp-insecure", "--rate", str(RATE), "--workers", "1",
-              "--service", "reliability", "--telemetry-attributes", f'run.id="{run_id}"']
-    commands = {
-        "traces": [TELEMETRYGEN, "traces", "--traces", str(traces), "--child-spans", str(CHILD_SPANS), *common],
-        "logs": [TELEMETRYGEN, "logs", "--logs", str(count), *common],
-        # A gauge, one point per 1/RATE s. telemetrygen takes a point's timestamp
-        # before its rate limiter waits, so the first two points of a run share a
-        # millisecond, and Prometheus keeps one sample per series and timestamp.
-        # --unique-timeseries gives the points of each second their own series
-        # (a `timebox` label, 1 to RATE), so every point is a sample of its own.
-        "metrics": [TELEMETRYGEN, "metrics", "--metrics", str(count), "--metric-type", "Gauge",
-                    "--unique-timeseries", "--otlp-metric-name", "reliability_gen", *common],
-    }
-    running = {signal: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for signal, command in commands.items()}
-    for signal, process in running.items():
-        output = process.communicate(timeout=seconds * 3 + 60)[0]
-        assert process.returncode == 0, f"telemetrygen {signal} failed:\n{output[-3000:]}"
-    return {"traces": traces * (1 + CHILD_SPANS), "logs": count, "metrics": count}
+    return send_counted(address, run_id, seconds, RATE, service="reliability", metric="reliability_gen")
 
 
 def add(total: dict[str, int], more: dict[str, int]) -> None:
@@ -121,33 +93,8 @@ def collector_listening(address: str, seconds: float = 60) -> bool:
 
 # --- counting, through each backend's own API --------------------------------------
 
-def stored_spans(api: Http, run_id: str) -> int:
-    status, answer = api.get("/api/traces", service="reliability", tags=json.dumps({"run.id": run_id}),
-                             limit="100000", lookback="2h")
-    if status != 200 or not isinstance(answer, dict):
-        return 0
-    return sum(1 for trace in answer.get("data") or [] for span in trace["spans"]
-               if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", [])))
-
-
-def stored_logs(api: Http, run_id: str) -> int:
-    status, answer = api.get("/select/logsql/query", query=f'_time:2h AND run.id:="{run_id}" | stats count() as n')
-    if status != 200:
-        return 0
-    rows = [json.loads(line) for line in (answer if isinstance(answer, str) else json.dumps(answer)).splitlines()
-            if line.strip()]
-    return int(rows[0]["n"]) if rows else 0
-
-
-def stored_points(api: Http, run_id: str) -> int:
-    # Samples stored, not series: count_over_time over a window that holds the whole run.
-    result = instant_query(api, f'sum(count_over_time(reliability_gen{{run_id="{run_id}"}}[2h]))')
-    return int(float(result[0]["value"][1])) if result else 0
-
-
 def stored(apis: dict[str, Http], run_id: str) -> dict[str, int]:
-    return {"traces": stored_spans(apis["traces"], run_id), "logs": stored_logs(apis["logs"], run_id),
-            "metrics": stored_points(apis["metrics"], run_id)}
+    return stored_counted(apis, run_id, service="reliability", metric="reliability_gen")
 
 
 # --- the run ------------------------------------------------------------------
@@ -186,25 +133,6 @@ def outage_run(lab: Any, address: str, mode: str) -> dict[str, Any]:
     return {"run_id": run_id, "sent": sent, "stored": counts, "apis": apis}
 
 
-def failed_tasks(run: subprocess.CompletedProcess) -> str:
-    """What made an ansible-playbook run fail: its failed tasks and errors, and the recap."""
-    lines = (run.stdout + run.stderr).splitlines()
-    picked = [line[:1500] for line in lines if line.startswith(("fatal:", "failed:", "[ERROR]", "ERROR!"))]
-    return "\n".join(picked[-10:]) + "\n" + "\n".join(lines[-60:])
-
-
-def site(*args: str, spec: dict[str, Any] | None = None) -> subprocess.CompletedProcess:
-    """Run site.yml on the scenario's inventory, optionally with another collector spec."""
-    command = ["ansible-playbook", "-i", INVENTORY, "observability.lgtm.site", *args]
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra:
-        json.dump({"lgtm_stack_collector_spec": spec} if spec else {}, extra)
-    try:
-        return subprocess.run(command + ["-e", f"@{extra.name}"], capture_output=True, text=True, timeout=900,
-                              check=False)
-    finally:
-        os.unlink(extra.name)
-
-
 def stack_spec() -> dict[str, Any]:
     return copy.deepcopy(yaml.safe_load(STACK_VARS.read_text())["lgtm_stack_collector_spec"])
 
@@ -225,7 +153,7 @@ def test_persistent_queue_loses_nothing_through_outage_and_restart(lab, address)
 def test_memory_queue_loses_data_through_the_same_run(lab, address):
     spec = stack_spec()
     spec["persistent_queue"] = {"enabled": False}
-    run = site("--tags", "otel_collector", spec=spec)
+    run = site("--tags", "otel_collector", extra_vars={"lgtm_stack_collector_spec": spec})
     assert run.returncode == 0, failed_tasks(run)
     assert not lab.file("/etc/otelcol/config.yaml").contains("file_storage/queue")
     result = outage_run(lab, address, "off")
@@ -241,7 +169,7 @@ def test_site_at_vvv_never_prints_a_backend_password(lab):
     # The lab's collector build has no basicauth extension: naming it as the
     # spec's distribution makes the filter send the credentials as a header.
     spec["distribution"] = yaml.safe_load((REPO / "lab" / "otelcol-builder.yaml").read_text())
-    run = site("-vvv", spec=spec)
+    run = site("-vvv", extra_vars={"lgtm_stack_collector_spec": spec})
     output = run.stdout + run.stderr
     assert run.returncode == 0, failed_tasks(run)
     # The password did reach the collector (as basicauth or as a Basic header)...
