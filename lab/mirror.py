@@ -207,22 +207,37 @@ def collector_manifest(pins: dict) -> bytes:
     itself for the pinned release; for the release before it, the same manifest
     with every module version replaced through pins['module_versions'] (each
     release's versions, core v0.x and v1.x and contrib) and the distribution's
-    version set, so that both releases hold the same components."""
+    version set, less the modules named in pins['leave_out'] (whose source at
+    that release the module proxy refuses)."""
     source = LAB_DIR / "otelcol-builder.yaml"
     replaced = pins.get("module_versions")
     if not replaced:
         return source.read_bytes()
+    left_out = set(pins.get("leave_out", []))
     manifest = yaml.safe_load(source.read_text())
     manifest["dist"]["version"] = pins["version"]
+    found = set()
     for section, entries in manifest.items():
+        kept = []
         for entry in entries if isinstance(entries, list) else [entries]:
             if not isinstance(entry, dict) or "gomod" not in entry:
+                kept.append(entry)
                 continue
             module, version = entry["gomod"].split()
+            found.add(module)
+            if module in left_out:
+                continue
             if version not in replaced:
                 raise StepFailed(f"otel_collector {pins['version']}: {section} module {module} {version} "
                                  f"has no replacement in upgrade_from.module_versions {replaced}")
-            entry["gomod"] = f"{module} {replaced[version]}"
+            kept.append({**entry, "gomod": f"{module} {replaced[version]}"})
+        if isinstance(entries, list):
+            manifest[section] = kept
+        elif kept:
+            manifest[section] = kept[0]
+    if left_out - found:
+        raise StepFailed(f"otel_collector {pins['version']}: upgrade_from.leave_out names modules the manifest "
+                         f"does not have: {sorted(left_out - found)}")
     return yaml.safe_dump(manifest, sort_keys=False, width=1000).encode()
 
 

@@ -43,7 +43,7 @@ def test_the_earlier_release_is_the_same_module_at_its_own_version():
     for name in components_with_an_earlier_release():
         pinned, before = mirror_module.pinned(PINS, name), mirror_module.upgrade_from(PINS, name)
         assert "upgrade_from" not in pinned and "upgrade_from" not in before
-        assert set(before) - {"module_versions"} == set(pinned), name
+        assert set(before) - {"module_versions", "leave_out"} == set(pinned), name
         assert before.get("module", "") == pinned.get("module", ""), name
         for key in ("module_version", "builder_version"):
             if key in pinned:
@@ -88,10 +88,22 @@ def test_collector_manifest_of_the_earlier_release_replaces_only_release_version
         entries = [entry for value in manifest.values() for entry in (value if isinstance(value, list) else [value])
                    if isinstance(entry, dict) and "gomod" in entry]
         return dict(entry["gomod"].split() for entry in entries)
-    assert modules(before).keys() == modules(pinned).keys()
+    left_out = set(before_pins.get("leave_out", []))
+    assert left_out <= modules(pinned).keys()
+    assert modules(before).keys() == modules(pinned).keys() - left_out
     replaced = before_pins["module_versions"]
-    assert all(modules(before)[module] == replaced[version] for module, version in modules(pinned).items())
+    assert all(modules(before)[module] == replaced[version] for module, version in modules(pinned).items()
+               if module not in left_out)
     assert before["telemetry"]["import"] == pinned["telemetry"]["import"]
+
+
+def test_what_the_earlier_collector_leaves_out_is_not_in_the_stacks_config():
+    """A module the earlier build leaves out must be one site.yml's collector spec does not use."""
+    left_out = mirror_module.upgrade_from(PINS, "otel_collector").get("leave_out", [])
+    spec = yaml.safe_load((REPO / "playbooks" / "vars" / "stack.yml").read_text())["lgtm_stack_collector_spec"]
+    for module in left_out:
+        assert module.endswith("/pprofextension"), f"{module}: say here why the stack does not need it"
+        assert "pprof" not in spec.get("extensions", {}), "site.yml's spec turns pprof on"
 
 
 def test_collector_manifest_refuses_a_module_version_it_cannot_replace():
@@ -99,6 +111,9 @@ def test_collector_manifest_refuses_a_module_version_it_cannot_replace():
     partial = {**before_pins, "module_versions": {"v0.159.0": "v0.158.0"}}
     with pytest.raises(mirror_module.StepFailed, match="has no replacement in upgrade_from.module_versions"):
         mirror_module.collector_manifest(partial)
+    unknown = {**before_pins, "leave_out": ["example.com/no/such/module"]}
+    with pytest.raises(mirror_module.StepFailed, match="leave_out names modules the manifest does not have"):
+        mirror_module.collector_manifest(unknown)
 
 
 def test_upgrade_scenario_converges_the_earlier_releases():
