@@ -54,8 +54,11 @@ CONNECTOR_TYPE_NAMES = frozenset(
     name for old in CONNECTOR_SIGNALS for name in (old, versioned_type("connectors", old, (999, 0, 0))))
 
 
-# The largest host_mib whose derived limit (80%) still fits memory_limiter's 32-bit limit_mib.
-MAX_HOST_MIB = (MEMORY_LIMITER_MAX_MIB * 100 + 99) // 80
+# The memory_limiter's limit as a share of the collector's memory budget (host_mib);
+# the rest is left for the OS and other processes, and for the Go runtime's overhead.
+LIMIT_PERCENT_OF_BUDGET = 80
+# The largest host_mib whose derived limit still fits memory_limiter's 32-bit limit_mib.
+MAX_HOST_MIB = (MEMORY_LIMITER_MAX_MIB * 100 + 99) // LIMIT_PERCENT_OF_BUDGET
 
 
 def read_memory(value: Any, path: str) -> MemorySpec:
@@ -69,11 +72,11 @@ def read_memory(value: Any, path: str) -> MemorySpec:
         problems.add(f"{path}: give exactly one of host_mib (the host's memory in MiB, the limit is derived "
                      f"from it) or limit_mib (an explicit memory_limiter limit in MiB)")
         problems.raise_if_any()
+    host_mib = None
     if "host_mib" in mapping:
         host_mib = problems.attempt(read_int, mapping["host_mib"], f"{path}.host_mib", minimum=128,
                                     maximum=MAX_HOST_MIB)
-        # Leave 20% of the host for the OS and other processes.
-        limit_mib = None if host_mib is None else host_mib * 80 // 100
+        limit_mib = None if host_mib is None else host_mib * LIMIT_PERCENT_OF_BUDGET // 100
     else:
         limit_mib = problems.attempt(read_int, mapping["limit_mib"], f"{path}.limit_mib", minimum=32,
                                      maximum=MEMORY_LIMITER_MAX_MIB)
@@ -83,7 +86,18 @@ def read_memory(value: Any, path: str) -> MemorySpec:
     if "spike_limit_mib" in mapping:
         spike_limit_mib = read_int(mapping["spike_limit_mib"], f"{path}.spike_limit_mib", minimum=1,
                                    maximum=limit_mib - 1)
-    return MemorySpec(limit_mib=limit_mib, spike_limit_mib=spike_limit_mib, check_interval=check_interval)
+    # The budget the limit is a share of: host_mib as given, or worked back from the explicit limit (rounded up).
+    budget_mib = host_mib if host_mib is not None else -(-limit_mib * 100 // LIMIT_PERCENT_OF_BUDGET)
+    return MemorySpec(limit_mib=limit_mib, spike_limit_mib=spike_limit_mib, check_interval=check_interval,
+                      budget_mib=budget_mib)
+
+
+def read_spec_memory(spec: Any) -> MemorySpec:
+    """Only the memory section of a whole spec (for the GOMEMLIMIT and MemoryMax filters)."""
+    mapping = read_mapping(spec, "spec")
+    if "memory" not in mapping:
+        raise SpecError("spec.memory: missing; give host_mib or limit_mib")
+    return read_memory(mapping["memory"], "spec.memory")
 
 
 def read_tls(value: Any, path: str) -> TlsSpec:
