@@ -22,7 +22,7 @@ SCENARIOS ?= kubernetes distributed default reliability otel_collector prometheu
   grafana tempo mimir loki default_lgtm distributed_lgtm
 export MOLECULE_JOBS ?= 3
 
-.PHONY: help setup setup-tools lab test lint sanity units molecule benchmarks bench-collector
+.PHONY: help setup setup-tools lab test lint sanity units molecule benchmarks bench-collector bench-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,5 +68,9 @@ bench-collector: setup-tools ## collector throughput: the stack's rendered confi
 	$(VENV)/bin/python lab/mirror.py build otel_collector telemetrygen
 	$(VENV)/bin/python benchmarks/collector_throughput.py $(BENCH_COLLECTOR_ARGS)
 
+bench-stack: setup ## converge, re-run and request-to-trace of the all-in-one stack on a fresh lab host (figures)
+	$(VENV)/bin/python benchmarks/stack_bench.py --orders 30
+
 benchmarks: ## every benchmark, printing its figures (make test runs them after the scenarios)
 	$(MAKE) bench-collector BENCH_COLLECTOR_ARGS="--rounds 3"
+	$(MAKE) bench-stack
