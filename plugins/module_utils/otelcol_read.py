@@ -218,13 +218,23 @@ def read_backend_options(backend: BackendSpec, mapping: Mapping, path: str) -> N
     problems.raise_if_any()
 
 
+def read_receiver_auth(value: Any, path: str) -> List[str]:
+    """A receiver's authentication: the bearer tokens it accepts (one, or several while rotating)."""
+    mapping = read_mapping(value, path)
+    check_keys(mapping, path, ("bearer_tokens",))
+    tokens = read_str_list(mapping.get("bearer_tokens"), f"{path}.bearer_tokens")
+    if not tokens or any(not token for token in tokens):
+        raise SpecError(f"{path}.bearer_tokens: expected a non-empty list of non-empty tokens")
+    return tokens
+
+
 def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
     """A receiver of spec.receivers (otlp or prometheus)."""
     receiver_type = component_type(component_id)
     mapping = read_mapping({} if value is None else value, path)
     receiver = ReceiverSpec(component_id=component_id, type=receiver_type, path=path)
     if receiver_type == "otlp":
-        check_keys(mapping, path, ("grpc", "http", "tls"))
+        check_keys(mapping, path, ("grpc", "http", "tls", "auth"))
         # Explicit addresses are always emitted; null disables a protocol.
         # The collector's own default receivers, as its role writes them.
         grpc = mapping.get("grpc", f"0.0.0.0:{default_port(COLLECTOR_OTLP_GRPC)}")
@@ -237,6 +247,12 @@ def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
             receiver.tls = read_tls(mapping["tls"], f"{path}.tls")
             if receiver.tls.enabled and receiver.tls.cert_file is None:
                 raise SpecError(f"{path}.tls: a receiver serving TLS needs cert_file and key_file")
+        if mapping.get("auth") is not None:
+            receiver.bearer_tokens = read_receiver_auth(mapping["auth"], f"{path}.auth")
+            # A token sent in plain text is as good as published.
+            if receiver.tls is None or not receiver.tls.enabled:
+                raise SpecError(f"{path}.auth: bearer tokens need TLS on the receiver; give {path}.tls "
+                                f"{{cert_file, key_file}} too")
     elif receiver_type == "prometheus":
         check_keys(mapping, path, ("scrape_configs",))
         jobs = mapping.get("scrape_configs")
@@ -261,7 +277,8 @@ DROP_TARGET_INFO: Config = {"source_labels": ["__name__"], "regex": "target_info
 def read_scrape_job(value: Any, path: str) -> Config:
     """One prometheus scrape job, rendered as a scrape config."""
     mapping = read_mapping(value, path)
-    check_keys(mapping, path, ("job_name", "targets", "scrape_interval", "metrics_path"))
+    check_keys(mapping, path, ("job_name", "job", "targets", "scrape_interval", "metrics_path", "scheme", "ca_file",
+                               "basic_auth"))
     targets = read_str_list(mapping.get("targets"), f"{path}.targets")
     if not targets:
         raise SpecError(f"{path}.targets: expected at least one 'host:port' target")
@@ -278,6 +295,21 @@ def read_scrape_job(value: Any, path: str) -> Config:
         if not metrics_path.startswith("/"):
             raise SpecError(f"{path}.metrics_path: must start with '/', got {metrics_path!r}")
         job["metrics_path"] = metrics_path
+    if "job" in mapping:
+        # Several jobs (one per scheme or credential) can share one job label.
+        job["relabel_configs"] = [{"target_label": "job", "replacement": read_str(mapping["job"], f"{path}.job")}]
+    scheme = read_str(mapping.get("scheme", "http"), f"{path}.scheme", ("http", "https"))
+    if scheme == "https":
+        job["scheme"] = "https"
+    if "ca_file" in mapping:
+        if scheme != "https":
+            raise SpecError(f"{path}.ca_file: only with scheme 'https'")
+        job["tls_config"] = {"ca_file": read_str(mapping["ca_file"], f"{path}.ca_file")}
+    if "basic_auth" in mapping:
+        if scheme != "https":
+            raise SpecError(f"{path}.basic_auth: credentials are sent only over scheme 'https'")
+        username, password = read_auth(mapping["basic_auth"], f"{path}.basic_auth")
+        job["basic_auth"] = {"username": username, "password": password}
     return job
 
 
