@@ -31,6 +31,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distrib
     UPSTREAM_CONTRIB, read_distribution,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_kubernetes import read_kubernetes
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_access import (
+    read_auth, read_receiver_auth, read_scrape_job,
+)
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
     NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_bool, read_component_id,
     read_dimensions, read_duration, read_durations, read_int, read_mapping, read_name, read_number,
@@ -181,17 +184,6 @@ def read_backend_tenant(value: Any, path: str, backend_type: str, header: Option
     return read_str(value, path)
 
 
-def read_auth(value: Any, path: str) -> Tuple[str, str]:
-    """Basic-auth username and password."""
-    auth = read_mapping(value, path)
-    problems = Problems()
-    problems.attempt(check_keys, auth, path, ("username", "password"))
-    username = problems.attempt(read_str, auth.get("username"), f"{path}.username")
-    password = problems.attempt(read_str, auth.get("password"), f"{path}.password")
-    problems.raise_if_any()
-    return username, password
-
-
 def read_backend_options(backend: BackendSpec, mapping: Mapping, path: str) -> None:
     """The settings every network backend shares (tls, headers, tenant, auth, queue); all problems reported."""
     problems = Problems()
@@ -216,16 +208,6 @@ def read_backend_options(backend: BackendSpec, mapping: Mapping, path: str) -> N
         backend.timeout = problems.attempt(read_duration, mapping["timeout"], f"{path}.timeout",
                                            default=backend.timeout)
     problems.raise_if_any()
-
-
-def read_receiver_auth(value: Any, path: str) -> List[str]:
-    """A receiver's authentication: the bearer tokens it accepts (one, or several while rotating)."""
-    mapping = read_mapping(value, path)
-    check_keys(mapping, path, ("bearer_tokens",))
-    tokens = read_str_list(mapping.get("bearer_tokens"), f"{path}.bearer_tokens")
-    if not tokens or any(not token for token in tokens):
-        raise SpecError(f"{path}.bearer_tokens: expected a non-empty list of non-empty tokens")
-    return tokens
 
 
 def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
@@ -264,53 +246,6 @@ def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
     else:
         raise SpecError(f"{path}: unknown receiver type {receiver_type!r}; accepted: {', '.join(sorted(RECEIVER_SIGNALS))}")
     return receiver
-
-
-# A target instrumented with OpenTelemetry (the collector's own metrics, Jaeger)
-# exposes its resource as `target_info`; the prometheus receiver would make that
-# the series' resource, replacing the job and instance the scrape config gives
-# them (a collector scraped as job "lgtm-stack" shows up as "otelcol-contrib"
-# with a random instance). Dropped in the scrape loop, before the receiver.
-DROP_TARGET_INFO: Config = {"source_labels": ["__name__"], "regex": "target_info", "action": "drop"}
-
-
-def read_scrape_job(value: Any, path: str) -> Config:
-    """One prometheus scrape job, rendered as a scrape config."""
-    mapping = read_mapping(value, path)
-    check_keys(mapping, path, ("job_name", "job", "targets", "scrape_interval", "metrics_path", "scheme", "ca_file",
-                               "basic_auth"))
-    targets = read_str_list(mapping.get("targets"), f"{path}.targets")
-    if not targets:
-        raise SpecError(f"{path}.targets: expected at least one 'host:port' target")
-    for index, target in enumerate(targets):
-        parse_host_port(target, f"{path}.targets[{index}]")
-    job: Config = {
-        "job_name": read_name(mapping.get("job_name"), f"{path}.job_name"),
-        "scrape_interval": read_duration(mapping.get("scrape_interval", "30s"), f"{path}.scrape_interval"),
-        "static_configs": [{"targets": targets}],
-        "metric_relabel_configs": [DROP_TARGET_INFO],
-    }
-    if "metrics_path" in mapping:
-        metrics_path = read_str(mapping["metrics_path"], f"{path}.metrics_path")
-        if not metrics_path.startswith("/"):
-            raise SpecError(f"{path}.metrics_path: must start with '/', got {metrics_path!r}")
-        job["metrics_path"] = metrics_path
-    if "job" in mapping:
-        # Several jobs (one per scheme or credential) can share one job label.
-        job["relabel_configs"] = [{"target_label": "job", "replacement": read_str(mapping["job"], f"{path}.job")}]
-    scheme = read_str(mapping.get("scheme", "http"), f"{path}.scheme", ("http", "https"))
-    if scheme == "https":
-        job["scheme"] = "https"
-    if "ca_file" in mapping:
-        if scheme != "https":
-            raise SpecError(f"{path}.ca_file: only with scheme 'https'")
-        job["tls_config"] = {"ca_file": read_str(mapping["ca_file"], f"{path}.ca_file")}
-    if "basic_auth" in mapping:
-        if scheme != "https":
-            raise SpecError(f"{path}.basic_auth: credentials are sent only over scheme 'https'")
-        username, password = read_auth(mapping["basic_auth"], f"{path}.basic_auth")
-        job["basic_auth"] = {"username": username, "password": password}
-    return job
 
 
 def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:
