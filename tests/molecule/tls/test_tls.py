@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 from lgtm_stack import EPHEMERAL, INVENTORY, SECRETS, figures_of, group_host, record_figures
-from stack.test_stack import (  # noqa: F401  the traced-order checks, run here over TLS
+from stack.test_stack import (  # noqa: F401 # pylint: disable=unused-import  the traced-order checks, over TLS
     logs, metrics, orders, test_every_order_trace_is_complete_in_the_traces_backend,
     test_logs_backend_returns_the_log_line_with_the_trace_id,
     test_metrics_backend_returns_the_request_counter_with_bounded_labels, test_process_order_span_carries_the_order_id,
@@ -225,7 +225,7 @@ def test_site_at_vvv_prints_no_secret(lab, token, password):
     assert token in lab.file("/etc/otelcol/config.yaml").content_string
 
 
-def test_figures(orders):  # noqa: F811  the imported fixture
+def test_figures(orders):  # noqa: F811 # pylint: disable=redefined-outer-name  the imported fixture
     figures = figures_of(orders, "jaeger")
     record_figures(figures)
     tls_figures = {**FIGURES, "request_to_complete_trace_s_median": figures["request_to_complete_trace_s"]["median"],
