@@ -18,7 +18,7 @@ export PY_COLORS := 0
 # Longest first, so that parallel runs finish together (kubernetes brings up its own cluster). The Grafana-stack
 # scenarios (grafana tempo mimir loki default_lgtm distributed_lgtm) run only
 # where their upstream release files were imported into the mirror.
-SCENARIOS ?= kubernetes distributed default reliability otel_collector prometheus jaeger victorialogs lab \
+SCENARIOS ?= kubernetes distributed default tls reliability otel_collector prometheus jaeger victorialogs lab \
   grafana tempo mimir loki default_lgtm distributed_lgtm
 export MOLECULE_JOBS ?= 3
 

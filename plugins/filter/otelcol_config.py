@@ -15,7 +15,7 @@ Three filters live here:
 
 This file is the entry point only (``otelcol_kubernetes_needs`` runs the same
 stages through ``checked_config``). The stages live in plugins/module_utils:
-facts (``otelcol_facts``), read (``otelcol_read``, ``otelcol_read_kubernetes``),
+facts (``otelcol_facts``), read (``otelcol_read``, ``otelcol_read_kubernetes``, ``otelcol_read_access``),
 lint (``otelcol_lint``), render (``otelcol_render``), overrides
 (``otelcol_overrides``) and the final check of the rendered configuration
 (``otelcol_check``); the typed spec they share is ``otelcol_spec``.

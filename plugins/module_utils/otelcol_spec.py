@@ -128,6 +128,8 @@ class ReceiverSpec:
     grpc: Optional[ListenAddress] = None
     http: Optional[ListenAddress] = None
     tls: Optional[TlsSpec] = None
+    # Bearer tokens a client must send (Authorization: Bearer <token>); empty: no authentication.
+    bearer_tokens: List[str] = field(default_factory=list)
     scrape_configs: List[Config] = field(default_factory=list)
 
 

@@ -76,6 +76,40 @@ def journal(host: Any, unit: str, lines: int = 30) -> str:
     return host.run(f"journalctl -u {unit} -n {lines} --no-pager").stdout
 
 
+@dataclass(frozen=True)
+class Access:
+    """How a client reaches the stack: plain HTTP (the default), or HTTPS trusting
+    the CA the lifecycle installed on the component's host, with basic-auth
+    credentials where given."""
+    tls: bool = False
+    credentials: dict[str, str] = field(default_factory=dict)   # component -> "user:password"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def ca_file(self, component: str) -> str | None:
+        """The CA on the component's own host (roles/common: <config dir>/tls/ca.crt)."""
+        return f"/etc/{UNITS.get(component, component)}/tls/ca.crt" if self.tls else None
+
+
+PLAIN = Access()
+# Where a scenario with TLS keeps the secrets it generated (molecule/tls/molecule.yml).
+SECRETS = EPHEMERAL / "secrets"
+
+
+@functools.lru_cache(maxsize=None)
+def stack_access() -> Access:
+    """The access the scenario's inventory set up: TLS when lgtm_tls is on, and
+    Prometheus' basic auth when the scenario generated its password."""
+    hosts = group_hosts("otel_collector")
+    if not hosts or not runner().get_variables(hosts[0]).get("lgtm_tls"):
+        return PLAIN
+    password = SECRETS / "metrics-password"
+    credentials = {"prometheus": f"collector:{password.read_text().strip()}"} if password.exists() else {}
+    return Access(tls=True, credentials=credentials)
+
+
 @dataclass
 class Http:
     """A component's HTTP API on its own host, called with curl there."""
@@ -83,6 +117,7 @@ class Http:
     base: str
     auth: str | None = None
     calls: list[str] = field(default_factory=list)
+    ca_file: str | None = None
 
     @functools.cached_property
     def host(self) -> Any:
@@ -101,6 +136,9 @@ class Http:
         if self.auth:
             command += " -u %s"
             args.append(self.auth)
+        if self.ca_file:
+            command += " --cacert %s"
+            args.append(self.ca_file)
         command += " %s"
         args.append(url)
         if body is not None:
@@ -123,8 +161,13 @@ class Http:
 
 # --- reading each signal back, per backend ------------------------------------
 
-def traces_api(backend: str) -> Http:
-    return Http(backend, {"tempo": "http://127.0.0.1:3200", "jaeger": "http://127.0.0.1:16686"}[backend])
+def api(backend: str, port: int, access: Access, path: str = "") -> Http:
+    return Http(backend, f"{access.scheme}://127.0.0.1:{port}{path}", auth=access.credentials.get(backend),
+                ca_file=access.ca_file(backend))
+
+
+def traces_api(backend: str, access: Access = PLAIN) -> Http:
+    return api(backend, {"tempo": 3200, "jaeger": 16686}[backend], access)
 
 
 def trace(api: Http, trace_id: str) -> list[dict[str, Any]] | None:
@@ -148,8 +191,8 @@ def trace(api: Http, trace_id: str) -> list[dict[str, Any]] | None:
     return spans or None
 
 
-def metrics_api(backend: str) -> Http:
-    return Http(backend, {"mimir": "http://127.0.0.1:9009/prometheus", "prometheus": "http://127.0.0.1:9090"}[backend])
+def metrics_api(backend: str, access: Access = PLAIN) -> Http:
+    return api(backend, {"mimir": 9009, "prometheus": 9090}[backend], access, "/prometheus" if backend == "mimir" else "")
 
 
 def instant_query(api: Http, query: str) -> list[dict[str, Any]]:
@@ -157,8 +200,8 @@ def instant_query(api: Http, query: str) -> list[dict[str, Any]]:
     return answer.get("data", {}).get("result", []) if status == 200 and isinstance(answer, dict) else []
 
 
-def logs_api(backend: str) -> Http:
-    return Http(backend, {"loki": "http://127.0.0.1:3100", "victorialogs": "http://127.0.0.1:9428"}[backend])
+def logs_api(backend: str, access: Access = PLAIN) -> Http:
+    return api(backend, {"loki": 3100, "victorialogs": 9428}[backend], access)
 
 
 def log_lines(api: Http, service: str, trace_id: str, since_s: int = 900) -> list[str]:
