@@ -43,7 +43,6 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (  # noqa: F401
     parse_version,
-    read_mapping,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read import read_spec, read_spec_memory
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_lint import lint_spec

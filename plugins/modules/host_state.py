@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: host_state
-author: observability.lgtm contributors
+author: observability.lgtm contributors (@observability-lgtm)
 version_added: "1.1.0"
 short_description: Compare files, directories, links and users on a host with an expected state, read-only
 description:
@@ -34,8 +34,10 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Reads only; runs the same in check mode.
     support: full
   diff_mode:
+    description: Reports differences in its result, never as a diff.
     support: none
 """
 

@@ -28,7 +28,8 @@ from typing import Any
 
 import pytest
 from lgtm_stack import EPHEMERAL, INVENTORY, SECRETS, figures_of, group_host, record_figures
-from stack.test_stack import (  # noqa: F401 # pylint: disable=unused-import  the traced-order checks, over TLS
+# The traced-order checks, run over TLS.
+from stack.test_stack import (  # noqa: F401 # pylint: disable=unused-import
     logs, metrics, orders, test_every_order_trace_is_complete_in_the_traces_backend,
     test_logs_backend_returns_the_log_line_with_the_trace_id,
     test_metrics_backend_returns_the_request_counter_with_bounded_labels, test_process_order_span_carries_the_order_id,
@@ -73,7 +74,7 @@ def listeners(lab) -> list[dict[str, Any]]:
     found = []
     for line in lab.check_output("ss -ltneH").splitlines():
         fields = line.split()
-        address, _, port = fields[3].rpartition(":")
+        address, port = fields[3].rsplit(":", 1)
         unit = re.search(r"cgroup:\S*/([^/\s]+)\.service", line)
         found.append({"address": address, "port": int(port), "process": unit.group(1) if unit else "(no unit)"})
     return found
@@ -140,9 +141,9 @@ def test_plain_text_is_refused_on_every_port_the_stack_listens_on(lab, listeners
 def test_otlp_http_needs_the_token(lab, token):
     url = "https://127.0.0.1:4318/v1/traces"
     base = ["--cacert", HOST_CA, "-H", "Content-Type: application/json", "--data-binary", "{}"]
-    _, without, text = curl(lab, *base, url)
-    _, wrong, _ = curl(lab, *base, "-H", "Authorization: Bearer not-the-token", url)
-    _, with_token, text_ok = curl(lab, *base, "-H", f"Authorization: Bearer {token}", url)
+    without, text = curl(lab, *base, url)[1:]
+    wrong = curl(lab, *base, "-H", "Authorization: Bearer not-the-token", url)[1]
+    with_token, text_ok = curl(lab, *base, "-H", f"Authorization: Bearer {token}", url)[1:]
     assert (without, wrong) == ("401", "401"), text
     assert with_token == "200", text_ok
     FIGURES["otlp_http"] = {"no_token": without, "wrong_token": wrong, "token": with_token}
@@ -153,8 +154,8 @@ def test_otlp_grpc_needs_the_token(lab, token):
             "--data-binary", "@/tmp/tls-empty.grpc"]
     url = f"https://127.0.0.1:4317{OTLP_GRPC_PATH}"
     lab.run(f"printf '{GRPC_EMPTY_FRAME}' > /tmp/tls-empty.grpc")
-    _, _, without = curl(lab, *base, url)
-    _, _, with_token = curl(lab, *base, "-H", f"authorization: Bearer {token}", url)
+    without = curl(lab, *base, url)[2]
+    with_token = curl(lab, *base, "-H", f"authorization: Bearer {token}", url)[2]
     assert "grpc-status: 16" in without.lower(), without
     assert "grpc-status: 0" in with_token.lower(), with_token
     FIGURES["otlp_grpc"] = {"no_token": "grpc-status 16", "token": "grpc-status 0"}
@@ -162,9 +163,9 @@ def test_otlp_grpc_needs_the_token(lab, token):
 
 def test_prometheus_needs_the_password(lab, password):
     url = "https://127.0.0.1:9090/api/v1/query?query=up"
-    _, without, _ = curl(lab, "--cacert", HOST_CA, url)
-    _, wrong, _ = curl(lab, "--cacert", HOST_CA, "-u", "collector:wrong", url)
-    _, right, text = curl(lab, "--cacert", HOST_CA, "-u", f"collector:{password}", url)
+    without = curl(lab, "--cacert", HOST_CA, url)[1]
+    wrong = curl(lab, "--cacert", HOST_CA, "-u", "collector:wrong", url)[1]
+    right, text = curl(lab, "--cacert", HOST_CA, "-u", f"collector:{password}", url)[1:]
     assert (without, wrong) == ("401", "401")
     assert right == "200", text
     # The web config holds a bcrypt hash, never the password.
@@ -225,7 +226,8 @@ def test_site_at_vvv_prints_no_secret(lab, token, password):
     assert token in lab.file("/etc/otelcol/config.yaml").content_string
 
 
-def test_figures(orders):  # noqa: F811 # pylint: disable=redefined-outer-name  the imported fixture
+# `orders` is the imported fixture.
+def test_figures(orders):  # noqa: F811 # pylint: disable=redefined-outer-name
     figures = figures_of(orders, "jaeger")
     record_figures(figures)
     tls_figures = {**FIGURES, "request_to_complete_trace_s_median": figures["request_to_complete_trace_s"]["median"],
