@@ -18,11 +18,11 @@ export PY_COLORS := 0
 # Longest first, so that parallel runs finish together (kubernetes brings up its own cluster). The Grafana-stack
 # scenarios (grafana tempo mimir loki default_lgtm distributed_lgtm) run only
 # where their upstream release files were imported into the mirror.
-SCENARIOS ?= kubernetes distributed default reliability upgrade otel_collector prometheus jaeger victorialogs lab \
+SCENARIOS ?= kubernetes distributed default tls reliability upgrade otel_collector prometheus jaeger victorialogs lab \
   grafana tempo mimir loki default_lgtm distributed_lgtm
 export MOLECULE_JOBS ?= 3
 
-.PHONY: help setup setup-tools lab test lint sanity units molecule benchmarks bench-collector
+.PHONY: help setup setup-tools lab test lint sanity units molecule benchmarks bench-collector bench-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,5 +68,9 @@ bench-collector: setup-tools ## collector throughput: the stack's rendered confi
 	$(VENV)/bin/python lab/mirror.py build otel_collector telemetrygen
 	$(VENV)/bin/python benchmarks/collector_throughput.py $(BENCH_COLLECTOR_ARGS)
 
+bench-stack: setup ## converge, re-run and request-to-trace of the all-in-one stack on a fresh lab host (figures)
+	$(VENV)/bin/python benchmarks/stack_bench.py --orders 30
+
 benchmarks: ## every benchmark, printing its figures (make test runs them after the scenarios)
 	$(MAKE) bench-collector BENCH_COLLECTOR_ARGS="--rounds 3"
+	$(MAKE) bench-stack

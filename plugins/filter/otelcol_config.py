@@ -3,17 +3,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render a complete OpenTelemetry Collector configuration from a high-level spec.
 
-Two filters live here:
+Three filters live here:
 
 * ``otelcol_config`` turns the spec described in ``docs/otelcol_config.md`` into
   the collector configuration (a dict, rendered by the role with ``to_nice_yaml``),
   after linting it.
 * ``otelcol_gomemlimit`` returns the ``GOMEMLIMIT`` value that matches the
   ``memory_limiter`` settings of the same spec, for the service's environment.
+* ``otelcol_memory_max`` returns the service's memory cap (systemd ``MemoryMax``)
+  that the same ``memory_limiter`` settings are a share of.
 
 This file is the entry point only (``otelcol_kubernetes_needs`` runs the same
 stages through ``checked_config``). The stages live in plugins/module_utils:
-facts (``otelcol_facts``), read (``otelcol_read``, ``otelcol_read_kubernetes``),
+facts (``otelcol_facts``), read (``otelcol_read``, ``otelcol_read_kubernetes``, ``otelcol_read_access``),
 lint (``otelcol_lint``), render (``otelcol_render``), overrides
 (``otelcol_overrides``) and the final check of the rendered configuration
 (``otelcol_check``); the typed spec they share is ``otelcol_spec``.
@@ -41,9 +43,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (  # noqa: F401
     parse_version,
-    read_mapping,
 )
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read import read_memory, read_spec
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read import read_spec, read_spec_memory
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_lint import lint_spec
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render import render
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_overrides import apply_overrides
@@ -77,7 +78,7 @@ register_default_ports(role_default_ports())
 
 __all__ = [
     "BACKEND_TYPES", "COMPONENT_KINDS", "DEFAULT_COLLECTOR_VERSION", "REMOVED_COMPONENTS", "SIGNALS",
-    "TYPE_RENAMES", "FilterModule", "otelcol_config", "otelcol_gomemlimit", "parse_version", "versioned_type",
+    "TYPE_RENAMES", "FilterModule", "otelcol_config", "otelcol_gomemlimit", "otelcol_memory_max", "parse_version", "versioned_type",
 ]
 
 
@@ -128,14 +129,12 @@ def otelcol_config(spec: Any, version: Optional[str] = None) -> Config:
 
 def otelcol_gomemlimit(spec: Any) -> str:
     """Return the GOMEMLIMIT value (e.g. "1310MiB") matching the spec's memory_limiter."""
-    try:
-        mapping = read_mapping(spec, "spec")
-        if "memory" not in mapping:
-            raise SpecError("spec.memory: missing; give host_mib or limit_mib")
-        memory = read_memory(mapping["memory"], "spec.memory")
-        return f"{memory.gomemlimit_mib}MiB"
-    except SpecError as error:
-        raise AnsibleFilterError(format_problems(error.problems, "otelcol_gomemlimit")) from None
+    return run_filter("otelcol_gomemlimit", lambda: f"{read_spec_memory(spec).gomemlimit_mib}MiB")
+
+
+def otelcol_memory_max(spec: Any) -> int:
+    """Return the MiB the collector's service may use at all (systemd MemoryMax) for the spec's memory_limiter."""
+    return run_filter("otelcol_memory_max", lambda: read_spec_memory(spec).budget_mib)
 
 
 class FilterModule:
@@ -145,4 +144,5 @@ class FilterModule:
         return {
             "otelcol_config": otelcol_config,
             "otelcol_gomemlimit": otelcol_gomemlimit,
+            "otelcol_memory_max": otelcol_memory_max,
         }

@@ -129,6 +129,8 @@ def emitted_components(spec: Spec) -> List[Tuple[str, str, str]]:
             sampler = "probabilistic_sampler" if pipeline.sampling.kind == "probabilistic" else "tail_sampling"
             found.append((f"{pipeline.path}.sampling", "processors", sampler))
     found.append(("spec.extensions.health_check", "extensions", "health_check"))
+    found.extend((f"{receiver.path}.auth", "extensions", "bearertokenauth")
+                 for receiver in spec.receivers.values() if receiver.bearer_tokens)
     if spec.persistent_queue_directory is not None:
         found.append(("spec.persistent_queue", "extensions", "file_storage"))
     found.extend((f"spec.extensions.{name}", "extensions", name)

@@ -31,6 +31,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distrib
     UPSTREAM_CONTRIB, read_distribution,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_kubernetes import read_kubernetes
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_access import (
+    read_auth, read_receiver_auth, read_scrape_job,
+)
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
     NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_bool, read_component_id,
     read_dimensions, read_duration, read_durations, read_int, read_mapping, read_name, read_number,
@@ -54,8 +57,11 @@ CONNECTOR_TYPE_NAMES = frozenset(
     name for old in CONNECTOR_SIGNALS for name in (old, versioned_type("connectors", old, (999, 0, 0))))
 
 
-# The largest host_mib whose derived limit (80%) still fits memory_limiter's 32-bit limit_mib.
-MAX_HOST_MIB = (MEMORY_LIMITER_MAX_MIB * 100 + 99) // 80
+# The memory_limiter's limit as a share of the collector's memory budget (host_mib);
+# the rest is left for the OS and other processes, and for the Go runtime's overhead.
+LIMIT_PERCENT_OF_BUDGET = 80
+# The largest host_mib whose derived limit still fits memory_limiter's 32-bit limit_mib.
+MAX_HOST_MIB = (MEMORY_LIMITER_MAX_MIB * 100 + 99) // LIMIT_PERCENT_OF_BUDGET
 
 
 def read_memory(value: Any, path: str) -> MemorySpec:
@@ -69,11 +75,11 @@ def read_memory(value: Any, path: str) -> MemorySpec:
         problems.add(f"{path}: give exactly one of host_mib (the host's memory in MiB, the limit is derived "
                      f"from it) or limit_mib (an explicit memory_limiter limit in MiB)")
         problems.raise_if_any()
+    host_mib = None
     if "host_mib" in mapping:
         host_mib = problems.attempt(read_int, mapping["host_mib"], f"{path}.host_mib", minimum=128,
                                     maximum=MAX_HOST_MIB)
-        # Leave 20% of the host for the OS and other processes.
-        limit_mib = None if host_mib is None else host_mib * 80 // 100
+        limit_mib = None if host_mib is None else host_mib * LIMIT_PERCENT_OF_BUDGET // 100
     else:
         limit_mib = problems.attempt(read_int, mapping["limit_mib"], f"{path}.limit_mib", minimum=32,
                                      maximum=MEMORY_LIMITER_MAX_MIB)
@@ -83,7 +89,18 @@ def read_memory(value: Any, path: str) -> MemorySpec:
     if "spike_limit_mib" in mapping:
         spike_limit_mib = read_int(mapping["spike_limit_mib"], f"{path}.spike_limit_mib", minimum=1,
                                    maximum=limit_mib - 1)
-    return MemorySpec(limit_mib=limit_mib, spike_limit_mib=spike_limit_mib, check_interval=check_interval)
+    # The budget the limit is a share of: host_mib as given, or worked back from the explicit limit (rounded up).
+    budget_mib = host_mib if host_mib is not None else -(-limit_mib * 100 // LIMIT_PERCENT_OF_BUDGET)
+    return MemorySpec(limit_mib=limit_mib, spike_limit_mib=spike_limit_mib, check_interval=check_interval,
+                      budget_mib=budget_mib)
+
+
+def read_spec_memory(spec: Any) -> MemorySpec:
+    """Only the memory section of a whole spec (for the GOMEMLIMIT and MemoryMax filters)."""
+    mapping = read_mapping(spec, "spec")
+    if "memory" not in mapping:
+        raise SpecError("spec.memory: missing; give host_mib or limit_mib")
+    return read_memory(mapping["memory"], "spec.memory")
 
 
 def read_tls(value: Any, path: str) -> TlsSpec:
@@ -181,17 +198,6 @@ def read_backend_tenant(value: Any, path: str, backend_type: str, header: Option
     return read_str(value, path)
 
 
-def read_auth(value: Any, path: str) -> Tuple[str, str]:
-    """Basic-auth username and password."""
-    auth = read_mapping(value, path)
-    problems = Problems()
-    problems.attempt(check_keys, auth, path, ("username", "password"))
-    username = problems.attempt(read_str, auth.get("username"), f"{path}.username")
-    password = problems.attempt(read_str, auth.get("password"), f"{path}.password")
-    problems.raise_if_any()
-    return username, password
-
-
 def read_backend_options(backend: BackendSpec, mapping: Mapping, path: str) -> None:
     """The settings every network backend shares (tls, headers, tenant, auth, queue); all problems reported."""
     problems = Problems()
@@ -224,7 +230,7 @@ def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
     mapping = read_mapping({} if value is None else value, path)
     receiver = ReceiverSpec(component_id=component_id, type=receiver_type, path=path)
     if receiver_type == "otlp":
-        check_keys(mapping, path, ("grpc", "http", "tls"))
+        check_keys(mapping, path, ("grpc", "http", "tls", "auth"))
         # Explicit addresses are always emitted; null disables a protocol.
         # The collector's own default receivers, as its role writes them.
         grpc = mapping.get("grpc", f"0.0.0.0:{default_port(COLLECTOR_OTLP_GRPC)}")
@@ -237,6 +243,12 @@ def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
             receiver.tls = read_tls(mapping["tls"], f"{path}.tls")
             if receiver.tls.enabled and receiver.tls.cert_file is None:
                 raise SpecError(f"{path}.tls: a receiver serving TLS needs cert_file and key_file")
+        if mapping.get("auth") is not None:
+            receiver.bearer_tokens = read_receiver_auth(mapping["auth"], f"{path}.auth")
+            # A token sent in plain text is as good as published.
+            if receiver.tls is None or not receiver.tls.enabled:
+                raise SpecError(f"{path}.auth: bearer tokens need TLS on the receiver; give {path}.tls "
+                                f"{{cert_file, key_file}} too")
     elif receiver_type == "prometheus":
         check_keys(mapping, path, ("scrape_configs",))
         jobs = mapping.get("scrape_configs")
@@ -248,37 +260,6 @@ def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
     else:
         raise SpecError(f"{path}: unknown receiver type {receiver_type!r}; accepted: {', '.join(sorted(RECEIVER_SIGNALS))}")
     return receiver
-
-
-# A target instrumented with OpenTelemetry (the collector's own metrics, Jaeger)
-# exposes its resource as `target_info`; the prometheus receiver would make that
-# the series' resource, replacing the job and instance the scrape config gives
-# them (a collector scraped as job "lgtm-stack" shows up as "otelcol-contrib"
-# with a random instance). Dropped in the scrape loop, before the receiver.
-DROP_TARGET_INFO: Config = {"source_labels": ["__name__"], "regex": "target_info", "action": "drop"}
-
-
-def read_scrape_job(value: Any, path: str) -> Config:
-    """One prometheus scrape job, rendered as a scrape config."""
-    mapping = read_mapping(value, path)
-    check_keys(mapping, path, ("job_name", "targets", "scrape_interval", "metrics_path"))
-    targets = read_str_list(mapping.get("targets"), f"{path}.targets")
-    if not targets:
-        raise SpecError(f"{path}.targets: expected at least one 'host:port' target")
-    for index, target in enumerate(targets):
-        parse_host_port(target, f"{path}.targets[{index}]")
-    job: Config = {
-        "job_name": read_name(mapping.get("job_name"), f"{path}.job_name"),
-        "scrape_interval": read_duration(mapping.get("scrape_interval", "30s"), f"{path}.scrape_interval"),
-        "static_configs": [{"targets": targets}],
-        "metric_relabel_configs": [DROP_TARGET_INFO],
-    }
-    if "metrics_path" in mapping:
-        metrics_path = read_str(mapping["metrics_path"], f"{path}.metrics_path")
-        if not metrics_path.startswith("/"):
-            raise SpecError(f"{path}.metrics_path: must start with '/', got {metrics_path!r}")
-        job["metrics_path"] = metrics_path
-    return job
 
 
 def read_connector(component_id: str, value: Any, path: str) -> ConnectorSpec:

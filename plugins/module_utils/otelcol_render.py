@@ -134,6 +134,11 @@ def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
     return exporter
 
 
+def bearertokenauth_id(receiver: ReceiverSpec) -> str:
+    """The id of the bearertokenauth extension that guards a receiver."""
+    return f"bearertokenauth/{id_suffix(receiver.component_id)}"
+
+
 def render_receiver(receiver: ReceiverSpec) -> Config:
     """A receiver."""
     if receiver.type == "prometheus":
@@ -148,6 +153,8 @@ def render_receiver(receiver: ReceiverSpec) -> Config:
             protocol["tls"] = {key: value for key, value in (
                 ("cert_file", receiver.tls.cert_file), ("key_file", receiver.tls.key_file),
                 ("client_ca_file", receiver.tls.ca_file)) if value is not None}
+        if receiver.bearer_tokens:
+            protocol["auth"] = {"authenticator": bearertokenauth_id(receiver)}
         protocols[protocol_name] = protocol
     return {"protocols": protocols}
 
@@ -286,6 +293,9 @@ def render(spec: Spec) -> Config:
             if backend.auth is not None:
                 extensions[basicauth_id(backend)] = {
                     "client_auth": {"username": backend.auth[0], "password": backend.auth[1]}}
+    for receiver in spec.receivers.values():
+        if receiver.bearer_tokens:
+            extensions[bearertokenauth_id(receiver)] = {"scheme": "Bearer", "tokens": list(receiver.bearer_tokens)}
     if spec.pprof is not None:
         extensions["pprof"] = {"endpoint": spec.pprof.text}
     if spec.zpages is not None:

@@ -81,6 +81,9 @@ class MemorySpec:
     limit_mib: int
     spike_limit_mib: int
     check_interval: str
+    # The memory the collector may use at all (host_mib, or the limit's 100/80):
+    # the service's hard cap (systemd MemoryMax, a container's limit).
+    budget_mib: int = 0
 
     @property
     def gomemlimit_mib(self) -> int:
@@ -125,6 +128,8 @@ class ReceiverSpec:
     grpc: Optional[ListenAddress] = None
     http: Optional[ListenAddress] = None
     tls: Optional[TlsSpec] = None
+    # Bearer tokens a client must send (Authorization: Bearer <token>); empty: no authentication.
+    bearer_tokens: List[str] = field(default_factory=list)
     scrape_configs: List[Config] = field(default_factory=list)
 
 

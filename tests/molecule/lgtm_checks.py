@@ -275,6 +275,24 @@ def lifecycle_tests(role: str, service: str, version: str, links: list[str], rea
         assert host.file(kept).exists
         host.check_output(f"rm -f {kept}")
 
+    def test_hand_edits_are_put_back_on_the_next_run(host: Any) -> None:
+        # A re-run skips install and configure when the host already is what
+        # they would make it (observability.lgtm.host_state); any hand edit
+        # must send it down the full path and be undone.
+        unit = f"/etc/systemd/system/{service}.service"
+        config = host.check_output(f"find /etc/{service} -maxdepth 1 -type f -name '*.y*ml' -print -quit") or unit
+        before = {path: host.file(path).sha256sum for path in (unit, config)}
+        host.check_output(f"echo '# edited by hand' >> {config} && echo '# edited by hand' >> {unit}")
+        host.check_output(f"chmod 0755 /etc/{service} && rm -f /usr/local/bin/{links[0]}")
+        started = pid(host)
+        rc, output = apply_converge(host, {})
+        assert rc == 0, output
+        assert {path: host.file(path).sha256sum for path in (unit, config)} == before
+        assert host.file(f"/etc/{service}").mode == 0o750
+        assert host.file(f"/usr/local/bin/{links[0]}").linked_to.startswith(f"{tree}/{version}/")
+        assert pid(host) != started, "the restored configuration must be the one running"
+        assert poll(lambda: ready(host))
+
     def test_state_absent_removes_the_component_and_keeps_its_data(host: Any) -> None:
         kept = marker(host)
         rc, output = apply_converge(host, {f"{role}_state": "absent"})

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -26,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lgtm_stack import (EPHEMERAL, Http, assert_context_crossed_the_hop, converge_timings, instant_query, log_lines,
-                        trace, wait_for)
+from lgtm_stack import (EPHEMERAL, TRACE_POLL_S, Http, assert_context_crossed_the_hop, complete_trace, converge_timings,
+                        instant_query, latency_figures, log_lines, wait_for)
 
 REPO = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(REPO / "tests" / "unit" / "roles"))
@@ -98,11 +97,6 @@ def place_order(order_id: str) -> str:
     return answer["trace_id"]
 
 
-def complete_trace(api: Http, trace_id: str) -> list[dict[str, Any]] | None:
-    spans = trace(api, trace_id)
-    return spans if spans and {s["service"] for s in spans} >= {"shop-front", "shop-back"} else None
-
-
 def resources_of(api: Http, trace_id: str) -> list[dict[str, Any]]:
     """The resource attributes of every span batch of a trace, by key."""
     status, answer = api.get(f"/api/v3/traces/{trace_id}")
@@ -118,7 +112,7 @@ def orders(jaeger: ClusterHttp) -> list[dict[str, Any]]:
         order_id = f"k8s-{int(time.time())}-{number}"
         sent = time.monotonic()
         trace_id = place_order(order_id)
-        spans = wait_for(lambda: complete_trace(jaeger, trace_id))
+        spans = wait_for(lambda: complete_trace(jaeger, trace_id), interval=TRACE_POLL_S)
         result.append({"order_id": order_id, "trace_id": trace_id, "spans": spans,
                        "visible_after_s": round(time.monotonic() - sent, 3) if spans else None})
     return result
@@ -241,9 +235,7 @@ def test_figures(orders):
         "cluster_up_s": float(up.read_text()) if up.exists() else None,
         "converge_s": timings[-2] if len(timings) >= 2 else (timings[-1] if timings else None),
         "idempotent_rerun_s": timings[-1] if len(timings) >= 2 else None,
-        "request_to_complete_trace_s": {
-            "median": statistics.median(visible) if visible else None,
-            "p95": visible[max(0, round(0.95 * len(visible)) - 1)] if visible else None},
+        "request_to_complete_trace_s": latency_figures(orders),
     }
     (EPHEMERAL / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
     print("\nFIGURES " + json.dumps(figures))

@@ -22,8 +22,11 @@ loss is the collector's, not the sender's.
 With the persistent queue (site.yml's default) stored must equal sent for every
 signal. With the queue in memory (site.yml re-run with the queue turned off
 through the spec) the restart must lose spans: proof that the first test can
-fail. Last, site.yml at -vvv with a backend password in the spec must not print
-that password anywhere.
+fail. Then a burst far above a small memory limit, with the traces backend down:
+the senders must see the collector refuse data (back-pressure), and the
+collector must stay the same process, never OOM-killed, its anonymous memory
+under the unit's MemoryMax. Last, site.yml at -vvv with a backend password in
+the spec must not print that password anywhere.
 """
 from __future__ import annotations
 
@@ -33,13 +36,14 @@ import json
 import os
 import secrets
 import socket
+import subprocess
 import time
 from typing import Any
 
 import pytest
 import yaml
 from lgtm_stack import (REPO, Http, failed_tasks, group_host, logs_api, metrics_api, send_counted, site,
-                        stored_counted, traces_api)
+                        stored_counted, telemetrygen, traces_api)
 
 STACK_VARS = REPO / "playbooks" / "vars" / "stack.yml"
 
@@ -160,6 +164,85 @@ def test_memory_queue_loses_data_through_the_same_run(lab, address):
     lost = {signal: result["sent"][signal] - result["stored"][signal] for signal in result["sent"]}
     assert lost["traces"] > 0, f"the in-memory queue lost no spans through the restart: {explain(result)}"
     assert all(count >= 0 for count in lost.values()), f"more stored than sent: {explain(result)}"
+
+
+# --- memory pressure ------------------------------------------------------------
+
+BURST_LIMIT_MIB = 200          # the memory_limiter limit of the burst run: a unit cap (MemoryMax) of 250 MiB
+BURST = {"workers": 8, "size_mb": 1, "batch": 4, "seconds": 20}   # 1 MiB spans, 8 senders, no rate limit
+BURST_TIMEOUT_S = 90           # telemetrygen keeps retrying refused exports; it is stopped after this
+
+
+def unit_state(lab: Any) -> dict[str, str]:
+    fields = lab.check_output("systemctl show otelcol -p MainPID -p NRestarts -p MemoryMax -p ControlGroup")
+    return dict(line.split("=", 1) for line in fields.splitlines())
+
+
+def oom_kills(lab: Any, control_group: str) -> int:
+    """OOM kills in the service's cgroup: memory.events (cgroup v2) or memory.oom_control (v1)."""
+    for path in (f"/sys/fs/cgroup{control_group}/memory.events",
+                 f"/sys/fs/cgroup/memory{control_group}/memory.oom_control"):
+        if lab.file(path).exists:
+            fields = dict(line.split() for line in lab.file(path).content_string.splitlines())
+            return int(fields.get("oom_kill", 0))
+    raise AssertionError(f"no memory controller files for {control_group}")
+
+
+def anonymous_rss_mib(lab: Any, pid: str) -> float:
+    # Anonymous memory only: the binary's own file pages (RssFile, ~120 MiB) are
+    # page cache the kernel shares and reclaims, charged to whoever read them first.
+    status = lab.run("grep RssAnon /proc/%s/status", pid)
+    return int(status.stdout.split()[1]) / 1024 if status.rc == 0 else 0.0
+
+
+def collector_counter(lab: Any, name: str) -> float:
+    script = ("import urllib.request; print(sum(float(line.rsplit(' ', 1)[1]) for line in urllib.request"
+              f".urlopen('http://127.0.0.1:8888/metrics').read().decode().splitlines() if line.startswith('{name}')))")
+    return float(lab.check_output("python3 -c %s", script))
+
+
+def test_burst_above_memory_limit_is_refused_without_oom_kill(lab, address):
+    """A burst far above the memory limit: refused with back-pressure, no OOM kill, RSS under the unit's cap."""
+    spec = stack_spec()
+    spec["memory"] = {"limit_mib": BURST_LIMIT_MIB}
+    run = site("--tags", "otel_collector", extra_vars={"lgtm_stack_collector_spec": spec})
+    assert run.returncode == 0, failed_tasks(run)
+    before = unit_state(lab)
+    cap_mib = int(before["MemoryMax"]) / 2**20
+    assert cap_mib == BURST_LIMIT_MIB * 100 / 80, f"the unit's MemoryMax is not the budget of the limit: {before}"
+    assert collector_listening(address), "the collector's OTLP gRPC port does not answer"
+    refused_before = collector_counter(lab, "otelcol_receiver_refused_spans")
+    # With the traces backend down every accepted span waits in the collector.
+    systemctl(lab, "stop", "jaeger")
+    try:
+        burst = subprocess.Popen(
+            ["timeout", str(BURST_TIMEOUT_S), telemetrygen(), "traces", "--otlp-endpoint", f"{address}:4317",
+             "--otlp-insecure", "--workers", str(BURST["workers"]), "--rate", "0", "--size", str(BURST["size_mb"]),
+             "--batch-size", str(BURST["batch"]), "--duration", f"{BURST['seconds']}s", "--service", "burst"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        peak_anon = 0.0
+        while burst.poll() is None:
+            peak_anon = max(peak_anon, anonymous_rss_mib(lab, before["MainPID"]))
+            time.sleep(0.5)
+        output = burst.communicate()[0]
+    finally:
+        systemctl(lab, "start", "jaeger")
+    after = unit_state(lab)
+    refused = collector_counter(lab, "otelcol_receiver_refused_spans") - refused_before
+    accepted = collector_counter(lab, "otelcol_receiver_accepted_spans")
+    kills = oom_kills(lab, after["ControlGroup"])
+    FIGURES.append(f"FIGURES-RELIABILITY memory limit_mib={BURST_LIMIT_MIB} memory_max_mib={cap_mib:.0f} "
+                   f"burst_mib_offered={BURST['workers']}x{BURST['size_mb']}MiB_spans_unthrottled_{BURST['seconds']}s "
+                   f"peak_anon_rss_mib={peak_anon:.0f} accepted_spans={accepted:.0f} refused_spans={refused:.0f} "
+                   f"oom_kills={kills} restarts={int(after['NRestarts']) - int(before['NRestarts'])}")
+    print("\n" + FIGURES[-1])
+    # The senders saw the back-pressure, the collector counted it...
+    assert "data refused due to high memory usage" in output, f"telemetrygen saw no back-pressure:\n{output[-2000:]}"
+    assert refused > 0, "the collector refused no spans during the burst"
+    # ...and it was never killed: same process, no restart, no OOM kill, memory under the cap throughout.
+    assert after["MainPID"] == before["MainPID"] and after["NRestarts"] == before["NRestarts"], (before, after)
+    assert kills == 0, f"the OOM killer fired {kills} time(s) in {after['ControlGroup']}"
+    assert 0 < peak_anon < cap_mib, f"anonymous RSS peaked at {peak_anon:.0f} MiB, cap {cap_mib:.0f} MiB"
 
 
 def test_site_at_vvv_never_prints_a_backend_password(lab):

@@ -2,8 +2,9 @@
 
 Every stack scenario points its verifier at this folder, so the same checks
 run against whichever backends the inventory chose for traces, metrics and
-logs, all-in-one or distributed. Grafana's datasources are checked where the
-inventory has Grafana.
+logs, all-in-one or distributed, over TLS with the scenario's credentials where
+the inventory turns lgtm_tls on (the tls scenario runs these too). Grafana's
+datasources are checked where the inventory has Grafana.
 """
 from __future__ import annotations
 
@@ -11,25 +12,25 @@ import os
 
 import pytest
 from lgtm_stack import (Http, assert_context_crossed_the_hop, attribute, backend_of, figures_of, group_host,
-                        group_hosts, instant_query, log_lines, logs_api, metrics_api, record_figures, traced_orders,
-                        traces_api, wait_for)
+                        group_hosts, instant_query, log_lines, logs_api, metrics_api, record_figures, stack_access,
+                        traced_orders, traces_api, wait_for)
 
 GRAFANA_PASSWORD_FILE = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."), "grafana-admin-password")
 
 
 @pytest.fixture(scope="module")
 def traces():
-    return traces_api(backend_of("traces"))
+    return traces_api(backend_of("traces"), stack_access())
 
 
 @pytest.fixture(scope="module")
 def metrics():
-    return metrics_api(backend_of("metrics"))
+    return metrics_api(backend_of("metrics"), stack_access())
 
 
 @pytest.fixture(scope="module")
 def logs():
-    return logs_api(backend_of("logs"))
+    return logs_api(backend_of("logs"), stack_access())
 
 
 @pytest.fixture(scope="module")

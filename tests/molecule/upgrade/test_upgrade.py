@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 import yaml
-from lgtm_stack import (REPO, converge_timings, failed_tasks, group_host, log_lines, logs_api, metrics_api,
-                        place_order, record_figures, send_counted, site, stored_counted, trace, traces_api,
+from lgtm_stack import (REPO, complete_trace, converge_timings, failed_tasks, group_host, log_lines, logs_api,
+                        metrics_api, place_order, record_figures, send_counted, site, stored_counted, traces_api,
                         wait_for)
 
 PINS = yaml.safe_load((REPO / "lab" / "versions.yml").read_text())
@@ -137,11 +137,6 @@ def send_run(lab: Any, apis: dict[str, Any], label: str) -> dict[str, Any]:
     return {"run_id": run_id, "sent": sent, "stored": stored_in_full(apis, run_id, sent, STORED_WAIT_S)}
 
 
-def complete_trace(apis: dict[str, Any], trace_id: str) -> list[dict[str, Any]] | None:
-    spans = trace(apis["traces"], trace_id)
-    return spans if spans and {s["service"] for s in spans} >= {"shop-front", "shop-back"} else None
-
-
 # --- the sequence ------------------------------------------------------------------
 
 @pytest.fixture(scope="module", autouse=True)
@@ -164,7 +159,7 @@ def before(lab: Any, apis: dict[str, Any]) -> dict[str, Any]:
     assert counted["stored"] == counted["sent"], f"before the upgrade, not everything sent was stored: {counted}"
     demo = group_host("demo")
     trace_id = place_order(demo, f"upgrade-{int(time.time())}")
-    spans = wait_for(lambda: complete_trace(apis, trace_id), seconds=60)
+    spans = wait_for(lambda: complete_trace(apis["traces"], trace_id), seconds=60)
     assert spans, apis["traces"].explain(f"the order's trace {trace_id} is not complete in Jaeger", spans)
     logs = wait_for(lambda: log_lines(apis["logs"], "shop-front", trace_id), seconds=60)
     assert logs, apis["logs"].explain(f"no log line of shop-front carries the trace ID {trace_id}", logs)
@@ -255,7 +250,7 @@ def test_data_written_before_the_upgrade_is_queryable_after_it(lab, apis, before
         FIGURES["components"].setdefault(component, {}).update(
             signal=signal, data_before_upgrade=counted["stored"][signal], data_after_upgrade=after[signal])
     assert after == counted["sent"], f"sent {counted['sent']}, stored before {counted['stored']}, after {after}"
-    spans = complete_trace(apis, before["trace_id"])
+    spans = complete_trace(apis["traces"], before["trace_id"])
     assert spans and len(spans) == before["spans"], apis["traces"].explain(
         f"the order's trace {before['trace_id']} ({before['spans']} spans before) after the upgrade", spans)
     logs = log_lines(apis["logs"], "shop-front", before["trace_id"])

@@ -19,6 +19,7 @@ from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import
     FilterModule,
     otelcol_config,
     otelcol_gomemlimit,
+    otelcol_memory_max,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distribution import read_distribution
 
@@ -76,6 +77,7 @@ def test_filter_module_exposes_both_filters() -> None:
     filters = FilterModule().filters()
     assert filters["otelcol_config"] is otelcol_config
     assert filters["otelcol_gomemlimit"] is otelcol_gomemlimit
+    assert filters["otelcol_memory_max"] is otelcol_memory_max
 
 
 def test_spec_must_be_a_mapping() -> None:
@@ -134,6 +136,25 @@ def test_gomemlimit_bad_input() -> None:
         otelcol_gomemlimit({})
     with pytest.raises(AnsibleFilterError, match=r"spec: expected a mapping"):
         otelcol_gomemlimit("2048")
+
+
+def test_memory_max_is_the_budget_the_limit_is_a_share_of() -> None:
+    # host_mib is the budget itself; an explicit limit is 80% of the cap, rounded up.
+    assert otelcol_memory_max(base_spec()) == 2048
+    assert otelcol_memory_max({"memory": {"limit_mib": 200}}) == 250
+    assert otelcol_memory_max({"memory": {"limit_mib": 201}}) == 252
+    # The cap is always above the limit the memory_limiter refuses at, and GOMEMLIMIT below it.
+    for limit in (32, 100, 999, 4095):
+        cap = otelcol_memory_max({"memory": {"limit_mib": limit}})
+        assert cap * 80 // 100 <= limit < cap
+        assert int(otelcol_gomemlimit({"memory": {"limit_mib": limit}})[:-3]) < limit
+
+
+def test_memory_max_bad_input() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"(?s)otelcol_memory_max.*spec.memory: missing"):
+        otelcol_memory_max({})
+    with pytest.raises(AnsibleFilterError, match=r"spec.memory.limit_mib"):
+        otelcol_memory_max({"memory": {"limit_mib": "lots"}})
 
 
 # ---------------------------------------------------------------- batching

@@ -18,7 +18,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render 
 ROOT = Path(__file__).resolve().parents[4]
 MODULE_UTILS = ROOT / "plugins" / "module_utils"
 STAGES = ["otelcol_spec", "otelcol_facts", "otelcol_values", "otelcol_read", "otelcol_lint", "otelcol_render", "otelcol_overrides",
-          "otelcol_check", "otelcol_read_kubernetes", "otelcol_kubernetes_needs"]
+          "otelcol_check", "otelcol_read_kubernetes", "otelcol_read_access", "otelcol_kubernetes_needs"]
 PREFIX = "ansible_collections.observability.lgtm.plugins.module_utils."
 
 

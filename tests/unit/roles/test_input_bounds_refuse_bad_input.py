@@ -1,0 +1,171 @@
+"""Every role refuses an empty or out-of-range value of each of its variables, before any change, naming it.
+
+An argument spec cannot say "not empty" or "from 1 to 65535": each role declares
+that in meta/input_bounds.yml and, as its first task, has the common role check
+its variables against it (roles/common/tasks/input_bounds.yml). The cases are
+generated from every role's meta/argument_specs.yml and declarations, so a
+variable added later is covered without a new test: for each str or path option
+without choices and not declared may_be_empty an empty string, for each int
+option a value below its minimum and one above its maximum, and for each list or
+dict declared non_empty an empty one; an int option without a declared range
+fails test_declarations_fit_the_argument_spec.
+
+All cases run as the real roles in one ansible-playbook run, in check mode: one
+inventory host per case with the bad value as a host variable, one play per
+role. Each host must fail at the bounds check with no task before it changed,
+and with a message that names its variable and no other variable of the role
+or of the lifecycle (so the defaults themselves are within bounds).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from argument_specs import REPO, ROLES, declared_bounds, entry_points  # noqa: E402
+
+pytest.importorskip("ansible")
+
+from ansible_collections.observability.lgtm.plugins.module_utils.input_bounds import (  # noqa: E402
+    declaration_problems,
+    option_rules,
+    spec_options,
+)
+
+CHECK_TASK = "observability.lgtm.common : Check the role variables against their declared bounds"
+# A valid description for the common role run on its own; a case of a sub-option replaces one key.
+COMMON_COMPONENT = {
+    "name": "lgtm-bounds-probe", "version": "1.0.0", "state": "present",
+    "artifact_url": "http://127.0.0.1:9/lgtm-bounds-probe.tar.gz", "checksum_url": "http://127.0.0.1:9/SHA256SUMS",
+    "archive": "tar.gz", "archive_strip": 0, "config_dir": "/etc/lgtm-bounds-probe", "readiness_url": "",
+}
+BASE_VALUES = {"common_component": COMMON_COMPONENT}
+EMPTY = {"str": "", "path": "", "list": [], "dict": {}}
+
+
+class Case(NamedTuple):
+    role: str
+    variable: str       # what the host sets
+    value: Any
+    named: str          # the option the message must name
+    label: str
+
+
+def options_of(role: Path) -> Dict[str, Any]:
+    return dict(entry_points(role))["main"]
+
+
+def role_cases(role: Path) -> List[Case]:
+    generated = []
+    for name, rule in option_rules(options_of(role), declared_bounds(role)).items():
+        bad = []
+        if rule.int_range is not None:
+            if rule.int_range.minimum is not None:
+                bad.append((rule.int_range.minimum - 1, "below"))
+            if rule.int_range.maximum is not None:
+                bad.append((rule.int_range.maximum + 1, "above"))
+        elif rule.non_empty:
+            bad.append((EMPTY[rule.type], "empty"))
+        for value, label in bad:
+            variable, dot, key = name.partition(".")
+            if dot:
+                assert variable in BASE_VALUES, f"{role.name}: add a valid {variable} to BASE_VALUES for {name}"
+                value = {**BASE_VALUES[variable], key: value}
+            generated.append(Case(role.name, variable, value, name, label))
+    return generated
+
+
+CASES = [case for role in ROLES for case in role_cases(role)]
+# The lifecycle's variables come from the collection-wide ones, which users set: through any role.
+COLLECTION_WIDE_CASES = [
+    Case("jaeger", "lgtm_readiness_retries", 0, "common_readiness_retries", "collection-wide"),
+    Case("wiring", "lgtm_rollout_timeout", 0, "common_rollout_timeout", "collection-wide"),
+]
+ALL_CASES = CASES + COLLECTION_WIDE_CASES
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[role.name for role in ROLES])
+def test_declarations_fit_the_argument_spec(role: Path):
+    # Also where a new int option without a declared range fails.
+    assert (role / "meta" / "input_bounds.yml").exists(), f"{role.name}: meta/input_bounds.yml is missing"
+    assert declaration_problems(options_of(role), declared_bounds(role)) == []
+
+
+def test_cases_cover_every_role_and_every_kind_of_bound():
+    # Guards against a spec or declaration change that silently generates nothing.
+    assert len(CASES) >= 140
+    assert {case.role for case in CASES} == {role.name for role in ROLES}
+    assert {case.label for case in CASES} == {"empty", "below", "above"}
+    assert any("." in case.named for case in CASES)
+
+
+def host_name(index: int, case: Case) -> str:
+    return f"{case.role}-{index}"
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, List[Dict[str, Any]]]:
+    """Run every case; each host's task results, in order."""
+    work = tmp_path_factory.mktemp("input-bounds")
+    groups: Dict[str, Any] = {}
+    for index, case in enumerate(ALL_CASES):
+        groups.setdefault(f"{case.role}_cases", {"hosts": {}})["hosts"][host_name(index, case)] = {
+            case.variable: case.value}
+    groups["common_cases"]["vars"] = {"common_component": COMMON_COMPONENT}
+    inventory = {"all": {"children": groups, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        # Were a check missing, the role would go on, in check mode, towards nothing real.
+        "lgtm_install_root": str(work / "opt"), "lgtm_artifact_cache_dir": str(work / "cache"),
+        "lgtm_artifact_mirror": "http://127.0.0.1:9"}}}
+    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    # The failure is rescued so that the next play runs: a play whose every host failed ends the run.
+    plays = [{
+        "name": f"Bad input to {role.name}", "hosts": f"{role.name}_cases", "gather_facts": False,
+        "tasks": [{"name": "Refuse", "block": [{
+            "name": f"Run {role.name}", "ansible.builtin.include_role": {"name": f"observability.lgtm.{role.name}"}}],
+            "rescue": [{"name": "Refused", "ansible.builtin.debug": {"msg": "refused"}}]}],
+    } for role in ROLES]
+    (work / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(work / "inventory.yml"),
+         str(work / "play.yml"), "--check", "--forks", "4"],
+        capture_output=True, text=True, check=False, timeout=900, cwd=work,
+        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_NOCOLOR": "1"})
+    assert result.stdout.startswith("{"), result.stdout[-3000:] + result.stderr[-3000:]
+    results: Dict[str, List[Dict[str, Any]]] = {}
+    for play in json.loads(result.stdout)["plays"]:
+        for task in play["tasks"]:
+            for host, outcome in task["hosts"].items():
+                results.setdefault(host, []).append({**outcome, "task": task["task"]["name"]})
+    return results
+
+
+def names_in(message: str, names: List[str]) -> List[str]:
+    return [name for name in names if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", message)]
+
+
+@pytest.mark.parametrize("index", range(len(ALL_CASES)),
+                         ids=[f"{case.role}-{case.named}-{case.label}" for case in ALL_CASES])
+def test_bad_value_fails_before_any_change_naming_the_variable(refusals: Dict[str, List[Dict[str, Any]]], index: int):
+    case = ALL_CASES[index]
+    outcomes = refusals.get(host_name(index, case))
+    assert outcomes, f"{case.named}={case.value!r}: the host ran no task"
+    failed = [position for position, outcome in enumerate(outcomes) if outcome.get("failed")]
+    assert failed, f"{case.named}={case.value!r} was accepted: {[outcome['task'] for outcome in outcomes]}"
+    before, refusal = outcomes[:failed[0]], outcomes[failed[0]]
+    assert refusal["task"] == CHECK_TASK, f"{case.named}={case.value!r} failed elsewhere: {refusal}"
+    assert not [outcome["task"] for outcome in before + [refusal] if outcome.get("changed")]
+    message = refusal["msg"]
+    assert names_in(message, [case.named]), message
+    others = {name for role in (case.role, "common") for name in dict(spec_options(options_of(REPO / "roles" / role)))}
+    assert names_in(message, sorted(others - {case.named})) == [], message
+    if case.label == "collection-wide":
+        assert "collection-wide lgtm_<name>" in message, message
