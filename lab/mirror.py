@@ -251,6 +251,7 @@ def build_otel_collector(release: Release, pins: dict) -> None:
         run(release.name, "install-ocb",
             ["go", "install", f"{pins['builder_module']}@{pins['builder_version']}"],
             cwd=buildkit.TOOLS, env={"GOBIN": str(gobin)})
+        builder.parent.mkdir(parents=True, exist_ok=True)
         (gobin / "builder").rename(builder)
         gobin.rmdir()
     (work / "builder.yaml").write_bytes(collector_manifest(pins))
