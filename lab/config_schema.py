@@ -219,6 +219,9 @@ LOKI_SCALARS = {
 LOKI_ENTRY = re.compile(r"^(?P<indent> *)\[?(?P<key>[A-Za-z0-9_]+): <(?P<type>[^>]*)>")
 LOKI_NESTED = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_]+):\s*$")
 LOKI_LIST_ITEM = re.compile(r"^(?P<indent> *)- \[?(?P<key>[A-Za-z0-9_]+): <(?P<type>[^>]*)>")
+# A named block without a key: its fields are inline in the enclosing block
+# (yaml ",inline" in Go, e.g. the TLS settings of every gRPC client).
+LOKI_INLINE = re.compile(r"^(?P<indent> *)\[<(?P<block>[A-Za-z0-9_]+)>\]\s*$")
 
 
 def loki_blocks(text: str) -> dict[str, list[str]]:
@@ -257,6 +260,13 @@ def loki_walk(lines: list[str], path: str, blocks: dict[str, list[str]], schema:
     stack: list[tuple[int, str]] = [(-1, path)]
     for line in lines:
         if line.lstrip().startswith("#") or not line.strip():
+            continue
+        inline = LOKI_INLINE.match(line)
+        if inline and inline.group("block") in blocks and inline.group("block") not in seen:
+            indent = len(inline.group("indent"))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            loki_walk(blocks[inline.group("block")], stack[-1][1], blocks, schema, seen + (inline.group("block"),))
             continue
         match = LOKI_ENTRY.match(line) or LOKI_LIST_ITEM.match(line)
         nested = None if match else LOKI_NESTED.match(line)

@@ -24,7 +24,8 @@ PLAY = """
 - name: Wire the stack and render what site.yml hands to the roles
   hosts: all
   gather_facts: false
-  vars_files: ["{repo}/playbooks/vars/stack.yml"]
+  vars_files: ["{repo}/playbooks/vars/stack.yml", "{repo}/roles/otel_collector/defaults/main.yml",
+               "{repo}/roles/grafana/defaults/main.yml"]
   tasks:
     - name: Set the wiring facts
       ansible.builtin.include_role:
@@ -35,6 +36,11 @@ PLAY = """
                                     'config': lgtm_stack_collector_spec | combine({{'memory': {{'limit_mib': 512}}}})
                                               | observability.lgtm.otelcol_config,
                                     'datasources': lgtm_stack_datasources,
+                                    'tls_config': (lgtm_stack_collector_spec
+                                                   | combine(lgtm_stack_collector_tls, recursive=true)
+                                                   | combine({{'memory': {{'limit_mib': 512}}}})
+                                                   | observability.lgtm.otelcol_config)
+                                                  if lgtm_tls | default(false) | bool else None,
                                     'agent': (lgtm_stack_collector_agent_spec
                                               | combine({{'memory': {{'limit_mib': 512}}, 'kubernetes': {{'role': 'agent'}}}})
                                               | observability.lgtm.otelcol_config)
@@ -165,4 +171,52 @@ def test_wrong_inventories_fail_naming_the_groups(tmp_path, groups, message):
     result = run_play(tmp_path, groups)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr, result.stdout[-3000:]
+    assert "LGTM-RENDERED" not in result.stdout
+
+
+def test_with_tls_tempo_mimir_loki_and_grafana_are_wired_over_https_with_the_ca(tmp_path):
+    groups = {"otel_collector": ["aio"], "tempo": ["aio"], "mimir": ["aio"], "loki": ["aio"], "grafana": ["aio"]}
+    out = rendered(tmp_path, groups, {"lgtm_tls": True,
+                                      "lgtm_metrics_basic_auth": {"username": "lgtm", "password": "s3cret"}})
+    ca = "/etc/otelcol/tls/ca.crt"
+    exporters = out["tls_config"]["exporters"]
+    assert exporters["otlp_grpc/traces"]["endpoint"] == "aio:14317"
+    assert exporters["otlp_grpc/traces"]["tls"] == {"ca_file": ca}
+    assert exporters["otlp_http/metrics"]["endpoint"] == "https://aio:9009/otlp"
+    assert exporters["otlp_http/metrics"]["tls"] == {"ca_file": ca}
+    assert exporters["otlp_http/logs"]["endpoint"] == "https://aio:3100/otlp"
+    assert exporters["otlp_http/logs"]["tls"] == {"ca_file": ca}
+    datasources = {ds["uid"]: ds for ds in out["datasources"]}
+    assert {uid: ds["url"] for uid, ds in datasources.items()} == {
+        "lgtm-traces": "https://aio:3200", "lgtm-metrics": "https://aio:9009/prometheus", "lgtm-logs": "https://aio:3100"}
+    for ds in datasources.values():
+        assert ds["jsonData"]["tlsAuthWithCACert"] is True, ds["uid"]
+        # Grafana expands $__file{} when it loads provisioning: the CA on its own host.
+        assert ds["secureJsonData"]["tlsCACert"] == "$__file{/etc/grafana/tls/ca.crt}", ds["uid"]
+        # Mimir does not check lgtm_metrics_basic_auth (Prometheus does): no credential sent to it.
+        assert "basicAuth" not in ds and "basicAuthPassword" not in ds["secureJsonData"], ds["uid"]
+    # The link settings survive the merge.
+    assert datasources["lgtm-traces"]["jsonData"]["serviceMap"] == {"datasourceUid": "lgtm-metrics"}
+
+
+def test_with_tls_the_prometheus_datasource_logs_in(tmp_path):
+    groups = {"otel_collector": ["aio"], "jaeger": ["aio"], "prometheus": ["aio"], "victorialogs": ["aio"],
+              "grafana": ["aio"]}
+    out = rendered(tmp_path, groups, {"lgtm_tls": True,
+                                      "lgtm_metrics_basic_auth": {"username": "lgtm", "password": "s3cret"}})
+    metrics = next(ds for ds in out["datasources"] if ds["uid"] == "lgtm-metrics")
+    assert metrics["url"] == "https://aio:9090"
+    assert (metrics["basicAuth"], metrics["basicAuthUser"]) == (True, "lgtm")
+    assert metrics["secureJsonData"] == {"basicAuthPassword": "s3cret",
+                                         "tlsCACert": "$__file{/etc/grafana/tls/ca.crt}"}
+    assert metrics["jsonData"]["tlsAuthWithCACert"] is True and metrics["jsonData"]["prometheusType"] == "Prometheus"
+
+
+def test_tls_on_kubernetes_is_refused_naming_the_hosts(tmp_path):
+    result = run_play(tmp_path, {"otel_collector": ["cluster"], "tempo": ["cluster"], "mimir": ["cluster"],
+                                 "loki": ["cluster"], "grafana": ["cluster"]},
+                      {"lgtm_tls": True, "lgtm_platform": "kubernetes"})
+    assert result.returncode != 0
+    assert ("lgtm_tls is on, but TLS is not available with lgtm_platform=kubernetes yet, and these hosts of the "
+            "stack's groups are Kubernetes clusters: cluster.") in result.stdout, result.stdout[-3000:]
     assert "LGTM-RENDERED" not in result.stdout

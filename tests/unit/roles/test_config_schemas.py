@@ -21,6 +21,13 @@ from config_schema_check import Schema, check, load_schema  # noqa: E402
 pytest.importorskip("ansible")
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.template import Templar, trust_as_template  # noqa: E402
+from ansible.plugins.loader import init_plugin_loader  # noqa: E402
+from ansible.utils.collection_loader import AnsibleCollectionConfig  # noqa: E402
+
+# The roles call the collection's own filters (observability.lgtm.tls_files):
+# find them on ANSIBLE_COLLECTIONS_PATH, as a play would.
+if AnsibleCollectionConfig.collection_finder is None:
+    init_plugin_loader()
 
 REPO = Path(__file__).resolve().parents[3]
 # The variable holding each role's final configuration (see its vars/main.yml).
@@ -35,18 +42,26 @@ CASES: list[tuple[str, str, dict]] = [
         "tempo_metrics_generator_enabled": True,
         "tempo_metrics_generator_remote_write_url": "http://127.0.0.1:9009/api/v1/push",
     }),
+    ("tls", "tempo", {"lgtm_tls": True}),
+    ("tls-metrics-generator", "tempo", {
+        "lgtm_tls": True,
+        "tempo_metrics_generator_enabled": True,
+        "tempo_metrics_generator_remote_write_url": "https://127.0.0.1:9009/api/v1/push",
+    }),
     ("overrides", "tempo", {
         "tempo_block_retention": "48h",
         "tempo_config_overrides": {"server": {"log_format": "json"},
                                    "overrides": {"defaults": {"ingestion": {"rate_limit_bytes": 50000000}}}},
     }),
     ("defaults", "mimir", {}),
+    ("tls", "mimir", {"lgtm_tls": True}),
     ("overrides", "mimir", {
         "mimir_blocks_retention_period": "30d",
         "mimir_config_overrides": {"limits": {"ingestion_rate": 50000},
                                    "blocks_storage": {"tsdb": {"retention_period": "12h"}}},
     }),
     ("defaults", "loki", {}),
+    ("tls", "loki", {"lgtm_tls": True}),
     ("overrides", "loki", {
         "loki_auth_enabled": True,
         "loki_retention_period": "0s",
@@ -54,6 +69,7 @@ CASES: list[tuple[str, str, dict]] = [
                                   "server": {"log_format": "json"}},
     }),
     ("defaults", "grafana", {}),
+    ("tls", "grafana", {"lgtm_tls": True}),
     ("overrides", "grafana", {
         "grafana_anonymous_enabled": True,
         "grafana_ini_overrides": {"server": {"root_url": "https://grafana.example.com/"},
@@ -73,15 +89,15 @@ def trusted(value: Any) -> Any:
     return trust_as_template(value) if isinstance(value, str) else value
 
 
-def render(role: str, extra: dict) -> Any:
-    """The role's final configuration variable, templated as a play would."""
+def render(role: str, extra: dict, variable: str | None = None) -> Any:
+    """The role's final configuration variable (or another of its variables), templated as a play would."""
     loader = DataLoader()
     variables: dict = dict(COLLECTION_VARS)
     for layer in ("defaults", "vars"):
         variables.update(loader.load_from_file(str(REPO / "roles" / role / layer / "main.yml"),
                                                trusted_as_template=True) or {})
     variables.update(trusted(extra))
-    return Templar(loader=loader, variables=variables).template(variables[CONFIG_VARIABLE[role]])
+    return Templar(loader=loader, variables=variables).template(variables[variable or CONFIG_VARIABLE[role]])
 
 
 def role_version(role: str) -> str:
@@ -120,3 +136,80 @@ def test_free_keys_are_accepted_where_upstream_allows_them():
               "tempo_metrics_generator_external_labels": {"cluster": "lab", "any_label": "x"}}
     config = render("tempo", labels)
     assert not [e for e in check(config, schema) if "external_labels" in e]
+
+
+# With lgtm_tls the four roles' servers serve TLS with the files the shared
+# lifecycle installs (the tls_files layout under the role's config dir), their
+# internal clients check the CA, the lifecycle installs the files (tls: true)
+# and probes readiness over https. Key names are checked against the schema by
+# the "tls" cases above; these check where they point.
+TLS_DIRS = {"tempo": "/etc/tempo/tls", "mimir": "/etc/mimir/tls", "loki": "/etc/loki/tls", "grafana": "/etc/grafana/tls"}
+
+
+def dig(config: dict, path: str) -> Any:
+    for key in path.split("."):
+        config = config[key]
+    return config
+
+
+@pytest.mark.parametrize("role", ["tempo", "mimir", "loki"])
+def test_tls_servers_and_internal_clients_use_the_installed_files(role: str):
+    tls = TLS_DIRS[role]
+    config = render(role, {"lgtm_tls": True})
+    for server in ("http_tls_config", "grpc_tls_config"):
+        assert config["server"][server] == {"cert_file": f"{tls}/tls.crt", "key_file": f"{tls}/tls.key",
+                                            "client_auth_type": "NoClientCert"}, server
+    clients = {
+        "tempo": ["querier.frontend_worker.grpc_client_config", "live_store_client.grpc_client_config",
+                  "backend_scheduler_client.grpc_client_config"],
+        "mimir": ["frontend.grpc_client_config", "frontend_worker.grpc_client_config",
+                  "frontend_worker.query_scheduler_grpc_client_config", "query_scheduler.grpc_client_config",
+                  "ingester_client.grpc_client_config", "querier.store_gateway_client", "ruler.ruler_client",
+                  "alertmanager.alertmanager_client"],
+        "loki": ["frontend.grpc_client_config", "frontend_worker.grpc_client_config",
+                 "frontend_worker.query_frontend_grpc_client", "frontend_worker.query_scheduler_grpc_client",
+                 "query_scheduler.grpc_client_config", "ingester_client.grpc_client_config",
+                 "storage_config.tsdb_shipper.index_gateway_client.grpc_client_config", "ruler.ruler_client"],
+    }[role]
+    for client in clients:
+        assert dig(config, client) == {"tls_enabled": True, "tls_ca_path": f"{tls}/ca.crt"}, client
+    component = render(role, {"lgtm_tls": True}, f"{role}_component")
+    assert component["tls"] is True
+    assert component["readiness_url"].startswith("https://127.0.0.1:"), component["readiness_url"]
+
+
+@pytest.mark.parametrize("role", ["tempo", "mimir", "loki", "grafana"])
+def test_without_tls_nothing_changes(role: str):
+    config = render(role, {})
+    assert "tls" not in str(config).lower() and "cert" not in str(config).lower()
+    component = render(role, {}, f"{role}_component")
+    assert component["tls"] is False if "tls" in component else True
+    assert component["readiness_url"].startswith("http://"), component["readiness_url"]
+
+
+def test_tempo_otlp_receivers_and_remote_write_use_tls():
+    tls = TLS_DIRS["tempo"]
+    config = render("tempo", {"lgtm_tls": True, "tempo_metrics_generator_enabled": True,
+                              "tempo_metrics_generator_remote_write_url": "https://mimir.example:9009/api/v1/push"})
+    # distributor.receivers is open in the schema (the collector's receiver config): checked here.
+    for protocol, endpoint in (("grpc", "0.0.0.0:4317"), ("http", "0.0.0.0:4318")):
+        assert config["distributor"]["receivers"]["otlp"]["protocols"][protocol] == {
+            "endpoint": endpoint, "tls": {"cert_file": f"{tls}/tls.crt", "key_file": f"{tls}/tls.key"}}
+    # remote_write items are Prometheus' remote-write config: the CA checks Mimir's or Prometheus' certificate.
+    assert config["metrics_generator"]["storage"]["remote_write"] == [
+        {"url": "https://mimir.example:9009/api/v1/push", "send_exemplars": True, "tls_config": {"ca_file": f"{tls}/ca.crt"}}]
+
+
+def test_grafana_serves_https_and_checks_it_against_the_ca():
+    tls = TLS_DIRS["grafana"]
+    ini = render("grafana", {"lgtm_tls": True})
+    assert ini["server"]["protocol"] == "https"
+    assert (ini["server"]["cert_file"], ini["server"]["cert_key"]) == (f"{tls}/tls.crt", f"{tls}/tls.key")
+    component = render("grafana", {"lgtm_tls": True}, "grafana_component")
+    assert component["tls"] is True and component["readiness_validate_certs"] is True
+    assert component["readiness_url"] == "https://127.0.0.1:3000/api/health"
+    # TLS of the user's own (through grafana_ini_overrides) is for the public name: not verified on loopback.
+    own = render("grafana", {"grafana_ini_overrides": {"server": {"protocol": "https", "cert_file": "/x.crt",
+                                                                  "cert_key": "/x.key"}}}, "grafana_component")
+    assert own["readiness_url"].startswith("https://") and own["readiness_validate_certs"] is False
+    assert own["tls"] is False
