@@ -16,6 +16,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import statistics
 import subprocess
 import tempfile
@@ -289,6 +290,18 @@ def traced_orders(api: Http, demo: Any) -> list[dict[str, Any]]:
 # --- counted load: telemetrygen on the controller, counted back per backend -----
 
 CHILD_SPANS = 1                # telemetrygen's default: each trace is a root span and one child
+
+
+def unit_properties(host: Any, unit: str, *names: str) -> dict[str, str]:
+    """The named systemd properties of a unit on a lab host (`systemctl show -p ...`)."""
+    output = host.check_output("systemctl show " + " ".join(f"-p {name}" for name in names) + f" {unit}")
+    return dict(line.split("=", 1) for line in output.splitlines())
+
+
+def changed_counts(run: Any) -> dict[str, int]:
+    """changed=N per host, from an ansible-playbook run's recap."""
+    recap = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", run.stdout, re.MULTILINE)
+    return {host: int(changed) for host, changed in recap}
 
 
 @functools.lru_cache(maxsize=None)

@@ -42,8 +42,8 @@ from typing import Any
 
 import pytest
 import yaml
-from lgtm_stack import (REPO, Http, failed_tasks, group_host, logs_api, metrics_api, send_counted, site,
-                        stored_counted, telemetrygen, traces_api)
+from lgtm_stack import (REPO, Http, failed_tasks, group_host, logs_api, metrics_api, send_counted, site, stored_counted,
+                        telemetrygen, traces_api, unit_properties)
 
 STACK_VARS = REPO / "playbooks" / "vars" / "stack.yml"
 
@@ -174,8 +174,7 @@ BURST_TIMEOUT_S = 90           # telemetrygen keeps retrying refused exports; it
 
 
 def unit_state(lab: Any) -> dict[str, str]:
-    fields = lab.check_output("systemctl show otelcol -p MainPID -p NRestarts -p MemoryMax -p ControlGroup")
-    return dict(line.split("=", 1) for line in fields.splitlines())
+    return unit_properties(lab, "otelcol", "MainPID", "NRestarts", "MemoryMax", "ControlGroup")
 
 
 def oom_kills(lab: Any, control_group: str) -> int:

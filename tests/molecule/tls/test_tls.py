@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import pathlib
 import re
 import subprocess
 import time
 from typing import Any
 
 import pytest
-from lgtm_stack import EPHEMERAL, INVENTORY, SECRETS, figures_of, group_host, record_figures
+from lgtm_stack import EPHEMERAL, INVENTORY, SECRETS, figures_of, group_host, record_figures, telemetrygen
 # The traced-order checks, run over TLS.
 from stack.test_stack import (  # noqa: F401 # pylint: disable=unused-import
     logs, metrics, orders, test_every_order_trace_is_complete_in_the_traces_backend,
@@ -36,10 +34,6 @@ from stack.test_stack import (  # noqa: F401 # pylint: disable=unused-import
     test_span_metrics_reach_the_metrics_backend, test_stack_components_are_scraped,
     test_trace_spans_both_services_linked_across_the_http_hop, traces)
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
-TELEMETRYGEN = os.environ.get("LGTM_TELEMETRYGEN") or subprocess.run(
-    [os.environ.get("LGTM_PYTHON", "python3"), str(REPO / "lab" / "mirror.py"), "path", "telemetrygen"],
-    check=True, capture_output=True, text=True).stdout.strip()
 CA_DIR = EPHEMERAL / "ca"
 HOST_CA = "/etc/otelcol/tls/ca.crt"
 LOOPBACK = re.compile(r"^(127\.[0-9.]+|::1|\[::1\])$")
@@ -176,17 +170,17 @@ def test_prometheus_needs_the_password(lab, password):
     FIGURES["prometheus"] = {"no_password": without, "wrong_password": wrong, "password": right}
 
 
-def telemetrygen(address: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([TELEMETRYGEN, "traces", "--traces", "1", "--otlp-endpoint", f"{address}:4317", *args],
+def send_one_trace(address: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([telemetrygen(), "traces", "--traces", "1", "--otlp-endpoint", f"{address}:4317", *args],
                           capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_grpc_export_from_the_network(lab, token):
     address = lab.check_output("hostname -I").split()[0]
-    plain = telemetrygen(address, "--otlp-insecure")
-    no_token = telemetrygen(address, "--ca-cert", str(CA_DIR / "ca.crt"))
-    with_token = telemetrygen(address, "--ca-cert", str(CA_DIR / "ca.crt"), "--otlp-header",
-                              f'Authorization="Bearer {token}"')
+    plain = send_one_trace(address, "--otlp-insecure")
+    no_token = send_one_trace(address, "--ca-cert", str(CA_DIR / "ca.crt"))
+    with_token = send_one_trace(address, "--ca-cert", str(CA_DIR / "ca.crt"), "--otlp-header",
+                                f'Authorization="Bearer {token}"')
     # telemetrygen exits 0 when an export fails: its log says so.
     assert "traces export:" in plain.stderr and "rpc error" in plain.stderr, plain.stderr[-1500:]
     assert "code = Unauthenticated" in no_token.stderr, no_token.stderr[-1500:]

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 import yaml
-from lgtm_stack import (REPO, complete_trace, converge_timings, failed_tasks, group_host, log_lines, logs_api,
-                        metrics_api, place_order, record_figures, send_counted, site, stored_counted, traces_api,
-                        wait_for)
+from lgtm_stack import (REPO, changed_counts, complete_trace, converge_timings, failed_tasks, group_host, log_lines,
+                        logs_api, metrics_api, place_order, record_figures, send_counted, site, stored_counted,
+                        traces_api, unit_properties, wait_for)
 
 PINS = yaml.safe_load((REPO / "lab" / "versions.yml").read_text())
 # Each component: its unit (also its install tree's name) and the command that prints its version.
@@ -107,14 +107,7 @@ def starts_since(lab: Any, mark: str, unit: str) -> int:
 
 
 def unit_state(lab: Any, unit: str) -> dict[str, str]:
-    output = lab.check_output(f"systemctl show -p InvocationID -p NRestarts -p ActiveState {unit}")
-    return dict(line.split("=", 1) for line in output.splitlines())
-
-
-def changed_counts(run: Any) -> dict[str, int]:
-    """changed=N per host, from the play recap."""
-    recap = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", run.stdout, re.MULTILINE)
-    return {host: int(changed) for host, changed in recap}
+    return unit_properties(lab, unit, "InvocationID", "NRestarts", "ActiveState")
 
 
 # --- counted data ----------------------------------------------------------------
