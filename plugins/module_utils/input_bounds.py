@@ -14,7 +14,10 @@ keyed by the option's name (``parent.child`` for a sub-option):
   not both);
 - ``may_be_empty``: a ``str``, ``path``, ``list`` or ``dict`` option that may be
   empty (an empty value means something, such as "use the default");
-- ``non_empty``: a ``list`` or ``dict`` option that must hold an item.
+- ``non_empty``: a ``list`` or ``dict`` option that must hold an item;
+- ``users``: a ``dict`` option of basic-auth users, username to password:
+  each username a non-empty string without ``:`` (htpasswd files split on
+  it), each password a non-empty string; it may be empty (no users).
 
 Everything not declared follows the rules by type: a ``str`` or ``path``
 option (without ``choices``, which the spec enforces) must not be empty or
@@ -26,7 +29,7 @@ spec lets it through as "not given", but the role would then use None.
 
 ``input_problems`` returns one sentence per problem, naming the option, what is
 wrong with its value and what is allowed; it shows an integer's value but never
-a string's (it may be a secret). Declarations that do not fit the spec raise
+a string's (it may be a secret), nor a password. Declarations that do not fit the spec raise
 ``BoundsError``: that is a mistake of the role, not of its user.
 """
 
@@ -40,6 +43,7 @@ from ansible.module_utils.common.validation import check_type_int
 
 MAY_BE_EMPTY = "may_be_empty"
 NON_EMPTY = "non_empty"
+USERS = "users"
 # Option types whose value can be empty; of those, the ones refused empty unless declared may_be_empty.
 EMPTIABLE_TYPES = ("str", "path", "list", "dict")
 NON_EMPTY_BY_DEFAULT = ("str", "path")
@@ -88,6 +92,7 @@ class Rule:
     type: str
     int_range: Optional[IntRange] = None
     non_empty: bool = False
+    users: bool = False
 
 
 def spec_options(options: Any, prefix: str = "") -> Iterator[Tuple[str, Mapping]]:
@@ -143,6 +148,8 @@ def option_rule(name: str, option: Mapping, declared: Any) -> Tuple[Optional[Rul
         return Rule(option_type), []
     if declared == NON_EMPTY and option_type in COLLECTION_TYPES:
         return Rule(option_type, non_empty=True), []
+    if declared == USERS and option_type == "dict":
+        return Rule(option_type, users=True), []
     return None, [f"{name}: {declared!r} does not apply to a {option_type} option"]
 
 
@@ -210,10 +217,25 @@ def value_problem(name: str, rule: Rule, value: Any) -> Optional[str]:
         if not rule.int_range.contains(number):
             return f"{name} is {number}: it must be {rule.int_range.describe()}"
         return None
+    if rule.users and value is not None:
+        return users_problem(name, value)
     if rule.non_empty and is_empty(value):
         if rule.type in COLLECTION_TYPES:
             return f"{name} is empty: it must hold at least one item"
         return f"{name} is empty or blank: it must be a non-empty {'path' if rule.type == 'path' else 'string'}"
+    return None
+
+
+def users_problem(name: str, users: Any) -> Optional[str]:
+    """The problem with a mapping of usernames to passwords, naming users but never a password."""
+    if not isinstance(users, Mapping):
+        return f"{name} is a {type(users).__name__}: it must map usernames to passwords"
+    bad_names = [username for username in users if not isinstance(username, str) or not username.strip() or ":" in username]
+    if bad_names:
+        return f"{name} has usernames {bad_names!r}: each must be a non-empty string without ':'"
+    no_password = [username for username, password in users.items() if not isinstance(password, str) or not password]
+    if no_password:
+        return f"{name} has users without a password ({', '.join(no_password)}): each needs a non-empty string"
     return None
 
 

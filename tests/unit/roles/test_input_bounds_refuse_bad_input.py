@@ -6,8 +6,9 @@ its variables against it (roles/common/tasks/input_bounds.yml). The cases are
 generated from every role's meta/argument_specs.yml and declarations, so a
 variable added later is covered without a new test: for each str or path option
 without choices and not declared may_be_empty an empty string, for each int
-option a value below its minimum and one above its maximum, and for each list or
-dict declared non_empty an empty one; an int option without a declared range
+option a value below its minimum and one above its maximum, for each list or
+dict declared non_empty an empty one, for each dict of users a user without a
+password and a username with ':'; an int option without a declared range
 fails test_declarations_fit_the_argument_spec.
 
 All cases run as the real roles in one ansible-playbook run, in check mode: one
@@ -72,6 +73,9 @@ def role_cases(role: Path) -> List[Case]:
                 bad.append((rule.int_range.minimum - 1, "below"))
             if rule.int_range.maximum is not None:
                 bad.append((rule.int_range.maximum + 1, "above"))
+        elif rule.users:
+            bad.append(({"collector": ""}, "no-password"))
+            bad.append(({"a:b": "password"}, "bad-username"))
         elif rule.non_empty:
             bad.append((EMPTY[rule.type], "empty"))
         for value, label in bad:
@@ -103,7 +107,7 @@ def test_cases_cover_every_role_and_every_kind_of_bound():
     # Guards against a spec or declaration change that silently generates nothing.
     assert len(CASES) >= 140
     assert {case.role for case in CASES} == {role.name for role in ROLES}
-    assert {case.label for case in CASES} == {"empty", "below", "above"}
+    assert {case.label for case in CASES} == {"empty", "below", "above", "no-password", "bad-username"}
     assert any("." in case.named for case in CASES)
 
 

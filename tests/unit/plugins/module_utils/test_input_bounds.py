@@ -177,3 +177,26 @@ class Unreadable(dict):
 
     def __contains__(self, key: object) -> bool:
         raise RuntimeError("boom")
+
+
+USERS_SPEC = {"app_users": {"type": "dict"}}
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ({}, None),
+    ({"collector": "s3cret", "grafana": "other"}, None),
+    ({"collector": ""}, "app_users has users without a password (collector): each needs a non-empty string"),
+    ({"collector": None, "b": 5}, "app_users has users without a password (collector, b): each needs a non-empty string"),
+    ({"a:b": "s3cret"}, "app_users has usernames ['a:b']: each must be a non-empty string without ':'"),
+    ({" ": "s3cret"}, "app_users has usernames [' ']: each must be a non-empty string without ':'"),
+    (["collector"], "app_users is a list: it must map usernames to passwords"),
+])
+def test_users_need_names_without_colons_and_passwords_and_never_show_one(value, problem):
+    problems = input_problems({"app_users": value}, USERS_SPEC, {"app_users": "users"})
+    assert problems == ([problem] if problem else [])
+    assert not any("s3cret" in item for item in problems)
+
+
+def test_users_applies_to_dict_options_only():
+    assert declaration_problems({"name": {"type": "str"}}, {"name": "users"}) == [
+        "name: 'users' does not apply to a str option"]
