@@ -100,17 +100,20 @@ class Access:
 PLAIN = Access()
 # Where a scenario with TLS keeps the secrets it generated (molecule/tls/molecule.yml).
 SECRETS = EPHEMERAL / "secrets"
+# The password each backend checks, when the scenario generated one (username "collector").
+PASSWORD_FILES = {"jaeger": SECRETS / "traces-password", "prometheus": SECRETS / "metrics-password",
+                  "victorialogs": SECRETS / "logs-password"}
 
 
 @functools.lru_cache(maxsize=None)
 def stack_access() -> Access:
     """The access the scenario's inventory set up: TLS when lgtm_tls is on, and
-    Prometheus' basic auth when the scenario generated its password."""
+    each backend's basic auth when the scenario generated its password."""
     hosts = group_hosts("otel_collector")
     if not hosts or not runner().get_variables(hosts[0]).get("lgtm_tls"):
         return PLAIN
-    password = SECRETS / "metrics-password"
-    credentials = {"prometheus": f"collector:{password.read_text().strip()}"} if password.exists() else {}
+    credentials = {backend: f"collector:{path.read_text().strip()}"
+                   for backend, path in PASSWORD_FILES.items() if path.exists()}
     return Access(tls=True, credentials=credentials)
 
 

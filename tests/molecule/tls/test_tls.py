@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 import pytest
-from lgtm_stack import EPHEMERAL, INVENTORY, SECRETS, figures_of, group_host, record_figures, telemetrygen
+from lgtm_stack import EPHEMERAL, INVENTORY, PASSWORD_FILES, SECRETS, figures_of, group_host, record_figures, telemetrygen
 # The traced-order checks, run over TLS.
 from stack.test_stack import (  # noqa: F401 # pylint: disable=unused-import
     logs, metrics, orders, test_every_order_trace_is_complete_in_the_traces_backend,
@@ -58,7 +58,7 @@ def token() -> str:
 
 @pytest.fixture(scope="module")
 def password() -> str:
-    return (SECRETS / "metrics-password").read_text().strip()
+    return password_of("prometheus")
 
 
 @pytest.fixture(scope="module")
@@ -156,18 +156,93 @@ def test_otlp_grpc_needs_the_token(lab, token):
 
 
 def test_prometheus_needs_the_password(lab, password):
-    url = "https://127.0.0.1:9090/api/v1/query?query=up"
-    without = curl(lab, "--cacert", HOST_CA, url)[1]
-    wrong = curl(lab, "--cacert", HOST_CA, "-u", "collector:wrong", url)[1]
-    right, text = curl(lab, "--cacert", HOST_CA, "-u", f"collector:{password}", url)[1:]
-    assert (without, wrong) == ("401", "401")
-    assert right == "200", text
+    found = http_statuses(lab, "https://127.0.0.1:9090/api/v1/query?query=up", password)
+    assert found == {"no_password": "401", "wrong_password": "401", "password": "200"}, found
     # The web config holds a bcrypt hash, never the password.
     web = lab.file("/etc/prometheus/web.yml")
     assert web.contains(r"\$2[aby]\$") and password not in web.content_string
     assert web.mode == 0o640 and lab.file("/etc/prometheus/tls/tls.key").mode == 0o600
     assert lab.file("/etc/prometheus/tls/tls.key").user == "prometheus"
-    FIGURES["prometheus"] = {"no_password": without, "wrong_password": wrong, "password": right}
+    FIGURES["prometheus"] = found
+
+
+def password_of(backend: str) -> str:
+    return PASSWORD_FILES[backend].read_text().strip()
+
+
+def http_statuses(lab, url: str, password: str, *args: str) -> dict[str, str]:
+    """The HTTP status without credentials, with a wrong password, and with the right one."""
+    base = ["--cacert", HOST_CA, *args]
+    return {"no_password": curl(lab, *base, url)[1], "wrong_password": curl(lab, *base, "-u", "collector:wrong", url)[1],
+            "password": curl(lab, *base, "-u", f"collector:{password}", url)[1]}
+
+
+def grpc_statuses(lab, url: str, password: str) -> dict[str, str]:
+    """The gRPC status of a call with an empty message, without credentials and with them."""
+    lab.run(f"printf '{GRPC_EMPTY_FRAME}' > /tmp/tls-empty.grpc")
+    base = ["--cacert", HOST_CA, "--http2", "-H", "content-type: application/grpc", "-H", "te: trailers",
+            "--data-binary", "@/tmp/tls-empty.grpc"]
+    found = {}
+    for name, extra in (("no_password", []), ("password", ["-u", f"collector:{password}"])):
+        status = re.search(r"grpc-status: (\d+)", curl(lab, *base, *extra, url)[2].lower())
+        found[name] = status.group(1) if status else "none"
+    return found
+
+
+def listen_port(endpoint: str) -> int:
+    return int(endpoint.rsplit(":", 1)[1])
+
+
+def test_jaeger_needs_the_password_on_otlp_and_the_query_service(lab):
+    """Jaeger's basicauth extension guards OTLP in (gRPC and HTTP) and the query service (HTTP and gRPC);
+    the health check stays open for probes."""
+    import yaml
+    password = password_of("jaeger")
+    config_file = lab.file("/etc/jaeger/config.yaml")
+    config = yaml.safe_load(config_file.content_string)
+    otlp = config["receivers"]["otlp"]["protocols"]
+    query = config["extensions"]["jaeger_query"]
+    ports = {"otlp_grpc": listen_port(otlp["grpc"]["endpoint"]), "otlp_http": listen_port(otlp["http"]["endpoint"]),
+             "query_http": listen_port(query["http"]["endpoint"]), "query_grpc": listen_port(query["grpc"]["endpoint"]),
+             "health": listen_port(config["extensions"]["healthcheckv2"]["http"]["endpoint"])}
+    found = {
+        "query_http": http_statuses(lab, f"https://127.0.0.1:{ports['query_http']}/api/services", password),
+        "otlp_http": http_statuses(lab, f"https://127.0.0.1:{ports['otlp_http']}/v1/traces", password,
+                                   "-H", "Content-Type: application/json", "--data-binary", "{}"),
+        "query_grpc": grpc_statuses(lab, f"https://127.0.0.1:{ports['query_grpc']}"
+                                         "/jaeger.api_v3.QueryService/GetServices", password),
+        "otlp_grpc": grpc_statuses(lab, f"https://127.0.0.1:{ports['otlp_grpc']}{OTLP_GRPC_PATH}", password),
+        "health_no_password": curl(lab, "--cacert", HOST_CA, f"https://127.0.0.1:{ports['health']}/status")[1],
+    }
+    FIGURES["jaeger"] = found
+    for name in ("query_http", "otlp_http"):
+        assert found[name] == {"no_password": "401", "wrong_password": "401", "password": "200"}, (name, found)
+    for name in ("query_grpc", "otlp_grpc"):
+        assert found[name] == {"no_password": "16", "password": "0"}, (name, found)
+    assert found["health_no_password"] == "200", found
+    # The configuration holds bcrypt hashes, never the password, and only root and Jaeger's group read it.
+    assert re.search(r"collector:\$2[aby]\$", config["extensions"]["basicauth/users"]["htpasswd"]["inline"])
+    assert password not in config_file.content_string and config_file.mode == 0o640
+    assert (config_file.user, config_file.group) == ("root", "jaeger")
+
+
+def test_victorialogs_needs_the_password(lab):
+    """-httpAuth.* guards every HTTP path but /health; the password is read from a file, never a flag."""
+    password = password_of("victorialogs")
+    found = {"metrics": http_statuses(lab, "https://127.0.0.1:9428/metrics", password),
+             "query": http_statuses(lab, "https://127.0.0.1:9428/select/logsql/query", password,
+                                    "--data-urlencode", "query=*", "--data-urlencode", "limit=1"),
+             "health_no_password": curl(lab, "--cacert", HOST_CA, "https://127.0.0.1:9428/health")[1]}
+    FIGURES["victorialogs"] = found
+    for name in ("metrics", "query"):
+        assert found[name] == {"no_password": "401", "wrong_password": "401", "password": "200"}, (name, found)
+    assert found["health_no_password"] == "200", found
+    password_file = lab.file("/etc/victorialogs/http-auth-password")
+    assert password_file.content_string.strip() == password
+    assert (password_file.user, password_file.group, password_file.mode) == ("root", "victorialogs", 0o640)
+    assert password not in lab.file("/etc/victorialogs/flags.env").content_string
+    pid = lab.check_output("systemctl show -p MainPID --value victorialogs")
+    assert password not in lab.check_output(f"tr '\\0' ' ' < /proc/{pid}/cmdline")
 
 
 def send_one_trace(address: str, *args: str) -> subprocess.CompletedProcess:
@@ -200,16 +275,17 @@ def private_key_material(pem: str) -> list[str]:
     return ["".join(body), "\\n".join(body), body[0], raw.hex(), base64.b64encode(raw).decode()]
 
 
-def test_site_at_vvv_prints_no_secret(lab, token, password):
+def test_site_at_vvv_prints_no_secret(lab, token):
     keys = [path.read_text() for path in [CA_DIR / "ca.key", *sorted((CA_DIR / "hosts").glob("*.key"))]]
     secret_parts = [part for key in keys for part in private_key_material(key)]
-    basic = base64.b64encode(f"collector:{password}".encode()).decode()
+    passwords = [password_of(backend) for backend in PASSWORD_FILES]
+    basics = [base64.b64encode(f"collector:{item}".encode()).decode() for item in passwords]
     started = time.monotonic()
     run = subprocess.run(["ansible-playbook", "-i", INVENTORY, "observability.lgtm.site", "-vvv"],
                          capture_output=True, text=True, timeout=1200, check=False)
     output = run.stdout + run.stderr
     assert run.returncode == 0, "\n".join(output.splitlines()[-80:])
-    secrets = {"token": [token], "password": [password, basic], "private keys": secret_parts}
+    secrets = {"token": [token], "passwords": passwords + basics, "private keys": secret_parts}
     leaks = {name: [line[:200] for line in output.splitlines() if any(s and s in line for s in values)]
              for name, values in secrets.items()}
     FIGURES["site_vvv"] = {"lines_scanned": len(output.splitlines()), "seconds": round(time.monotonic() - started, 1),

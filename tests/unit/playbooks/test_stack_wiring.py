@@ -220,3 +220,33 @@ def test_tls_on_kubernetes_is_refused_naming_the_hosts(tmp_path):
     assert ("lgtm_tls is on, but TLS is not available with lgtm_platform=kubernetes yet, and these hosts of the "
             "stack's groups are Kubernetes clusters: cluster.") in result.stdout, result.stdout[-3000:]
     assert "LGTM-RENDERED" not in result.stdout
+
+
+def test_with_tls_jaeger_and_victorialogs_get_their_credentials(tmp_path):
+    groups = {"otel_collector": ["aio"], "jaeger": ["aio"], "prometheus": ["aio"], "victorialogs": ["aio"],
+              "grafana": ["aio"]}
+    logins = {"lgtm_traces_basic_auth": {"username": "traces-user", "password": "t-pass"},
+              "lgtm_logs_basic_auth": {"username": "logs-user", "password": "l-pass"}}
+    out = rendered(tmp_path, groups, {"lgtm_tls": True, **logins})
+    exporters = out["tls_config"]["exporters"]
+    # Upstream's contrib build (the default distribution) sends them with its basicauth extension.
+    extensions = out["tls_config"]["extensions"]
+    for exporter, login in (("otlp_grpc/traces", ("traces-user", "t-pass")), ("otlp_http/logs", ("logs-user", "l-pass"))):
+        authenticator = exporters[exporter]["auth"]["authenticator"]
+        assert extensions[authenticator] == {"client_auth": {"username": login[0], "password": login[1]}}, exporter
+    assert "auth" not in exporters["otlp_http/metrics"]
+    jobs = {job["job_name"]: job for job in
+            out["tls_config"]["receivers"]["prometheus/stack"]["config"]["scrape_configs"]}
+    assert jobs["lgtm-stack-logs"]["basic_auth"] == {"username": "logs-user", "password": "l-pass"}
+    assert "basic_auth" not in jobs["lgtm-stack-metrics"]
+    traces = next(ds for ds in out["datasources"] if ds["uid"] == "lgtm-traces")
+    assert (traces["basicAuth"], traces["basicAuthUser"]) == (True, "traces-user")
+    assert traces["secureJsonData"] == {"basicAuthPassword": "t-pass", "tlsCACert": "$__file{/etc/grafana/tls/ca.crt}"}
+
+
+def test_tempo_takes_no_traces_login_in_its_datasource(tmp_path):
+    groups = {"otel_collector": ["aio"], "tempo": ["aio"], "mimir": ["aio"], "loki": ["aio"], "grafana": ["aio"]}
+    out = rendered(tmp_path, groups, {"lgtm_tls": True,
+                                      "lgtm_traces_basic_auth": {"username": "traces-user", "password": "t-pass"}})
+    traces = next(ds for ds in out["datasources"] if ds["uid"] == "lgtm-traces")
+    assert "basicAuth" not in traces and "basicAuthPassword" not in traces["secureJsonData"]

@@ -1,0 +1,104 @@
+"""A backend that checks passwords refuses them without TLS, before any change.
+
+Prometheus, Jaeger and VictoriaLogs take users (<role>_basic_auth_users, by
+default the collection-wide lgtm_<signal>_basic_auth). The shared lifecycle
+refuses a component's users without TLS before it downloads anything
+(roles/common/tasks/tls_inputs.yml), naming the role's variable and never a
+password; VictoriaLogs, which checks one user, refuses a second in its
+preflight. (An empty password or a username with ':' is refused by every
+role's input bounds: test_input_bounds_refuse_bad_input.py.) All cases run as the real roles, in check mode, in one
+ansible-playbook run (one inventory host per case).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple
+
+import pytest
+import yaml
+
+pytest.importorskip("ansible")
+
+SECRET = "never-shown-5f1c"
+GENERATED_CA = {"lgtm_tls": True, "lgtm_tls_generate_ca": True, "lgtm_tls_ca_dir": "/nonexistent/lgtm-ca"}
+LIFECYCLE_CHECK = "Assert that passwords travel only over TLS to {name}"
+
+
+class Case(NamedTuple):
+    role: str
+    host_vars: Dict[str, Any]
+    failing_task: str
+    message: str
+
+
+CASES = {
+    "prometheus-no-tls": Case("prometheus", {"lgtm_metrics_basic_auth": {"username": "collector", "password": SECRET}},
+                              LIFECYCLE_CHECK.format(name="prometheus"), "prometheus_basic_auth_users makes prometheus "
+                              "check passwords, so it needs TLS (lgtm_tls: true): a password sent over plain HTTP is "
+                              "as good as published."),
+    "jaeger-no-tls": Case("jaeger", {"lgtm_traces_basic_auth": {"username": "collector", "password": SECRET}},
+                          LIFECYCLE_CHECK.format(name="jaeger"), "jaeger_basic_auth_users makes jaeger check passwords"),
+    "victorialogs-no-tls": Case("victorialogs", {"victorialogs_basic_auth_users": {"collector": SECRET}},
+                                LIFECYCLE_CHECK.format(name="victorialogs"),
+                                "victorialogs_basic_auth_users makes victorialogs check passwords"),
+    "victorialogs-two-users": Case("victorialogs", {**GENERATED_CA,
+                                                    "victorialogs_basic_auth_users": {"a": SECRET, "b": SECRET}},
+                                   "Assert that the VictoriaLogs settings are consistent",
+                                   "victorialogs_basic_auth_users holds at most one user"),
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dict[str, List[Dict[str, Any]]], str]:
+    """Every case's task results, in order, and the run's whole output."""
+    work = tmp_path_factory.mktemp("credentials")
+    groups: Dict[str, Any] = {}
+    for name, case in CASES.items():
+        groups.setdefault(f"{case.role}_cases", {"hosts": {}})["hosts"][name] = case.host_vars
+    inventory = {"all": {"children": groups, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "lgtm_install_root": str(work / "opt"), "lgtm_artifact_cache_dir": str(work / "cache"),
+        "lgtm_artifact_mirror": "http://127.0.0.1:9"}}}
+    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    roles = sorted({case.role for case in CASES.values()})
+    plays = [{"name": f"Credentials to {role}", "hosts": f"{role}_cases", "gather_facts": False,
+              "tasks": [{"name": "Refuse", "block": [{"name": f"Run {role}",
+                                                      "ansible.builtin.include_role": {"name": f"observability.lgtm.{role}"}}],
+                         "rescue": [{"name": "Refused", "ansible.builtin.debug": {"msg": "refused"}}]}]}
+             for role in roles]
+    (work / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(work / "inventory.yml"),
+         str(work / "play.yml"), "--check", "-vvv"],
+        capture_output=True, text=True, check=False, timeout=600, cwd=work,
+        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_NOCOLOR": "1"})
+    start = result.stdout.find("{")
+    assert start >= 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results: Dict[str, List[Dict[str, Any]]] = {}
+    for play in json.loads(result.stdout[start:])["plays"]:
+        for task in play["tasks"]:
+            for host, outcome in task["hosts"].items():
+                results.setdefault(host, []).append({**outcome, "task": task["task"]["name"]})
+    return results, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_refused_before_any_change_naming_the_variable(outcomes, name):
+    case, results = CASES[name], outcomes[0].get(name)
+    assert results, f"{name}: the host ran no task"
+    failed = [index for index, outcome in enumerate(results) if outcome.get("failed")]
+    assert failed, f"{name} was accepted: {[outcome['task'] for outcome in results]}"
+    refusal = results[failed[0]]
+    assert refusal["task"].endswith(case.failing_task), refusal
+    assert not [outcome["task"] for outcome in results[:failed[0] + 1] if outcome.get("changed")]
+    # A looped assert reports each item's message in its results.
+    messages = [refusal.get("msg", "")] + [item.get("msg", "") for item in refusal.get("results", [])]
+    assert any(case.message in message for message in messages), messages
+
+
+def test_no_password_is_printed_even_at_vvv(outcomes):
+    assert SECRET not in outcomes[1]
