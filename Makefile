@@ -22,7 +22,7 @@ SCENARIOS ?= kubernetes distributed default tls reliability upgrade otel_collect
   grafana tempo mimir loki default_lgtm distributed_lgtm
 export MOLECULE_JOBS ?= 3
 
-.PHONY: help setup setup-tools lab test lint sanity units molecule benchmarks bench-collector bench-stack
+.PHONY: help setup setup-tools lab test lint sanity units molecule benchmarks bench-collector bench-profile bench-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,9 +74,14 @@ bench-collector: setup-tools ## collector throughput: the stack's rendered confi
 	$(VENV)/bin/python lab/mirror.py build otel_collector telemetrygen
 	$(VENV)/bin/python benchmarks/collector_throughput.py $(BENCH_COLLECTOR_ARGS)
 
+bench-profile: setup-tools ## where the rendered collector config's CPU goes: a CPU profile under load (figures)
+	$(VENV)/bin/python lab/mirror.py build otel_collector telemetrygen
+	$(VENV)/bin/python benchmarks/collector_profile.py
+
 bench-stack: setup ## converge, re-run and request-to-trace of the all-in-one stack on a fresh lab host (figures)
 	$(VENV)/bin/python benchmarks/stack_bench.py --orders 30
 
 benchmarks: ## every benchmark, printing its figures (make test runs them after the scenarios)
 	$(MAKE) bench-collector BENCH_COLLECTOR_ARGS="--rounds 3"
+	$(MAKE) bench-profile
 	$(MAKE) bench-stack

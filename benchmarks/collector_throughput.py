@@ -31,6 +31,10 @@ process started here is stopped at the end, on error too):
     processor of the traces pipeline, each connector, and the exporters'
     `sending_queue.batch` (since 0.123.0 the filter batches in the exporter, not
     with a batch processor): what each one costs;
+  * `~ batch processor ahead of the queue`: the alternative the stack does not
+    take, a batch processor of the same sizes before the persistent queue instead
+    of the exporters' batching after it (cheaper per span, but a crash loses what
+    the processor holds in memory);
 - telemetrygen (`lab/mirror.py path telemetrygen`): CLIENTS processes, each with
   WORKERS workers sending TRACES traces of 2 spans (a client span and its server
   child), a fixed count of spans. Its SDK's batch span processor drops spans
@@ -282,10 +286,30 @@ def without_persistent_queue(config: Config) -> Config:
     return out
 
 
+# The alternative measured beside the rendered config (not a "- " variant: it adds as much as it removes).
+BATCH_AHEAD_OF_QUEUE = "~ batch processor ahead of the queue"
+
+
+def with_batch_processor_ahead_of_the_queue(config: Config) -> Config:
+    """The exporters' batching (after the persistent queue) replaced by a batch
+    processor of the same sizes at the end of every pipeline (before the queue), so
+    the queue stores large requests instead of each incoming one."""
+    out = without_exporter_batching(config)
+    batch = next(exporter["sending_queue"]["batch"] for exporter in config["exporters"].values()
+                 if "batch" in exporter.get("sending_queue", {}))
+    out.setdefault("processors", {})["batch"] = {"send_batch_size": batch["min_size"],
+                                                 "send_batch_max_size": batch["max_size"],
+                                                 "timeout": batch["flush_timeout"]}
+    for pipeline in out["service"]["pipelines"].values():
+        pipeline["processors"] = [*pipeline.get("processors", []), "batch"]
+    return out
+
+
 def variants(rendered: Config) -> Dict[str, Config]:
     """The rendered config without one component: each processor of the traces
     pipeline, each connector, exporter batching where an exporter batches, and the
-    persistent queue where exporters queue on disk."""
+    persistent queue where exporters queue on disk; and, where exporters both batch
+    and queue on disk, the alternative of batching ahead of the queue."""
     out = {f"- {name}": without_processor(rendered, name)
            for name in rendered["service"]["pipelines"]["traces"].get("processors", [])}
     out.update({f"- {name}": without_connector(rendered, name) for name in rendered.get("connectors", {})})
@@ -293,6 +317,8 @@ def variants(rendered: Config) -> Dict[str, Config]:
         out["- sending_queue.batch"] = without_exporter_batching(rendered)
     if any("storage" in exporter.get("sending_queue", {}) for exporter in rendered.get("exporters", {}).values()):
         out["- persistent queue"] = without_persistent_queue(rendered)
+        if "- sending_queue.batch" in out:
+            out[BATCH_AHEAD_OF_QUEUE] = with_batch_processor_ahead_of_the_queue(rendered)
     return out
 
 
@@ -390,10 +416,10 @@ def pairs(measurements: List[Measurement], config: str, reference: str) -> List[
             if (config, index) in rounds and (reference, index) in rounds]
 
 
-def ratio(measurements: List[Measurement]) -> Dict[str, float]:
-    """The rendered config's spans/s per core as a share of the pass-through's, round by round."""
-    return spread([(passing.cpu_s / passing.spans) / (rendered.cpu_s / rendered.spans)
-                   for rendered, passing in pairs(measurements, RENDERED, PASS_THROUGH)], 3)
+def ratio(measurements: List[Measurement], config: str = RENDERED) -> Dict[str, float]:
+    """A config's spans/s per core as a share of the pass-through's, round by round (the rendered config's by default)."""
+    return spread([(passing.cpu_s / passing.spans) / (measured.cpu_s / measured.spans)
+                   for measured, passing in pairs(measurements, config, PASS_THROUGH)], 3)
 
 
 def component_costs(measurements: List[Measurement]) -> Dict[str, Dict[str, Any]]:
@@ -415,18 +441,24 @@ def gap(measurements: List[Measurement]) -> Dict[str, float]:
 
 
 def report(summary: Dict[str, Dict[str, Any]], paired_ratio: Optional[Dict[str, float]],
-           costs: Dict[str, Dict[str, Any]], paired_gap: Optional[Dict[str, float]] = None) -> str:
-    lines = [f"{'config':24} {'spans/s':>8} {'spans/s/core':>12} {'(min-max)':>17} {'CPU us/span':>11} "
+           costs: Dict[str, Dict[str, Any]], paired_gap: Optional[Dict[str, float]] = None,
+           alternative_ratio: Optional[Dict[str, float]] = None) -> str:
+    width = max([24, *map(len, summary)])
+    lines = [f"{'config':{width}} {'spans/s':>8} {'spans/s/core':>12} {'(min-max)':>17} {'CPU us/span':>11} "
              f"{'wall s':>7} {'cpu s':>6}"]
     for name, item in summary.items():
         low, high = item["spans_per_s_per_core_min_max"]
-        lines.append(f"{name:24} {item['spans_per_s']:>8} {item['spans_per_s_per_core']:>12} "
+        lines.append(f"{name:{width}} {item['spans_per_s']:>8} {item['spans_per_s_per_core']:>12} "
                      f"{f'({low}-{high})':>17} {item['cpu_us_per_span']:>11.3f} {item['wall_s']:>7.2f} "
                      f"{item['cpu_s']:>6.2f}")
     if paired_ratio:
         lines.append(f"rendered / pass-through, spans/s per core, round by round: median "
                      f"{paired_ratio['median']:.2f} ({paired_ratio['min']:.2f}-{paired_ratio['max']:.2f}); "
                      f"target: >= {TARGET_RATIO:.2f}")
+    if alternative_ratio:
+        lines.append(f"{BATCH_AHEAD_OF_QUEUE[2:]} (not the stack's: a crash loses what it holds) / pass-through: "
+                     f"median {alternative_ratio['median']:.2f} ({alternative_ratio['min']:.2f}-"
+                     f"{alternative_ratio['max']:.2f})")
     if costs:
         lines.append("what each component adds to the rendered config, round by round "
                      "(CPU us per span: median (min to max); median as a share of the rendered's):")
@@ -661,6 +693,8 @@ def run_in(args: argparse.Namespace, ports: Ports, workdir: str) -> Dict[str, An
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "configs": summary,
         "ratio_rendered_to_pass_through": ratio(measurements) if {RENDERED, PASS_THROUGH} <= set(summary) else None,
+        "ratio_batch_ahead_of_queue_to_pass_through": ratio(measurements, BATCH_AHEAD_OF_QUEUE)
+        if {BATCH_AHEAD_OF_QUEUE, PASS_THROUGH} <= set(summary) else None,
         "component_costs": component_costs(measurements) if RENDERED in summary else {},
         "rendered_over_pass_through_cpu_us_per_span": gap(measurements)
         if {RENDERED, PASS_THROUGH} <= set(summary) else None,
@@ -691,7 +725,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"collector under test {pinning}; load average {figures['load_average_before']} -> "
           f"{figures['load_average_after']}")
     print(report(figures["configs"], figures["ratio_rendered_to_pass_through"], figures["component_costs"],
-                 figures["rendered_over_pass_through_cpu_us_per_span"]))
+                 figures["rendered_over_pass_through_cpu_us_per_span"], figures["ratio_batch_ahead_of_queue_to_pass_through"]))
     print("FIGURES " + json.dumps(figures))
     return 0
 
