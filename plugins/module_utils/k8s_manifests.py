@@ -94,7 +94,9 @@ def config_key(dest: str, taken: List[str]) -> str:
 
 
 def readiness_probe(component: Mapping[str, Any], kube: Mapping[str, Any], path: str) -> Optional[Object]:
-    """An HTTP probe from the readiness URL the host lifecycle waits on."""
+    """An HTTP probe from the readiness URL the host lifecycle waits on; a TCP
+    probe of its port when that URL needs credentials (readiness_auth): a probe's
+    headers are in the pod spec, which anyone who may read the workload reads."""
     readiness = kube.get("readiness")
     if readiness is None:
         url = component.get("readiness_url") or ""
@@ -103,6 +105,8 @@ def readiness_probe(component: Mapping[str, Any], kube: Mapping[str, Any], path:
         parts = urlsplit(url)
         if not parts.port:
             raise ManifestError(f"{path}.readiness_url: {url!r} has no port; set kubernetes.readiness")
+        if component.get("readiness_auth"):
+            return {"tcpSocket": {"port": parts.port}}
         readiness = {"path": parts.path or "/", "port": parts.port, "scheme": (parts.scheme or "http").upper()}
     if not isinstance(readiness, Mapping):
         raise ManifestError(f"{path}.kubernetes.readiness: expected dict, got {type(readiness).__name__}")
@@ -129,26 +133,35 @@ def read_ports(kube: Mapping[str, Any], path: str) -> List[Object]:
     return result
 
 
-def environment(component: Mapping[str, Any], kube: Mapping[str, Any], path: str) -> List[Object]:
+def environment(component: Mapping[str, Any], kube: Mapping[str, Any], path: str,
+                file_refs: Mapping[str, Object]) -> List[Object]:
     """The unit's environment (the same variables as on a host), the kubernetes
-    overrides, then any EnvVar objects (downward API values)."""
+    overrides, variables whose value is a configuration file's content
+    (env_from_files: name to the file's dest; a secret file's from the Secret,
+    so the value is never in the pod spec), then any EnvVar objects (downward API values)."""
     unit = component.get("unit") or {}
     plain = dict(unit.get("environment") or {})
     plain.update(require(kube, "env", dict, path, {}))
     env: List[Object] = [{"name": str(key), "value": str(value)} for key, value in sorted(plain.items())]
+    for name, dest in sorted(require(kube, "env_from_files", dict, path, {}).items()):
+        if dest not in file_refs:
+            raise ManifestError(f"{path}.env_from_files.{name}: {dest!r} is not the dest of one of the config_files")
+        env.append({"name": str(name), "valueFrom": file_refs[dest]})
     env.extend(require(kube, "env_objects", list, path, []))
     return env
 
 
 def config_objects(name: str, namespace: str, labels: Dict[str, str], component: Mapping[str, Any],
-                   path: str) -> Tuple[List[Object], List[Object], List[Object], str]:
+                   path: str) -> Tuple[List[Object], List[Object], List[Object], str, Dict[str, Object]]:
     """The configuration files as one ConfigMap and one Secret (when a file is
-    secret), named by a digest of their content; the pod's volumes and mounts."""
+    secret), named by a digest of their content; the pod's volumes and mounts,
+    and for each file's dest the reference an environment variable takes its value from."""
     files = require(component, "config_files", list, path, [])
     taken: List[str] = []
     plain: Dict[str, str] = {}
     secret: Dict[str, str] = {}
     mounts: List[Object] = []
+    keys: Dict[str, Tuple[str, bool]] = {}
     for index, item in enumerate(files):
         where = f"{path}.config_files[{index}]"
         if not isinstance(item, Mapping):
@@ -158,24 +171,27 @@ def config_objects(name: str, namespace: str, labels: Dict[str, str], component:
         is_secret = require(item, "secret", bool, where, False)
         key = config_key(dest, taken)
         (secret if is_secret else plain)[key] = content
+        keys[dest] = (key, is_secret)
         mounts.append({"name": "secret" if is_secret else "config", "mountPath": dest, "subPath": key,
                        "readOnly": True})
     config_digest = digest({"plain": plain, "secret": secret})
+    config_name, secret_name = f"{name}-config-{config_digest}", f"{name}-secret-{config_digest}"
+    file_refs = {dest: ({"secretKeyRef": {"name": secret_name, "key": key}} if is_secret
+                        else {"configMapKeyRef": {"name": config_name, "key": key}})
+                 for dest, (key, is_secret) in keys.items()}
     objects: List[Object] = []
     volumes: List[Object] = []
     if plain:
-        config_name = f"{name}-config-{config_digest}"
         objects.append({"apiVersion": "v1", "kind": "ConfigMap", "immutable": True,
                         "metadata": metadata(config_name, namespace, labels), "data": plain})
         volumes.append({"name": "config", "configMap": {"name": config_name}})
     if secret:
-        secret_name = f"{name}-secret-{config_digest}"
         objects.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "immutable": True,
                         "metadata": metadata(secret_name, namespace, labels),
                         "data": {key: base64.b64encode(value.encode("utf-8")).decode("ascii")
                                  for key, value in secret.items()}})
         volumes.append({"name": "secret", "secret": {"secretName": secret_name, "defaultMode": 0o440}})
-    return objects, volumes, mounts, config_digest
+    return objects, volumes, mounts, config_digest, file_refs
 
 
 def security_contexts(kube: Mapping[str, Any], path: str) -> Tuple[Object, Object]:
@@ -273,10 +289,11 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         raise ManifestError(f"{kpath}.internal_traffic_policy: {policy!r} is not one of {', '.join(TRAFFIC_POLICIES)}")
     rules = require(kube, "cluster_role_rules", list, kpath, [])
 
-    config, config_volumes, config_mounts, config_digest = config_objects(name, namespace, labels, component, path)
+    config, config_volumes, config_mounts, config_digest, file_refs = config_objects(name, namespace, labels, component,
+                                                                                     path)
     volumes, data_mounts, claim = data_volumes(name, component, kube, kind, path)
     pod_security, container_security = security_contexts(kube, kpath)
-    env = environment(component, kube, kpath)
+    env = environment(component, kube, kpath, file_refs)
     probe = readiness_probe(component, kube, path)
 
     container: Object = {

@@ -11,6 +11,7 @@ lines of the service that should have answered.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import math
@@ -302,9 +303,22 @@ def unit_properties(host: Any, unit: str, *names: str) -> dict[str, str]:
 
 
 def changed_counts(run: Any) -> dict[str, int]:
-    """changed=N per host, from an ansible-playbook run's recap."""
-    recap = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", run.stdout, re.MULTILINE)
+    """changed=N per host, from an ansible-playbook run's recap (in colour too: Molecule forces it)."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout)
+    recap = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", plain, re.MULTILINE)
     return {host: int(changed) for host, changed in recap}
+
+
+def private_key_material(pem: str) -> list[str]:
+    """What of a private key must never be printed: its whole body (as written, and JSON-escaped), its first
+    base64 line (an EC key's private scalar sits there; the later lines hold the public point, which is
+    public), and the private scalar itself in hex and base64."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    lines = pem.strip().splitlines()
+    body = lines[1:-1]
+    scalar = load_pem_private_key(pem.encode(), password=None).private_numbers().private_value
+    raw = scalar.to_bytes((scalar.bit_length() + 7) // 8, "big")
+    return ["".join(body), "\\n".join(body), body[0], raw.hex(), base64.b64encode(raw).decode()]
 
 
 @functools.lru_cache(maxsize=None)

@@ -25,7 +25,8 @@ import time
 from typing import Any
 
 import pytest
-from lgtm_stack import EPHEMERAL, INVENTORY, PASSWORD_FILES, SECRETS, figures_of, group_host, record_figures, telemetrygen
+from lgtm_stack import (EPHEMERAL, INVENTORY, PASSWORD_FILES, SECRETS, figures_of, group_host, private_key_material,
+                        record_figures, telemetrygen)
 # The traced-order checks, run over TLS.
 from stack.test_stack import (  # noqa: F401 # pylint: disable=unused-import
     logs, metrics, orders, test_every_order_trace_is_complete_in_the_traces_backend,
@@ -261,18 +262,6 @@ def test_grpc_export_from_the_network(lab, token):
     assert "code = Unauthenticated" in no_token.stderr, no_token.stderr[-1500:]
     assert with_token.returncode == 0 and "traces export:" not in with_token.stderr, with_token.stderr[-1500:]
     FIGURES["telemetrygen_grpc"] = {"plain": "failed", "tls_no_token": "Unauthenticated", "tls_token": "exported"}
-
-
-def private_key_material(pem: str) -> list[str]:
-    """What of a private key must never be printed: its whole body (as written, and JSON-escaped), its first
-    base64 line (an EC key's private scalar sits there; the later lines hold the public point, which is
-    public), and the private scalar itself in hex and base64."""
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-    lines = pem.strip().splitlines()
-    body = lines[1:-1]
-    scalar = load_pem_private_key(pem.encode(), password=None).private_numbers().private_value
-    raw = scalar.to_bytes((scalar.bit_length() + 7) // 8, "big")
-    return ["".join(body), "\\n".join(body), body[0], raw.hex(), base64.b64encode(raw).decode()]
 
 
 def test_site_at_vvv_prints_no_secret(lab, token):

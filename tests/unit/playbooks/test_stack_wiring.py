@@ -42,6 +42,8 @@ PLAY = """
                                                    | observability.lgtm.otelcol_config)
                                                   if lgtm_tls | default(false) | bool else None,
                                     'agent': (lgtm_stack_collector_agent_spec
+                                              | combine(lgtm_stack_collector_agent_tls if lgtm_tls | default(false) | bool
+                                                        else {{}}, recursive=true)
                                               | combine({{'memory': {{'limit_mib': 512}}, 'kubernetes': {{'role': 'agent'}}}})
                                               | observability.lgtm.otelcol_config)
                                              if wiring_endpoints.otel_collector.kubernetes else None}} | to_json }}}}"
@@ -212,14 +214,31 @@ def test_with_tls_the_prometheus_datasource_logs_in(tmp_path):
     assert metrics["jsonData"]["tlsAuthWithCACert"] is True and metrics["jsonData"]["prometheusType"] == "Prometheus"
 
 
-def test_tls_on_kubernetes_is_refused_naming_the_hosts(tmp_path):
-    result = run_play(tmp_path, {"otel_collector": ["cluster"], "tempo": ["cluster"], "mimir": ["cluster"],
-                                 "loki": ["cluster"], "grafana": ["cluster"]},
-                      {"lgtm_tls": True, "lgtm_platform": "kubernetes"})
-    assert result.returncode != 0
-    assert ("lgtm_tls is on, but TLS is not available with lgtm_platform=kubernetes yet, and these hosts of the "
-            "stack's groups are Kubernetes clusters: cluster.") in result.stdout, result.stdout[-3000:]
-    assert "LGTM-RENDERED" not in result.stdout
+def test_with_tls_on_kubernetes_agents_and_gateway_are_wired_over_tls_with_the_token(tmp_path):
+    groups = {"otel_collector": ["cluster"], "jaeger": ["cluster"], "prometheus": ["cluster"],
+              "victorialogs": ["cluster"]}
+    out = rendered(tmp_path, groups, {"lgtm_tls": True, "lgtm_platform": "kubernetes",
+                                      "lgtm_otlp_bearer_token": "t0ken"})
+    ca = "/etc/otelcol/tls/ca.crt"
+    server_tls = {"cert_file": "/etc/otelcol/tls/tls.crt", "key_file": "/etc/otelcol/tls/tls.key"}
+    for name in ("tls_config", "agent"):
+        config = out[name]
+        for protocol in ("grpc", "http"):
+            otlp = config["receivers"]["otlp"]["protocols"][protocol]
+            assert otlp["tls"] == server_tls and otlp["auth"]["authenticator"].startswith("bearertokenauth"), name
+        assert config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]["host"] == \
+            "127.0.0.1", name
+    gateway = out["agent"]["exporters"]["otlp_grpc/gateway"]
+    assert gateway["endpoint"] == "otelcol-gateway.observability.svc:4317"
+    assert gateway["tls"] == {"ca_file": ca}
+    assert gateway["headers"] == {"Authorization": "Bearer t0ken"}
+    exporters = out["tls_config"]["exporters"]
+    assert exporters["otlp_grpc/traces"]["endpoint"] == "jaeger.observability.svc:4317"
+    assert exporters["otlp_http/metrics"]["endpoint"].startswith("https://prometheus.observability.svc:9090")
+    # Jaeger's own metrics are on its pod's loopback with TLS: the gateway does not scrape them at its own.
+    targets = [target for job in out["tls_config"]["receivers"]["prometheus/stack"]["config"]["scrape_configs"]
+               for config in job["static_configs"] for target in config["targets"]]
+    assert "127.0.0.1:14269" not in targets and "127.0.0.1:8888" in targets, targets
 
 
 def test_with_tls_jaeger_and_victorialogs_get_their_credentials(tmp_path):

@@ -160,3 +160,39 @@ def test_the_filter_reports_problems_without_a_traceback():
         k8s_manifests(component(), "Not OK")
     with pytest.raises(AnsibleFilterError, match=r"^k8s_manifests: common_component: expected dict, got list"):
         k8s_manifests([], "observability")
+
+
+def container_of(objects):
+    return next(item for item in objects["objects"] if item["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"][0]
+
+
+def test_a_variable_takes_a_secret_files_content_from_the_secret_never_the_spec():
+    files = [{"dest": "/etc/jaeger/config.yaml", "content": "a: 1\n"},
+             {"dest": "/etc/jaeger/otlp-headers", "content": "Authorization=Bearer%20s3cret", "secret": True},
+             {"dest": "/etc/jaeger/plain-value", "content": "hello"}]
+    objects = build_manifests(component(config_files=files, k_env_from_files={
+        "OTEL_EXPORTER_OTLP_HEADERS": "/etc/jaeger/otlp-headers", "PLAIN": "/etc/jaeger/plain-value"}), "observability")
+    env = {item["name"]: item for item in container_of(objects)["env"]}
+    secret_name = next(item["metadata"]["name"] for item in objects["config"] if item["kind"] == "Secret")
+    config_name = next(item["metadata"]["name"] for item in objects["config"] if item["kind"] == "ConfigMap")
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == {"name": "OTEL_EXPORTER_OTLP_HEADERS", "valueFrom": {
+        "secretKeyRef": {"name": secret_name, "key": "otlp-headers"}}}
+    assert env["PLAIN"]["valueFrom"] == {"configMapKeyRef": {"name": config_name, "key": "plain-value"}}
+    assert "s3cret" not in str(objects["objects"])
+
+
+def test_env_from_files_names_a_file_that_is_not_there():
+    with pytest.raises(ManifestError, match=r"common_component.kubernetes.env_from_files.X: '/etc/nope' is not the "
+                                            r"dest of one of the config_files"):
+        build_manifests(component(k_env_from_files={"X": "/etc/nope"}), "observability")
+
+
+def test_a_readiness_url_that_needs_credentials_is_probed_on_its_port_only():
+    container = container_of(build_manifests(component(readiness_url="https://127.0.0.1:9090/-/ready",
+                                                       readiness_auth={"username": "u", "password": "pw-9f2"}),
+                                             "observability"))
+    assert container["readinessProbe"]["tcpSocket"] == {"port": 9090}
+    assert "httpGet" not in container["readinessProbe"] and "pw-9f2" not in str(container)
+    https = container_of(build_manifests(component(readiness_url="https://127.0.0.1:14133/status"), "observability"))
+    assert https["readinessProbe"]["httpGet"] == {"path": "/status", "port": 14133, "scheme": "HTTPS"}
