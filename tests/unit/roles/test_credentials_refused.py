@@ -11,15 +11,14 @@ ansible-playbook run (one inventory host per case).
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple
+from typing import Any, Dict, NamedTuple, Tuple
 
 import pytest
-import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from role_runs import Results, run_roles_in_check_mode  # noqa: E402
 
 pytest.importorskip("ansible")
 
@@ -53,37 +52,12 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dict[str, List[Dict[str, Any]]], str]:
-    """Every case's task results, in order, and the run's whole output."""
-    work = tmp_path_factory.mktemp("credentials")
-    groups: Dict[str, Any] = {}
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Results, str]:
+    """Every case's task results, in order, and the run's whole output (at -vvv)."""
+    hosts: Dict[str, Dict[str, Dict[str, Any]]] = {role: {} for role in sorted({case.role for case in CASES.values()})}
     for name, case in CASES.items():
-        groups.setdefault(f"{case.role}_cases", {"hosts": {}})["hosts"][name] = case.host_vars
-    inventory = {"all": {"children": groups, "vars": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        "lgtm_install_root": str(work / "opt"), "lgtm_artifact_cache_dir": str(work / "cache"),
-        "lgtm_artifact_mirror": "http://127.0.0.1:9"}}}
-    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    roles = sorted({case.role for case in CASES.values()})
-    plays = [{"name": f"Credentials to {role}", "hosts": f"{role}_cases", "gather_facts": False,
-              "tasks": [{"name": "Refuse", "block": [{"name": f"Run {role}",
-                                                      "ansible.builtin.include_role": {"name": f"observability.lgtm.{role}"}}],
-                         "rescue": [{"name": "Refused", "ansible.builtin.debug": {"msg": "refused"}}]}]}
-             for role in roles]
-    (work / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(work / "inventory.yml"),
-         str(work / "play.yml"), "--check", "-vvv"],
-        capture_output=True, text=True, check=False, timeout=600, cwd=work,
-        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_NOCOLOR": "1"})
-    start = result.stdout.find("{")
-    assert start >= 0, result.stdout[-3000:] + result.stderr[-3000:]
-    results: Dict[str, List[Dict[str, Any]]] = {}
-    for play in json.loads(result.stdout[start:])["plays"]:
-        for task in play["tasks"]:
-            for host, outcome in task["hosts"].items():
-                results.setdefault(host, []).append({**outcome, "task": task["task"]["name"]})
-    return results, result.stdout + result.stderr
+        hosts[case.role][name] = case.host_vars
+    return run_roles_in_check_mode(tmp_path_factory.mktemp("credentials"), hosts, "Credentials to", verbose=True)
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -19,19 +19,16 @@ or of the lifecycle (so the defaults themselves are within bounds).
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple
 
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from argument_specs import REPO, ROLES, declared_bounds, entry_points  # noqa: E402
+from role_runs import Results, run_roles_in_check_mode  # noqa: E402
 
 pytest.importorskip("ansible")
 
@@ -116,39 +113,13 @@ def host_name(index: int, case: Case) -> str:
 
 
 @pytest.fixture(scope="module")
-def refusals(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, List[Dict[str, Any]]]:
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> Results:
     """Run every case; each host's task results, in order."""
-    work = tmp_path_factory.mktemp("input-bounds")
-    groups: Dict[str, Any] = {}
+    hosts: Dict[str, Dict[str, Dict[str, Any]]] = {role.name: {} for role in ROLES}
     for index, case in enumerate(ALL_CASES):
-        groups.setdefault(f"{case.role}_cases", {"hosts": {}})["hosts"][host_name(index, case)] = {
-            case.variable: case.value}
-    groups["common_cases"]["vars"] = {"common_component": COMMON_COMPONENT}
-    inventory = {"all": {"children": groups, "vars": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        # Were a check missing, the role would go on, in check mode, towards nothing real.
-        "lgtm_install_root": str(work / "opt"), "lgtm_artifact_cache_dir": str(work / "cache"),
-        "lgtm_artifact_mirror": "http://127.0.0.1:9"}}}
-    (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    # The failure is rescued so that the next play runs: a play whose every host failed ends the run.
-    plays = [{
-        "name": f"Bad input to {role.name}", "hosts": f"{role.name}_cases", "gather_facts": False,
-        "tasks": [{"name": "Refuse", "block": [{
-            "name": f"Run {role.name}", "ansible.builtin.include_role": {"name": f"observability.lgtm.{role.name}"}}],
-            "rescue": [{"name": "Refused", "ansible.builtin.debug": {"msg": "refused"}}]}],
-    } for role in ROLES]
-    (work / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(work / "inventory.yml"),
-         str(work / "play.yml"), "--check", "--forks", "4"],
-        capture_output=True, text=True, check=False, timeout=900, cwd=work,
-        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_NOCOLOR": "1"})
-    assert result.stdout.startswith("{"), result.stdout[-3000:] + result.stderr[-3000:]
-    results: Dict[str, List[Dict[str, Any]]] = {}
-    for play in json.loads(result.stdout)["plays"]:
-        for task in play["tasks"]:
-            for host, outcome in task["hosts"].items():
-                results.setdefault(host, []).append({**outcome, "task": task["task"]["name"]})
+        hosts[case.role][host_name(index, case)] = {case.variable: case.value}
+    results, _output = run_roles_in_check_mode(tmp_path_factory.mktemp("input-bounds"), hosts, "Bad input to",
+                                               {"common": {"common_component": COMMON_COMPONENT}}, forks=4)
     return results
 
 
