@@ -99,6 +99,8 @@ class Access:
 
 
 PLAIN = Access()
+# The OTLP trace export method a plain-text gRPC client is refused at (the tls scenarios).
+OTLP_GRPC_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 # Where a scenario with TLS keeps the secrets it generated (molecule/tls/molecule.yml).
 SECRETS = EPHEMERAL / "secrets"
 # The password each backend checks, when the scenario generated one (username "collector").
@@ -319,6 +321,19 @@ def private_key_material(pem: str) -> list[str]:
     scalar = load_pem_private_key(pem.encode(), password=None).private_numbers().private_value
     raw = scalar.to_bytes((scalar.bit_length() + 7) // 8, "big")
     return ["".join(body), "\\n".join(body), body[0], raw.hex(), base64.b64encode(raw).decode()]
+
+
+def leaked_secrets(output: str, ca_dir: pathlib.Path, token: str, user: str,
+                   passwords: list[str]) -> tuple[dict[str, list[str]], int]:
+    """The lines of a run's output (their first 200 characters) that hold a secret the run was given, by kind:
+    the bearer token, a password or its Basic credential as `user`, or material of a private key the
+    collection's CA in ca_dir made (its own and every host's); and how many keys were checked."""
+    keys = [path.read_text() for path in [ca_dir / "ca.key", *sorted((ca_dir / "hosts").glob("*.key"))]]
+    secrets = {"token": [token],
+               "passwords": passwords + [base64.b64encode(f"{user}:{item}".encode()).decode() for item in passwords],
+               "private keys": [part for key in keys for part in private_key_material(key)]}
+    return ({name: [line[:200] for line in output.splitlines() if any(s and s in line for s in values)]
+             for name, values in secrets.items()}, len(keys))
 
 
 @functools.lru_cache(maxsize=None)

@@ -17,7 +17,6 @@ private key is in a ConfigMap.
 """
 from __future__ import annotations
 
-import base64
 import json
 import re
 import secrets
@@ -27,7 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
-from lgtm_stack import EPHEMERAL, TRACE_POLL_S, changed_counts, complete_trace, private_key_material, wait_for
+from lgtm_stack import EPHEMERAL, OTLP_GRPC_PATH, TRACE_POLL_S, changed_counts, complete_trace, leaked_secrets, wait_for
 from test_kubernetes import NAMESPACE, REPO, ClusterHttp, ansible_playbook, get, kubectl, place_order
 
 CA_DIR = EPHEMERAL / "kubernetes-ca"
@@ -37,7 +36,6 @@ APPLICATION_SERVICES = ("shop-front", "shop-back")
 USER = "collector"
 ORDERS = 5
 GRPC_EMPTY_FRAME = b"\0\0\0\0\0"
-OTLP_GRPC_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 FIGURES: dict[str, Any] = {}
 
 
@@ -125,16 +123,11 @@ def test_converge_with_tls_succeeds_and_the_next_run_changes_nothing(converged):
 
 def test_the_vvv_converge_prints_no_secret(converged, credentials):
     first = converged[0]
-    keys = [path.read_text() for path in [CA_DIR / "ca.key", *sorted((CA_DIR / "hosts").glob("*.key"))]]
-    passwords = [credentials[signal] for signal in ("traces", "metrics", "logs")]
-    found = {"token": [credentials["token"]],
-             "passwords": passwords + [base64.b64encode(f"{USER}:{item}".encode()).decode() for item in passwords],
-             "private keys": [part for key in keys for part in private_key_material(key)]}
     output = first.stdout + first.stderr
-    leaks = {name: [line[:200] for line in output.splitlines() if any(s and s in line for s in values)]
-             for name, values in found.items()}
+    leaks, keys_checked = leaked_secrets(output, CA_DIR, credentials["token"], USER,
+                                         [credentials[signal] for signal in ("traces", "metrics", "logs")])
     FIGURES["vvv"] = {"lines_scanned": len(output.splitlines()), "hits": {k: len(v) for k, v in leaks.items()},
-                      "private_keys_checked": len(keys)}
+                      "private_keys_checked": keys_checked}
     assert not any(leaks.values()), json.dumps(leaks, indent=1)[:4000]
 
 

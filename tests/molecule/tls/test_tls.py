@@ -17,7 +17,6 @@ password (nor its Basic credential) and the private keys it set.
 """
 from __future__ import annotations
 
-import base64
 import json
 import re
 import subprocess
@@ -25,8 +24,8 @@ import time
 from typing import Any
 
 import pytest
-from lgtm_stack import (EPHEMERAL, INVENTORY, PASSWORD_FILES, SECRETS, figures_of, group_host, private_key_material,
-                        record_figures, telemetrygen)
+from lgtm_stack import (EPHEMERAL, INVENTORY, OTLP_GRPC_PATH, PASSWORD_FILES, SECRETS, figures_of, group_host,
+                        leaked_secrets, record_figures, telemetrygen)
 # The traced-order checks, run over TLS.
 from stack.test_stack import (  # noqa: F401 # pylint: disable=unused-import
     logs, metrics, orders, test_every_order_trace_is_complete_in_the_traces_backend,
@@ -43,7 +42,6 @@ LOOPBACK = re.compile(r"^(127\.[0-9.]+|::1|\[::1\])$")
 APPLICATION_UNITS = ("shop-front", "shop-back")
 # An empty ExportTraceServiceRequest in gRPC's length-prefixed framing.
 GRPC_EMPTY_FRAME = "\\000\\000\\000\\000\\000"
-OTLP_GRPC_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 FIGURES: dict[str, Any] = {}
 
 
@@ -265,21 +263,16 @@ def test_grpc_export_from_the_network(lab, token):
 
 
 def test_site_at_vvv_prints_no_secret(lab, token):
-    keys = [path.read_text() for path in [CA_DIR / "ca.key", *sorted((CA_DIR / "hosts").glob("*.key"))]]
-    secret_parts = [part for key in keys for part in private_key_material(key)]
-    passwords = [password_of(backend) for backend in PASSWORD_FILES]
-    basics = [base64.b64encode(f"collector:{item}".encode()).decode() for item in passwords]
     started = time.monotonic()
     run = subprocess.run(["ansible-playbook", "-i", INVENTORY, "observability.lgtm.site", "-vvv"],
                          capture_output=True, text=True, timeout=1200, check=False)
     output = run.stdout + run.stderr
     assert run.returncode == 0, "\n".join(output.splitlines()[-80:])
-    secrets = {"token": [token], "passwords": passwords + basics, "private keys": secret_parts}
-    leaks = {name: [line[:200] for line in output.splitlines() if any(s and s in line for s in values)]
-             for name, values in secrets.items()}
+    leaks, keys_checked = leaked_secrets(output, CA_DIR, token, "collector",
+                                         [password_of(backend) for backend in PASSWORD_FILES])
     FIGURES["site_vvv"] = {"lines_scanned": len(output.splitlines()), "seconds": round(time.monotonic() - started, 1),
                            "hits": {name: len(lines) for name, lines in leaks.items()},
-                           "private_keys_checked": len(keys)}
+                           "private_keys_checked": keys_checked}
     assert not any(leaks.values()), json.dumps(leaks, indent=1)[:4000]
     # The secrets did reach the host: the collector's config holds the token.
     assert token in lab.file("/etc/otelcol/config.yaml").content_string
