@@ -64,8 +64,8 @@ def test_mirror_paths_are_the_roles_own_urls():
     """The mirror serves each release where the role downloads it from."""
     paths = mirror_module.role_release_paths("jaeger")
     assert paths == mirror_module.ReleasePaths(
-        Path("jaegertracing/jaeger/releases/download/v1.76.0"), "jaeger-2.13.0-linux-amd64.tar.gz",
-        "jaeger-2.13.0.sha256sum.txt")
+        Path("jaegertracing/jaeger/releases/download/v1.75.0"), "jaeger-2.12.0-linux-amd64.tar.gz",
+        "jaeger-2.12.0.sha256sum.txt")
     assert mirror_module.role_release_paths("victorialogs").directory == VL_DIR
 
 

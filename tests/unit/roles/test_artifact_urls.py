@@ -39,7 +39,7 @@ MIRROR = "https://mirror.example.internal/lgtm"
 # - OpenTelemetry Collector 0.159.0: opentelemetry-collector-releases tag
 #   v0.159.0, goreleaser's otelcol-contrib_<v>_linux_amd64.tar.gz and one
 #   opentelemetry-collector-releases_otelcol-contrib_checksums.txt.
-# - Jaeger 2.13.0: scripts/build/package-deploy.sh at v1.76.0 packs
+# - Jaeger 2.12.0: scripts/build/package-deploy.sh at v1.75.0 packs
 #   jaeger-<v2>-linux-amd64.tar.gz and one release-wide jaeger-<v2>.sha256sum.txt;
 #   scripts/release/draft.py creates the GitHub release under the v1 tag.
 # - Prometheus 3.16.0: promu's <name>-<version>.<os>-<arch>.tar.gz and sha256sums.txt.
@@ -61,8 +61,8 @@ UPSTREAM: dict[str, tuple[str, str, str]] = {
             "otelcol-contrib_0.159.0_linux_amd64.tar.gz",
         "/open-telemetry/opentelemetry-collector-releases/releases/download/v0.159.0/"
         "opentelemetry-collector-releases_otelcol-contrib_checksums.txt"),
-    "jaeger": (GH, "/jaegertracing/jaeger/releases/download/v1.76.0/jaeger-2.13.0-linux-amd64.tar.gz",
-               "/jaegertracing/jaeger/releases/download/v1.76.0/jaeger-2.13.0.sha256sum.txt"),
+    "jaeger": (GH, "/jaegertracing/jaeger/releases/download/v1.75.0/jaeger-2.12.0-linux-amd64.tar.gz",
+               "/jaegertracing/jaeger/releases/download/v1.75.0/jaeger-2.12.0.sha256sum.txt"),
     "prometheus": (GH, "/prometheus/prometheus/releases/download/v3.16.0/prometheus-3.16.0.linux-amd64.tar.gz",
                    "/prometheus/prometheus/releases/download/v3.16.0/sha256sums.txt"),
     "victorialogs": (

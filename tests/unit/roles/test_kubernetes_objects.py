@@ -34,7 +34,7 @@ def container(objects: dict) -> dict:
 
 IMAGES = {
     "otel_collector": ("docker.io/otel/opentelemetry-collector-contrib:0.159.0", "/otelcol-contrib"),
-    "jaeger": ("docker.io/jaegertracing/jaeger:2.13.0", "/cmd/jaeger/jaeger-linux"),
+    "jaeger": ("docker.io/jaegertracing/jaeger:2.12.0", "/cmd/jaeger/jaeger-linux"),
     "prometheus": ("docker.io/prom/prometheus:v3.16.0", "/bin/prometheus"),
     "victorialogs": ("docker.io/victoriametrics/victoria-logs:v1.52.1", "/victoria-logs-prod"),
     "tempo": ("docker.io/grafana/tempo:3.1.0", "/tempo"),

@@ -15,13 +15,13 @@ from ansible.errors import AnsibleFilterError
 
 COMPONENT = {
     "name": "jaeger",
-    "version": "2.13.0",
+    "version": "2.12.0",
     "data_dirs": ["/var/lib/jaeger"],
     "config_files": [{"dest": "/etc/jaeger/config.yaml", "content": "a: 1\n"}],
     "unit": {"environment": {"GOMEMLIMIT": "100MiB"}},
     "readiness_url": "http://127.0.0.1:13133/status",
     "kubernetes": {
-        "image": "docker.io/jaegertracing/jaeger:2.13.0",
+        "image": "docker.io/jaegertracing/jaeger:2.12.0",
         "command": ["/cmd/jaeger/jaeger-linux", "--config=/etc/jaeger/config.yaml"],
         "validate": ["/cmd/jaeger/jaeger-linux", "validate", "--config=/etc/jaeger/config.yaml"],
         "ports": [{"name": "otlp-grpc", "port": 4317}, {"name": "health", "port": "13133", "service": False}],
