@@ -26,6 +26,7 @@ two renders with the same folder use the same ones.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -154,7 +155,23 @@ def render(scenario: str, out: Path, ephemeral: Path) -> None:
     (work / "ansible.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise SystemExit(f"{scenario}: ansible-playbook failed (exit {result.returncode}); read {work / 'ansible.log'}")
+    for dump in target.rglob("*.json"):
+        mask_written_once(dump)
     print(f"{scenario}: {sum(1 for _ in target.rglob('*.json'))} files in {target}")
+
+
+def mask_written_once(dump: Path) -> None:
+    """A file written only when missing (force: false, e.g. Grafana's generated
+    secret key) holds a new random value on every render: not compared."""
+    data = json.loads(dump.read_text())
+    files = ((data.get("component") or {}).get("config_files") or []) if isinstance(data, dict) else []
+    masked = False
+    for entry in files:
+        if entry.get("force") is False:
+            entry["content"] = "(written once on the host, random: not compared)"
+            masked = True
+    if masked:
+        dump.write_text(json.dumps(data, indent=4, sort_keys=True) + "\n")
 
 
 def main() -> None:

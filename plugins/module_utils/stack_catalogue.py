@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+# Copyright: observability.lgtm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The stack's catalogue: what the collection knows about each component it runs.
+
+The one place where a component's default ports, the URL paths other
+components reach it at, its health endpoint, the signals it takes in and
+serves, its Grafana data source type and its licence are written. The roles'
+defaults read their ports from here (the ``observability.lgtm.stack_catalogue``
+lookup), and so do the wiring (``observability.lgtm.stack_endpoints``), the
+pipeline filter's backend types, the lab and the tests.
+
+Adding a backend: a role folder, one ``Component`` entry in ``CATALOGUE`` and a
+Molecule scenario (README, "Adding a backend").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")
+
+# Licences that decide where a component can be proven: the lab runs only
+# Apache-licensed (or similar) software; AGPL components are proven statically.
+APACHE_2 = "Apache-2.0"
+AGPL_3 = "AGPL-3.0"
+LAB_LICENCES: Tuple[str, ...] = (APACHE_2,)
+
+
+@dataclass(frozen=True)
+class Port:
+    """One listener of a component: its default number and the role variable that sets it.
+
+    ``variable`` names the role variable a user changes it with, and ``form``
+    how that variable holds it: ``endpoint`` ("host:port", the port at the end)
+    or ``port`` (the number alone).
+    """
+
+    number: int
+    variable: str
+    form: str = "endpoint"
+    # "grpc" or "http": what speaks on it.
+    protocol: str = "http"
+    # The address it listens on by default (endpoint form: the host part).
+    host: str = "0.0.0.0"
+
+    @property
+    def endpoint(self) -> str:
+        """The default "host:port"."""
+        return f"{self.host}:{self.number}"
+
+
+@dataclass(frozen=True)
+class Component:
+    """What the stack knows about one component."""
+
+    name: str
+    licence: str
+    # Signals it takes in (from the collector) and serves to queries (to Grafana).
+    accepts: Tuple[str, ...]
+    serves: Tuple[str, ...]
+    ports: Mapping[str, Port]
+    # The port and path of the readiness check (GET answers 200 when ready).
+    health_port: str
+    health_path: str
+    # The port (and path, for scrape configs) of its own Prometheus metrics.
+    metrics_port: str
+    metrics_path: str = "/metrics"
+    # The port queries are sent to, and the path prefix of its query API.
+    query_port: str = ""
+    query_path: str = ""
+    # Paths the collector sends to on the query port (OTLP over HTTP, remote write), by protocol name.
+    ingest_paths: Mapping[str, str] = field(default_factory=dict)
+    # Grafana's data source type for it; None where Grafana has no built-in one.
+    datasource_type: Optional[str] = None
+
+    @property
+    def runs_in_lab(self) -> bool:
+        """Whether the lab may build and run it (AGPL components are proven statically)."""
+        return self.licence in LAB_LICENCES
+
+    def port(self, name: str) -> int:
+        """A default port number by its name."""
+        return self.ports[name].number
+
+
+CATALOGUE: Dict[str, Component] = {
+    "otel_collector": Component(
+        name="otel_collector", licence=APACHE_2, accepts=SIGNALS, serves=(),
+        ports={
+            "otlp_grpc": Port(4317, "otel_collector_spec.receivers.otlp.grpc", protocol="grpc"),
+            "otlp_http": Port(4318, "otel_collector_spec.receivers.otlp.http"),
+            "health": Port(13133, "otel_collector_spec.extensions.health_check"),
+            "metrics": Port(8888, "otel_collector_spec.telemetry.metrics_address"),
+        },
+        health_port="health", health_path="/", metrics_port="metrics"),
+    # Jaeger v2 is built on the collector: OTLP in on the usual ports.
+    "jaeger": Component(
+        name="jaeger", licence=APACHE_2, accepts=("traces",), serves=("traces",),
+        ports={
+            "otlp_grpc": Port(4317, "jaeger_otlp_grpc_endpoint", protocol="grpc"),
+            "otlp_http": Port(4318, "jaeger_otlp_http_endpoint"),
+            "query_http": Port(16686, "jaeger_query_http_endpoint"),
+            "query_grpc": Port(16685, "jaeger_query_grpc_endpoint", protocol="grpc"),
+            # Off the collector's 13133 and 8888, so both run on one host.
+            "health": Port(14133, "jaeger_health_check_endpoint"),
+            "metrics": Port(14269, "jaeger_metrics_endpoint"),
+        },
+        health_port="health", health_path="/status", metrics_port="metrics", query_port="query_http",
+        datasource_type="jaeger"),
+    "tempo": Component(
+        name="tempo", licence=AGPL_3, accepts=("traces",), serves=("traces",),
+        ports={
+            "http": Port(3200, "tempo_http_listen_port", form="port"),
+            "grpc": Port(9095, "tempo_grpc_listen_port", form="port", protocol="grpc"),
+            "otlp_grpc": Port(4317, "tempo_otlp_grpc_endpoint", protocol="grpc"),
+            "otlp_http": Port(4318, "tempo_otlp_http_endpoint"),
+        },
+        health_port="http", health_path="/ready", metrics_port="http", query_port="http",
+        datasource_type="tempo"),
+    # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write
+    # --web.enable-remote-write-receiver; the role turns both on.
+    "prometheus": Component(
+        name="prometheus", licence=APACHE_2, accepts=("metrics",), serves=("metrics",),
+        ports={"http": Port(9090, "prometheus_listen_address")},
+        health_port="http", health_path="/-/ready", metrics_port="http", query_port="http",
+        ingest_paths={"otlp": "/api/v1/otlp", "remote_write": "/api/v1/write"},
+        datasource_type="prometheus"),
+    "mimir": Component(
+        name="mimir", licence=AGPL_3, accepts=("metrics",), serves=("metrics",),
+        ports={
+            "http": Port(9009, "mimir_http_listen_port", form="port"),
+            "grpc": Port(9097, "mimir_grpc_listen_port", form="port", protocol="grpc"),
+        },
+        health_port="http", health_path="/ready", metrics_port="http", query_port="http", query_path="/prometheus",
+        ingest_paths={"otlp": "/otlp", "remote_write": "/api/v1/push"},
+        datasource_type="prometheus"),
+    "loki": Component(
+        name="loki", licence=AGPL_3, accepts=("logs",), serves=("logs",),
+        ports={
+            "http": Port(3100, "loki_http_listen_port", form="port"),
+            "grpc": Port(9096, "loki_grpc_listen_port", form="port", protocol="grpc"),
+        },
+        health_port="http", health_path="/ready", metrics_port="http", query_port="http",
+        ingest_paths={"http": "/otlp"},
+        datasource_type="loki"),
+    # Grafana has no built-in VictoriaLogs data source (it is a plugin).
+    "victorialogs": Component(
+        name="victorialogs", licence=APACHE_2, accepts=("logs",), serves=("logs",),
+        ports={"http": Port(9428, "victorialogs_listen_address")},
+        health_port="http", health_path="/health", metrics_port="http", query_port="http",
+        ingest_paths={"http": "/insert/opentelemetry"}),
+    "grafana": Component(
+        name="grafana", licence=AGPL_3, accepts=(), serves=(),
+        ports={"http": Port(3000, "grafana_http_port", form="port")},
+        health_port="http", health_path="/api/health", metrics_port="http", query_port="http"),
+}
+
+
+class CatalogueError(KeyError):
+    """A name the catalogue does not have; the message says which and what it has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def component(name: str) -> Component:
+    """One component by name."""
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise CatalogueError(f"the stack catalogue has no component {name!r}; it has {', '.join(CATALOGUE)}") from None
+
+
+def default_port(name: str, port: str) -> int:
+    """A component's default port number, e.g. default_port('jaeger', 'otlp_grpc') == 4317."""
+    entry = component(name)
+    if port not in entry.ports:
+        raise CatalogueError(f"the stack catalogue has no port {port!r} for {name}; it has {', '.join(entry.ports)}")
+    return entry.port(port)
+
+
+def as_data(entry: Component) -> Dict[str, Any]:
+    """A component as plain data (what the lookup returns), with runs_in_lab."""
+    return {
+        "name": entry.name, "licence": entry.licence, "runs_in_lab": entry.runs_in_lab,
+        "accepts": list(entry.accepts), "serves": list(entry.serves),
+        "ports": {name: port.number for name, port in entry.ports.items()},
+        "endpoints": {name: port.endpoint for name, port in entry.ports.items() if port.form == "endpoint"},
+        "port_variables": {name: port.variable for name, port in entry.ports.items()},
+        "health_port": entry.health_port, "health_path": entry.health_path,
+        "metrics_port": entry.metrics_port, "metrics_path": entry.metrics_path,
+        "query_port": entry.query_port, "query_path": entry.query_path,
+        "ingest_paths": dict(entry.ingest_paths), "datasource_type": entry.datasource_type,
+    }
+
+
+def lookup_path(path: str) -> Any:
+    """A value by dotted path: 'jaeger' (the whole entry), 'jaeger.ports.otlp_grpc' (4317), ..."""
+    name, _, rest = path.partition(".")
+    value: Any = as_data(component(name))
+    walked = name
+    for key in rest.split(".") if rest else []:
+        if not isinstance(value, dict) or key not in value:
+            known = ", ".join(value) if isinstance(value, dict) else "nothing below it"
+            raise CatalogueError(f"the stack catalogue has no {walked}.{key}; {walked} has {known}")
+        value = value[key]
+        walked = f"{walked}.{key}"
+    return value
