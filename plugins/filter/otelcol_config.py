@@ -24,10 +24,8 @@ Documentation for ansible-doc is in the ``otelcol_config.yml`` sidecar file.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
-import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config, SpecError, sorted_problems
@@ -49,32 +47,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_lint im
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render import render
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_overrides import apply_overrides
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_check import check_rendered
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    PortSetting, port_settings, register_default_ports,
-)
 
 T = TypeVar("T")
-
-# The collection's roles: their defaults are where each component's default port is written.
-ROLES = Path(__file__).resolve().parents[2] / "roles"
-
-
-def role_default_ports() -> Dict[PortSetting, int]:
-    """Read every default port the stages need from the roles' defaults/main.yml
-    (a port number, or host:port), so the filter repeats none of them."""
-    defaults: Dict[str, Dict[str, Any]] = {}
-    ports: Dict[PortSetting, int] = {}
-    for role, variable in port_settings():
-        if role not in defaults:
-            defaults[role] = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text(encoding="utf-8"))
-        value: Any = defaults[role]
-        for key in variable.split("."):
-            value = value[key]
-        ports[(role, variable)] = int(str(value).rsplit(":", 1)[-1])
-    return ports
-
-
-register_default_ports(role_default_ports())
 
 __all__ = [
     "BACKEND_TYPES", "COMPONENT_KINDS", "DEFAULT_COLLECTOR_VERSION", "REMOVED_COMPONENTS", "SIGNALS",

@@ -17,6 +17,9 @@ from typing import Dict, Optional, Tuple
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
     BackendSpec, ConnectorSpec, Version,
 )
+from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import (
+    component as catalogue_component, default_port as catalogue_port,
+)
 
 DEFAULT_COLLECTOR_VERSION = "0.159.0"
 
@@ -64,28 +67,21 @@ SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")
 COMPONENT_KINDS: Tuple[str, ...] = ("receivers", "processors", "exporters", "connectors", "extensions")
 
 
-# Where a default port is written: a variable (dotted path) of a role's
-# defaults/main.yml holding a port or a host:port. The filter's entry point
-# reads the roles' defaults and registers the ports here, so a component's
-# default port is written in one place only: the role that runs it.
+# A default port: (component, port name) in the stack catalogue, the one place
+# it is written (module_utils/stack_catalogue.py; the roles' defaults read it too).
 PortSetting = Tuple[str, str]
-COLLECTOR_OTLP_GRPC: PortSetting = ("otel_collector", "otel_collector_spec.receivers.otlp.grpc")
-COLLECTOR_OTLP_HTTP: PortSetting = ("otel_collector", "otel_collector_spec.receivers.otlp.http")
-_DEFAULT_PORTS: Dict[PortSetting, int] = {}
-
-
-def register_default_ports(ports: Dict[PortSetting, int]) -> None:
-    """Record the default ports read from the roles' defaults (the filter's entry point does)."""
-    _DEFAULT_PORTS.update(ports)
+COLLECTOR_OTLP_GRPC: PortSetting = ("otel_collector", "otlp_grpc")
+COLLECTOR_OTLP_HTTP: PortSetting = ("otel_collector", "otlp_http")
 
 
 def default_port(setting: PortSetting) -> int:
-    """The default port the role writes in its defaults."""
-    try:
-        return _DEFAULT_PORTS[setting]
-    except KeyError:
-        raise RuntimeError(f"default port {setting[1]} of role {setting[0]} was not registered; "
-                           "the otelcol_config filter's entry point reads the roles' defaults") from None
+    """The default port of a component's listener, from the stack catalogue."""
+    return catalogue_port(*setting)
+
+
+def ingest_path(component_name: str, protocol: str) -> str:
+    """The path a component takes data at over HTTP, from the stack catalogue."""
+    return catalogue_component(component_name).ingest_paths[protocol]
 
 
 @dataclass(frozen=True)
@@ -94,8 +90,8 @@ class BackendProtocol:
 
     # Exporter type under its pre-rename name; TYPE_RENAMES gives the name per version.
     exporter: str
-    # Where the backend's default port is written; None for types whose spec
-    # gives the whole endpoint.
+    # The backend's default port in the stack catalogue; None for types whose
+    # spec gives the whole endpoint.
     port_setting: Optional[PortSetting] = None
     # Appended to scheme://host:port (http exporters only). The otlphttp
     # exporter adds /v1/<signal> to it, prometheusremotewrite posts to it as is.
@@ -103,7 +99,7 @@ class BackendProtocol:
 
     @property
     def port(self) -> Optional[int]:
-        """The default port, from the role that runs the backend."""
+        """The default port, from the stack catalogue."""
         return None if self.port_setting is None else default_port(self.port_setting)
 
     @property
@@ -129,32 +125,32 @@ class BackendType:
 
 BACKEND_TYPES: Dict[str, BackendType] = {
     "tempo": BackendType(signals=("traces",), protocols={
-        "grpc": BackendProtocol("otlp", ("tempo", "tempo_otlp_grpc_endpoint")),
-        "http": BackendProtocol("otlphttp", ("tempo", "tempo_otlp_http_endpoint")),
+        "grpc": BackendProtocol("otlp", ("tempo", "otlp_grpc")),
+        "http": BackendProtocol("otlphttp", ("tempo", "otlp_http")),
     }),
     "mimir": BackendType(signals=("metrics",), protocols={
-        "otlp": BackendProtocol("otlphttp", ("mimir", "mimir_http_listen_port"), "/otlp"),
-        "remote_write": BackendProtocol("prometheusremotewrite", ("mimir", "mimir_http_listen_port"), "/api/v1/push"),
+        "otlp": BackendProtocol("otlphttp", ("mimir", "http"), ingest_path("mimir", "otlp")),
+        "remote_write": BackendProtocol("prometheusremotewrite", ("mimir", "http"), ingest_path("mimir", "remote_write")),
     }),
     "loki": BackendType(signals=("logs",), protocols={
-        "http": BackendProtocol("otlphttp", ("loki", "loki_http_listen_port"), "/otlp"),
+        "http": BackendProtocol("otlphttp", ("loki", "http"), ingest_path("loki", "http")),
     }),
     # Jaeger v2 is built on the collector and receives OTLP on the usual ports.
     "jaeger": BackendType(signals=("traces",), tenant_header=None, protocols={
-        "grpc": BackendProtocol("otlp", ("jaeger", "jaeger_otlp_grpc_endpoint")),
-        "http": BackendProtocol("otlphttp", ("jaeger", "jaeger_otlp_http_endpoint")),
+        "grpc": BackendProtocol("otlp", ("jaeger", "otlp_grpc")),
+        "http": BackendProtocol("otlphttp", ("jaeger", "otlp_http")),
     }),
     # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write needs
     # --web.enable-remote-write-receiver. Neither has a tenant header.
     "prometheus": BackendType(signals=("metrics",), tenant_header=None, protocols={
-        "otlp": BackendProtocol("otlphttp", ("prometheus", "prometheus_listen_address"), "/api/v1/otlp"),
-        "remote_write": BackendProtocol("prometheusremotewrite", ("prometheus", "prometheus_listen_address"),
-                                        "/api/v1/write"),
+        "otlp": BackendProtocol("otlphttp", ("prometheus", "http"), ingest_path("prometheus", "otlp")),
+        "remote_write": BackendProtocol("prometheusremotewrite", ("prometheus", "http"),
+                                        ingest_path("prometheus", "remote_write")),
     }),
     # VictoriaLogs tenants are numeric AccountID/ProjectID headers, not a
     # tenant name, so they go under 'headers'.
     "victorialogs": BackendType(signals=("logs",), tenant_header=None, protocols={
-        "http": BackendProtocol("otlphttp", ("victorialogs", "victorialogs_listen_address"), "/insert/opentelemetry"),
+        "http": BackendProtocol("otlphttp", ("victorialogs", "http"), ingest_path("victorialogs", "http")),
     }),
     "otlp": BackendType(signals=SIGNALS, addressing="endpoint", protocols={
         "grpc": BackendProtocol("otlp"),
@@ -162,13 +158,6 @@ BACKEND_TYPES: Dict[str, BackendType] = {
     }),
     "debug": BackendType(signals=SIGNALS, addressing="none", protocols={}, tenant_header=None),
 }
-
-
-def port_settings() -> Tuple[PortSetting, ...]:
-    """Every default port the filter needs, as (role, variable) of the role's defaults."""
-    settings = {protocol.port_setting for backend in BACKEND_TYPES.values() for protocol in backend.protocols.values()}
-    settings |= {COLLECTOR_OTLP_GRPC, COLLECTOR_OTLP_HTTP}
-    return tuple(sorted(setting for setting in settings if setting is not None))
 
 
 def backend_url_example(type_name: str) -> str:
@@ -181,7 +170,7 @@ def backend_url_example(type_name: str) -> str:
 
 # Components removed upstream: (kind, type) -> (first version without it, what
 # to use instead). A "{<backend type>}" field is that type's default endpoint,
-# filled in by removed_component (the ports come from the roles at run time).
+# filled in by removed_component (the ports come from the stack catalogue).
 REMOVED_COMPONENTS: Dict[Tuple[str, str], Tuple[Version, str]] = {
     ("exporters", "logging"): ((0, 111, 0), "use a backend of type 'debug' (the debug exporter)"),
     ("exporters", "loki"): (

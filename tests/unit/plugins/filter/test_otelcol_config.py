@@ -1498,24 +1498,17 @@ def test_tail_sampling_sub_policies_of_known_types_are_accepted() -> None:
     assert otelcol_config(spec)["processors"]["tail_sampling/traces"]["policies"][0]["type"] == "and"
 
 
-def test_default_ports_are_read_from_the_roles_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A backend's default port is written once, in its role's defaults: the
-    filter reads it from there, so a role that changes it changes the filter."""
-    from ansible_collections.observability.lgtm.plugins.filter import otelcol_config as entry
-    from ansible_collections.observability.lgtm.plugins.module_utils import otelcol_facts
+def test_default_ports_are_read_from_the_stack_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend's default port is written once, in the stack catalogue: the
+    filter reads it from there, so changing it there changes the filter."""
+    import dataclasses
 
-    roles = tmp_path / "roles"
-    for role_dir in entry.ROLES.iterdir():
-        defaults = role_dir / "defaults" / "main.yml"
-        if defaults.exists():
-            (roles / role_dir.name / "defaults").mkdir(parents=True)
-            (roles / role_dir.name / "defaults" / "main.yml").write_text(defaults.read_text())
-    prometheus = roles / "prometheus" / "defaults" / "main.yml"
-    prometheus.write_text(prometheus.read_text().replace('prometheus_listen_address: "0.0.0.0:9090"',
-                                                         'prometheus_listen_address: "0.0.0.0:19090"'))
-    monkeypatch.setattr(entry, "ROLES", roles)
-    monkeypatch.setattr(otelcol_facts, "_DEFAULT_PORTS", {})
-    otelcol_facts.register_default_ports(entry.role_default_ports())
+    from ansible_collections.observability.lgtm.plugins.module_utils import stack_catalogue
+
+    prometheus = stack_catalogue.CATALOGUE["prometheus"]
+    moved = dataclasses.replace(prometheus, ports={**prometheus.ports,
+                                                   "http": dataclasses.replace(prometheus.ports["http"], number=19090)})
+    monkeypatch.setitem(stack_catalogue.CATALOGUE, "prometheus", moved)
     spec = with_changes(backends={"metrics": {"type": "prometheus", "host": "prom.lab"}},
                         pipelines={"metrics": {"exporters": ["metrics"]}})
     exporters = otelcol_config(spec)["exporters"]
