@@ -41,6 +41,9 @@ PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\}")
 # A computed default made of plain variables and text only, such as "{{ x_release_url }}/x-{{ x_version }}.tar.gz".
 PLAIN_VARIABLE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 TEMPLATED = "{{"
+# A longer documented default is written with a blank between its parts: YAML folds a line only at a blank,
+# and ansible-lint refuses lines over 160 characters.
+UNBROKEN_DEFAULT_MAX = 130
 # The order of an option's keys in the written file (the rest follow in the source's order).
 KEY_ORDER = ("type", "elements", "choices", "default", "required", "no_log")
 HEADER = """\
@@ -83,7 +86,7 @@ def documented_default(value: Any) -> Optional[str]:
         position = match.end()
     if position < len(value):
         parts.append(f"C({value[position:]})")
-    return "".join(parts)
+    return ("".join(parts) if sum(map(len, parts)) <= UNBROKEN_DEFAULT_MAX else " ".join(parts))
 
 
 def fill(text: str, values: Mapping[str, str], where: str) -> str:
