@@ -66,7 +66,7 @@ units: setup-tools ## unit and property tests (pytest, ansible-test units layout
 # Each component role's meta/argument_specs.yml is generated from its meta/argument_specs_source.yml,
 # roles/common/meta/generic_options.yml and its defaults/main.yml; `make units` fails while one is stale.
 specs: ## write the roles' meta/argument_specs.yml from their sources and the generic options
-	$(VENV)/bin/python lab/argument_specs.py
+	$(VENV)/bin/python lab/generate_argument_specs.py
 
 molecule: setup ## every Molecule scenario: converge, idempotence, check mode, verify
 	bash lab/molecule_all.sh $(SCENARIOS)

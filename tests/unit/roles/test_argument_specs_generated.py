@@ -1,4 +1,4 @@
-"""The roles' meta/argument_specs.yml are what lab/argument_specs.py builds from their sources.
+"""The roles' meta/argument_specs.yml are what lab/generate_argument_specs.py builds from their sources.
 
 Each component role's argument spec is generated (``make specs``) from its
 meta/argument_specs_source.yml, the generic options of
@@ -17,7 +17,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "lab"))
-import argument_specs as generator  # noqa: E402  (lab/ is not a package)
+import generate_argument_specs as generator  # noqa: E402  (lab/ is not a package)
 
 GENERATED = generator.generated_roles()
 TEMPLATES = generator.load_yaml(generator.GENERIC_OPTIONS)

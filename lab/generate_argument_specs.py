@@ -18,7 +18,7 @@ meta/argument_specs_source.yml:
   written as it is, a computed one (``{{ ... }}``) is not written at all. A
   source may not state one, so that a default lives in one place.
 
-``python lab/argument_specs.py`` (``make specs``) writes the files;
+``python lab/generate_argument_specs.py`` (``make specs``) writes the files;
 ``--check`` only lists the stale ones (exit status 1), as the unit test
 tests/unit/roles/test_argument_specs_generated.py does.
 """
@@ -48,7 +48,7 @@ UNBROKEN_DEFAULT_MAX = 130
 KEY_ORDER = ("type", "elements", "choices", "default", "required", "no_log")
 HEADER = """\
 ---
-# Written by lab/argument_specs.py (`make specs`) from meta/argument_specs_source.yml, the generic
+# Written by lab/generate_argument_specs.py (`make specs`) from meta/argument_specs_source.yml, the generic
 # options in roles/common/meta/generic_options.yml and the literal defaults of defaults/main.yml.
 # Do not edit: change those and run `make specs`.
 """
