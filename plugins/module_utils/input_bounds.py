@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ansible.module_utils.common.validation import check_type_int
@@ -126,9 +126,9 @@ STRING_FORMS: Dict[str, StringForm] = {
                                        "every interface)"),
     # What Ansible's `is abs` accepts.
     "absolute_path": StringForm(re.compile(r"/.*", re.DOTALL), "an absolute path"),
-    # Go's time.ParseDuration without fractions or signs, which the components' own checks would refuse or misread.
+    # Go's time.ParseDuration, as the roles took it so far: whole numbers with units, no fraction or sign.
     "go_duration": StringForm(re.compile(r"(?:[0-9]+(?:ns|us|ms|s|m|h))+"), "a Go duration such as 168h or 1h30m"),
-    # Prometheus' model.Duration, which Mimir and Loki use too.
+    # Prometheus' model.Duration (Mimir and Loki read theirs the same way).
     "prometheus_duration": StringForm(re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+"),
                                       "a Prometheus duration such as 15d, 1h30m or 0s"),
     # VictoriaLogs' retention: one number and one unit.
@@ -249,8 +249,7 @@ def grouped_rule(name: str, option_type: str, option: Mapping, declared: Mapping
         if kind == DISTINCT and option_type not in ("str", "path", "int"):
             return None, [f"{name}: distinct applies to a str, path or int option, not a {option_type} one"]
         groups.append((kind, group))
-    return Rule(rule.type, int_range=rule.int_range, non_empty=rule.non_empty, users=rule.users,
-                mapping=rule.mapping, form=rule.form, groups=tuple(groups)), []
+    return replace(rule, groups=tuple(groups)), []
 
 
 def option_rules(options: Any, declarations: Any) -> Dict[str, Rule]:
