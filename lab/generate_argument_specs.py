@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build each role's meta/argument_specs.yml from one source of generic options and the role's own.
 
 Ansible reads a plain meta/argument_specs.yml per role at run time; this dev

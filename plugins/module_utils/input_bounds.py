@@ -122,8 +122,8 @@ class StringForm:
 # The host of host:port is empty (every interface), a name or IPv4 address, or an IPv6 address in brackets.
 HOST_PORT = re.compile(r"(?:\[[^\s\]]*\]|[^\s:]*):[0-9]{1,5}")
 STRING_FORMS: Dict[str, StringForm] = {
-    "host_port": StringForm(HOST_PORT, "host:port, such as 0.0.0.0:4317 or [::1]:4317 (an empty host listens on "
-                                       "every interface)"),
+    "host_port": StringForm(HOST_PORT,
+                            "host:port, such as 0.0.0.0:4317 or [::1]:4317 (an empty host listens on every interface)"),
     # What Ansible's `is abs` accepts.
     "absolute_path": StringForm(re.compile(r"/.*", re.DOTALL), "an absolute path"),
     # Go's time.ParseDuration, as the roles took it so far: whole numbers with units, no fraction or sign.
@@ -132,10 +132,10 @@ STRING_FORMS: Dict[str, StringForm] = {
     "prometheus_duration": StringForm(re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+"),
                                       "a Prometheus duration such as 15d, 1h30m or 0s"),
     # VictoriaLogs' retention: one number and one unit.
-    "victorialogs_duration": StringForm(re.compile(r"[0-9]+[hdwy]"), "a number and one unit of h, d, w or y, such "
-                                                                     "as 7d"),
-    "version": StringForm(re.compile(r"[0-9]+\.[0-9]+\.[0-9]+.*", re.DOTALL), "a version X.Y.Z, such as 3.7.8 (a "
-                                                                             "suffix such as -rc.1 may follow)"),
+    "victorialogs_duration": StringForm(re.compile(r"[0-9]+[hdwy]"),
+                                        "a number and one unit of h, d, w or y, such as 7d"),
+    "version": StringForm(re.compile(r"[0-9]+\.[0-9]+\.[0-9]+.*", re.DOTALL),
+                          "a version X.Y.Z, such as 3.7.8 (a suffix such as -rc.1 may follow)"),
     "exact_version": StringForm(re.compile(r"[0-9]+\.[0-9]+\.[0-9]+"), "a version X.Y.Z, such as 0.159.0"),
 }
 STRING_FORM_TYPES = ("str", "path")
