@@ -22,7 +22,7 @@ SCENARIOS ?= kubernetes distributed default tls reliability upgrade otel_collect
   grafana tempo mimir loki default_lgtm distributed_lgtm
 export MOLECULE_JOBS ?= 3
 
-.PHONY: help setup setup-tools lab test lint sanity units molecule benchmarks bench-collector bench-profile bench-stack
+.PHONY: help setup setup-tools lab test lint sanity units specs molecule benchmarks bench-collector bench-profile bench-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,11 @@ units: setup-tools ## unit and property tests (pytest, ansible-test units layout
 	PYTHONPATH=$(COLLECTIONS) LGTM_OTELCOL_BIN=$$($(VENV)/bin/python lab/mirror.py path otel_collector) \
 	  pytest -p no:cacheprovider tests/unit tests/lab --ignore $(SCHEMA_TESTS)
 	PYTHONPATH=$(COLLECTIONS) pytest -p no:cacheprovider $(SCHEMA_TESTS)
+
+# Each component role's meta/argument_specs.yml is generated from its meta/argument_specs_source.yml,
+# roles/common/meta/generic_options.yml and its defaults/main.yml; `make units` fails while one is stale.
+specs: ## write the roles' meta/argument_specs.yml from their sources and the generic options
+	$(VENV)/bin/python lab/generate_argument_specs.py
 
 molecule: setup ## every Molecule scenario: converge, idempotence, check mode, verify
 	bash lab/molecule_all.sh $(SCENARIOS)

@@ -8,23 +8,30 @@ variable added later is covered without a new test: for each str or path option
 without choices and not declared may_be_empty an empty string, for each int
 option a value below its minimum and one above its maximum, for each list or
 dict declared non_empty an empty one, for each dict of users a user without a
-password and a username with ':'; an int option without a declared range
-fails test_declarations_fit_the_argument_spec.
+password and a username with ':', for each option of a string form (host_port,
+absolute_path, a duration, a version) an empty string and one of no form, for
+each dict declared mapping a string (which the argument spec converts to a
+dict, but the role would get as it is), and for each option of a group
+(distinct or distinct_ports) the default of another option of the group, so
+that the two clash; an int option without a declared range fails
+test_declarations_fit_the_argument_spec.
 
 All cases run as the real roles in one ansible-playbook run, in check mode: one
 inventory host per case with the bad value as a host variable, one play per
 role. Each host must fail at the bounds check with no task before it changed,
 and with a message that names its variable and no other variable of the role
-or of the lifecycle (so the defaults themselves are within bounds).
+or of the lifecycle (so the defaults themselves are within bounds), except,
+for a clash within a group, the option it clashes with, which it must name too.
 """
 from __future__ import annotations
 
 import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple
+from typing import Any, Dict, List, NamedTuple, Tuple
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from argument_specs import REPO, ROLES, declared_bounds, entry_points  # noqa: E402
@@ -47,6 +54,10 @@ COMMON_COMPONENT = {
 }
 BASE_VALUES = {"common_component": COMMON_COMPONENT}
 EMPTY = {"str": "", "path": "", "list": [], "dict": {}}
+# Of no string form: a blank, no colon, no leading slash, no unit, no dots.
+NO_FORM = "no form"
+# What the argument spec turns into a dict {"a": "1"} and lets through.
+NOT_A_MAPPING = "a=1"
 
 
 class Case(NamedTuple):
@@ -55,15 +66,39 @@ class Case(NamedTuple):
     value: Any
     named: str          # the option the message must name
     label: str
+    clashes_with: Tuple[str, ...] = ()  # the options of its group the message must name too
 
 
 def options_of(role: Path) -> Dict[str, Any]:
     return dict(entry_points(role))["main"]
 
 
+def role_defaults(role: Path) -> Dict[str, Any]:
+    defaults = role / "defaults" / "main.yml"
+    return (yaml.safe_load(defaults.read_text()) or {}) if defaults.exists() else {}
+
+
+def group_cases(role: Path, rules: Dict[str, Any]) -> List[Case]:
+    """For each option of a group, the default of the group's next option: a clash naming both."""
+    defaults = role_defaults(role)
+    members: Dict[Tuple[str, str], List[str]] = {}
+    for name, rule in rules.items():
+        for kind_and_group in rule.groups:
+            members.setdefault(kind_and_group, []).append(name)
+    generated = []
+    for (kind, _group), names in members.items():
+        assert len(names) > 1, f"{role.name}: a group of one option, {names}"
+        for index, name in enumerate(names):
+            other = names[(index + 1) % len(names)]
+            label = "same-port" if kind == "distinct_ports" else "same-value"
+            generated.append(Case(role.name, name, defaults[other], name, label, (other,)))
+    return generated
+
+
 def role_cases(role: Path) -> List[Case]:
     generated = []
-    for name, rule in option_rules(options_of(role), declared_bounds(role)).items():
+    rules = option_rules(options_of(role), declared_bounds(role))
+    for name, rule in rules.items():
         bad = []
         if rule.int_range is not None:
             if rule.int_range.minimum is not None:
@@ -73,6 +108,11 @@ def role_cases(role: Path) -> List[Case]:
         elif rule.users:
             bad.append(({"collector": ""}, "no-password"))
             bad.append(({"a:b": "password"}, "bad-username"))
+        elif rule.form is not None:
+            bad.append(("", "empty"))
+            bad.append((NO_FORM, "bad-form"))
+        elif rule.mapping:
+            bad.append((NOT_A_MAPPING, "not-a-mapping"))
         elif rule.non_empty:
             bad.append((EMPTY[rule.type], "empty"))
         for value, label in bad:
@@ -81,7 +121,7 @@ def role_cases(role: Path) -> List[Case]:
                 assert variable in BASE_VALUES, f"{role.name}: add a valid {variable} to BASE_VALUES for {name}"
                 value = {**BASE_VALUES[variable], key: value}
             generated.append(Case(role.name, variable, value, name, label))
-    return generated
+    return generated + group_cases(role, rules)
 
 
 CASES = [case for role in ROLES for case in role_cases(role)]
@@ -104,7 +144,8 @@ def test_cases_cover_every_role_and_every_kind_of_bound():
     # Guards against a spec or declaration change that silently generates nothing.
     assert len(CASES) >= 140
     assert {case.role for case in CASES} == {role.name for role in ROLES}
-    assert {case.label for case in CASES} == {"empty", "below", "above", "no-password", "bad-username"}
+    assert {case.label for case in CASES} == {"empty", "below", "above", "no-password", "bad-username", "bad-form",
+                                              "not-a-mapping", "same-port", "same-value"}
     assert any("." in case.named for case in CASES)
 
 
@@ -139,8 +180,8 @@ def test_bad_value_fails_before_any_change_naming_the_variable(refusals: Dict[st
     assert refusal["task"] == CHECK_TASK, f"{case.named}={case.value!r} failed elsewhere: {refusal}"
     assert not [outcome["task"] for outcome in before + [refusal] if outcome.get("changed")]
     message = refusal["msg"]
-    assert names_in(message, [case.named]), message
+    assert names_in(message, [case.named, *case.clashes_with]) == [case.named, *case.clashes_with], message
     others = {name for role in (case.role, "common") for name in dict(spec_options(options_of(REPO / "roles" / role)))}
-    assert names_in(message, sorted(others - {case.named})) == [], message
+    assert names_in(message, sorted(others - {case.named, *case.clashes_with})) == [], message
     if case.label == "collection-wide":
         assert "collection-wide lgtm_<name>" in message, message
