@@ -11,8 +11,9 @@ Each scenario's inventory is read from its molecule/<scenario>/molecule.yml
 settings the Kubernetes scenario's TLS phase re-converges with). A playbook
 generated from playbooks/site.yml then runs every play of site.yml on those
 groups with the same role parameters, but each component role only up to its
-preflight (which renders what needs rendering, and changes nothing), every
-host reached over the local connection. What lands in OUT/<scenario>/:
+preflight (which renders what needs rendering, and changes nothing; a role
+without one runs only its input checks), every host reached over the local
+connection. What lands in OUT/<scenario>/:
 
 - wiring.json: the wiring facts (wiring_endpoints) of each host;
 - <host>/<role>[-<n>].json: the component as the shared lifecycle would get it
@@ -80,6 +81,18 @@ DUMP = """{%- set component = lookup('ansible.builtin.vars', 'COMPONENT') -%}
 """
 
 
+def entry_tasks(role: str) -> str:
+    """Where a role's run stops short of any change: its preflight, or, for a
+    role that has none, its main tasks with the role's own tag skipped
+    (ROLE_TAGS_SKIPPED), which leaves the input checks tagged always."""
+    return "preflight" if (REPO / "roles" / role / "tasks" / "preflight.yml").exists() else "main"
+
+
+def roles_without_preflight() -> list[str]:
+    return sorted(path.parent.parent.name for path in (REPO / "roles").glob("*/tasks/main.yml")
+                  if entry_tasks(path.parent.parent.name) == "main")
+
+
 def dump_task(role: str, path: str) -> dict[str, Any]:
     """Write the role's component description (the demo shop: each service's, on
     Kubernetes as on hosts, since its host services share the same environment)."""
@@ -120,7 +133,8 @@ def render_playbook(out: Path) -> list[dict[str, Any]]:
                 "name": f"Render {short}",
                 "block": [
                     {"name": f"Run {short} up to its preflight",
-                     "ansible.builtin.include_role": {"name": call["role"], "tasks_from": "preflight", "public": True}},
+                     "ansible.builtin.include_role": {"name": call["role"], "tasks_from": entry_tasks(short),
+                                                      "public": True}},
                     dump_task(short, f"{out}/{{{{ inventory_hostname }}}}/{index:02d}-{short}-{number}"),
                 ],
                 "vars": call["vars"],
@@ -151,7 +165,7 @@ def render(scenario: str, out: Path, ephemeral: Path) -> None:
     env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(work / "inventory.yml"),
-         str(work / "render.yml")], capture_output=True, text=True, check=False, env=env, timeout=900)
+         str(work / "render.yml"), "--skip-tags", ",".join(roles_without_preflight())], capture_output=True, text=True, check=False, env=env, timeout=900)
     (work / "ansible.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise SystemExit(f"{scenario}: ansible-playbook failed (exit {result.returncode}); read {work / 'ansible.log'}")
