@@ -15,7 +15,10 @@ meta/argument_specs_source.yml:
   documentation;
 - every ``default:`` comes from the role's defaults/main.yml: a literal one is
   written as it is, a computed one (``{{ ... }}``) is not written at all. A
-  source may not state one, so that a default lives in one place.
+  source may not state one, so that a default lives in one place. A default
+  read from the stack catalogue (``lookup('observability.lgtm.stack_catalogue',
+  PATH)``) counts as literal: it is written with the catalogue's value, and
+  the option says where it comes from.
 
 ``python lab/generate_argument_specs.py`` (``make specs``) writes the files;
 ``--check`` only lists the stale ones (exit status 1), as the unit test
@@ -24,6 +27,7 @@ tests/unit/roles/test_argument_specs_generated.py does.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -52,6 +56,38 @@ HEADER = """\
 # Do not edit: change those and run `make specs`.
 """
 AUTHOR = "observability.lgtm maintainers"
+# A default the roles read from the stack catalogue.
+CATALOGUE_LOOKUP = re.compile(r"\{\{\s*lookup\('observability\.lgtm\.stack_catalogue',\s*'([a-z_.]+)'\)\s*\}\}")
+CATALOGUE_NOTE = "The default is the stack catalogue's (C(plugins/module_utils/stack_catalogue.py))."
+
+
+def load_catalogue() -> Any:
+    """The collection's stack catalogue module, loaded from its file (it imports nothing of the collection)."""
+    path = REPO / "plugins" / "module_utils" / "stack_catalogue.py"
+    spec = importlib.util.spec_from_file_location("lgtm_stack_catalogue", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+CATALOGUE = load_catalogue()
+
+
+def resolve_catalogue(value: Any) -> Any:
+    """The value with every stack catalogue lookup replaced by the catalogue's value
+    (a string that is one lookup alone takes the value's own type, a port stays a number)."""
+    if isinstance(value, dict):
+        return {key: resolve_catalogue(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve_catalogue(item) for item in value]
+    if not isinstance(value, str):
+        return value
+    whole = CATALOGUE_LOOKUP.fullmatch(value.strip())
+    if whole:
+        return CATALOGUE.lookup_path(whole.group(1))
+    return CATALOGUE_LOOKUP.sub(lambda match: str(CATALOGUE.lookup_path(match.group(1))), value)
 
 
 class SourceError(Exception):
@@ -161,8 +197,11 @@ def role_document(role_dir: Path, templates: Mapping[str, Any]) -> Dict[str, Any
             option = dict(declared)
         else:
             raise SourceError(f"{role}: {name}: an option is {GENERIC!r} or a mapping, got {declared!r}")
-        if name in defaults and not (isinstance(defaults[name], str) and TEMPLATED in defaults[name]):
-            option["default"] = defaults[name]
+        default = resolve_catalogue(defaults.get(name))
+        if name in defaults and not (isinstance(default, str) and TEMPLATED in default):
+            option["default"] = default
+            if default != defaults[name]:
+                option["description"] = as_list(option.get("description", [])) + [CATALOGUE_NOTE]
         options[name] = ordered(option)
     undocumented = sorted(set(defaults) - set(options))
     if undocumented:

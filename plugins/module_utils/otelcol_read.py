@@ -39,9 +39,11 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values 
     read_dimensions, read_duration, read_durations, read_int, read_mapping, read_name, read_number,
     read_positive_duration, read_str, read_str_list, read_str_map,
 )
+from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import component as catalogue_component
 
-HEALTH_CHECK_DEFAULT = "0.0.0.0:13133"
-TELEMETRY_METRICS_DEFAULT = "0.0.0.0:8888"
+# The collector's own listeners, as the stack catalogue writes them.
+HEALTH_CHECK_DEFAULT = catalogue_component("otel_collector").ports["health"].endpoint
+TELEMETRY_METRICS_DEFAULT = catalogue_component("otel_collector").ports["metrics"].endpoint
 
 T = TypeVar("T")
 
