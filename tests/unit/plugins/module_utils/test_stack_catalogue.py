@@ -1,0 +1,69 @@
+"""The stack catalogue: consistent entries, the roles' defaults read it, the lab follows its licences."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.observability.lgtm.plugins.module_utils import stack_catalogue
+from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import (
+    CATALOGUE, CatalogueError, default_port, lookup_path,
+)
+
+REPO = Path(__file__).resolve().parents[4]
+LOOKUP = re.compile(r"lookup\('observability\.lgtm\.stack_catalogue', '([a-z_.]+)'\)")
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_an_entry_names_only_ports_it_has(name: str) -> None:
+    entry = CATALOGUE[name]
+    assert entry.name == name
+    for role in (entry.health_port, entry.metrics_port, entry.query_port):
+        assert role == "" or role in entry.ports, (name, role)
+    assert entry.health_path.startswith("/")
+    assert set(entry.accepts) <= set(stack_catalogue.SIGNALS) and set(entry.serves) <= set(stack_catalogue.SIGNALS)
+    for port in entry.ports.values():
+        assert 0 < port.number < 65536 and port.form in ("endpoint", "port") and port.protocol in ("grpc", "http")
+
+
+def test_agpl_components_are_exactly_the_grafana_stack() -> None:
+    assert {name for name, entry in CATALOGUE.items() if not entry.runs_in_lab} == {"grafana", "tempo", "mimir", "loki"}
+
+
+def test_the_lab_builds_exactly_what_the_catalogue_lets_it_run() -> None:
+    pins = yaml.safe_load((REPO / "lab" / "versions.yml").read_text())
+    components = {name for name, pin in pins.items() if "follows" not in pin}
+    assert components == {name for name, entry in CATALOGUE.items() if entry.runs_in_lab}
+
+
+@pytest.mark.parametrize("name", sorted(set(CATALOGUE) - {"otel_collector"}))
+def test_a_roles_port_defaults_are_read_from_the_catalogue(name: str) -> None:
+    """The default port is written once: each port variable's default in the role is the catalogue's lookup."""
+    defaults = yaml.safe_load((REPO / "roles" / name / "defaults" / "main.yml").read_text())
+    for port_name, port in CATALOGUE[name].ports.items():
+        value = defaults[port.variable]
+        kind = "endpoints" if port.form == "endpoint" else "ports"
+        assert LOOKUP.findall(str(value)) == [f"{name}.{kind}.{port_name}"], (port.variable, value)
+
+
+def test_the_collectors_spec_defaults_are_read_from_the_catalogue() -> None:
+    spec = yaml.safe_load((REPO / "roles" / "otel_collector" / "defaults" / "main.yml").read_text())["otel_collector_spec"]
+    for port_name, port in CATALOGUE["otel_collector"].ports.items():
+        value = spec
+        for key in port.variable.split(".")[1:]:
+            value = value[key]
+        assert LOOKUP.findall(value) == [f"otel_collector.endpoints.{port_name}"], (port.variable, value)
+
+
+def test_lookup_paths_return_values_and_name_what_exists() -> None:
+    assert lookup_path("jaeger.ports.otlp_grpc") == default_port("jaeger", "otlp_grpc") == 4317
+    assert lookup_path("prometheus.endpoints.http") == "0.0.0.0:9090"
+    assert lookup_path("mimir")["query_path"] == "/prometheus"
+    with pytest.raises(CatalogueError, match="no component 'nope'.*jaeger"):
+        lookup_path("nope.ports")
+    with pytest.raises(CatalogueError, match="no jaeger.ports.web; jaeger.ports has otlp_grpc"):
+        lookup_path("jaeger.ports.web")
+    with pytest.raises(CatalogueError, match="no port 'web' for jaeger"):
+        default_port("jaeger", "web")

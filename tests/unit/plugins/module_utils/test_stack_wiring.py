@@ -1,0 +1,55 @@
+"""The wiring stage alone: addresses, ports from the catalogue or the host, the traces receivers' move."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+
+from ansible_collections.observability.lgtm.plugins.module_utils.stack_wiring import Inventory, stack_endpoints
+
+GROUPS = {name: name for name in ("otel_collector", "grafana", "tempo", "jaeger", "mimir", "prometheus", "loki",
+                                  "victorialogs", "demo")}
+BACKENDS = {"traces": "jaeger", "metrics": "prometheus", "logs": "victorialogs"}
+
+
+def inventory(groups: Dict[str, List[str]], hostvars: Dict[str, Dict[str, Any]] | None = None) -> Inventory:
+    hosts = {host for members in groups.values() for host in members}
+    return Inventory(groups, {host: (hostvars or {}).get(host, {}) for host in hosts}, GROUPS)
+
+
+def test_all_in_one_moves_the_traces_receivers_off_the_collectors_ports() -> None:
+    wired = stack_endpoints(inventory({"otel_collector": ["aio"], "jaeger": ["aio"], "prometheus": ["aio"],
+                                       "victorialogs": ["aio"]}), BACKENDS, tls=False)
+    assert wired["traces"]["otlp_grpc_endpoint"] == "0.0.0.0:14317" and wired["traces"]["otlp_grpc_port"] == 14317
+    assert wired["traces"]["query"] == "http://aio:16686" and wired["traces"]["metrics"] == "aio:14269"
+    assert wired["metrics"]["query"] == "http://aio:9090" and wired["logs"]["http"] == "http://aio:9428"
+    assert wired["otel_collector"] == {"hosts": ["aio"], "address": "aio", "otlp_http": "http://aio:4318",
+                                       "otlp_grpc": "aio:4317", "gateway_otlp_grpc": "aio:4317", "kubernetes": False}
+    assert wired["grafana"] == {"host": "", "address": "", "http": ""}
+
+
+def test_a_hosts_own_settings_win_and_tls_makes_urls_https() -> None:
+    groups = {"otel_collector": ["c"], "tempo": ["t"], "mimir": ["m"], "loki": ["l"], "grafana": ["g"]}
+    hostvars = {"t": {"tempo_http_listen_port": "3300", "lgtm_address": "10.9.0.1"}, "m": {"ansible_host": "m.lab"},
+                "g": {"grafana_http_port": 3001}}
+    wired = stack_endpoints(inventory(groups, hostvars), {"traces": "tempo", "metrics": "mimir", "logs": "loki"}, tls=True)
+    assert wired["traces"]["query"] == "https://10.9.0.1:3300" and wired["traces"]["otlp_grpc_endpoint"] == "0.0.0.0:4317"
+    assert wired["metrics"]["query"] == "https://m.lab:9009/prometheus"
+    assert wired["grafana"]["http"] == "https://g:3001"
+
+
+def test_on_kubernetes_components_are_services_in_the_namespace() -> None:
+    groups = {name: ["cluster"] for name in ("otel_collector", "jaeger", "prometheus", "victorialogs")}
+    hostvars = {"cluster": {"lgtm_platform": "kubernetes", "lgtm_kubernetes_namespace": "obs"}}
+    wired = stack_endpoints(inventory(groups, hostvars), BACKENDS, tls=False)
+    assert wired["traces"]["otlp_grpc_endpoint"] == "0.0.0.0:4317"
+    assert wired["metrics"]["http"] == "http://prometheus.obs.svc:9090"
+    assert wired["otel_collector"]["otlp_grpc"] == "otelcol-agent.obs.svc:4317"
+    assert wired["otel_collector"]["gateway_otlp_grpc"] == "otelcol-gateway.obs.svc:4317"
+    assert wired["otel_collector"]["kubernetes"] is True
+
+
+def test_a_bad_host_setting_is_named() -> None:
+    groups = {"otel_collector": ["c"], "jaeger": ["j"], "prometheus": ["p"], "victorialogs": ["v"]}
+    with pytest.raises(ValueError, match="prometheus_listen_address of host p must be \"host:port\""):
+        stack_endpoints(inventory(groups, {"p": {"prometheus_listen_address": "nowhere"}}), BACKENDS, tls=False)
