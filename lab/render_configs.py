@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Render what site.yml would write for a scenario's inventory, without hosts.
 
 For refactors that must not change behaviour: render before and after, then
@@ -171,7 +170,7 @@ def render(scenario: str, out: Path, ephemeral: Path) -> None:
         raise SystemExit(f"{scenario}: ansible-playbook failed (exit {result.returncode}); read {work / 'ansible.log'}")
     for dump in target.rglob("*.json"):
         mask_written_once(dump)
-    print(f"{scenario}: {sum(1 for _ in target.rglob('*.json'))} files in {target}")
+    print(f"{scenario}: {len(list(target.rglob('*.json')))} files in {target}")
 
 
 def mask_written_once(dump: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: stack_catalogue
-author: observability.lgtm maintainers
+author: observability.lgtm contributors (@observability-lgtm)
 short_description: Read the stack's catalogue, where each component's default ports, paths and kind are written once
 description:
   - Returns values of the collection's stack catalogue (C(plugins/module_utils/stack_catalogue.py)), the one place

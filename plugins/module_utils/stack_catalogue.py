@@ -17,7 +17,7 @@ Molecule scenario (README, "Adding a backend").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")
 
@@ -95,6 +95,16 @@ CATALOGUE: Dict[str, Component] = {
             "metrics": Port(8888, "otel_collector_spec.telemetry.metrics_address"),
         },
         health_port="health", health_path="/", metrics_port="metrics"),
+    "tempo": Component(
+        name="tempo", licence=AGPL_3, accepts=("traces",), serves=("traces",),
+        ports={
+            "http": Port(3200, "tempo_http_listen_port", form="port"),
+            "grpc": Port(9095, "tempo_grpc_listen_port", form="port", protocol="grpc"),
+            "otlp_grpc": Port(4317, "tempo_otlp_grpc_endpoint", protocol="grpc"),
+            "otlp_http": Port(4318, "tempo_otlp_http_endpoint"),
+        },
+        health_port="http", health_path="/ready", metrics_port="http", query_port="http",
+        datasource_type="tempo"),
     # Jaeger v2 is built on the collector: OTLP in on the usual ports.
     "jaeger": Component(
         name="jaeger", licence=APACHE_2, accepts=("traces",), serves=("traces",),
@@ -109,24 +119,6 @@ CATALOGUE: Dict[str, Component] = {
         },
         health_port="health", health_path="/status", metrics_port="metrics", query_port="query_http",
         datasource_type="jaeger"),
-    "tempo": Component(
-        name="tempo", licence=AGPL_3, accepts=("traces",), serves=("traces",),
-        ports={
-            "http": Port(3200, "tempo_http_listen_port", form="port"),
-            "grpc": Port(9095, "tempo_grpc_listen_port", form="port", protocol="grpc"),
-            "otlp_grpc": Port(4317, "tempo_otlp_grpc_endpoint", protocol="grpc"),
-            "otlp_http": Port(4318, "tempo_otlp_http_endpoint"),
-        },
-        health_port="http", health_path="/ready", metrics_port="http", query_port="http",
-        datasource_type="tempo"),
-    # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write
-    # --web.enable-remote-write-receiver; the role turns both on.
-    "prometheus": Component(
-        name="prometheus", licence=APACHE_2, accepts=("metrics",), serves=("metrics",),
-        ports={"http": Port(9090, "prometheus_listen_address")},
-        health_port="http", health_path="/-/ready", metrics_port="http", query_port="http",
-        ingest_paths={"otlp": "/api/v1/otlp", "remote_write": "/api/v1/write"},
-        datasource_type="prometheus"),
     "mimir": Component(
         name="mimir", licence=AGPL_3, accepts=("metrics",), serves=("metrics",),
         ports={
@@ -135,6 +127,14 @@ CATALOGUE: Dict[str, Component] = {
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http", query_path="/prometheus",
         ingest_paths={"otlp": "/otlp", "remote_write": "/api/v1/push"},
+        datasource_type="prometheus"),
+    # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write
+    # --web.enable-remote-write-receiver; the role turns both on.
+    "prometheus": Component(
+        name="prometheus", licence=APACHE_2, accepts=("metrics",), serves=("metrics",),
+        ports={"http": Port(9090, "prometheus_listen_address")},
+        health_port="http", health_path="/-/ready", metrics_port="http", query_port="http",
+        ingest_paths={"otlp": "/api/v1/otlp", "remote_write": "/api/v1/write"},
         datasource_type="prometheus"),
     "loki": Component(
         name="loki", licence=AGPL_3, accepts=("logs",), serves=("logs",),
@@ -156,6 +156,26 @@ CATALOGUE: Dict[str, Component] = {
         ports={"http": Port(3000, "grafana_http_port", form="port")},
         health_port="http", health_path="/api/health", metrics_port="http", query_port="http"),
 }
+
+
+# Inventory groups that are not components of the catalogue: the demo shop's.
+OTHER_GROUPS: Dict[str, str] = {"demo": "demo"}
+
+
+def signal_backends() -> Dict[str, List[str]]:
+    """The components each signal can be stored in and queried from, by signal
+    (the wiring picks the one whose inventory group has a host)."""
+    return {signal: [name for name, entry in CATALOGUE.items() if signal in entry.accepts and signal in entry.serves]
+            for signal in SIGNALS}
+
+
+def inventory_groups() -> Dict[str, str]:
+    """The default inventory group of every component (named after it) and of the demo shop."""
+    return {**{name: name for name in CATALOGUE}, **OTHER_GROUPS}
+
+
+# Top-level lookup paths that are views over the catalogue rather than one component.
+VIEWS: Dict[str, Callable[[], Any]] = {"signal_backends": signal_backends, "inventory_groups": inventory_groups}
 
 
 class CatalogueError(KeyError):
@@ -197,9 +217,10 @@ def as_data(entry: Component) -> Dict[str, Any]:
 
 
 def lookup_path(path: str) -> Any:
-    """A value by dotted path: 'jaeger' (the whole entry), 'jaeger.ports.otlp_grpc' (4317), ..."""
-    name, _, rest = path.partition(".")
-    value: Any = as_data(component(name))
+    """A value by dotted path: 'jaeger' (the whole entry), 'jaeger.ports.otlp_grpc' (4317),
+    'signal_backends' ({traces: [tempo, jaeger], ...}), 'inventory_groups' ..."""
+    name, rest = (path.split(".", 1) + [""])[:2]
+    value: Any = VIEWS[name]() if name in VIEWS else as_data(component(name))
     walked = name
     for key in rest.split(".") if rest else []:
         if not isinstance(value, dict) or key not in value:

@@ -67,3 +67,11 @@ def test_lookup_paths_return_values_and_name_what_exists() -> None:
         lookup_path("jaeger.ports.web")
     with pytest.raises(CatalogueError, match="no port 'web' for jaeger"):
         default_port("jaeger", "web")
+
+
+def test_each_signal_can_go_to_the_backends_that_accept_and_serve_it() -> None:
+    """The wiring's default choice per signal, Grafana's stack first."""
+    assert lookup_path("signal_backends") == {"traces": ["tempo", "jaeger"], "metrics": ["mimir", "prometheus"],
+                                              "logs": ["loki", "victorialogs"]}
+    groups = lookup_path("inventory_groups")
+    assert groups == {**{name: name for name in CATALOGUE}, "demo": "demo"}
