@@ -104,8 +104,9 @@ OTLP_GRPC_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 # Where a scenario with TLS keeps the secrets it generated (molecule/tls/molecule.yml).
 SECRETS = EPHEMERAL / "secrets"
 # The password each backend checks, when the scenario generated one (username "collector").
-PASSWORD_FILES = {"jaeger": SECRETS / "traces-password", "prometheus": SECRETS / "metrics-password",
-                  "victorialogs": SECRETS / "logs-password"}
+# Jaeger checks none at its pinned release (2.12.0 has no basicauth extension; the role
+# refuses users for it), so the scenarios give it none.
+PASSWORD_FILES = {"prometheus": SECRETS / "metrics-password", "victorialogs": SECRETS / "logs-password"}
 
 
 @functools.lru_cache(maxsize=None)

@@ -5,7 +5,8 @@ default the collection-wide lgtm_<signal>_basic_auth). The shared lifecycle
 refuses a component's users without TLS before it downloads anything
 (roles/common/tasks/tls_inputs.yml), naming the role's variable and never a
 password; VictoriaLogs, which checks one user, refuses a second in its
-preflight. (An empty password or a username with ':' is refused by every
+preflight, and Jaeger refuses users at a release without its basicauth extension (2.12.0,
+the pinned one) in its preflight. (An empty password or a username with ':' is refused by every
 role's input bounds: test_input_bounds_refuse_bad_input.py.) All cases run as the real roles, in check mode, in one
 ansible-playbook run (one inventory host per case).
 """
@@ -25,6 +26,8 @@ pytest.importorskip("ansible")
 SECRET = "never-shown-5f1c"
 GENERATED_CA = {"lgtm_tls": True, "lgtm_tls_generate_ca": True, "lgtm_tls_ca_dir": "/nonexistent/lgtm-ca"}
 LIFECYCLE_CHECK = "Assert that passwords travel only over TLS to {name}"
+JAEGER_RELEASE_CHECK = "Assert that this Jaeger release can check the basic-auth users"
+JAEGER_RELEASE_MESSAGE = "jaeger_basic_auth_users: Jaeger 2.12.0 has no basicauth extension (Jaeger ships it from 2.13.0 on)"
 
 
 class Case(NamedTuple):
@@ -39,8 +42,12 @@ CASES = {
                               LIFECYCLE_CHECK.format(name="prometheus"), "prometheus_basic_auth_users makes prometheus "
                               "check passwords, so it needs TLS (lgtm_tls: true): a password sent over plain HTTP is "
                               "as good as published."),
+    # Jaeger's pinned release (2.12.0) has no basicauth extension: its preflight refuses users first,
+    # with TLS or without (the lifecycle's TLS rule is the one proven for the other two).
     "jaeger-no-tls": Case("jaeger", {"lgtm_traces_basic_auth": {"username": "collector", "password": SECRET}},
-                          LIFECYCLE_CHECK.format(name="jaeger"), "jaeger_basic_auth_users makes jaeger check passwords"),
+                          JAEGER_RELEASE_CHECK, JAEGER_RELEASE_MESSAGE),
+    "jaeger-tls": Case("jaeger", {**GENERATED_CA, "lgtm_traces_basic_auth": {"username": "collector", "password": SECRET}},
+                       JAEGER_RELEASE_CHECK, JAEGER_RELEASE_MESSAGE),
     "victorialogs-no-tls": Case("victorialogs", {"victorialogs_basic_auth_users": {"collector": SECRET}},
                                 LIFECYCLE_CHECK.format(name="victorialogs"),
                                 "victorialogs_basic_auth_users makes victorialogs check passwords"),
