@@ -81,6 +81,37 @@ def test_recipe_key_changes_with_pins_revision_and_go(monkeypatch):
     assert build.recipe_key("pause", PINS, "go1.26") == build.recipe_key("pause", PINS, "go1.27")
 
 
+# The keys the recipes had when the stamps of existing caches were written
+# (lab/k8s_lab.py before it became the package lab/k8s/). A key that changes
+# rebuilds that component on every warm machine: change these only together
+# with a recipe change meant to do that (and a RECIPE_REVISIONS bump).
+RECORDED_KEYS = {
+    "kubernetes": "694390e96747a67abd48f8b079ca87da6921db823fbb66662879d67cb84f8688",
+    "etcd": "9295f4f47cf8b0fd0d7e84820198a4771c8a2057ce752bf0d39964054678de17",
+    "coredns": "fb1e57f40676fb48cf0277f30abd0979c16a028389a75873c31e229e82e48606",
+    "pause": "85e34cfe979c6ae90bbc267a6e1c9b4fe95ac40d6882ab77eada7ced7c4a7987",
+}
+
+
+def test_recipe_keys_depend_on_recipe_data_only_and_are_unchanged():
+    pins = {"kubernetes": {"version": "1.0.0"}, "etcd": {"version": "2.0.0"},
+            "coredns": {"version": "3.0.0"}, "pause": {"image": "example.org/pause:1"}}
+    keys = {name: build.recipe_key(name, pins, "" if name == "pause" else "go1.0")
+            for name in RECORDED_KEYS}
+    assert keys == RECORDED_KEYS
+
+
+def test_components_and_their_stamps_keep_their_places():
+    components = build.components(PINS)
+    assert list(components) == ["kubernetes", "etcd", "coredns", "pause"]
+    for name, component in components.items():
+        assert component.stamp == build.STAMPS / f"k8s-{name}.json"
+    assert components["etcd"].outputs == (build.BIN / "etcd",)
+    assert components["coredns"].outputs == (build.BIN / "coredns", build.IMAGES / "coredns.tar")
+    assert components["pause"].outputs == (build.BIN / "pause", build.IMAGES / "pause.tar")
+    assert components["kubernetes"].outputs == tuple(build.BIN / name for name in PINS["kubernetes"]["commands"])
+
+
 def test_cache_state(tmp_path):
     output = tmp_path / "etcd"
     stamp = tmp_path / "stamp.json"

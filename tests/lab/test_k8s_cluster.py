@@ -35,3 +35,8 @@ def test_processes_run_from_the_lab_binaries_in_start_order():
     assert "--authorization-mode=Node,RBAC" in apiserver
     assert "--service-cluster-ip-range=10.96.0.0/16" in apiserver
     assert "--leader-elect=false" in procs[3].argv and "--leader-elect=false" in procs[4].argv
+
+
+def test_the_api_server_is_on_the_control_plane_nodes_address():
+    assert cluster.api_url(node.node_at(layout.Layout(), 0)) == "https://10.250.0.2:6443"
+    assert "--advertise-address=10.250.0.2" in cluster.processes(LAYOUT, NODE)[2].argv
