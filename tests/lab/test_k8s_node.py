@@ -1,0 +1,115 @@
+"""lab/k8s/node.py: what a node is (names, addresses, folders), the
+configuration of its containerd, CNI, kubelet and kube-proxy, and what `down`
+reads from its containers. Nothing here starts a process."""
+from __future__ import annotations
+
+import ipaddress
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "lab"))
+from k8s import layout, node  # noqa: E402  (lab/ is not a package)
+
+LAYOUT = layout.Layout(run=Path("/c/run"), runtime=Path("/run/x"), containerd_root=Path("/c/ctd"),
+                       bin=Path("/c/bin"))
+NODE = node.node_at(LAYOUT, 0)
+
+
+def test_the_first_node_is_the_lab_node_as_it_always_was():
+    """Names, addresses and folders of the single-node lab: what README.md,
+    /run/lgtm-k8s, the cache and the host's routes have always used."""
+    first = node.node_at(layout.Layout(), 0)
+    assert (first.name, first.netns, first.host_veth, first.node_veth) == \
+        ("lgtm-lab", "lgtm-k8s", "lgtmk8s-h", "lgtmk8s-n")
+    assert (first.host_ip, first.node_ip, first.link_cidr) == ("10.250.0.1", "10.250.0.2", "10.250.0.0/30")
+    assert first.pod_cidr == layout.POD_CIDR == "10.244.0.0/24"
+    assert first.cgroup_root == "lgtm-k8s"
+    assert first.netns_path == Path("/run/netns/lgtm-k8s")
+    assert first.enter == ["nsenter", "--net=/run/netns/lgtm-k8s", "--"]
+    assert first.folders == (layout.K8S / "run", Path("/run/lgtm-k8s"), layout.K8S / "containerd")
+    assert first.socket == Path("/run/lgtm-k8s/containerd/containerd.sock")
+    assert first.changes == Path("/run/lgtm-k8s/changes.json")
+    assert first.cni_conf == layout.K8S / "run" / "cni" / "net.d"
+
+
+def test_another_node_shares_nothing_that_must_be_its_own():
+    first, second = node.node_at(LAYOUT, 0), node.node_at(LAYOUT, 1)
+    for field in ("name", "netns", "host_veth", "node_veth", "host_ip", "node_ip", "link_cidr",
+                  "pod_cidr", "cgroup_root", "run", "runtime", "containerd_root"):
+        assert getattr(first, field) != getattr(second, field), field
+    assert first.socket != second.socket and first.changes != second.changes
+    assert not ipaddress.ip_network(first.link_cidr).overlaps(ipaddress.ip_network(second.link_cidr))
+    assert not ipaddress.ip_network(first.pod_cidr).overlaps(ipaddress.ip_network(second.pod_cidr))
+    assert (second.host_ip, second.node_ip) == ("10.250.0.5", "10.250.0.6")
+
+
+@pytest.mark.parametrize("index", [0, 1, node.MAX_NODES - 1])
+def test_a_node_has_valid_interface_names_and_its_addresses_in_its_link(index):
+    each = node.node_at(LAYOUT, index)
+    assert len(each.host_veth) <= 15 and len(each.node_veth) <= 15  # IFNAMSIZ - 1
+    link = ipaddress.ip_network(each.link_cidr)
+    assert link.prefixlen == 30
+    assert ipaddress.ip_address(each.host_ip) in link and ipaddress.ip_address(each.node_ip) in link
+
+
+@pytest.mark.parametrize("index", [-1, node.MAX_NODES])
+def test_a_node_index_out_of_range_is_refused(index):
+    with pytest.raises(ValueError):
+        node.node_at(LAYOUT, index)
+
+
+def test_containerd_config():
+    config = tomllib.loads(node.containerd_config(NODE, "registry.k8s.io/pause:3.10"))
+    assert config["version"] == 2
+    assert config["root"] == "/c/ctd" and config["state"] == "/run/x/containerd"
+    assert config["grpc"]["address"] == "/run/x/containerd/containerd.sock"
+    cri = config["plugins"]["io.containerd.grpc.v1.cri"]
+    assert cri["restrict_oom_score_adj"] is True
+    assert cri["sandbox_image"] == "registry.k8s.io/pause:3.10"
+    runc = cri["containerd"]["runtimes"]["runc"]
+    assert runc["options"]["SystemdCgroup"] is False and runc["options"]["Root"] == "/run/x/runc"
+    assert cri["cni"] == {"bin_dir": "/usr/lib/cni", "conf_dir": "/c/run/cni/net.d"}
+
+
+def test_cni_conflist_uses_the_pod_range_and_no_masquerade():
+    bridge = node.cni_conflist(NODE)["plugins"][0]
+    assert bridge["type"] == "bridge" and bridge["isGateway"] and bridge["hairpinMode"]
+    assert bridge["ipMasq"] is False
+    assert bridge["ipam"]["ranges"] == [[{"subnet": layout.POD_CIDR}]]
+    assert len(bridge["bridge"]) <= 15
+
+
+def test_kubelet_config():
+    config = node.kubelet_config(LAYOUT, NODE)
+    assert config["cgroupDriver"] == "cgroupfs" and config["failCgroupV1"] is False
+    assert config["clusterDNS"] == [layout.DNS_IP]
+    assert config["imageGCHighThresholdPercent"] == 100
+    assert config["containerRuntimeEndpoint"] == "unix:///run/x/containerd/containerd.sock"
+
+
+def test_kube_proxy_config():
+    config = node.kube_proxy_config(LAYOUT, NODE)
+    assert config["mode"] == "iptables" and config["conntrack"]["maxPerCore"] == 0
+    assert config["clusterCIDR"] == layout.POD_CIDR
+
+
+def test_a_nodes_processes_use_its_own_configs_and_address():
+    kubelet, kube_proxy = node.kubelet_processes(LAYOUT, NODE)
+    assert node.containerd_process(NODE).argv == ["containerd", "--config", "/c/run/containerd.toml"]
+    assert kubelet.argv[0] == "/c/bin/kubelet" and "--node-ip=10.250.0.2" in kubelet.argv
+    assert "--hostname-override=lgtm-lab" in kubelet.argv
+    assert kube_proxy.argv == ["/c/bin/kube-proxy", "--config=/c/run/kube-proxy.yaml"]
+
+
+def test_down_finds_the_network_namespace_of_a_pod_sandbox():
+    spec = {"linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"},
+                                     {"type": "network", "path": "/var/run/netns/cni-1234"}]}}
+    assert node.network_namespaces(spec) == ["/var/run/netns/cni-1234"]
+    # A container joining its sandbox's namespace by /proc path is not a file to remove.
+    joined = {"linux": {"namespaces": [{"type": "network", "path": "/proc/42/ns/net"}]}}
+    assert node.network_namespaces(joined) == []
+    assert node.network_namespaces({}) == []
