@@ -27,7 +27,6 @@ tests/unit/roles/test_argument_specs_generated.py does.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -61,18 +60,8 @@ CATALOGUE_LOOKUP = re.compile(r"\{\{\s*lookup\('observability\.lgtm\.stack_catal
 CATALOGUE_NOTE = "The default is the stack catalogue's (C(plugins/module_utils/stack_catalogue.py))."
 
 
-def load_catalogue() -> Any:
-    """The collection's stack catalogue module, loaded from its file (it imports nothing of the collection)."""
-    path = REPO / "plugins" / "module_utils" / "stack_catalogue.py"
-    spec = importlib.util.spec_from_file_location("lgtm_stack_catalogue", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-CATALOGUE = load_catalogue()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_catalogue import CATALOGUE  # noqa: E402  (lab/ is not a package)
 
 
 def resolve_catalogue(value: Any) -> Any:

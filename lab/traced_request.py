@@ -19,6 +19,8 @@ import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "lab"))
+from stack_catalogue import CATALOGUE  # noqa: E402  (lab/ is not a package; the roles' default ports)
 
 
 def ephemeral_directory(scenario: str) -> pathlib.Path:
@@ -64,13 +66,16 @@ def main(argv: list[str]) -> int:
 
     def outside(component: str, port: int) -> str:
         return f"http://{container_address(group_host(component).backend.host)}:{port}"
-    ui = {"jaeger": ("Jaeger query API (and UI, in upstream's build)", 16686), "tempo": ("Tempo API", 3200),
-          "prometheus": ("Prometheus API", 9090), "mimir": ("Mimir API", 9009),
-          "victorialogs": ("VictoriaLogs UI and API", 9428), "loki": ("Loki API", 3100)}
-    urls = [f"  {ui[api.component][0]}: {outside(api.component, ui[api.component][1])}"
+    def query_port(component: str) -> int:
+        entry = CATALOGUE.component(component)
+        return entry.port(entry.query_port)
+    ui = {"jaeger": "Jaeger query API (and UI, in upstream's build)", "tempo": "Tempo API",
+          "prometheus": "Prometheus API", "mimir": "Mimir API", "victorialogs": "VictoriaLogs UI and API",
+          "loki": "Loki API"}
+    urls = [f"  {ui[api.component]}: {outside(api.component, query_port(api.component))}"
             for api in (traces, metrics, logs)]
     if group_hosts("grafana"):
-        urls.append(f"  Grafana: {outside('grafana', 3000)} (user admin, password in "
+        urls.append(f"  Grafana: {outside('grafana', query_port('grafana'))} (user admin, password in "
                     f"{ephemeral / 'grafana-admin-password'})")
     print(f"""
 Traced order {order_id}: trace {trace_id}, complete in {traces.component} after {seen_after:.1f} s
