@@ -115,6 +115,8 @@ class Capture:
 
     def _run(self) -> None:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        # Room for bursts (orders, scrapes, other scenarios) while this thread parses.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 23)
         try:
             self._ready.set()
             deadline = time.monotonic() + self.seconds

@@ -113,7 +113,7 @@ def test_no_lab_name_leaves_the_lab():
             probes = dict(zip(hosts, pool.map(
                 lambda host: probe(host, hosts, unknown, control if host == hosts[0] else None), hosts)))
         order_s = restart_collector_and_follow_an_order()
-        time.sleep(2)   # a forwarded query's answer comes back within this
+        time.sleep(2)   # so that a query sent last still crosses the capture
     finally:
         capture.stop()
 
