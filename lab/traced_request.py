@@ -66,6 +66,7 @@ def main(argv: list[str]) -> int:
 
     def outside(component: str, port: int) -> str:
         return f"http://{container_address(group_host(component).backend.host)}:{port}"
+
     def query_port(component: str) -> int:
         entry = CATALOGUE.component(component)
         return entry.port(entry.query_port)

@@ -43,7 +43,7 @@ def _qnames(message: bytes) -> list[str]:
         return []
     count = struct.unpack("!H", message[4:6])[0]
     names, offset = [], 12
-    for _ in range(count):
+    for _question in range(count):
         labels = []
         while offset < len(message):
             length = message[offset]
