@@ -36,7 +36,10 @@ setup-tools:
 lab: setup ## bring the lab up and run the main job on it
 	bash lab/up.sh
 
-test: setup lint sanity units molecule benchmarks ## run every test
+# The phases in this order, each timed; a table of their wall times ends the output.
+TEST_PHASES := setup lint sanity units molecule benchmarks
+test: ## run every test, then print each phase's wall time
+	MAKE="$(MAKE)" bash lab/test_phases.sh $(TEST_PHASES)
 	@echo "make test: all suites passed"
 
 lint: setup-tools ## ansible-lint, production profile

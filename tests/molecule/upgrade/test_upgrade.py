@@ -1,8 +1,8 @@
 """Upgrade N to N+1, proven on a running stack.
 
 The converge installed each component at the release before the one its role
-pins (N, lab/versions.yml `upgrade_from`; VictoriaLogs has none that builds here
-and runs its pinned release throughout). Then, in order:
+pins (N, lab/versions.yml `upgrade_from`; a component with none that builds here
+runs its pinned release throughout). Then, in order:
   1. with N running, telemetrygen on the controller sends counted spans, log
      records and metric points tagged with a run ID, and the demo shop takes a
      traced order; each backend's own API must hold all of it;
@@ -11,7 +11,7 @@ and runs its pinned release throughout). Then, in order:
   3. site.yml with the roles' defaults: the upgrade, timed;
   4. each upgraded binary reports N+1 and each service runs it; systemd's
      journal shows each upgraded service started exactly once in that run, and
-     the others (VictoriaLogs, the demo shop) not at all; no install tree of N
+     the others (the demo shop, any component not upgraded) not at all; no install tree of N
      is left;
   5. everything written in 1 is still queryable, through the same APIs;
   6. new counted data flows through the upgraded stack;

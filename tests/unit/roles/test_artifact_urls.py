@@ -43,7 +43,7 @@ MIRROR = "https://mirror.example.internal/lgtm"
 #   jaeger-<v2>-linux-amd64.tar.gz and one release-wide jaeger-<v2>.sha256sum.txt;
 #   scripts/release/draft.py creates the GitHub release under the v1 tag.
 # - Prometheus 3.16.0: promu's <name>-<version>.<os>-<arch>.tar.gz and sha256sums.txt.
-# - VictoriaLogs 1.52.1: the Makefile's release-victoria-logs-goos-goarch target,
+# - VictoriaLogs 1.52.2: the Makefile's release-victoria-logs-goos-goarch target,
 #   victoria-logs-<os>-<arch>-v<v>.tar.gz and ..._checksums.txt beside it.
 GH = "https://github.com"
 UPSTREAM: dict[str, tuple[str, str, str]] = {
@@ -66,8 +66,8 @@ UPSTREAM: dict[str, tuple[str, str, str]] = {
     "prometheus": (GH, "/prometheus/prometheus/releases/download/v3.16.0/prometheus-3.16.0.linux-amd64.tar.gz",
                    "/prometheus/prometheus/releases/download/v3.16.0/sha256sums.txt"),
     "victorialogs": (
-        GH, "/VictoriaMetrics/VictoriaLogs/releases/download/v1.52.1/victoria-logs-linux-amd64-v1.52.1.tar.gz",
-        "/VictoriaMetrics/VictoriaLogs/releases/download/v1.52.1/victoria-logs-linux-amd64-v1.52.1_checksums.txt"),
+        GH, "/VictoriaMetrics/VictoriaLogs/releases/download/v1.52.2/victoria-logs-linux-amd64-v1.52.2.tar.gz",
+        "/VictoriaMetrics/VictoriaLogs/releases/download/v1.52.2/victoria-logs-linux-amd64-v1.52.2_checksums.txt"),
 }
 # Each role's URLs under its upstream base and under a mirror keeping upstream's paths.
 EXPECTED: dict[str, dict[str, tuple[str, str]]] = {

@@ -36,7 +36,7 @@ IMAGES = {
     "otel_collector": ("docker.io/otel/opentelemetry-collector-contrib:0.159.0", "/otelcol-contrib"),
     "jaeger": ("docker.io/jaegertracing/jaeger:2.12.0", "/cmd/jaeger/jaeger-linux"),
     "prometheus": ("docker.io/prom/prometheus:v3.16.0", "/bin/prometheus"),
-    "victorialogs": ("docker.io/victoriametrics/victoria-logs:v1.52.1", "/victoria-logs-prod"),
+    "victorialogs": ("docker.io/victoriametrics/victoria-logs:v1.52.2", "/victoria-logs-prod"),
     "tempo": ("docker.io/grafana/tempo:3.1.0", "/tempo"),
     "mimir": ("docker.io/grafana/mimir:3.2.2", "/bin/mimir"),
     "loki": ("docker.io/grafana/loki:3.7.8", "/usr/bin/loki"),
