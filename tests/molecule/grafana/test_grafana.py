@@ -17,7 +17,7 @@ DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 VERSION = DEFAULTS["grafana_version"]
 # Since 12.x upstream's file names carry the build that produced the release.
 BUILD_ID = DEFAULTS["grafana_build_id"]
-SCENARIO = pathlib.Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", pathlib.Path(__file__).resolve().parents[1]))
+SCENARIO = pathlib.Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", pathlib.Path(__file__).resolve().parents[3] / "molecule" / "grafana"))
 # The password converge.yml hands to the role (from the inventory, as a vault would).
 PASSWORD = yaml.safe_load((SCENARIO / "molecule.yml").read_text()
                           )["provisioner"]["inventory"]["group_vars"]["all"]["lab_grafana_admin_password"]
