@@ -93,7 +93,7 @@ def test_a_task_keyword_is_not_taken_for_a_module(tmp_path: Path) -> None:
 def module_docs() -> Dict[str, Any]:
     """The documentation of every dependency module the roles call, as ansible-doc reads it from the
     venv's ansible bundle (one call: each costs seconds)."""
-    modules = sorted({module for collection in DECLARED for _, module, _, _ in module_calls(REPO, collection)})
+    modules = sorted({call[1] for collection in DECLARED for call in module_calls(REPO, collection)})
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-j", "-t", "module", *modules],
                             capture_output=True, text=True, check=False, timeout=300, env=env)
