@@ -48,6 +48,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -456,19 +457,41 @@ def mirror_url() -> str:
     return f"http://{MIRROR_ADDRESS}:{MIRROR_PORT}"
 
 
-def serving() -> bool:
+# A file at the mirror's root naming the folder it serves: the port may be held by
+# the mirror of another cache (another checkout's, or a HOME of a cold run), whose
+# files must never pass for this one's.
+ROOT_MARK = ".lgtm-mirror-root"
+
+
+def served_root() -> str | None:
+    """The folder the mirror answering on the port serves ("" when it names none), None when none answers."""
     try:
-        with urllib.request.urlopen(mirror_url() + "/", timeout=2):
-            return True
+        with urllib.request.urlopen(mirror_url() + "/" + ROOT_MARK, timeout=2) as answer:
+            return answer.read().decode().strip()
+    except urllib.error.HTTPError:
+        return ""
     except OSError:
+        return None
+
+
+def serving() -> bool:
+    """Whether this cache's mirror answers; another folder's on the port is an error naming it."""
+    # Marked before asking: a server of this folder started before the mark existed shows it at once.
+    MIRROR.mkdir(parents=True, exist_ok=True)
+    (MIRROR / ROOT_MARK).write_text(str(MIRROR.resolve()) + "\n")
+    root = served_root()
+    if root is None:
         return False
+    if root != str(MIRROR.resolve()):
+        raise StepFailed(f"{mirror_url()} serves {root or 'a folder that is not a lab mirror'}, not {MIRROR.resolve()}: "
+                         "stop that server (`lab/mirror.py stop` with its LGTM_CACHE) or set LGTM_MIRROR_PORT")
+    return True
 
 
 def serve() -> None:
     if serving():
         print(f"mirror already serving at {mirror_url()}")
         return
-    MIRROR.mkdir(parents=True, exist_ok=True)
     log = buildkit.log_path("mirror", "serve")
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", MIRROR_ADDRESS,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,33 @@ def test_import_refuses_a_checksum_mismatch_and_serves_nothing(tmp_path: Path):
     assert f"{paths.artifact}: sha256" in result.stderr and "nothing was imported" in result.stderr
     assert not (tmp_path / "cache" / "mirror" / paths.directory).exists()
     assert mirror(tmp_path / "cache", "has", "mimir").returncode == 1
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_mirror_of_another_cache_on_the_port_is_refused_naming_its_folder(tmp_path: Path):
+    """The port held by another cache's mirror (a cold run's beside a warm one) must not pass for this one."""
+    port = str(free_port())
+    other = tmp_path / "other-cache" / "mirror"
+    other.mkdir(parents=True)
+    (other / mirror_module.ROOT_MARK).write_text(f"{other}\n")
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(other),
+                               port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _attempt in range(50):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", int(port))) == 0:
+                    break
+            time.sleep(0.1)
+        ours = tmp_path / "our-cache"
+        result = mirror(ours, "serve", LGTM_MIRROR_PORT=port)
+        assert result.returncode != 0
+        assert f"serves {other}, not {ours / 'mirror'}" in result.stdout + result.stderr
+        assert not (ours / "mirror.pid").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
