@@ -90,6 +90,19 @@ RETRY_ON_FAILURE: Config = {
     "max_interval": "30s",
     "max_elapsed_time": "300s",
 }
+# With the queue on disk, a request is retried until the backend takes it: the
+# exporter helper drops a request once max_elapsed_time has passed ("If set to 0,
+# the retries are never stopped"), persistent queue or not, so any cap would lose
+# an outage longer than it. The disk queue holds what waits meanwhile.
+RETRY_UNTIL_STORED = "0s"
+
+
+def render_retry_on_failure(spec: Spec, backend: BackendSpec) -> Config:
+    """A backend's exporter retries: capped in time in memory, until stored on disk."""
+    retry = dict(RETRY_ON_FAILURE)
+    if persistent_queue_applies(spec, backend):
+        retry["max_elapsed_time"] = RETRY_UNTIL_STORED
+    return retry
 
 
 def uses_basicauth_extension(spec: Spec) -> bool:
@@ -124,7 +137,7 @@ def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
         headers["Authorization"] = f"Basic {credentials}"
     if headers:
         exporter["headers"] = headers
-    exporter["retry_on_failure"] = dict(RETRY_ON_FAILURE)
+    exporter["retry_on_failure"] = render_retry_on_failure(spec, backend)
     if has_remote_write_queue(backend):
         # prometheusremotewrite has no exporterhelper sending_queue; its
         # remote_write_queue plays the same role.

@@ -247,6 +247,19 @@ def test_persistent_queue_off_by_default_and_per_backend() -> None:
     assert config["exporters"]["otlp_http/loki"]["sending_queue"]["storage"] == "file_storage/queue"
 
 
+def test_retries_never_stop_where_the_queue_is_on_disk() -> None:
+    """An outage longer than any elapsed-time cap loses nothing the disk queue holds (issue 18)."""
+    spec = with_changes(persistent_queue={"directory": "/q"})
+    spec["backends"]["tempo"]["persistent"] = False
+    exporters = otelcol_config(spec)["exporters"]
+    assert exporters["otlp_http/loki"]["sending_queue"]["storage"] == "file_storage/queue"
+    assert exporters["otlp_http/loki"]["retry_on_failure"]["max_elapsed_time"] == "0s"
+    # In memory the queue is lost on a restart anyway; a capped retry keeps it from filling for good.
+    assert "storage" not in exporters["otlp_grpc/tempo"]["sending_queue"]
+    assert exporters["otlp_grpc/tempo"]["retry_on_failure"]["max_elapsed_time"] == "300s"
+    assert otelcol_config(base_spec())["exporters"]["otlp_http/loki"]["retry_on_failure"]["max_elapsed_time"] == "300s"
+
+
 def test_persistent_queue_needs_absolute_directory() -> None:
     message = render_error(with_changes(persistent_queue={"directory": "queue"}))
     assert "spec.persistent_queue.directory: expected an absolute path" in message
