@@ -72,8 +72,9 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import (
-    MACHINE_VIEWS, CatalogueError, host_machine, lookup_path,
+    MACHINE_VIEWS, CatalogueError, lookup_path,
 )
+from ansible_collections.observability.lgtm.plugins.module_utils.stack_settings import ARCHITECTURE_VARIABLE, host_machine
 
 
 class LookupModule(LookupBase):
@@ -88,7 +89,7 @@ class LookupModule(LookupBase):
     def _host_machine(self, variables: Any) -> str:
         facts = variables.get("ansible_facts") if variables else None
         gathered: Optional[Any] = facts.get("architecture") if hasattr(facts, "get") else None
-        return host_machine(self._variable(variables, "lgtm_architecture"), gathered,
+        return host_machine(self._variable(variables, ARCHITECTURE_VARIABLE), gathered,
                             self._variable(variables, "ansible_architecture"))
 
     def run(self, terms: List[Any], variables: Any = None, **kwargs: Any) -> List[Any]:

@@ -189,16 +189,6 @@ def inventory_groups() -> Dict[str, str]:
     return {**{name: name for name in CATALOGUE}, **OTHER_GROUPS}
 
 
-def host_machine(lgtm_architecture: Any = None, facts_architecture: Any = None, ansible_architecture: Any = None) -> str:
-    """A host's machine architecture as the roles read it: the collection-wide lgtm_architecture when
-    set, else its gathered fact (ansible_facts.architecture), else an ansible_architecture variable;
-    '' while none is known (facts not gathered yet). The name is returned as given (an alias too)."""
-    for given in (lgtm_architecture, facts_architecture, ansible_architecture):
-        if given is not None and str(given) != "":
-            return str(given)
-    return ""
-
-
 def machine(name: str) -> str:
     """The machine architecture a host's name for it stands for (an alias resolved), or '' if the roles
     install on no such machine."""
@@ -217,7 +207,8 @@ def release_architectures(name: str) -> Dict[str, str]:
 # Top-level lookup paths that are views over the catalogue rather than one component.
 VIEWS: Dict[str, Callable[[], Any]] = {"signal_backends": signal_backends, "inventory_groups": inventory_groups,
                                        "machines": lambda: list(MACHINES)}
-# Views for one host's machine architecture (the lookup's ``machine`` option, else the host's, see host_machine).
+# Views for one host's machine architecture (the lookup's ``machine`` option, else the host's:
+# module_utils/stack_settings.py, host_machine).
 MACHINE_VIEWS: Dict[str, Callable[[str], Any]] = {"release_architectures": release_architectures,
                                                   "machine": lambda name: name}
 
