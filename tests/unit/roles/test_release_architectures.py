@@ -61,6 +61,10 @@ JAEGER_HOSTS: Dict[str, Dict[str, Any]] = {
     "arm64-given": {"ansible_architecture": "x86_64", "lgtm_architecture": "arm64"},
     "gathered": {},
 }
+# Hosts that download on the host: host -> (mirror tree, role).
+ON_HOST = {"mimir-on-host": ("ok", "mimir"), "prometheus-wrong-on-host": ("wrong", "prometheus")}
+HOST_CHECK = ("observability.lgtm.common : Download on the host and verify against upstream's checksum file, "
+              "in check mode, {file}")
 # Whose machine each host stands for.
 HOST_MACHINE = {"aarch64": "aarch64", "x86_64": "x86_64", "arm64-given": "aarch64"}
 GATHERED_MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64"}.get(os.uname().machine, "")
@@ -177,6 +181,12 @@ def downloads(mirror: Tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
                                           "vars": {"lgtm_artifact_mirror": f"{url}/{broken}",
                                                    "lgtm_artifact_cache_dir": str(work / f"cache-{broken}")}}
         plays.append(download_play("prometheus", f"prometheus_{broken}"))
+    # Downloads on the host (lgtm_artifact_download_on_host), which check mode verifies in a temporary directory.
+    for host, (mirror_path, role) in ON_HOST.items():
+        groups[f"{host.replace('-', '_')}"] = {
+            "hosts": {host: {"ansible_architecture": "aarch64", "lgtm_artifact_download_on_host": True}},
+            "vars": {"lgtm_artifact_mirror": f"{url}/{mirror_path}"}}
+        plays.append(download_play(role, host.replace("-", "_")))
     inventory = {"all": {"children": groups, "vars": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
         "lgtm_install_root": str(work / "opt"), "lgtm_artifact_cache_dir": str(work / "cache")}}}
@@ -266,6 +276,38 @@ def test_a_wrong_digest_fails_and_keeps_nothing(downloads: Tuple[Results, Path],
     assert "did not match" in json.dumps(failed[0])
     file_name = UPSTREAM["prometheus"]["aarch64"][1].rsplit("/", 1)[1]
     assert not list((downloads[1] / "cache-wrong").glob(f"prometheus/*/{file_name}"))
+
+
+def test_check_mode_verifies_a_download_on_the_host_in_a_directory_it_removes(
+        downloads: Tuple[Results, Path], mirror: Tuple[str, Path]) -> None:
+    """A fresh host downloading for itself: the checksum file is fetched on the host, the file downloaded and
+    verified in a temporary directory, which is gone afterwards; the host's download directory is not created."""
+    outcomes = downloads[0]["mimir-on-host"]
+    assert not [outcome for outcome in outcomes if outcome.get("failed")], outcomes
+    _base, artifact, checksum, _form = UPSTREAM["mimir"]["aarch64"]
+    file_name = artifact.rsplit("/", 1)[1]
+    fetched = [outcome for outcome in outcomes if outcome["task"].startswith(
+        "observability.lgtm.common : Fetch upstream's checksum file on the host")]
+    assert fetched and fetched[0]["url"] == f"{mirror[0]}/ok{checksum}"
+    checked = [outcome for outcome in outcomes if outcome["task"] == HOST_CHECK.format(file=file_name)]
+    assert checked, [outcome["task"] for outcome in outcomes]
+    assert checked[0]["invocation"]["module_args"]["checksum"] == "sha256:" + sha256(artifact_bytes("mimir", "aarch64"))
+    assert not Path(checked[0]["dest"]).parent.exists()
+    # Only the preview of the download directory says it would change.
+    assert [outcome["task"] for outcome in outcomes if outcome.get("changed")] == [
+        "observability.lgtm.common : Create the host download directory for mimir"]
+
+
+def test_check_mode_on_the_host_refuses_a_wrong_digest_and_removes_the_download(
+        downloads: Tuple[Results, Path]) -> None:
+    outcomes = downloads[0]["prometheus-wrong-on-host"]
+    file_name = UPSTREAM["prometheus"]["aarch64"][1].rsplit("/", 1)[1]
+    failed = [outcome for outcome in outcomes if outcome.get("failed")]
+    assert failed and failed[0]["task"] == HOST_CHECK.format(file=file_name), outcomes
+    assert "did not match" in failed[0]["msg"]
+    removed = [outcome for outcome in outcomes if outcome["task"].startswith(
+        "observability.lgtm.common : Remove the temporary directory of the check")]
+    assert removed and not Path(removed[0]["path"]).exists()
 
 
 @pytest.fixture(scope="module")
