@@ -62,7 +62,8 @@ JAEGER_HOSTS: Dict[str, Dict[str, Any]] = {
     "gathered": {},
 }
 # Hosts that download on the host: host -> (mirror tree, role).
-ON_HOST = {"mimir-on-host": ("ok", "mimir"), "prometheus-wrong-on-host": ("wrong", "prometheus")}
+ON_HOST = {"mimir-on-host": ("ok", "mimir"), "prometheus-wrong-on-host": ("wrong", "prometheus"),
+           "prometheus-missing-on-host": ("missing", "prometheus")}
 HOST_CHECK = ("observability.lgtm.common : Download on the host and verify against upstream's checksum file, "
               "in check mode, {file}")
 # Whose machine each host stands for.
@@ -308,6 +309,19 @@ def test_check_mode_on_the_host_refuses_a_wrong_digest_and_removes_the_download(
     removed = [outcome for outcome in outcomes if outcome["task"].startswith(
         "observability.lgtm.common : Remove the temporary directory of the check")]
     assert removed and not Path(removed[0]["path"]).exists()
+
+
+def test_on_the_host_a_checksum_file_without_the_files_line_fails_before_the_host_changes(
+        downloads: Tuple[Results, Path], mirror: Tuple[str, Path]) -> None:
+    outcomes = downloads[0]["prometheus-missing-on-host"]
+    failed = [position for position, outcome in enumerate(outcomes) if outcome.get("failed")]
+    assert failed, [outcome["task"] for outcome in outcomes]
+    refusal = outcomes[failed[0]]
+    assert refusal["task"] == ("observability.lgtm.common : Read the sha256 of the release file from upstream's "
+                               "checksum file for prometheus"), refusal
+    _base, artifact, checksum, _form = UPSTREAM["prometheus"]["aarch64"]
+    assert f"{mirror[0]}/missing{checksum} has no sha256 for {artifact.rsplit('/', 1)[1]}" in refusal["msg"]
+    assert not [outcome["task"] for outcome in outcomes[:failed[0]] if outcome.get("changed")]
 
 
 @pytest.fixture(scope="module")
