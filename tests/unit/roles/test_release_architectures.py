@@ -46,7 +46,7 @@ from upstream_releases import MACHINES, UPSTREAM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 ROLES = list(UPSTREAM)
-ARCH_CHECK = "observability.lgtm.common : Check the machine architecture of the host, which {name} is installed on"
+ARCH_CHECK = "observability.lgtm.common : Check the machine architecture of the host for {name}"
 FETCH = "observability.lgtm.common : Fetch upstream's checksum file for {name}"
 DOWNLOAD = "observability.lgtm.common : Download and verify against upstream's checksum file {name}"
 REFUSED_MACHINES = ("ppc64le", "s390x")
