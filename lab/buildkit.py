@@ -7,16 +7,20 @@ depend on it and never the other way round.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
+REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("LGTM_CACHE", Path.home() / ".cache" / "observability-lgtm"))
 LOGS = CACHE / "logs"
 TOOLS = CACHE / "tools"
@@ -125,6 +129,12 @@ def write_zip(archive: Path, members: dict[str, Path]) -> None:
             zf.writestr(info, source.read_bytes())
 
 
+def write_digest_file(path: Path, source: Path) -> None:
+    """The file's sha256 alone, as goreleaser's split checksum files hold it (no
+    newline); Mimir's `-sha-256` files hold the same with one."""
+    path.write_text(sha256_of(source))
+
+
 def write_sums_file(path: Path, files: dict[str, Path], binary_marker: bool = False) -> None:
     """The `sha256sum` line format upstream checksum files use, one line per
     file under the name given; `shasum -b` (Jaeger) marks names with '*'."""
@@ -134,15 +144,28 @@ def write_sums_file(path: Path, files: dict[str, Path], binary_marker: bool = Fa
 
 
 def read_sums_file(path: Path, name: str) -> str | None:
-    """The sha256 a checksum file gives for `name`: `sha256sum` or `shasum -b`
-    lines, or a file holding one bare digest (Grafana's and Mimir's)."""
-    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    if len(lines) == 1 and len(lines[0]) == 1:
-        return lines[0][0].lower()
-    for fields in lines:
-        if len(fields) == 2 and fields[1].lstrip("*").lstrip("./") == name:
-            return fields[0].lower()
-    return None
+    """The sha256 a checksum file gives for `name`, read as the roles read it (the
+    collection's plugins/module_utils/checksum_file.py: a digest alone, `sha256sum`
+    or `shasum -b` lines, a path before the name); None when it gives none."""
+    checksum_file = collection_module("checksum_file")
+    try:
+        return checksum_file.sha256_for(path.read_text(), name, str(path))
+    except checksum_file.ChecksumFileError:
+        return None
+
+
+def collection_module(name: str) -> ModuleType:
+    """A module of the collection's plugins/module_utils that imports nothing of the
+    collection, loaded from its file (once per process), so the lab reads what the
+    roles read without the collection being installed."""
+    key = f"lgtm_lab_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, REPO / "plugins" / "module_utils" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
 
 
 def render_role_templates(role_dir: Path, templates: dict[str, str],

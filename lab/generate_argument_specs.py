@@ -19,6 +19,10 @@ meta/argument_specs_source.yml:
   read from the stack catalogue (``lookup('observability.lgtm.stack_catalogue',
   PATH)``) counts as literal: it is written with the catalogue's value, and
   the option says where it comes from.
+- a default that reads the host's machine architecture as upstream names it
+  (``{{ <role>_release_architecture }}``, from the stack catalogue in the role's
+  vars/main.yml, in the artifact URLs) is written with ``<arch>`` in its place,
+  and the option says which names it takes for which machine (the catalogue's).
 
 ``python lab/generate_argument_specs.py`` (``make specs``) writes the files;
 ``--check`` only lists the stale ones (exit status 1), as the unit test
@@ -58,6 +62,9 @@ AUTHOR = "observability.lgtm maintainers"
 # A default the roles read from the stack catalogue.
 CATALOGUE_LOOKUP = re.compile(r"\{\{\s*lookup\('observability\.lgtm\.stack_catalogue',\s*'([a-z_.]+)'\)\s*\}\}")
 CATALOGUE_NOTE = "The default is the stack catalogue's (C(plugins/module_utils/stack_catalogue.py))."
+# The host's machine architecture in upstream's name, as the roles' artifact URLs read it (roles/common).
+ARCHITECTURE = re.compile(r"\{\{\s*([a-z_]+)_release_architecture\s*\}\}")
+ARCHITECTURE_MARK = "<arch>"
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,7 +73,8 @@ from stack_catalogue import CATALOGUE  # noqa: E402  (lab/ is not a package)
 
 def resolve_catalogue(value: Any) -> Any:
     """The value with every stack catalogue lookup replaced by the catalogue's value
-    (a string that is one lookup alone takes the value's own type, a port stays a number)."""
+    (a string that is one lookup alone takes the value's own type, a port stays a number).
+    A lookup of the host's machine architecture is the host's, not the catalogue's: it stays."""
     if isinstance(value, dict):
         return {key: resolve_catalogue(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -74,13 +82,39 @@ def resolve_catalogue(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     whole = CATALOGUE_LOOKUP.fullmatch(value.strip())
-    if whole:
+    if whole and not for_the_host(whole):
         return CATALOGUE.lookup_path(whole.group(1))
-    return CATALOGUE_LOOKUP.sub(lambda match: str(CATALOGUE.lookup_path(match.group(1))), value)
+    return CATALOGUE_LOOKUP.sub(
+        lambda match: match.group(0) if for_the_host(match) else str(CATALOGUE.lookup_path(match.group(1))), value)
+
+
+def for_the_host(match: re.Match) -> bool:
+    """Whether a catalogue lookup reads the host's machine architecture (machine, release_architectures)."""
+    return match.group(1).split(".")[0] in CATALOGUE.MACHINE_VIEWS
 
 
 class SourceError(Exception):
     """A role's source, the templates or the defaults do not fit together (a mistake of the role's author)."""
+
+
+def architecture_names(role: str, value: Any) -> Optional[str]:
+    """The default with each read of the host's architecture name written as <arch>; None if it reads none.
+    A role reads its own entry of the catalogue: another's is its author's mistake."""
+    if not isinstance(value, str) or not ARCHITECTURE.search(value):
+        return None
+    for read in ARCHITECTURE.findall(value):
+        if read != role:
+            raise SourceError(f"{role}: a default reads {read}_release_architecture, not {role}_release_architecture")
+    return ARCHITECTURE.sub(ARCHITECTURE_MARK, value)
+
+
+def architecture_note(role: str) -> str:
+    """What <arch> stands for in a role's defaults, from the catalogue (upstream's name per machine)."""
+    names = CATALOGUE.CATALOGUE[role].release_architectures
+    pairs = " and ".join(f"C({name}) on C({machine})" for machine, name in names.items())
+    return (f"C({ARCHITECTURE_MARK}) is upstream's name of the host's machine architecture: {pairs} hosts (the "
+            f"collection-wide C(lgtm_architecture) when set, else the host's C(ansible_architecture); the stack "
+            f"catalogue's names). Any other architecture fails before any change.")
 
 
 class SpecDumper(yaml.SafeDumper):
@@ -180,8 +214,10 @@ def role_document(role_dir: Path, templates: Mapping[str, Any]) -> Dict[str, Any
         is_generic = declared == GENERIC or (isinstance(declared, dict) and GENERIC in declared)
         if isinstance(declared, dict) and "default" in declared:
             raise SourceError(f"{role}: {name}: write the default in defaults/main.yml, not in {SOURCE_NAME}")
+        written = architecture_names(role, defaults.get(name))
         if is_generic:
-            option = generic_option(role, name, declared, templates, facts, defaults.get(name))
+            option = generic_option(role, name, declared, templates, facts,
+                                    defaults.get(name) if written is None else written)
         elif isinstance(declared, dict):
             option = dict(declared)
         else:
@@ -191,6 +227,8 @@ def role_document(role_dir: Path, templates: Mapping[str, Any]) -> Dict[str, Any
             option["default"] = default
             if default != defaults[name]:
                 option["description"] = as_list(option.get("description", [])) + [CATALOGUE_NOTE]
+        if written is not None:
+            option["description"] = as_list(option.get("description", [])) + [architecture_note(role)]
         options[name] = ordered(option)
     undocumented = sorted(set(defaults) - set(options))
     if undocumented:

@@ -43,6 +43,7 @@ import argparse
 import hashlib
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -57,7 +58,8 @@ from typing import Callable
 import yaml
 
 import buildkit
-from buildkit import StepFailed, go_build, module_source, run, sha256_of, write_sums_file, write_tar_gz
+from buildkit import StepFailed, go_build, module_source, run, sha256_of, write_digest_file, write_sums_file, write_tar_gz
+from stack_catalogue import CATALOGUE
 
 LAB_DIR = Path(__file__).resolve().parent
 REPO = LAB_DIR.parent
@@ -82,11 +84,18 @@ class ReleasePaths:
     checksum_file: str
 
 
+# The machine architecture the lab builds for and serves: this machine's (Go builds natively).
+MACHINE = platform.machine()
+
+
 def role_release_paths(role: str, role_vars: dict[str, object] | None = None) -> ReleasePaths:
     """Render the role's artifact and checksum URLs from its defaults (Ansible's
-    own templating, as the play does) with the mirror as base URL; role_vars
-    select another release than the pinned one (upgrade_from_role_vars)."""
-    overrides: dict[str, object] = {**(role_vars or {}), "lgtm_artifact_mirror": BASE}
+    own templating, as the play does) with the mirror as base URL, for this
+    machine's architecture named as the role's upstream names it (the stack
+    catalogue's, which the role's vars read); role_vars select another release
+    than the pinned one (upgrade_from_role_vars)."""
+    overrides: dict[str, object] = {**(role_vars or {}), "lgtm_artifact_mirror": BASE,
+                                    f"{role}_release_architecture": CATALOGUE.release_architectures(MACHINE)[role]}
     rendered = buildkit.render_role_templates(
         REPO / "roles" / role, {kind: "{{ %s_%s_url }}" % (role, kind) for kind in ("artifact", "checksum")},
         overrides)
@@ -183,6 +192,10 @@ def build_release(release: Release) -> None:
     pins = release.pins
     key = recipe_key(release.component, pins)
     state = cache_state(release, key)
+    if state == f"{release.paths.checksum_file} missing" and release.component in SUMS_ONLY:
+        SUMS_ONLY[release.component](release)
+        print(f"{release.component} {release.version}: cached, {release.paths.checksum_file} written", flush=True)
+        return
     if state == "hit":
         print(f"{release.component} {release.version}: cached", flush=True)
         return
@@ -262,17 +275,17 @@ def build_otel_collector(release: Release, pins: dict) -> None:
                       "observability.lgtm's lab/otelcol-builder.yaml.\n")
     write_tar_gz(release.artifact, {"otelcol-contrib": work / "_build" / "otelcol-contrib",
                                     "README.md": readme})
-    write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact})
+    SUMS_ONLY["otel_collector"](release)
 
 
 def build_jaeger(release: Release, pins: dict) -> None:
-    """Upstream's scripts/build/package-deploy.sh: jaeger-<v2>-linux-amd64/jaeger
+    """Upstream's scripts/build/package-deploy.sh: jaeger-<v2>-linux-<arch>/jaeger
     in a tarball (upstream adds the example-hotrod demo, which no role uses),
     and one `shasum -b` file for the release."""
     work = release.workdir()
     src = module_source(release.name, pins["module"], pins["module_version"], work / "src")
     flag = "github.com/jaegertracing/jaeger/internal/version"
-    top = f"jaeger-{release.version}-linux-amd64"
+    top = release.paths.artifact.removesuffix(".tar.gz")
     binary = work / "stage" / "jaeger"
     binary.parent.mkdir(exist_ok=True)
     go_build(release.name, src.path, "./cmd/jaeger", binary,
@@ -305,7 +318,8 @@ def build_prometheus(release: Release, pins: dict) -> None:
         members[name] = output
     members.update({"prometheus.yml": src.path / "documentation/examples/prometheus.yml",
                     "LICENSE": src.path / "LICENSE", "NOTICE": src.path / "NOTICE"})
-    write_tar_gz(release.artifact, members, top=f"prometheus-{release.version}.linux-amd64")
+    # promu's tarball: one top directory named as the tarball, prometheus-<v>.linux-<arch>.
+    write_tar_gz(release.artifact, members, top=release.paths.artifact.removesuffix(".tar.gz"))
     write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact})
 
 
@@ -334,6 +348,15 @@ def build_telemetrygen(release: Release, pins: dict) -> None:
     go_build(release.name, src.path, ".", release.artifact, [])
     write_sums_file(release.checksum_file, {release.paths.artifact: release.artifact})
 
+
+# Checksum files a recipe writes from its artifact alone: when only that file is
+# missing (its upstream changed its name or form), it is rewritten from the
+# intact artifact instead of rebuilding. Since 0.158.0 the collector's release
+# has one `<artifact>.sha256` per artifact holding the digest alone (goreleaser's
+# `checksum: split: true`, opentelemetry-collector-releases #1582).
+SUMS_ONLY: dict[str, Callable[[Release], None]] = {
+    "otel_collector": lambda release: write_digest_file(release.checksum_file, release.artifact),
+}
 
 RECIPES: dict[str, Callable[[Release, dict], None]] = {
     "otel_collector": build_otel_collector,

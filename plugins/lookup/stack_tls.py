@@ -36,8 +36,9 @@ from typing import Any, List
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.observability.lgtm.plugins.module_utils.stack_settings import (TLS_VARIABLE, SettingError,
-                                                                                         tls_enabled)
+from ansible_collections.observability.lgtm.plugins.module_utils.stack_settings import (
+    TLS_VARIABLE, SettingError, tls_enabled,
+)
 
 
 class LookupModule(LookupBase):

@@ -5,8 +5,9 @@
 
 The one place where a component's default ports, the URL paths other
 components reach it at, its health endpoint, the signals it takes in and
-serves, its Grafana data source type and its licence are written. The roles'
-defaults read their ports from here (the ``observability.lgtm.stack_catalogue``
+serves, its Grafana data source type, its licence and its upstream's name of
+each machine architecture are written. The roles' defaults read their ports
+and architecture names from here (the ``observability.lgtm.stack_catalogue``
 lookup), and so do the wiring (``observability.lgtm.stack_endpoints``), the
 pipeline filter's backend types, the lab and the tests.
 
@@ -26,6 +27,18 @@ SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")
 APACHE_2 = "Apache-2.0"
 AGPL_3 = "AGPL-3.0"
 LAB_LICENCES: Tuple[str, ...] = (APACHE_2,)
+
+# The machine architectures the roles install on, by the name Ansible reports for
+# a host (ansible_architecture, `uname -m` on Linux). Kubernetes takes images and
+# is not bound to these.
+MACHINES: Tuple[str, ...] = ("x86_64", "aarch64")
+# Other names of the same machines, accepted in lgtm_architecture: Debian's and
+# Go's (`dpkg --print-architecture`, GOARCH), which some systems also report.
+MACHINE_ALIASES: Mapping[str, str] = {"amd64": "x86_64", "arm64": "aarch64"}
+# Go's names of the machines (GOARCH). Every upstream of the stack names its
+# release files with them (the sources are cited in tests/unit/roles/test_artifact_urls.py);
+# a component whose upstream names them otherwise says so in its entry.
+GO_ARCHITECTURES: Mapping[str, str] = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,8 @@ class Component:
     ingest_paths: Mapping[str, str] = field(default_factory=dict)
     # Grafana's data source type for it; None where Grafana has no built-in one.
     datasource_type: Optional[str] = None
+    # Its upstream's name of each machine architecture (MACHINES) in its release file names.
+    release_architectures: Mapping[str, str] = field(default_factory=lambda: dict(GO_ARCHITECTURES))
 
     @property
     def runs_in_lab(self) -> bool:
@@ -174,8 +189,28 @@ def inventory_groups() -> Dict[str, str]:
     return {**{name: name for name in CATALOGUE}, **OTHER_GROUPS}
 
 
+def machine(name: str) -> str:
+    """The machine architecture a host's name for it stands for (an alias resolved), or '' if the roles
+    install on no such machine."""
+    name = MACHINE_ALIASES.get(name, name) if isinstance(name, str) else ""
+    return name if name in MACHINES else ""
+
+
+def release_architectures(name: str) -> Dict[str, str]:
+    """Each component's name, in its upstream's release files, of the machine architecture ``name``
+    (ansible_architecture or an alias), e.g. {'jaeger': 'arm64', ...} for 'aarch64'; every name is ''
+    where the roles install on no such machine, so a URL built from it is never a real one."""
+    found = machine(name)
+    return {key: entry.release_architectures[found] if found else "" for key, entry in CATALOGUE.items()}
+
+
 # Top-level lookup paths that are views over the catalogue rather than one component.
-VIEWS: Dict[str, Callable[[], Any]] = {"signal_backends": signal_backends, "inventory_groups": inventory_groups}
+VIEWS: Dict[str, Callable[[], Any]] = {"signal_backends": signal_backends, "inventory_groups": inventory_groups,
+                                       "machines": lambda: list(MACHINES)}
+# Views for one host's machine architecture (the lookup's ``machine`` option, else the host's:
+# module_utils/stack_settings.py, host_machine).
+MACHINE_VIEWS: Dict[str, Callable[[str], Any]] = {"release_architectures": release_architectures,
+                                                  "machine": lambda name: name}
 
 
 class CatalogueError(KeyError):
@@ -213,14 +248,23 @@ def as_data(entry: Component) -> Dict[str, Any]:
         "metrics_port": entry.metrics_port, "metrics_path": entry.metrics_path,
         "query_port": entry.query_port, "query_path": entry.query_path,
         "ingest_paths": dict(entry.ingest_paths), "datasource_type": entry.datasource_type,
+        "release_architectures": dict(entry.release_architectures),
     }
 
 
-def lookup_path(path: str) -> Any:
+def lookup_path(path: str, machine_name: Optional[str] = None) -> Any:
     """A value by dotted path: 'jaeger' (the whole entry), 'jaeger.ports.otlp_grpc' (4317),
-    'signal_backends' ({traces: [tempo, jaeger], ...}), 'inventory_groups' ..."""
+    'signal_backends' ({traces: [tempo, jaeger], ...}), 'inventory_groups' ..., and for a host's
+    machine architecture (machine_name) 'machine' (that name) and 'release_architectures'
+    ({jaeger: arm64, ...})."""
     name, rest = (path.split(".", 1) + [""])[:2]
-    value: Any = VIEWS[name]() if name in VIEWS else as_data(component(name))
+    if name in MACHINE_VIEWS:
+        if machine_name is None:
+            raise CatalogueError(f"the stack catalogue's {name} is for one machine architecture; give it "
+                                 f"(the lookup's machine option)")
+        value: Any = MACHINE_VIEWS[name](machine_name)
+    else:
+        value = VIEWS[name]() if name in VIEWS else as_data(component(name))
     walked = name
     for key in rest.split(".") if rest else []:
         if not isinstance(value, dict) or key not in value:

@@ -75,3 +75,27 @@ def test_each_signal_can_go_to_the_backends_that_accept_and_serve_it() -> None:
                                               "logs": ["loki", "victorialogs"]}
     groups = lookup_path("inventory_groups")
     assert groups == {**{name: name for name in CATALOGUE}, "demo": "demo"}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_component_names_every_machine_the_roles_install_on(name: str) -> None:
+    """So a machine is supported by every role or by none: the roles refuse others before any change."""
+    names = CATALOGUE[name].release_architectures
+    assert set(names) == set(stack_catalogue.MACHINES) and all(names.values()), (name, names)
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("x86_64", "amd64"), ("amd64", "amd64"), ("aarch64", "arm64"), ("arm64", "arm64"),
+    ("ppc64le", ""), ("s390x", ""), ("armv7l", ""), ("i386", ""), ("", ""), ("X86_64", ""),
+])
+def test_release_architectures_name_a_hosts_machine_as_upstream_does(host: str, expected: str) -> None:
+    assert stack_catalogue.release_architectures(host) == {name: expected for name in CATALOGUE}
+    assert lookup_path("release_architectures.jaeger", host) == expected
+
+
+def test_release_architectures_need_the_machine_and_machines_are_listed() -> None:
+    with pytest.raises(CatalogueError, match="release_architectures is for one machine architecture"):
+        lookup_path("release_architectures")
+    assert lookup_path("machines") == ["x86_64", "aarch64"]
+    assert lookup_path("grafana.release_architectures") == {"x86_64": "amd64", "aarch64": "arm64"}
+    assert stack_catalogue.machine(None) == ""  # type: ignore[arg-type]
