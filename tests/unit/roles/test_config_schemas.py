@@ -200,6 +200,24 @@ def test_tempo_otlp_receivers_and_remote_write_use_tls():
         {"url": "https://mimir.example:9009/api/v1/push", "send_exemplars": True, "tls_config": {"ca_file": f"{tls}/ca.crt"}}]
 
 
+@pytest.mark.parametrize(("extra", "endpoint"), [
+    ({}, "127.0.0.1:9095"),
+    ({"tempo_grpc_listen_address": "10.20.30.40"}, "10.20.30.40:9095"),
+    ({"tempo_grpc_listen_address": "10.20.30.40", "tempo_grpc_listen_port": 19095, "lgtm_tls": True},
+     "10.20.30.40:19095"),
+])
+def test_tempo_querier_worker_dials_the_frontend_where_grpc_listens(extra: dict, endpoint: str):
+    # Tempo's single binary (target all) would fall back to 127.0.0.1:<grpc port> (initQuerier in
+    # cmd/tempo/app/modules.go), which nothing serves when gRPC listens on one other address.
+    config = render("tempo", extra)
+    assert config["querier"]["frontend_worker"]["frontend_address"] == endpoint
+    # One value for every module that dials this node's gRPC server.
+    assert config["backend_worker"]["backend_scheduler_addr"] == endpoint
+    if extra.get("lgtm_tls"):
+        assert config["querier"]["frontend_worker"]["grpc_client_config"] == {
+            "tls_enabled": True, "tls_ca_path": f"{TLS_DIRS['tempo']}/ca.crt"}
+
+
 def test_grafana_serves_https_and_checks_it_against_the_ca():
     tls = TLS_DIRS["grafana"]
     ini = render("grafana", {"lgtm_tls": True})
