@@ -231,3 +231,23 @@ def test_grafana_serves_https_and_checks_it_against_the_ca():
                                                                   "cert_key": "/x.key"}}}, "grafana_component")
     assert own["readiness_url"].startswith("https://") and own["readiness_validate_certs"] is False
     assert own["tls"] is False
+
+
+def test_grafana_installs_the_plugins_its_data_sources_use_that_the_release_lacks():
+    # The plugin of each provisioned data source is checked after start; only those in
+    # grafana_plugin_releases (VictoriaLogs') are installed, the release carries the rest.
+    sources = {"grafana_datasources": [
+        {"name": "VictoriaLogs", "type": "victoriametrics-logs-datasource", "url": "http://logs:9428"},
+        {"name": "Tempo", "type": "tempo", "url": "http://traces:3200"},
+        {"name": "Mimir", "type": "prometheus", "url": "http://metrics:9009/prometheus"}]}
+    component = render("grafana", sources, "grafana_component")
+    assert component["plugins_dir"] == "/var/lib/grafana/plugins" == render("grafana", sources)["paths"]["plugins"]
+    assert [(plugin["id"], plugin["version"], plugin["checksum_algorithm"]) for plugin in component["plugins"]] == [
+        ("victoriametrics-logs-datasource", "0.30.1", "sha1")]
+    assert render("grafana", sources, "grafana_datasource_plugins") == [
+        "prometheus", "tempo", "victoriametrics-logs-datasource"]
+    assert render("grafana", sources, "grafana_plugin_pins") == {"victoriametrics-logs-datasource": "0.30.1"}
+    assert render("grafana", {}, "grafana_component")["plugins"] == []
+    # Grafana's preinstaller stays off: it would replace the pinned and bundled plugins with grafana.com's latest.
+    assert render("grafana", sources)["plugins"] == {
+        "public_key_retrieval_disabled": True, "preinstall_disabled": True, "preinstall_auto_update": False}
