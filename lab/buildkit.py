@@ -63,7 +63,12 @@ def run(component: str, step: str, argv: list[str], cwd: Path | None = None,
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+    return digest_of(path, "sha256")
+
+
+def digest_of(path: Path, algorithm: str) -> str:
+    """The file's digest by hashlib's name of the algorithm (sha256, or sha1 for a plugin's checksum file)."""
+    digest = hashlib.new(algorithm)
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -134,13 +139,15 @@ def write_sums_file(path: Path, files: dict[str, Path], binary_marker: bool = Fa
 
 
 def read_sums_file(path: Path, name: str) -> str | None:
-    """The sha256 a checksum file gives for `name`: `sha256sum` or `shasum -b`
-    lines, or a file holding one bare digest (Grafana's and Mimir's)."""
+    """The digest a checksum file gives for `name`: `sha256sum` or `shasum -b`
+    lines, or a file holding one bare digest (Grafana's and Mimir's). A line may
+    name the file under the folder it was summed in (the VictoriaLogs data source
+    plugin's `sha1sum dist/<zip>`): the file name is what counts."""
     lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
     if len(lines) == 1 and len(lines[0]) == 1:
         return lines[0][0].lower()
     for fields in lines:
-        if len(fields) == 2 and fields[1].lstrip("*").lstrip("./") == name:
+        if len(fields) == 2 and fields[1].lstrip("*").lstrip("./").rsplit("/", 1)[-1] == name:
             return fields[0].lower()
     return None
 
@@ -154,9 +161,16 @@ def render_role_templates(role_dir: Path, templates: dict[str, str],
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
 
+    def trusted(value: object) -> object:
+        # The defaults file is the role's own code: its templates are trusted, lists' and mappings' too.
+        if isinstance(value, dict):
+            return {key: trusted(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [trusted(item) for item in value]
+        return trust_as_template(value) if isinstance(value, str) else value
+
     defaults = yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {}
-    variables = {name: trust_as_template(value) if isinstance(value, str) else value
-                 for name, value in {**defaults, **(overrides or {})}.items()}
+    variables = {name: trusted(value) for name, value in {**defaults, **(overrides or {})}.items()}
     templar = Templar(loader=DataLoader(), variables=variables)
     return {name: str(templar.template(trust_as_template(template)))
             for name, template in templates.items()}
