@@ -67,7 +67,12 @@ def run(component: str, step: str, argv: list[str], cwd: Path | None = None,
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+    return digest_of(path, "sha256")
+
+
+def digest_of(path: Path, algorithm: str) -> str:
+    """The file's digest by hashlib's name of the algorithm (sha256, or sha1 for a plugin's checksum file)."""
+    digest = hashlib.new(algorithm)
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -143,13 +148,14 @@ def write_sums_file(path: Path, files: dict[str, Path], binary_marker: bool = Fa
                             for name, source in sorted(files.items())))
 
 
-def read_sums_file(path: Path, name: str) -> str | None:
-    """The sha256 a checksum file gives for `name`, read as the roles read it (the
-    collection's plugins/module_utils/checksum_file.py: a digest alone, `sha256sum`
-    or `shasum -b` lines, a path before the name); None when it gives none."""
+def read_sums_file(path: Path, name: str, algorithm: str = "sha256") -> str | None:
+    """The digest (sha256 unless `algorithm` says otherwise) a checksum file gives for
+    `name`, read as the roles read it (the collection's plugins/module_utils/checksum_file.py:
+    a digest alone, `sha256sum` or `shasum -b` lines, a path before the name as in the
+    VictoriaLogs data source plugin's `sha1sum dist/<zip>`); None when it gives none."""
     checksum_file = collection_module("checksum_file")
     try:
-        return checksum_file.sha256_for(path.read_text(), name, str(path))
+        return checksum_file.digest_for(path.read_text(), name, str(path), algorithm)
     except checksum_file.ChecksumFileError:
         return None
 
@@ -177,9 +183,16 @@ def render_role_templates(role_dir: Path, templates: dict[str, str],
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
 
+    def trusted(value: object) -> object:
+        # The defaults file is the role's own code: its templates are trusted, lists' and mappings' too.
+        if isinstance(value, dict):
+            return {key: trusted(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [trusted(item) for item in value]
+        return trust_as_template(value) if isinstance(value, str) else value
+
     defaults = yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {}
-    variables = {name: trust_as_template(value) if isinstance(value, str) else value
-                 for name, value in {**defaults, **(overrides or {})}.items()}
+    variables = {name: trusted(value) for name, value in {**defaults, **(overrides or {})}.items()}
     templar = Templar(loader=DataLoader(), variables=variables)
     return {name: str(templar.template(trust_as_template(template)))
             for name, template in templates.items()}

@@ -11,8 +11,9 @@ Two sources fill it:
   own tools (telemetrygen, the throughput benchmark's load generator), which no
   role installs: they stay under build/lab-tools/ and are never served;
 - `import DIR`: upstream release files a user downloaded themselves (the
-  Grafana stack, which the lab never builds), each verified against upstream's
-  checksum file before it is served.
+  Grafana stack, which the lab never builds, and the data source plugins the
+  grafana role installs, `grafana_plugin_releases`), each verified against
+  upstream's checksum file before it is served.
 
     mirror.py build [COMPONENT ...]   build what is missing or corrupt (cache hits cost nothing);
                                       COMPONENT@VERSION names an upgrade_from release
@@ -74,6 +75,9 @@ BASE = "http://mirror.invalid"
 
 # Components whose releases users bring (`import`): AGPL-licensed, never built here.
 IMPORTED = ("grafana", "tempo", "mimir", "loki")
+# The role whose plugin archives users bring too (`import`), and its list of them.
+PLUGIN_ROLE = "grafana"
+PLUGIN_RELEASES = "grafana_plugin_releases"
 
 
 @dataclass(frozen=True)
@@ -99,14 +103,41 @@ def role_release_paths(role: str, role_vars: dict[str, object] | None = None) ->
     rendered = buildkit.render_role_templates(
         REPO / "roles" / role, {kind: "{{ %s_%s_url }}" % (role, kind) for kind in ("artifact", "checksum")},
         overrides)
-    urls = [rendered["artifact"], rendered["checksum"]]
-    for url in urls:
+    return release_paths(role, rendered["artifact"], rendered["checksum"])
+
+
+@dataclass(frozen=True)
+class PluginRelease:
+    """A data source plugin archive the grafana role downloads: where, and the digest its checksum file lists."""
+    paths: ReleasePaths
+    algorithm: str
+
+
+def plugin_releases() -> list[PluginRelease]:
+    """Each entry of the grafana role's plugin list, its URLs rendered from the role's defaults (Ansible's
+    templating, as the play does) with the mirror as base URL."""
+    defaults_file = REPO / "roles" / PLUGIN_ROLE / "defaults" / "main.yml"
+    entries = yaml.safe_load(defaults_file.read_text())[PLUGIN_RELEASES]
+    found = []
+    for index, entry in enumerate(entries):
+        rendered = buildkit.render_role_templates(
+            REPO / "roles" / PLUGIN_ROLE,
+            {kind: "{{ %s[%d].%s_url }}" % (PLUGIN_RELEASES, index, kind) for kind in ("artifact", "checksum")},
+            {"lgtm_artifact_mirror": BASE})
+        paths = release_paths(f"{PLUGIN_RELEASES}[{index}]", rendered["artifact"], rendered["checksum"])
+        found.append(PluginRelease(paths, str(entry.get("checksum_algorithm", "sha256"))))
+    return found
+
+
+def release_paths(owner: str, artifact_url: str, checksum_url: str) -> ReleasePaths:
+    """Where the files of two rendered URLs live in the mirror; both must be under the mirror base, side by side."""
+    for url in (artifact_url, checksum_url):
         if not url.startswith(BASE + "/"):
-            raise StepFailed(f"{role}: {url} is not under the mirror base; the role must build "
+            raise StepFailed(f"{owner}: {url} is not under the mirror base; the role must build "
                              f"its URLs on lgtm_artifact_mirror")
-    artifact, checksum = (Path(url[len(BASE) + 1:]) for url in urls)
+    artifact, checksum = (Path(url[len(BASE) + 1:]) for url in (artifact_url, checksum_url))
     if artifact.parent != checksum.parent:
-        raise StepFailed(f"{role}: artifact and checksum file are in different directories")
+        raise StepFailed(f"{owner}: artifact and checksum file are in different directories")
     return ReleasePaths(artifact.parent, artifact.name, checksum.name)
 
 
@@ -419,43 +450,46 @@ def load_pins() -> dict:
 
 # --- upstream release files a user brings -------------------------------------
 
-def verified_digest(paths: ReleasePaths, folder: Path) -> str:
+def verified_digest(paths: ReleasePaths, folder: Path, algorithm: str = "sha256") -> str:
     """The artifact's digest once it matches upstream's checksum file in folder."""
-    listed = buildkit.read_sums_file(folder / paths.checksum_file, paths.artifact)
+    listed = buildkit.read_sums_file(folder / paths.checksum_file, paths.artifact, algorithm)
     if listed is None:
-        raise StepFailed(f"{paths.checksum_file} lists no sha256 for {paths.artifact}")
-    actual = sha256_of(folder / paths.artifact)
+        raise StepFailed(f"{paths.checksum_file} lists no {algorithm} for {paths.artifact}")
+    actual = buildkit.digest_of(folder / paths.artifact, algorithm)
     if actual != listed:
-        raise StepFailed(f"{paths.artifact}: sha256 {actual} differs from {listed} in "
+        raise StepFailed(f"{paths.artifact}: {algorithm} {actual} differs from {listed} in "
                          f"{paths.checksum_file}; nothing was imported")
     return actual
 
 
 def import_releases(source: Path) -> list[str]:
-    """Copy each pinned Grafana-stack release found below source into the
-    mirror, after its artifact matched upstream's checksum file beside it (one
-    folder per release: Tempo's and Loki's are both named SHA256SUMS).
-    Returns the components found."""
-    found = []
-    for role in IMPORTED:
-        paths = role_release_paths(role)
+    """Copy each pinned Grafana-stack release and each plugin archive of the
+    grafana role (grafana_plugin_releases) found below source into the mirror,
+    once every one found matched upstream's checksum file beside it (one folder
+    per release: Tempo's and Loki's are both named SHA256SUMS); a single
+    mismatch imports nothing. Returns the components and plugin archives found."""
+    wanted = [(role, role_release_paths(role), "sha256") for role in IMPORTED]
+    wanted += [(release.paths.artifact, release.paths, release.algorithm) for release in plugin_releases()]
+    verified = []
+    for name, paths, algorithm in wanted:
         artifacts = sorted(source.rglob(paths.artifact))
         if not artifacts:
-            print(f"{role}: {paths.artifact} not found below {source}")
+            print(f"{name}: {paths.artifact} not found below {source}")
             continue
         folder = artifacts[0].parent
         if not (folder / paths.checksum_file).is_file():
-            raise StepFailed(f"{role}: {folder} holds {paths.artifact} but not upstream's "
-                             f"{paths.checksum_file} beside it")
-        verified_digest(paths, folder)
+            raise StepFailed(f"{name}: {folder} holds {paths.artifact} but not upstream's "
+                             f"{paths.checksum_file} beside it; nothing was imported")
+        verified_digest(paths, folder, algorithm)
+        verified.append((name, paths, folder, algorithm))
+    for name, paths, folder, algorithm in verified:
         target = MIRROR / paths.directory
         target.mkdir(parents=True, exist_ok=True)
-        for name in (paths.artifact, paths.checksum_file):
-            shutil.copy2(folder / name, target / name)
-        print(f"{role}: {paths.artifact} verified against {paths.checksum_file}, served at "
+        for file_name in (paths.artifact, paths.checksum_file):
+            shutil.copy2(folder / file_name, target / file_name)
+        print(f"{name}: {paths.artifact} verified against {paths.checksum_file} ({algorithm}), served at "
               f"{mirror_url()}/{paths.directory / paths.artifact}")
-        found.append(role)
-    return found
+    return [entry[0] for entry in verified]
 
 
 def has_release(component: str) -> bool:

@@ -14,15 +14,16 @@ from typing import Any, Dict
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.observability.lgtm.plugins.module_utils.checksum_file import ChecksumFileError, sha256_for
+from ansible_collections.observability.lgtm.plugins.module_utils.checksum_file import ChecksumFileError, digest_for
 
 FILTER_NAME = "checksum_file_sha256"
 
 
-def checksum_file_sha256(content: Any, file_name: Any, checksum_url: Any = "the checksum file") -> str:
-    """Return the sha256 (lower-case hex) that the checksum file's text gives for file_name."""
+def checksum_file_sha256(content: Any, file_name: Any, checksum_url: Any = "the checksum file",
+                         algorithm: Any = "sha256") -> str:
+    """Return the digest (lower-case hex; sha256 unless upstream lists another) the checksum file gives for file_name."""
     try:
-        return sha256_for(content, file_name, str(checksum_url))
+        return digest_for(content, file_name, str(checksum_url), str(algorithm))
     except ChecksumFileError as error:
         raise AnsibleFilterError(f"{FILTER_NAME}: {error}") from None
 

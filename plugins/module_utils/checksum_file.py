@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: observability.lgtm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The sha256 an upstream checksum file gives for one release file.
+"""The digest an upstream checksum file gives for one release file (sha256, or what upstream lists).
 
 Upstreams publish the digests of their release files in several forms, and a
 form may change between releases of one project:
@@ -28,13 +28,23 @@ from __future__ import annotations
 import re
 from typing import List, Optional, Tuple
 
-SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
-# <digest>, blanks, an optional '*' (binary mode), the path.
-GNU_LINE = re.compile(r"(?P<digest>[0-9a-fA-F]{64})\s+\*?(?P<path>\S.*)")
-# SHA256 (<path>) = <digest>
-BSD_LINE = re.compile(r"SHA256 ?\((?P<path>.+)\) ?= ?(?P<digest>[0-9a-fA-F]{64})")
-FORMS = ("the digest alone", "'<sha256>  <file>'", "'<sha256> *<file>'", "'<sha256>  <dir>/<file>'",
-         "'SHA256 (<file>) = <sha256>'")
+# Hex digits of a digest, by algorithm (a plugin's checksum file may list SHA-1).
+DIGEST_LENGTHS = {"sha1": 40, "sha256": 64, "sha512": 128}
+FORMS = ("the digest alone", "'<{alg}>  <file>'", "'<{alg}> *<file>'", "'<{alg}>  <dir>/<file>'",
+         "'{ALG} (<file>) = <{alg}>'")
+
+
+def forms(algorithm: str) -> str:
+    """The forms read, as an error message lists them, for one algorithm."""
+    return ", ".join(form.format(alg=algorithm, ALG=algorithm.upper()) for form in FORMS)
+
+
+def line_patterns(algorithm: str) -> Tuple["re.Pattern[str]", "re.Pattern[str]", "re.Pattern[str]"]:
+    """The digest alone, a GNU line (sha256sum, shasum -b) and a BSD line, for one algorithm."""
+    hex_digits = f"[0-9a-fA-F]{{{DIGEST_LENGTHS[algorithm]}}}"
+    return (re.compile(hex_digits),
+            re.compile(rf"(?P<digest>{hex_digits})\s+\*?(?P<path>\S.*)"),
+            re.compile(rf"{algorithm.upper()} ?\((?P<path>.+)\) ?= ?(?P<digest>{hex_digits})"))
 
 
 class ChecksumFileError(ValueError):
@@ -46,24 +56,25 @@ def base_name(path: str) -> str:
     return path.strip().replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def digest_lines(content: str) -> List[Tuple[str, Optional[str]]]:
-    """(digest, named file) of every line that holds a sha256; the file is None for a digest alone."""
+def digest_lines(content: str, algorithm: str = "sha256") -> List[Tuple[str, Optional[str]]]:
+    """(digest, named file) of every line that holds a digest; the file is None for a digest alone."""
+    alone, gnu_line, bsd_line = line_patterns(algorithm)
     found: List[Tuple[str, Optional[str]]] = []
     for raw in content.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if SHA256_HEX.fullmatch(line):
+        if alone.fullmatch(line):
             found.append((line.lower(), None))
             continue
-        match = GNU_LINE.fullmatch(line) or BSD_LINE.fullmatch(line)
+        match = gnu_line.fullmatch(line) or bsd_line.fullmatch(line)
         if match:
             found.append((match.group("digest").lower(), base_name(match.group("path"))))
     return found
 
 
-def sha256_for(content: str, file_name: str, source: str = "the checksum file") -> str:
-    """The lower-case sha256 that ``content`` (a checksum file, read from ``source``) gives for ``file_name``.
+def digest_for(content: str, file_name: str, source: str = "the checksum file", algorithm: str = "sha256") -> str:
+    """The lower-case digest (``algorithm``, sha256 by default) that ``content`` (a checksum file, read from ``source``) gives for ``file_name``.
 
     A file holding one digest alone gives it for whatever file it sits beside;
     otherwise exactly the lines naming ``file_name`` count, and they must agree.
@@ -73,15 +84,23 @@ def sha256_for(content: str, file_name: str, source: str = "the checksum file") 
         raise ChecksumFileError(f"{source}: expected the checksum file's text, got {type(content).__name__}")
     if not isinstance(file_name, str) or not file_name or "/" in file_name:
         raise ChecksumFileError(f"{source}: expected a release file's name without a directory, got {file_name!r}")
-    lines = digest_lines(content)
+    if algorithm not in DIGEST_LENGTHS:
+        raise ChecksumFileError(f"{source}: the digest algorithm must be one of {', '.join(DIGEST_LENGTHS)}, "
+                                f"got {algorithm!r}")
+    lines = digest_lines(content, algorithm)
     if len(lines) == 1 and lines[0][1] is None:
         return lines[0][0]
     digests = sorted({digest for digest, named in lines if named == file_name})
     if len(digests) == 1:
         return digests[0]
     if digests:
-        raise ChecksumFileError(f"{source} gives {len(digests)} different sha256 for {file_name} "
+        raise ChecksumFileError(f"{source} gives {len(digests)} different {algorithm} for {file_name} "
                                 f"({', '.join(digests)}); nothing was downloaded")
     held = f"{len(lines)} digest line(s), none for it" if lines else "no digest line"
-    raise ChecksumFileError(f"{source} has no sha256 for {file_name} ({held}); the forms read are "
-                            f"{', '.join(FORMS)}, matched on the file's name; nothing was downloaded")
+    raise ChecksumFileError(f"{source} has no {algorithm} for {file_name} ({held}); the forms read are "
+                            f"{forms(algorithm)}, matched on the file's name; nothing was downloaded")
+
+
+def sha256_for(content: str, file_name: str, source: str = "the checksum file") -> str:
+    """The sha256 ``content`` gives for ``file_name`` (digest_for with sha256)."""
+    return digest_for(content, file_name, source, "sha256")

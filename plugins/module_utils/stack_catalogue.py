@@ -85,7 +85,7 @@ class Component:
     query_path: str = ""
     # Paths the collector sends to on the query port (OTLP over HTTP, remote write), by protocol name.
     ingest_paths: Mapping[str, str] = field(default_factory=dict)
-    # Grafana's data source type for it; None where Grafana has no built-in one.
+    # Grafana's data source type for it (the id of the plugin that serves it); None where Grafana has none.
     datasource_type: Optional[str] = None
     # Its upstream's name of each machine architecture (MACHINES) in its release file names.
     release_architectures: Mapping[str, str] = field(default_factory=lambda: dict(GO_ARCHITECTURES))
@@ -160,12 +160,14 @@ CATALOGUE: Dict[str, Component] = {
         health_port="http", health_path="/ready", metrics_port="http", query_port="http",
         ingest_paths={"http": "/otlp"},
         datasource_type="loki"),
-    # Grafana has no built-in VictoriaLogs data source (it is a plugin).
+    # Grafana's release carries no VictoriaLogs data source: VictoriaMetrics' plugin, which the
+    # grafana role installs pinned (grafana_plugin_releases).
     "victorialogs": Component(
         name="victorialogs", licence=APACHE_2, accepts=("logs",), serves=("logs",),
         ports={"http": Port(9428, "victorialogs_listen_address")},
         health_port="http", health_path="/health", metrics_port="http", query_port="http",
-        ingest_paths={"http": "/insert/opentelemetry"}),
+        ingest_paths={"http": "/insert/opentelemetry"},
+        datasource_type="victoriametrics-logs-datasource"),
     "grafana": Component(
         name="grafana", licence=AGPL_3, accepts=(), serves=(),
         ports={"http": Port(3000, "grafana_http_port", form="port")},

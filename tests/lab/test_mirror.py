@@ -188,3 +188,50 @@ def test_a_mirror_of_another_cache_on_the_port_is_refused_naming_its_folder(tmp_
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# --- data source plugin archives the grafana role installs (`import`) ------------
+
+def plugin_files(downloads: Path, right_digest: bool = True) -> mirror_module.ReleasePaths:
+    """The VictoriaLogs data source plugin's zip and its checksum file as upstream's release holds them: a SHA-1
+    `sha1sum dist/<zip>` line (the Makefile's vl-plugin-pack target), in a folder of their own."""
+    [release] = mirror_module.plugin_releases()
+    assert release.algorithm == "sha1"
+    folder = downloads / "victorialogs-datasource"
+    folder.mkdir(parents=True)
+    archive = folder / release.paths.artifact
+    archive.write_bytes(os.urandom(4096))
+    digest = hashlib.sha1(archive.read_bytes()).hexdigest() if right_digest else "0" * 40
+    (folder / release.paths.checksum_file).write_text(f"{digest}  dist/{release.paths.artifact}\n")
+    return release.paths
+
+
+def test_plugin_archives_live_where_the_grafana_role_downloads_them():
+    [release] = mirror_module.plugin_releases()
+    assert release.paths == mirror_module.ReleasePaths(
+        Path("VictoriaMetrics/victorialogs-datasource/releases/download/v0.30.1"),
+        "victoriametrics-logs-datasource-v0.30.1.zip", "victoriametrics-logs-datasource-v0.30.1_checksums_zip.txt")
+
+
+def test_import_serves_a_plugin_archive_its_sha1_checksum_file_vouches_for(tmp_path: Path):
+    source = tmp_path / "downloads"
+    source.mkdir()
+    paths = plugin_files(source)
+    result = mirror(tmp_path / "cache", "import", str(source))
+    assert result.returncode == 0, result.stderr
+    served = tmp_path / "cache" / "mirror" / paths.directory
+    assert (served / paths.artifact).read_bytes() == (source / "victorialogs-datasource" / paths.artifact).read_bytes()
+    assert (served / paths.checksum_file).is_file()
+    assert f"{paths.artifact}: {paths.artifact} verified against {paths.checksum_file} (sha1)" in result.stdout
+
+
+def test_import_refuses_a_plugin_archive_that_does_not_match_and_serves_nothing(tmp_path: Path):
+    source = tmp_path / "downloads"
+    source.mkdir()
+    plugin = plugin_files(source, right_digest=False)
+    tempo = release_files(source, "tempo")  # a good release found alongside is not imported either
+    result = mirror(tmp_path / "cache", "import", str(source))
+    assert result.returncode == 1
+    assert f"{plugin.artifact}: sha1" in result.stderr and "nothing was imported" in result.stderr
+    assert not (tmp_path / "cache" / "mirror" / plugin.directory).exists()
+    assert not (tmp_path / "cache" / "mirror" / tempo.directory).exists()

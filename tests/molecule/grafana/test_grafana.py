@@ -282,6 +282,22 @@ def test_check_accepts_the_live_config_within_seconds(host):
     assert host.check_output("ls /tmp | grep -c lgtm-grafana-check || true") == "0"
 
 
+def test_a_data_source_whose_plugin_grafana_did_not_load_fails_the_play_naming_it(host):
+    # Provisioned all the same and /api/health answers 200: only the check after start shows it.
+    missing = {"name": "Nowhere", "type": "lgtm-missing-datasource", "uid": "lgtm-nowhere", "url": "http://127.0.0.1:9"}
+    try:
+        rc, output = apply_converge(host, {"grafana_datasources": DATASOURCES + [missing]})
+        assert rc != 0, output
+        assert ("lgtm-missing-datasource: not loaded (GET /api/plugins/lgtm-missing-datasource/settings answered 404: "
+                "Plugin not found, no installed plugin with that id)") in output, output
+        assert PASSWORD not in output
+        assert _get(host, "/api/health")[0] == 200
+    finally:
+        rc, output = apply_converge(host, {})
+        assert rc == 0, output
+    assert "lgtm-nowhere" not in host.file(DATASOURCES_FILE).content_string
+
+
 @pytest.mark.parametrize("extra_vars,named", [
     ({"grafana_admin_password": ""}, "grafana_admin_password"),
     ({"grafana_admin_password": None}, "grafana_admin_password"),

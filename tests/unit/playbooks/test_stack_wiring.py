@@ -25,7 +25,7 @@ PLAY = """
   hosts: all
   gather_facts: false
   vars_files: ["{repo}/playbooks/vars/stack.yml", "{repo}/roles/otel_collector/defaults/main.yml",
-               "{repo}/roles/grafana/defaults/main.yml"]
+               "{repo}/roles/grafana/defaults/main.yml", "{repo}/roles/grafana/vars/main.yml"]
   tasks:
     - name: Set the wiring facts
       ansible.builtin.include_role:
@@ -46,8 +46,13 @@ PLAY = """
                                                         else {{}}, recursive=true)
                                               | combine({{'memory': {{'limit_mib': 512}}, 'kubernetes': {{'role': 'agent'}}}})
                                               | observability.lgtm.otelcol_config)
-                                             if wiring_endpoints.otel_collector.kubernetes else None}} | to_json }}}}"
+                                             if wiring_endpoints.otel_collector.kubernetes else None,
+                                    'plugins_checked': grafana_datasource_plugins,
+                                    'plugins_installed': grafana_plugins_installed}} | to_json }}}}"
       run_once: true
+      vars:
+        # What site.yml hands the grafana role (the plugins follow from its data sources).
+        grafana_datasources: "{{{{ lgtm_stack_datasources }}}}"
     - name: Show where each host's demo shop would send
       ansible.builtin.debug:
         msg: "LGTM-DEMO {{{{ inventory_hostname }}}} {{{{ lgtm_stack_demo_otlp_endpoint }}}}"
@@ -110,10 +115,22 @@ def test_every_backend_choice_wires_the_collector_and_grafana(tmp_path, traces, 
     assert out["traces_otlp"] == {"aio": "0.0.0.0:14317"}
 
     datasources = {ds["uid"]: ds for ds in out["datasources"]}
-    expected = {"lgtm-traces": traces, "lgtm-metrics": "prometheus"}
-    if logs == "loki":
-        expected["lgtm-logs"] = "loki"
+    logs_type = {"loki": "loki", "victorialogs": "victoriametrics-logs-datasource"}[logs]
+    expected = {"lgtm-traces": traces, "lgtm-metrics": "prometheus", "lgtm-logs": logs_type}
     assert {uid: ds["type"] for uid, ds in datasources.items()} == expected
+    assert datasources["lgtm-logs"]["url"] == {"loki": "http://aio:3100", "victorialogs": "http://aio:9428"}[logs]
+    # A log line's trace_id links to the trace, whichever backend holds the logs.
+    assert datasources["lgtm-logs"]["jsonData"]["derivedFields"] == [
+        {"name": "TraceID", "matcherType": "label", "matcherRegex": "trace_id", "datasourceUid": "lgtm-traces",
+         "url": "$${__value.raw}", "urlDisplayLabel": "View trace"}]
+    # Grafana is asked for the plugin of every data source; it installs only VictoriaLogs' (the release carries the rest).
+    assert out["plugins_checked"] == sorted({traces, "prometheus", logs_type})
+    installed = out["plugins_installed"]
+    if logs == "victorialogs":
+        assert [(plugin["id"], plugin["version"], plugin["checksum_algorithm"]) for plugin in installed] == [
+            ("victoriametrics-logs-datasource", "0.30.1", "sha1")]
+    else:
+        assert installed == []
     trace_links = datasources["lgtm-traces"]["jsonData"]
     assert trace_links["tracesToMetrics"]["datasourceUid"] == "lgtm-metrics"
     assert bool(trace_links["tracesToLogsV2"]) == (logs == "loki")
@@ -129,7 +146,8 @@ def test_distributed_hosts_keep_the_default_ports(tmp_path):
                               "victorialogs": ["logs"], "demo": ["shop"]})
     traces = out["spec"]["backends"]["traces"]
     assert (traces["type"], traces["host"], int(traces["port"])) == ("jaeger", "traces", 4317)
-    assert [ds["type"] for ds in out["datasources"]] == ["jaeger", "prometheus"]
+    assert [ds["type"] for ds in out["datasources"]] == ["jaeger", "prometheus", "victoriametrics-logs-datasource"]
+    assert out["datasources"][2]["url"] == "http://logs:9428"
     # The demo shop sends to a collector on its own host, else to the first collector.
     assert out["demo"]["shop"] == "http://collector:4318"
     assert out["demo"]["collector"] == "http://127.0.0.1:4318"
@@ -261,6 +279,11 @@ def test_with_tls_jaeger_and_victorialogs_get_their_credentials(tmp_path):
     traces = next(ds for ds in out["datasources"] if ds["uid"] == "lgtm-traces")
     assert (traces["basicAuth"], traces["basicAuthUser"]) == (True, "traces-user")
     assert traces["secureJsonData"] == {"basicAuthPassword": "t-pass", "tlsCACert": "$__file{/etc/grafana/tls/ca.crt}"}
+    logs = next(ds for ds in out["datasources"] if ds["uid"] == "lgtm-logs")
+    assert (logs["type"], logs["url"]) == ("victoriametrics-logs-datasource", "https://aio:9428")
+    assert (logs["basicAuth"], logs["basicAuthUser"]) == (True, "logs-user")
+    assert logs["secureJsonData"] == {"basicAuthPassword": "l-pass", "tlsCACert": "$__file{/etc/grafana/tls/ca.crt}"}
+    assert logs["jsonData"]["tlsAuthWithCACert"] is True
 
 
 def test_tempo_takes_no_traces_login_in_its_datasource(tmp_path):
@@ -269,3 +292,13 @@ def test_tempo_takes_no_traces_login_in_its_datasource(tmp_path):
                                       "lgtm_traces_basic_auth": {"username": "traces-user", "password": "t-pass"}})
     traces = next(ds for ds in out["datasources"] if ds["uid"] == "lgtm-traces")
     assert "basicAuth" not in traces and "basicAuthPassword" not in traces["secureJsonData"]
+
+
+def test_on_kubernetes_victorialogs_gets_no_data_source_the_image_cannot_serve(tmp_path):
+    # Upstream's Grafana image carries no VictoriaLogs plugin and the role installs none there.
+    groups = {"otel_collector": ["cluster"], "jaeger": ["cluster"], "prometheus": ["cluster"],
+              "victorialogs": ["cluster"], "grafana": ["cluster"]}
+    out = rendered(tmp_path, groups, {"lgtm_platform": "kubernetes", "lgtm_tls": True,
+                                      "lgtm_logs_basic_auth": {"username": "logs-user", "password": "l-pass"}})
+    assert {ds["uid"]: ds["type"] for ds in out["datasources"]} == {"lgtm-traces": "jaeger", "lgtm-metrics": "prometheus"}
+    assert out["plugins_checked"] == ["jaeger", "prometheus"] and out["plugins_installed"] == []

@@ -32,7 +32,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from upstream_releases import MACHINES, UPSTREAM  # noqa: E402
+from upstream_releases import GH, MACHINES, UPSTREAM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 MIRROR = "https://mirror.example.internal/lgtm"
@@ -132,3 +132,47 @@ def test_checksum_is_the_releases_sha256sums(role: str, artifact_name: str) -> N
         assert artifact_dir.endswith(f"/releases/download/v{version}")
         assert name == artifact_name.format(version=version, arch=arch)
         assert checksum == f"{artifact_dir}/SHA256SUMS"
+
+# Data source plugins the grafana role installs (grafana_plugin_releases). Source of the
+# VictoriaLogs one: github.com/VictoriaMetrics/victorialogs-datasource at tag v0.30.1, whose
+# release workflow (.github/workflows/release.yaml) runs `gh release create v<version> ./dist/*`
+# after the Makefile's vl-plugin-pack target wrote dist/<id>-v<version>.zip and, with
+# `sha1sum dist/<zip> > dist/<id>-v<version>_checksums_zip.txt`, its SHA-1 checksum file.
+PLUGIN_UPSTREAM = {
+    "victoriametrics-logs-datasource": (
+        GH, "/VictoriaMetrics/victorialogs-datasource/releases/download/v0.30.1/"
+            "victoriametrics-logs-datasource-v0.30.1.zip",
+        "/VictoriaMetrics/victorialogs-datasource/releases/download/v0.30.1/"
+        "victoriametrics-logs-datasource-v0.30.1_checksums_zip.txt", "sha1"),
+}
+
+
+def render_plugin(index: int, mirror: str | None) -> dict[str, str]:
+    """One entry of grafana_plugin_releases as Ansible renders it (its id, a catalogue lookup, aside)."""
+    values = defaults("grafana")
+    variables: dict[str, Any] = {name: trust_as_template(value) if isinstance(value, str) else value
+                                 for name, value in values.items() if name != "grafana_plugin_releases"}
+    if mirror is not None:
+        variables["lgtm_artifact_mirror"] = mirror
+    templar = Templar(loader=DataLoader(), variables=variables)
+    release = values["grafana_plugin_releases"][index]
+    return {key: templar.template(trust_as_template(value)) for key, value in release.items() if key != "id"}
+
+
+@pytest.mark.parametrize("mirror", [None, "", MIRROR])
+def test_plugin_urls_are_upstreams_and_the_mirror_keeps_their_paths(mirror: str | None) -> None:
+    releases = defaults("grafana")["grafana_plugin_releases"]
+    assert len(releases) == len(PLUGIN_UPSTREAM)
+    for index, (upstream, artifact, checksum, algorithm) in enumerate(PLUGIN_UPSTREAM.values()):
+        base = mirror or upstream
+        assert render_plugin(index, mirror) == {"version": "0.30.1", "artifact_url": base + artifact,
+                                                "checksum_url": base + checksum, "checksum_algorithm": algorithm}
+
+
+def test_the_victorialogs_plugin_is_the_catalogues_datasource_type() -> None:
+    """The plugin id is not written twice: the role reads the stack catalogue's data source type of VictoriaLogs."""
+    from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import CATALOGUE
+
+    release = defaults("grafana")["grafana_plugin_releases"][0]
+    assert release["id"] == "{{ lookup('observability.lgtm.stack_catalogue', 'victorialogs.datasource_type') }}"
+    assert CATALOGUE["victorialogs"].datasource_type in PLUGIN_UPSTREAM

@@ -200,6 +200,24 @@ def test_tempo_otlp_receivers_and_remote_write_use_tls():
         {"url": "https://mimir.example:9009/api/v1/push", "send_exemplars": True, "tls_config": {"ca_file": f"{tls}/ca.crt"}}]
 
 
+@pytest.mark.parametrize(("extra", "endpoint"), [
+    ({}, "127.0.0.1:9095"),
+    ({"tempo_grpc_listen_address": "10.20.30.40"}, "10.20.30.40:9095"),
+    ({"tempo_grpc_listen_address": "10.20.30.40", "tempo_grpc_listen_port": 19095, "lgtm_tls": True},
+     "10.20.30.40:19095"),
+])
+def test_tempo_querier_worker_dials_the_frontend_where_grpc_listens(extra: dict, endpoint: str):
+    # Tempo's single binary (target all) would fall back to 127.0.0.1:<grpc port> (initQuerier in
+    # cmd/tempo/app/modules.go), which nothing serves when gRPC listens on one other address.
+    config = render("tempo", extra)
+    assert config["querier"]["frontend_worker"]["frontend_address"] == endpoint
+    # One value for every module that dials this node's gRPC server.
+    assert config["backend_worker"]["backend_scheduler_addr"] == endpoint
+    if extra.get("lgtm_tls"):
+        assert config["querier"]["frontend_worker"]["grpc_client_config"] == {
+            "tls_enabled": True, "tls_ca_path": f"{TLS_DIRS['tempo']}/ca.crt"}
+
+
 def test_grafana_serves_https_and_checks_it_against_the_ca():
     tls = TLS_DIRS["grafana"]
     ini = render("grafana", {"lgtm_tls": True})
@@ -213,3 +231,23 @@ def test_grafana_serves_https_and_checks_it_against_the_ca():
                                                                   "cert_key": "/x.key"}}}, "grafana_component")
     assert own["readiness_url"].startswith("https://") and own["readiness_validate_certs"] is False
     assert own["tls"] is False
+
+
+def test_grafana_installs_the_plugins_its_data_sources_use_that_the_release_lacks():
+    # The plugin of each provisioned data source is checked after start; only those in
+    # grafana_plugin_releases (VictoriaLogs') are installed, the release carries the rest.
+    sources = {"grafana_datasources": [
+        {"name": "VictoriaLogs", "type": "victoriametrics-logs-datasource", "url": "http://logs:9428"},
+        {"name": "Tempo", "type": "tempo", "url": "http://traces:3200"},
+        {"name": "Mimir", "type": "prometheus", "url": "http://metrics:9009/prometheus"}]}
+    component = render("grafana", sources, "grafana_component")
+    assert component["plugins_dir"] == "/var/lib/grafana/plugins" == render("grafana", sources)["paths"]["plugins"]
+    assert [(plugin["id"], plugin["version"], plugin["checksum_algorithm"]) for plugin in component["plugins"]] == [
+        ("victoriametrics-logs-datasource", "0.30.1", "sha1")]
+    assert render("grafana", sources, "grafana_datasource_plugins") == [
+        "prometheus", "tempo", "victoriametrics-logs-datasource"]
+    assert render("grafana", sources, "grafana_plugin_pins") == {"victoriametrics-logs-datasource": "0.30.1"}
+    assert render("grafana", {}, "grafana_component")["plugins"] == []
+    # Grafana's preinstaller stays off: it would replace the pinned and bundled plugins with grafana.com's latest.
+    assert render("grafana", sources)["plugins"] == {
+        "public_key_retrieval_disabled": True, "preinstall_disabled": True, "preinstall_auto_update": False}

@@ -317,7 +317,7 @@ def test_on_the_host_a_checksum_file_without_the_files_line_fails_before_the_hos
     failed = [position for position, outcome in enumerate(outcomes) if outcome.get("failed")]
     assert failed, [outcome["task"] for outcome in outcomes]
     refusal = outcomes[failed[0]]
-    assert refusal["task"] == ("observability.lgtm.common : Read the sha256 of the release file from upstream's "
+    assert refusal["task"] == ("observability.lgtm.common : Read the digest of the release file from upstream's "
                                "checksum file for prometheus"), refusal
     _base, artifact, checksum, _form = UPSTREAM["prometheus"]["aarch64"]
     assert f"{mirror[0]}/missing{checksum} has no sha256 for {artifact.rsplit('/', 1)[1]}" in refusal["msg"]

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from ansible_collections.observability.lgtm.plugins.module_utils.checksum_file import (
-    ChecksumFileError, base_name, digest_lines, sha256_for,
+    ChecksumFileError, base_name, digest_for, digest_lines, sha256_for,
 )
 
 ARM = "prometheus-3.16.0.linux-arm64.tar.gz"
@@ -90,3 +90,21 @@ def test_wrong_arguments_are_refused_naming_the_source(content: object, file_nam
 def test_lines_and_base_names() -> None:
     assert base_name("dist/linux/x.tar.gz") == base_name("./x.tar.gz") == base_name("x.tar.gz") == "x.tar.gz"
     assert digest_lines(f"# c\n\n{ARM_SHA}\n{AMD_SHA} *./{AMD}\nnoise\n") == [(ARM_SHA, None), (AMD_SHA, AMD)]
+
+
+@pytest.mark.parametrize("algorithm, length", [("sha1", 40), ("sha256", 64), ("sha512", 128)])
+def test_other_algorithms_are_read_in_the_same_forms(algorithm: str, length: int):
+    """A plugin's checksum file may list SHA-1 (the VictoriaLogs data source's `sha1sum dist/<zip>`)."""
+    digest = "ab" * (length // 2)
+    assert digest_for(f"{digest}  dist/plugin.zip\n", "plugin.zip", "u", algorithm) == digest
+    assert digest_for(f"{digest.upper()}\n", "plugin.zip", "u", algorithm) == digest
+
+
+def test_a_digest_of_another_algorithm_is_no_digest_of_this_one():
+    with pytest.raises(ChecksumFileError, match=r"^u has no sha256 for plugin\.zip \(no digest line\)"):
+        digest_for(f"{'ab' * 20}  dist/plugin.zip\n", "plugin.zip", "u", "sha256")
+
+
+def test_an_unknown_algorithm_fails_naming_the_choices():
+    with pytest.raises(ChecksumFileError, match=r"must be one of sha1, sha256, sha512, got 'md5'"):
+        digest_for("x", "plugin.zip", "u", "md5")
