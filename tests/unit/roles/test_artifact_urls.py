@@ -133,6 +133,7 @@ def test_checksum_is_the_releases_sha256sums(role: str, artifact_name: str) -> N
         assert name == artifact_name.format(version=version, arch=arch)
         assert checksum == f"{artifact_dir}/SHA256SUMS"
 
+
 # Data source plugins the grafana role installs (grafana_plugin_releases). Source of the
 # VictoriaLogs one: github.com/VictoriaMetrics/victorialogs-datasource at tag v0.30.1, whose
 # release workflow (.github/workflows/release.yaml) runs `gh release create v<version> ./dist/*`
