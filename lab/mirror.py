@@ -533,9 +533,6 @@ def served_root() -> str | None:
 
 def serving() -> bool:
     """Whether this cache's mirror answers; another folder's on the port is an error naming it."""
-    # Marked before asking: a server of this folder started before the mark existed shows it at once.
-    MIRROR.mkdir(parents=True, exist_ok=True)
-    (MIRROR / ROOT_MARK).write_text(str(MIRROR.resolve()) + "\n")
     root = served_root()
     if root is None:
         return False
@@ -546,6 +543,9 @@ def serving() -> bool:
 
 
 def serve() -> None:
+    # Marked before asking: a server of this folder started before the mark existed shows it at once.
+    MIRROR.mkdir(parents=True, exist_ok=True)
+    (MIRROR / ROOT_MARK).write_text(str(MIRROR.resolve()) + "\n")
     if serving():
         print(f"mirror already serving at {mirror_url()}")
         return
