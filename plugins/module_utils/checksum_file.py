@@ -99,8 +99,3 @@ def digest_for(content: str, file_name: str, source: str = "the checksum file", 
     held = f"{len(lines)} digest line(s), none for it" if lines else "no digest line"
     raise ChecksumFileError(f"{source} has no {algorithm} for {file_name} ({held}); the forms read are "
                             f"{forms(algorithm)}, matched on the file's name; nothing was downloaded")
-
-
-def sha256_for(content: str, file_name: str, source: str = "the checksum file") -> str:
-    """The sha256 ``content`` gives for ``file_name`` (digest_for with sha256)."""
-    return digest_for(content, file_name, source, "sha256")

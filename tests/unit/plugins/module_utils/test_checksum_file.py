@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from ansible_collections.observability.lgtm.plugins.module_utils.checksum_file import (
-    ChecksumFileError, base_name, digest_for, digest_lines, sha256_for,
+    ChecksumFileError, base_name, digest_for, digest_lines,
 )
 
 ARM = "prometheus-3.16.0.linux-arm64.tar.gz"
@@ -22,7 +22,7 @@ URL = "https://mirror.example/prometheus/prometheus/releases/download/v3.16.0/sh
     f"\n  {ARM_SHA.upper()}  \r\n\n",   # blanks, CRLF, upper-case hex
 ], ids=["bare", "newline", "blanks-crlf-upper"])
 def test_a_digest_alone_is_the_digest_of_the_file_beside_it(content: str) -> None:
-    assert sha256_for(content, ARM, URL) == ARM_SHA
+    assert digest_for(content, ARM, URL) == ARM_SHA
 
 
 @pytest.mark.parametrize("line", [
@@ -37,28 +37,28 @@ def test_a_digest_alone_is_the_digest_of_the_file_beside_it(content: str) -> Non
 ], ids=["sha256sum", "shasum-b", "dist-path", "dot-slash", "binary-path", "tab", "bsd", "bsd-path"])
 def test_a_line_names_the_file_by_its_base_name(line: str) -> None:
     content = f"# digests of v3.16.0\n{AMD_SHA}  {AMD}\n{line}\n{AMD_SHA}  prometheus-web-ui-3.16.0.tar.gz\n"
-    assert sha256_for(content, ARM, URL) == ARM_SHA
-    assert sha256_for(content.replace(ARM_SHA, ARM_SHA.upper()), ARM, URL) == ARM_SHA
+    assert digest_for(content, ARM, URL) == ARM_SHA
+    assert digest_for(content.replace(ARM_SHA, ARM_SHA.upper()), ARM, URL) == ARM_SHA
 
 
 def test_each_architecture_gets_its_own_line() -> None:
     content = f"{AMD_SHA}  {AMD}\n{ARM_SHA}  {ARM}\n"
-    assert (sha256_for(content, AMD, URL), sha256_for(content, ARM, URL)) == (AMD_SHA, ARM_SHA)
+    assert (digest_for(content, AMD, URL), digest_for(content, ARM, URL)) == (AMD_SHA, ARM_SHA)
 
 
 def test_a_name_is_not_matched_by_its_prefix_or_suffix() -> None:
     content = f"{AMD_SHA}  {ARM}.sig\n{AMD_SHA}  x{ARM}\n{AMD_SHA}  {ARM}/other\n"
     with pytest.raises(ChecksumFileError, match="has no sha256 for"):
-        sha256_for(content, ARM, URL)
+        digest_for(content, ARM, URL)
 
 
 def test_lines_naming_the_file_alike_in_two_places_agree() -> None:
-    assert sha256_for(f"{ARM_SHA}  {ARM}\n{ARM_SHA}  dist/{ARM}\n", ARM, URL) == ARM_SHA
+    assert digest_for(f"{ARM_SHA}  {ARM}\n{ARM_SHA}  dist/{ARM}\n", ARM, URL) == ARM_SHA
 
 
 def test_lines_naming_the_file_with_different_digests_are_refused_naming_both() -> None:
     with pytest.raises(ChecksumFileError) as error:
-        sha256_for(f"{ARM_SHA}  a/{ARM}\n{AMD_SHA}  b/{ARM}\n", ARM, URL)
+        digest_for(f"{ARM_SHA}  a/{ARM}\n{AMD_SHA}  b/{ARM}\n", ARM, URL)
     assert str(error.value).startswith(f"{URL} gives 2 different sha256 for {ARM}")
     assert ARM_SHA in str(error.value) and AMD_SHA in str(error.value)
 
@@ -74,7 +74,7 @@ def test_lines_naming_the_file_with_different_digests_are_refused_naming_both() 
 ], ids=["other-file", "several-alone", "empty", "html", "short", "sha512", "no-blank"])
 def test_no_line_for_the_file_names_the_file_the_url_and_the_forms(content: str, held: str) -> None:
     with pytest.raises(ChecksumFileError) as error:
-        sha256_for(content, ARM, URL)
+        digest_for(content, ARM, URL)
     message = str(error.value)
     assert message.startswith(f"{URL} has no sha256 for {ARM} ({held})")
     assert "'<sha256>  <dir>/<file>'" in message and message.endswith("nothing was downloaded")
@@ -84,7 +84,7 @@ def test_no_line_for_the_file_names_the_file_the_url_and_the_forms(content: str,
                                                     (f"{ARM_SHA}", "dist/x.tar.gz"), (f"{ARM_SHA}", None)])
 def test_wrong_arguments_are_refused_naming_the_source(content: object, file_name: object) -> None:
     with pytest.raises(ChecksumFileError, match=f"^{URL}: expected"):
-        sha256_for(content, file_name, URL)  # type: ignore[arg-type]
+        digest_for(content, file_name, URL)  # type: ignore[arg-type]
 
 
 def test_lines_and_base_names() -> None:
