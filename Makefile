@@ -61,9 +61,12 @@ sanity: setup-tools ## ansible-test sanity on a synced copy of the collection
 # the collection as a plain package that finder cannot load its plugins, so they run
 # in a process of their own.
 SCHEMA_TESTS := tests/unit/roles/test_config_schemas.py
+# Two workers, one per core, each taking whole test files (a file's module fixtures are built
+# once, on one worker): 307 s -> 188 s on this machine.
+UNIT_WORKERS ?= 2
 units: setup-tools ## unit and property tests (pytest, ansible-test units layout)
 	PYTHONPATH=$(COLLECTIONS) LGTM_OTELCOL_BIN=$$($(VENV)/bin/python lab/mirror.py path otel_collector) \
-	  pytest -p no:cacheprovider tests/unit tests/lab --ignore $(SCHEMA_TESTS)
+	  pytest -p no:cacheprovider -n $(UNIT_WORKERS) --dist loadfile tests/unit tests/lab --ignore $(SCHEMA_TESTS)
 	PYTHONPATH=$(COLLECTIONS) pytest -p no:cacheprovider $(SCHEMA_TESTS)
 
 # Each component role's meta/argument_specs.yml is generated from its meta/argument_specs_source.yml,
