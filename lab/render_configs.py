@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+import stack_catalogue
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIOS = ("default", "distributed", "tls", "kubernetes", "kubernetes_tls", "default_lgtm", "distributed_lgtm")
 
@@ -107,9 +109,31 @@ def dump_task(role: str, path: str) -> dict[str, Any]:
     return task
 
 
+def one_play_per_role(plays: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """site.yml's plays with its play over the catalogue's backends (one include_role looping over
+    them) split into one play per backend, in the catalogue's order: each backend's renders are then
+    numbered by its own place in the run, whatever other backends share its play."""
+    backends = stack_catalogue.CATALOGUE.backends()
+    split: list[dict[str, Any]] = []
+    for play in plays:
+        looped = [task for task in play.get("tasks", []) if "loop" in task]
+        if not looped:
+            split.append(play)
+            continue
+        task = looped[0]
+        assert len(play["tasks"]) == 1 and "'backends'" in task["loop"], f"unexpected loop in {play['name']}"
+        loop_var = task["loop_control"]["loop_var"]
+        for backend in backends:
+            include = {key: value.replace("{{ %s }}" % loop_var, backend)
+                       for key, value in task["ansible.builtin.include_role"].items()}
+            split.append({**play, "hosts": backend,
+                          "tasks": [{"name": task["name"], "ansible.builtin.include_role": include}]})
+    return split
+
+
 def render_playbook(out: Path) -> list[dict[str, Any]]:
     """site.yml's plays, each component role run up to its preflight, then dumped."""
-    site = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())
+    site = one_play_per_role(yaml.safe_load((REPO / "playbooks" / "site.yml").read_text()))
     plays: list[dict[str, Any]] = [{
         "name": "Work out who is where", "hosts": "all", "gather_facts": False,
         "tasks": [

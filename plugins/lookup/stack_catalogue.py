@@ -15,6 +15,9 @@ description:
     its Grafana data source type and its licence are written.
   - The roles' defaults read their default ports from it, and so do the wiring and the pipeline filter.
   - Each term is a dotted path, C(<component>) for a whole entry or C(<component>.<key>[.<key>...]) for one value.
+  - C(backends) lists the components that store and serve a signal, in the catalogue's order, the order in which
+    C(observability.lgtm.site) installs them; C(signal_backends) gives, per signal, the components that can be its
+    backend; C(inventory_groups) each component's default inventory group.
   - C(machines) lists the machine architectures the roles install on, as Ansible names them (C(ansible_architecture)).
   - C(machine) is the host's machine architecture as the roles read it, the one place that is decided - the
     collection-wide C(lgtm_architecture) when set, else the host's gathered C(ansible_facts.architecture), else an
@@ -61,6 +64,9 @@ _raw:
       C(ports) (name to number), C(endpoints) (name to the default C(host:port) of a listener set as one),
       C(port_variables) (name to the role variable that sets it), C(health_port),
       C(health_path), C(metrics_port), C(metrics_path), C(query_port), C(query_path), C(ingest_paths),
+      C(ingest) (by a pipeline spec backend's protocol, the first the default - the wire protocol, C(otlp_grpc),
+      C(otlp_http) or C(remote_write), the port's name and the C(ingest_paths) key, empty for the exporter's
+      default path), C(tenant_header) (the header a backend's tenant is sent in, or none),
       C(datasource_type) and C(release_architectures) (machine architecture to upstream's name of it).
   type: list
   elements: raw

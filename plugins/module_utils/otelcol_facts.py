@@ -4,7 +4,8 @@
 """Stage 1, facts: what this collection knows about collector versions and components.
 
 Type renames per version, removed components, the backend-type table
-(``BACKEND_TYPES``: adding a backend type means adding one row there), which
+(``BACKEND_TYPES``, built from the stack catalogue's backends, whose ``ingest``
+says how the collector sends to each: a new backend needs nothing here), which
 signals connectors and receivers carry, and the component ids each spec item
 gets in the rendered configuration of a given version.
 """
@@ -18,7 +19,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     BackendSpec, ConnectorSpec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import (
-    component as catalogue_component, default_port as catalogue_port,
+    CATALOGUE, Component as CatalogueComponent, default_port as catalogue_port,
 )
 
 DEFAULT_COLLECTOR_VERSION = "0.159.0"
@@ -79,11 +80,6 @@ def default_port(setting: PortSetting) -> int:
     return catalogue_port(*setting)
 
 
-def ingest_path(component_name: str, protocol: str) -> str:
-    """The path a component takes data at over HTTP, from the stack catalogue."""
-    return catalogue_component(component_name).ingest_paths[protocol]
-
-
 @dataclass(frozen=True)
 class BackendProtocol:
     """How a backend type is reached over one protocol."""
@@ -123,35 +119,25 @@ class BackendType:
     tenant_header: Optional[str] = "X-Scope-OrgID"
 
 
+# The collector's exporter for each wire protocol a backend takes a signal over
+# (the catalogue's Ingest.wire), under its pre-rename name.
+EXPORTER_FOR_WIRE: Dict[str, str] = {"otlp_grpc": "otlp", "otlp_http": "otlphttp", "remote_write": "prometheusremotewrite"}
+
+
+def catalogue_backend_type(entry: CatalogueComponent) -> BackendType:
+    """A backend type from its stack catalogue entry: the signals it takes, how each of its protocols
+    reaches it (exporter, default port, ingest path) and its tenant header."""
+    return BackendType(
+        signals=entry.accepts, tenant_header=entry.tenant_header,
+        protocols={name: BackendProtocol(EXPORTER_FOR_WIRE[ingest.wire], (entry.name, ingest.port),
+                                         entry.ingest_paths[ingest.path] if ingest.path else "")
+                   for name, ingest in entry.ingest.items()})
+
+
+# Every backend of the stack catalogue (a new one needs no row here), then the
+# two types that name no component: any OTLP endpoint, and the debug exporter.
 BACKEND_TYPES: Dict[str, BackendType] = {
-    "tempo": BackendType(signals=("traces",), protocols={
-        "grpc": BackendProtocol("otlp", ("tempo", "otlp_grpc")),
-        "http": BackendProtocol("otlphttp", ("tempo", "otlp_http")),
-    }),
-    "mimir": BackendType(signals=("metrics",), protocols={
-        "otlp": BackendProtocol("otlphttp", ("mimir", "http"), ingest_path("mimir", "otlp")),
-        "remote_write": BackendProtocol("prometheusremotewrite", ("mimir", "http"), ingest_path("mimir", "remote_write")),
-    }),
-    "loki": BackendType(signals=("logs",), protocols={
-        "http": BackendProtocol("otlphttp", ("loki", "http"), ingest_path("loki", "http")),
-    }),
-    # Jaeger v2 is built on the collector and receives OTLP on the usual ports.
-    "jaeger": BackendType(signals=("traces",), tenant_header=None, protocols={
-        "grpc": BackendProtocol("otlp", ("jaeger", "otlp_grpc")),
-        "http": BackendProtocol("otlphttp", ("jaeger", "otlp_http")),
-    }),
-    # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write needs
-    # --web.enable-remote-write-receiver. Neither has a tenant header.
-    "prometheus": BackendType(signals=("metrics",), tenant_header=None, protocols={
-        "otlp": BackendProtocol("otlphttp", ("prometheus", "http"), ingest_path("prometheus", "otlp")),
-        "remote_write": BackendProtocol("prometheusremotewrite", ("prometheus", "http"),
-                                        ingest_path("prometheus", "remote_write")),
-    }),
-    # VictoriaLogs tenants are numeric AccountID/ProjectID headers, not a
-    # tenant name, so they go under 'headers'.
-    "victorialogs": BackendType(signals=("logs",), tenant_header=None, protocols={
-        "http": BackendProtocol("otlphttp", ("victorialogs", "http"), ingest_path("victorialogs", "http")),
-    }),
+    **{name: catalogue_backend_type(entry) for name, entry in CATALOGUE.items() if entry.ingest},
     "otlp": BackendType(signals=SIGNALS, addressing="endpoint", protocols={
         "grpc": BackendProtocol("otlp"),
         "http": BackendProtocol("otlphttp"),

@@ -65,6 +65,24 @@ class Port:
 
 
 @dataclass(frozen=True)
+class Ingest:
+    """One way the collector sends a signal to a backend: the wire protocol, and where on the backend it arrives.
+
+    ``wire`` is ``otlp_grpc``, ``otlp_http`` or ``remote_write`` (Prometheus remote write); ``port`` names one
+    of the component's ports; ``path`` names one of its ``ingest_paths`` (empty: the exporter's own default
+    path, /v1/<signal> for OTLP over HTTP).
+    """
+
+    wire: str
+    port: str
+    path: str = ""
+
+
+# The wire protocols a backend can take a signal over (Ingest.wire).
+INGEST_WIRES: Tuple[str, ...] = ("otlp_grpc", "otlp_http", "remote_write")
+
+
+@dataclass(frozen=True)
 class Component:
     """What the stack knows about one component."""
 
@@ -85,6 +103,11 @@ class Component:
     query_path: str = ""
     # Paths the collector sends to on the query port (OTLP over HTTP, remote write), by protocol name.
     ingest_paths: Mapping[str, str] = field(default_factory=dict)
+    # How the collector can send to it, by the protocol name a pipeline spec's backend gives
+    # (``protocol``); the first is the default. Empty for a component that stores no signal.
+    ingest: Mapping[str, Ingest] = field(default_factory=dict)
+    # The header that carries a pipeline spec backend's ``tenant``; None where it has no tenant name.
+    tenant_header: Optional[str] = None
     # Grafana's data source type for it (the id of the plugin that serves it); None where Grafana has none.
     datasource_type: Optional[str] = None
     # Its upstream's name of each machine architecture (MACHINES) in its release file names.
@@ -119,7 +142,8 @@ CATALOGUE: Dict[str, Component] = {
             "otlp_http": Port(4318, "tempo_otlp_http_endpoint"),
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http",
-        datasource_type="tempo"),
+        ingest={"grpc": Ingest("otlp_grpc", "otlp_grpc"), "http": Ingest("otlp_http", "otlp_http")},
+        tenant_header="X-Scope-OrgID", datasource_type="tempo"),
     # Jaeger v2 is built on the collector: OTLP in on the usual ports.
     "jaeger": Component(
         name="jaeger", licence=APACHE_2, accepts=("traces",), serves=("traces",),
@@ -133,6 +157,7 @@ CATALOGUE: Dict[str, Component] = {
             "metrics": Port(14269, "jaeger_metrics_endpoint"),
         },
         health_port="health", health_path="/status", metrics_port="metrics", query_port="query_http",
+        ingest={"grpc": Ingest("otlp_grpc", "otlp_grpc"), "http": Ingest("otlp_http", "otlp_http")},
         datasource_type="jaeger"),
     "mimir": Component(
         name="mimir", licence=AGPL_3, accepts=("metrics",), serves=("metrics",),
@@ -142,7 +167,8 @@ CATALOGUE: Dict[str, Component] = {
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http", query_path="/prometheus",
         ingest_paths={"otlp": "/otlp", "remote_write": "/api/v1/push"},
-        datasource_type="prometheus"),
+        ingest={"otlp": Ingest("otlp_http", "http", "otlp"), "remote_write": Ingest("remote_write", "http", "remote_write")},
+        tenant_header="X-Scope-OrgID", datasource_type="prometheus"),
     # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write
     # --web.enable-remote-write-receiver; the role turns both on.
     "prometheus": Component(
@@ -150,6 +176,7 @@ CATALOGUE: Dict[str, Component] = {
         ports={"http": Port(9090, "prometheus_listen_address")},
         health_port="http", health_path="/-/ready", metrics_port="http", query_port="http",
         ingest_paths={"otlp": "/api/v1/otlp", "remote_write": "/api/v1/write"},
+        ingest={"otlp": Ingest("otlp_http", "http", "otlp"), "remote_write": Ingest("remote_write", "http", "remote_write")},
         datasource_type="prometheus"),
     "loki": Component(
         name="loki", licence=AGPL_3, accepts=("logs",), serves=("logs",),
@@ -159,7 +186,8 @@ CATALOGUE: Dict[str, Component] = {
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http",
         ingest_paths={"http": "/otlp"},
-        datasource_type="loki"),
+        ingest={"http": Ingest("otlp_http", "http", "http")},
+        tenant_header="X-Scope-OrgID", datasource_type="loki"),
     # Grafana's release carries no VictoriaLogs data source: VictoriaMetrics' plugin, which the
     # grafana role installs pinned (grafana_plugin_releases).
     "victorialogs": Component(
@@ -167,6 +195,8 @@ CATALOGUE: Dict[str, Component] = {
         ports={"http": Port(9428, "victorialogs_listen_address")},
         health_port="http", health_path="/health", metrics_port="http", query_port="http",
         ingest_paths={"http": "/insert/opentelemetry"},
+        # Its tenants are numeric AccountID/ProjectID headers, not a tenant name: they go under 'headers'.
+        ingest={"http": Ingest("otlp_http", "http", "http")},
         datasource_type="victoriametrics-logs-datasource"),
     "grafana": Component(
         name="grafana", licence=AGPL_3, accepts=(), serves=(),
@@ -184,6 +214,12 @@ def signal_backends() -> Dict[str, List[str]]:
     (the wiring picks the one whose inventory group has a host)."""
     return {signal: [name for name, entry in CATALOGUE.items() if signal in entry.accepts and signal in entry.serves]
             for signal in SIGNALS}
+
+
+def backends() -> List[str]:
+    """Every component that stores and serves a signal, in the catalogue's order: the order in which
+    site.yml installs them, each on the hosts of the inventory group named after it."""
+    return [name for name, entry in CATALOGUE.items() if set(entry.accepts) & set(entry.serves)]
 
 
 def inventory_groups() -> Dict[str, str]:
@@ -207,7 +243,8 @@ def release_architectures(name: str) -> Dict[str, str]:
 
 
 # Top-level lookup paths that are views over the catalogue rather than one component.
-VIEWS: Dict[str, Callable[[], Any]] = {"signal_backends": signal_backends, "inventory_groups": inventory_groups,
+VIEWS: Dict[str, Callable[[], Any]] = {"signal_backends": signal_backends, "backends": backends,
+                                       "inventory_groups": inventory_groups,
                                        "machines": lambda: list(MACHINES)}
 # Views for one host's machine architecture (the lookup's ``machine`` option, else the host's:
 # module_utils/stack_settings.py, host_machine).
@@ -249,7 +286,9 @@ def as_data(entry: Component) -> Dict[str, Any]:
         "health_port": entry.health_port, "health_path": entry.health_path,
         "metrics_port": entry.metrics_port, "metrics_path": entry.metrics_path,
         "query_port": entry.query_port, "query_path": entry.query_path,
-        "ingest_paths": dict(entry.ingest_paths), "datasource_type": entry.datasource_type,
+        "ingest_paths": dict(entry.ingest_paths),
+        "ingest": {name: {"wire": way.wire, "port": way.port, "path": way.path} for name, way in entry.ingest.items()},
+        "tenant_header": entry.tenant_header, "datasource_type": entry.datasource_type,
         "release_architectures": dict(entry.release_architectures),
     }
 

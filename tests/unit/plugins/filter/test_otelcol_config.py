@@ -590,7 +590,7 @@ def test_unknown_backend_type() -> None:
     spec["backends"]["tempo"]["type"] = "zipkin"
     message = render_error(spec)
     assert "spec.backends.tempo.type: unknown backend type 'zipkin'" in message
-    assert "accepted: tempo, mimir, loki, jaeger, prometheus, victorialogs, otlp, debug" in message
+    assert "accepted: tempo, jaeger, mimir, prometheus, loki, victorialogs, otlp, debug" in message
 
 
 @pytest.mark.parametrize(("pipeline", "backend", "accepted"), [
@@ -973,7 +973,7 @@ def test_tail_policy_needs_its_settings() -> None:
     (lambda s: s["backends"].update(tempo="tempo.lab"), "spec.backends.tempo: expected a mapping"),
     (lambda s: s["backends"]["tempo"].update(port="4317"), "spec.backends.tempo.port: expected an integer"),
     (lambda s: s["backends"]["tempo"].update(port=70000), "spec.backends.tempo.port: 70000 is out of range"),
-    (lambda s: s["backends"]["tempo"].pop("type"), "spec.backends.tempo.type: missing; accepted: tempo, mimir"),
+    (lambda s: s["backends"]["tempo"].pop("type"), "spec.backends.tempo.type: missing; accepted: tempo, jaeger, mimir"),
     (lambda s: s.update(colector_version="1"), "spec.colector_version: unknown key; accepted keys:"),
     (lambda s: s.update(resource_attributes={"a": ["b"]}), "spec.resource_attributes.a: expected a string value"),
     (lambda s: s.update(receivers={"otlp": "0.0.0.0:4317"}), "spec.receivers.otlp: expected a mapping"),

@@ -73,6 +73,7 @@ def test_each_signal_can_go_to_the_backends_that_accept_and_serve_it() -> None:
     """The wiring's default choice per signal, Grafana's stack first."""
     assert lookup_path("signal_backends") == {"traces": ["tempo", "jaeger"], "metrics": ["mimir", "prometheus"],
                                               "logs": ["loki", "victorialogs"]}
+    assert lookup_path("backends") == ["tempo", "jaeger", "mimir", "prometheus", "loki", "victorialogs"]
     groups = lookup_path("inventory_groups")
     assert groups == {**{name: name for name in CATALOGUE}, "demo": "demo"}
 
@@ -99,3 +100,15 @@ def test_release_architectures_need_the_machine_and_machines_are_listed() -> Non
     assert lookup_path("machines") == ["x86_64", "aarch64"]
     assert lookup_path("grafana.release_architectures") == {"x86_64": "amd64", "aarch64": "arm64"}
     assert stack_catalogue.machine(None) == ""  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(stack_catalogue.backends()))
+def test_every_backend_says_how_the_collector_reaches_it(name: str) -> None:
+    """The pipeline filter's backend type is built from this alone (otelcol_facts.BACKEND_TYPES)."""
+    entry = CATALOGUE[name]
+    assert entry.ingest, name
+    for protocol, way in entry.ingest.items():
+        assert way.wire in stack_catalogue.INGEST_WIRES, (name, protocol)
+        assert way.port in entry.ports, (name, protocol)
+        assert not way.path or way.path in entry.ingest_paths, (name, protocol)
+        assert (entry.ports[way.port].protocol == "grpc") == (way.wire == "otlp_grpc"), (name, protocol)
