@@ -65,8 +65,8 @@ _raw:
       C(port_variables) (name to the role variable that sets it), C(health_port),
       C(health_path), C(metrics_port), C(metrics_path), C(query_port), C(query_path), C(ingest_paths),
       C(ingest) (by a pipeline spec backend's protocol, the first the default - the wire protocol, C(otlp_grpc),
-      C(otlp_http) or C(remote_write), the port's name and the C(ingest_paths) key, empty for the exporter's
-      default path), C(tenant_header) (the header a backend's tenant is sent in, or none),
+      C(otlp_http) or C(remote_write), the port's name and the path, empty for the exporter's default path;
+      C(ingest_paths) lists the paths by protocol), C(tenant_header) (the header a backend's tenant is sent in, or none),
       C(datasource_type) and C(release_architectures) (machine architecture to upstream's name of it).
   type: list
   elements: raw

@@ -130,7 +130,7 @@ def catalogue_backend_type(entry: CatalogueComponent) -> BackendType:
     return BackendType(
         signals=entry.accepts, tenant_header=entry.tenant_header,
         protocols={name: BackendProtocol(EXPORTER_FOR_WIRE[ingest.wire], (entry.name, ingest.port),
-                                         entry.ingest_paths[ingest.path] if ingest.path else "")
+                                         ingest.path)
                    for name, ingest in entry.ingest.items()})
 
 

@@ -69,8 +69,8 @@ class Ingest:
     """One way the collector sends a signal to a backend: the wire protocol, and where on the backend it arrives.
 
     ``wire`` is ``otlp_grpc``, ``otlp_http`` or ``remote_write`` (Prometheus remote write); ``port`` names one
-    of the component's ports; ``path`` names one of its ``ingest_paths`` (empty: the exporter's own default
-    path, /v1/<signal> for OTLP over HTTP).
+    of the component's ports; ``path`` is the path on that port the collector sends to (empty: the
+    exporter's own default path, /v1/<signal> for OTLP over HTTP).
     """
 
     wire: str
@@ -101,8 +101,6 @@ class Component:
     # The port queries are sent to, and the path prefix of its query API.
     query_port: str = ""
     query_path: str = ""
-    # Paths the collector sends to on the query port (OTLP over HTTP, remote write), by protocol name.
-    ingest_paths: Mapping[str, str] = field(default_factory=dict)
     # How the collector can send to it, by the protocol name a pipeline spec's backend gives
     # (``protocol``); the first is the default. Empty for a component that stores no signal.
     ingest: Mapping[str, Ingest] = field(default_factory=dict)
@@ -112,6 +110,11 @@ class Component:
     datasource_type: Optional[str] = None
     # Its upstream's name of each machine architecture (MACHINES) in its release file names.
     release_architectures: Mapping[str, str] = field(default_factory=lambda: dict(GO_ARCHITECTURES))
+
+    @property
+    def ingest_paths(self) -> Dict[str, str]:
+        """The paths the collector sends to (OTLP over HTTP, remote write), by protocol name."""
+        return {name: way.path for name, way in self.ingest.items() if way.path}
 
     @property
     def runs_in_lab(self) -> bool:
@@ -166,8 +169,7 @@ CATALOGUE: Dict[str, Component] = {
             "grpc": Port(9097, "mimir_grpc_listen_port", form="port", protocol="grpc"),
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http", query_path="/prometheus",
-        ingest_paths={"otlp": "/otlp", "remote_write": "/api/v1/push"},
-        ingest={"otlp": Ingest("otlp_http", "http", "otlp"), "remote_write": Ingest("remote_write", "http", "remote_write")},
+        ingest={"otlp": Ingest("otlp_http", "http", "/otlp"), "remote_write": Ingest("remote_write", "http", "/api/v1/push")},
         tenant_header="X-Scope-OrgID", datasource_type="prometheus"),
     # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write
     # --web.enable-remote-write-receiver; the role turns both on.
@@ -175,8 +177,8 @@ CATALOGUE: Dict[str, Component] = {
         name="prometheus", licence=APACHE_2, accepts=("metrics",), serves=("metrics",),
         ports={"http": Port(9090, "prometheus_listen_address")},
         health_port="http", health_path="/-/ready", metrics_port="http", query_port="http",
-        ingest_paths={"otlp": "/api/v1/otlp", "remote_write": "/api/v1/write"},
-        ingest={"otlp": Ingest("otlp_http", "http", "otlp"), "remote_write": Ingest("remote_write", "http", "remote_write")},
+        ingest={"otlp": Ingest("otlp_http", "http", "/api/v1/otlp"),
+                "remote_write": Ingest("remote_write", "http", "/api/v1/write")},
         datasource_type="prometheus"),
     "loki": Component(
         name="loki", licence=AGPL_3, accepts=("logs",), serves=("logs",),
@@ -185,8 +187,7 @@ CATALOGUE: Dict[str, Component] = {
             "grpc": Port(9096, "loki_grpc_listen_port", form="port", protocol="grpc"),
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http",
-        ingest_paths={"http": "/otlp"},
-        ingest={"http": Ingest("otlp_http", "http", "http")},
+        ingest={"http": Ingest("otlp_http", "http", "/otlp")},
         tenant_header="X-Scope-OrgID", datasource_type="loki"),
     # Grafana's release carries no VictoriaLogs data source: VictoriaMetrics' plugin, which the
     # grafana role installs pinned (grafana_plugin_releases).
@@ -194,9 +195,8 @@ CATALOGUE: Dict[str, Component] = {
         name="victorialogs", licence=APACHE_2, accepts=("logs",), serves=("logs",),
         ports={"http": Port(9428, "victorialogs_listen_address")},
         health_port="http", health_path="/health", metrics_port="http", query_port="http",
-        ingest_paths={"http": "/insert/opentelemetry"},
         # Its tenants are numeric AccountID/ProjectID headers, not a tenant name: they go under 'headers'.
-        ingest={"http": Ingest("otlp_http", "http", "http")},
+        ingest={"http": Ingest("otlp_http", "http", "/insert/opentelemetry")},
         datasource_type="victoriametrics-logs-datasource"),
     "grafana": Component(
         name="grafana", licence=AGPL_3, accepts=(), serves=(),
@@ -286,7 +286,7 @@ def as_data(entry: Component) -> Dict[str, Any]:
         "health_port": entry.health_port, "health_path": entry.health_path,
         "metrics_port": entry.metrics_port, "metrics_path": entry.metrics_path,
         "query_port": entry.query_port, "query_path": entry.query_path,
-        "ingest_paths": dict(entry.ingest_paths),
+        "ingest_paths": entry.ingest_paths,
         "ingest": {name: {"wire": way.wire, "port": way.port, "path": way.path} for name, way in entry.ingest.items()},
         "tenant_header": entry.tenant_header, "datasource_type": entry.datasource_type,
         "release_architectures": dict(entry.release_architectures),

@@ -110,5 +110,6 @@ def test_every_backend_says_how_the_collector_reaches_it(name: str) -> None:
     for protocol, way in entry.ingest.items():
         assert way.wire in stack_catalogue.INGEST_WIRES, (name, protocol)
         assert way.port in entry.ports, (name, protocol)
-        assert not way.path or way.path in entry.ingest_paths, (name, protocol)
+        assert not way.path or way.path.startswith("/"), (name, protocol)
+        assert entry.ingest_paths.get(protocol, "") == way.path, (name, protocol)
         assert (entry.ports[way.port].protocol == "grpc") == (way.wire == "otlp_grpc"), (name, protocol)
