@@ -5,7 +5,7 @@
 
 The one place where a component's default ports, the URL paths other
 components reach it at, its health endpoint, the signals it takes in and
-serves, its Grafana data source type, its licence and its upstream's name of
+serves, its Grafana data source, its licence and its upstream's name of
 each machine architecture are written. The roles' defaults read their ports
 and architecture names from here (the ``observability.lgtm.stack_catalogue``
 lookup), and so do the wiring (``observability.lgtm.stack_endpoints``), the
@@ -83,6 +83,31 @@ INGEST_WIRES: Tuple[str, ...] = ("otlp_grpc", "otlp_http", "remote_write")
 
 
 @dataclass(frozen=True)
+class Datasource:
+    """How Grafana reads a backend: the data source plugin, and what of its settings is the backend's own.
+
+    What links the signals to each other (a span to its logs and metrics, a log line or an exemplar to its
+    trace) is the same whichever backend serves a signal: module_utils/grafana_datasources.py builds it.
+    """
+
+    # Grafana's plugin id.
+    type: str
+    # The data source's name in Grafana.
+    name: str
+    # The language its queries are written in: 'promql', 'logql', 'logsql', 'traceql' or 'jaeger'.
+    query_language: str
+    # jsonData settings of this plugin that depend on nothing else (e.g. which Prometheus flavour).
+    json_data: Mapping[str, Any] = field(default_factory=dict)
+    # The plugin draws a service map from the metrics data source's servicegraph metrics.
+    service_map: bool = False
+    # The plugin searches logs from its traces view, where the logs data source speaks LogQL.
+    logs_search: bool = False
+    # Grafana's release carries the plugin. Where it does not, the grafana role installs it on a
+    # host; Grafana on Kubernetes runs upstream's image as it is, so the backend gets no data source there.
+    in_grafana_release: bool = True
+
+
+@dataclass(frozen=True)
 class Component:
     """What the stack knows about one component."""
 
@@ -106,8 +131,11 @@ class Component:
     ingest: Mapping[str, Ingest] = field(default_factory=dict)
     # The header that carries a pipeline spec backend's ``tenant``; None where it has no tenant name.
     tenant_header: Optional[str] = None
-    # Grafana's data source type for it (the id of the plugin that serves it); None where Grafana has none.
-    datasource_type: Optional[str] = None
+    # How Grafana reads it; None where Grafana has no data source for it.
+    datasource: Optional[Datasource] = None
+    # It checks the signal's basic-auth credential (lgtm_<signal>_basic_auth) on every endpoint, so
+    # whoever queries it (Grafana's data source) logs in.
+    checks_basic_auth: bool = False
     # Its upstream's name of each machine architecture (MACHINES) in its release file names.
     release_architectures: Mapping[str, str] = field(default_factory=lambda: dict(GO_ARCHITECTURES))
 
@@ -115,6 +143,11 @@ class Component:
     def ingest_paths(self) -> Dict[str, str]:
         """The paths the collector sends to (OTLP over HTTP, remote write), by protocol name."""
         return {name: way.path for name, way in self.ingest.items() if way.path}
+
+    @property
+    def datasource_type(self) -> Optional[str]:
+        """Grafana's data source type for it (the id of the plugin that serves it); None where Grafana has none."""
+        return self.datasource.type if self.datasource else None
 
     @property
     def runs_in_lab(self) -> bool:
@@ -146,7 +179,8 @@ CATALOGUE: Dict[str, Component] = {
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http",
         ingest={"grpc": Ingest("otlp_grpc", "otlp_grpc"), "http": Ingest("otlp_http", "otlp_http")},
-        tenant_header="X-Scope-OrgID", datasource_type="tempo"),
+        tenant_header="X-Scope-OrgID",
+        datasource=Datasource("tempo", "Tempo", "traceql", service_map=True, logs_search=True)),
     # Jaeger v2 is built on the collector: OTLP in on the usual ports.
     "jaeger": Component(
         name="jaeger", licence=APACHE_2, accepts=("traces",), serves=("traces",),
@@ -161,7 +195,7 @@ CATALOGUE: Dict[str, Component] = {
         },
         health_port="health", health_path="/status", metrics_port="metrics", query_port="query_http",
         ingest={"grpc": Ingest("otlp_grpc", "otlp_grpc"), "http": Ingest("otlp_http", "otlp_http")},
-        datasource_type="jaeger"),
+        datasource=Datasource("jaeger", "Jaeger", "jaeger"), checks_basic_auth=True),
     "mimir": Component(
         name="mimir", licence=AGPL_3, accepts=("metrics",), serves=("metrics",),
         ports={
@@ -170,7 +204,8 @@ CATALOGUE: Dict[str, Component] = {
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http", query_path="/prometheus",
         ingest={"otlp": Ingest("otlp_http", "http", "/otlp"), "remote_write": Ingest("remote_write", "http", "/api/v1/push")},
-        tenant_header="X-Scope-OrgID", datasource_type="prometheus"),
+        tenant_header="X-Scope-OrgID",
+        datasource=Datasource("prometheus", "Mimir", "promql", {"prometheusType": "Mimir"})),
     # Prometheus 3: OTLP needs --web.enable-otlp-receiver, remote write
     # --web.enable-remote-write-receiver; the role turns both on.
     "prometheus": Component(
@@ -179,7 +214,8 @@ CATALOGUE: Dict[str, Component] = {
         health_port="http", health_path="/-/ready", metrics_port="http", query_port="http",
         ingest={"otlp": Ingest("otlp_http", "http", "/api/v1/otlp"),
                 "remote_write": Ingest("remote_write", "http", "/api/v1/write")},
-        datasource_type="prometheus"),
+        datasource=Datasource("prometheus", "Prometheus", "promql", {"prometheusType": "Prometheus"}),
+        checks_basic_auth=True),
     "loki": Component(
         name="loki", licence=AGPL_3, accepts=("logs",), serves=("logs",),
         ports={
@@ -188,7 +224,7 @@ CATALOGUE: Dict[str, Component] = {
         },
         health_port="http", health_path="/ready", metrics_port="http", query_port="http",
         ingest={"http": Ingest("otlp_http", "http", "/otlp")},
-        tenant_header="X-Scope-OrgID", datasource_type="loki"),
+        tenant_header="X-Scope-OrgID", datasource=Datasource("loki", "Loki", "logql")),
     # Grafana's release carries no VictoriaLogs data source: VictoriaMetrics' plugin, which the
     # grafana role installs pinned (grafana_plugin_releases).
     "victorialogs": Component(
@@ -197,7 +233,8 @@ CATALOGUE: Dict[str, Component] = {
         health_port="http", health_path="/health", metrics_port="http", query_port="http",
         # Its tenants are numeric AccountID/ProjectID headers, not a tenant name: they go under 'headers'.
         ingest={"http": Ingest("otlp_http", "http", "/insert/opentelemetry")},
-        datasource_type="victoriametrics-logs-datasource"),
+        datasource=Datasource("victoriametrics-logs-datasource", "VictoriaLogs", "logsql", in_grafana_release=False),
+        checks_basic_auth=True),
     "grafana": Component(
         name="grafana", licence=AGPL_3, accepts=(), serves=(),
         ports={"http": Port(3000, "grafana_http_port", form="port")},
@@ -289,6 +326,12 @@ def as_data(entry: Component) -> Dict[str, Any]:
         "ingest_paths": entry.ingest_paths,
         "ingest": {name: {"wire": way.wire, "port": way.port, "path": way.path} for name, way in entry.ingest.items()},
         "tenant_header": entry.tenant_header, "datasource_type": entry.datasource_type,
+        "datasource": None if entry.datasource is None else {
+            "type": entry.datasource.type, "name": entry.datasource.name,
+            "query_language": entry.datasource.query_language, "json_data": dict(entry.datasource.json_data),
+            "service_map": entry.datasource.service_map, "logs_search": entry.datasource.logs_search,
+            "in_grafana_release": entry.datasource.in_grafana_release},
+        "checks_basic_auth": entry.checks_basic_auth,
         "release_architectures": dict(entry.release_architectures),
     }
 
