@@ -102,8 +102,13 @@ def test_what_the_earlier_collector_leaves_out_is_not_in_the_stacks_config():
     left_out = mirror_module.upgrade_from(PINS, "otel_collector").get("leave_out", [])
     spec = yaml.safe_load((REPO / "playbooks" / "vars" / "stack.yml").read_text())["lgtm_stack_collector_spec"]
     for module in left_out:
-        assert module.endswith("/pprofextension"), f"{module}: say here why the stack does not need it"
-        assert "pprof" not in spec.get("extensions", {}), "site.yml's spec turns pprof on"
+        if module.endswith("/pprofextension"):
+            assert "pprof" not in spec.get("extensions", {}), "site.yml's spec turns pprof on"
+        elif module.endswith("/hostmetricsreceiver"):
+            assert not {"hostmetrics", "host_metrics"} & {name.split("/")[0] for name in spec.get("receivers", {})}, \
+                "site.yml's spec reads host metrics"
+        else:
+            raise AssertionError(f"{module}: say here why the stack does not need it")
 
 
 def test_collector_manifest_refuses_a_module_version_it_cannot_replace():
