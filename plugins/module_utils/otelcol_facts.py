@@ -46,6 +46,13 @@ TYPE_RENAMES: Dict[Tuple[str, str], Tuple[Version, str]] = {
     ("connectors", "servicegraph"): ((0, 152, 0), "service_graph"),
     # contrib PR 45901, merged 2026-02-05; v0.146.0 is the first release with it.
     ("processors", "k8sattributes"): ((0, 146, 0), "k8s_attributes"),
+    # Each module's metadata.yaml (`type`) in the module proxy's zips: filelog up to v0.148.0,
+    # file_log from v0.149.0; hostmetrics at v0.149.0, host_metrics at v0.151.0 (v0.150.0 is not
+    # served here: 0.151.0 is the first release certain to have it); resourcedetection at v0.152.0,
+    # resource_detection at v0.155.0 (v0.153.0 and v0.154.0 are not served here).
+    ("receivers", "filelog"): ((0, 149, 0), "file_log"),
+    ("receivers", "hostmetrics"): ((0, 151, 0), "host_metrics"),
+    ("processors", "resourcedetection"): ((0, 155, 0), "resource_detection"),
 }
 
 
@@ -231,7 +238,45 @@ MEMORY_LIMITER_MAX_MIB = 2 ** 32 - 1
 RECEIVER_SIGNALS: Dict[str, Tuple[str, ...]] = {
     "otlp": SIGNALS,
     "prometheus": ("metrics",),
+    # What an agent reads on its own host: its metrics, its log files, its journal.
+    "hostmetrics": ("metrics",),
+    "filelog": ("logs",),
+    "journald": ("logs",),
 }
+
+# hostmetrics: the scrapers an agent runs unless the spec names others (receiver/hostmetricsreceiver,
+# internal/scraper, v0.159.0). `processes` counts processes by state; `process` gives every process
+# its own series (a host's series multiply by its process count), so it is off unless asked for.
+HOSTMETRICS_SCRAPERS: Tuple[str, ...] = ("cpu", "memory", "disk", "filesystem", "network", "load", "paging",
+                                         "processes")
+HOSTMETRICS_ALL_SCRAPERS: Tuple[str, ...] = HOSTMETRICS_SCRAPERS + ("process", "system", "nfs")
+# Filesystems that are not disks (their series say nothing about free space and multiply with every
+# container's mounts): left out of the filesystem scraper. Mount points under these prefixes likewise.
+HOSTMETRICS_VIRTUAL_FS_TYPES: Tuple[str, ...] = (
+    "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts", "devtmpfs", "fusectl",
+    "hugetlbfs", "mqueue", "nsfs", "overlay", "proc", "procfs", "pstore", "rpc_pipefs", "securityfs", "selinuxfs",
+    "squashfs", "sysfs", "tracefs", "tmpfs")
+HOSTMETRICS_EXCLUDED_MOUNT_POINTS: Tuple[str, ...] = (
+    "/dev/*", "/proc/*", "/sys/*", "/run/*", "/var/lib/docker/*", "/var/lib/containerd/*", "/var/lib/kubelet/*",
+    "/snap/*")
+
+# filelog: how each line is parsed (pkg/stanza operators, v0.159.0). `container` is the container
+# runtimes' log format (Docker's JSON, CRI-O's and containerd's CRI), read as Kubernetes writes it.
+FILELOG_FORMATS: Dict[str, str] = {"json": "json_parser", "regex": "regex_parser", "syslog": "syslog_parser",
+                                   "container": "container"}
+FILELOG_START_AT: Tuple[str, ...] = ("end", "beginning")
+SYSLOG_PROTOCOLS: Tuple[str, ...] = ("rfc3164", "rfc5424")
+# What filelog does when a file shrinks under it (copy-truncate rotation): read it again from the start
+# (nothing lost; lines written before the copy may be read twice), or the receiver's own default.
+FILELOG_ON_TRUNCATE: Tuple[str, ...] = ("ignore", "read_whole_file", "read_new")
+
+# journald priorities, most to least severe (journalctl --priority).
+JOURNALD_PRIORITIES: Tuple[str, ...] = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+
+# resourcedetection: the detectors a spec may name. `system` reads the host's own name and OS (with
+# hostname_sources [os]: the name the kernel gives, no DNS lookup), `env` OTEL_RESOURCE_ATTRIBUTES.
+# Cloud detectors ask metadata services that only exist in their clouds.
+RESOURCE_DETECTORS: Tuple[str, ...] = ("system", "env")
 
 
 # Kubernetes (spec.kubernetes): an agent runs on every node (a DaemonSet) and

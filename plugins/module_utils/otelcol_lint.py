@@ -42,6 +42,11 @@ HIGH_CARDINALITY_KEYS = frozenset({
     "client.address", "client.ip", "client_ip", "http.client_ip", "net.peer.ip", "source.address",
     # session identifiers under their usual cookie and header names
     "jsessionid", "phpsessid", "asp.net_sessionid", "sid", "session", "session.token", "session_token",
+    # whole URLs, raw paths and query strings (IDs included; http.route is the bounded template),
+    # queries with their values, free text, ephemeral ports
+    "url.full", "http.url", "url.query", "url.path", "http.target", "url.original",
+    "db.statement", "db.query.text", "exception.message", "exception.stacktrace",
+    "client.port", "network.peer.port", "net.peer.port", "source.port",
 })
 
 
@@ -120,6 +125,9 @@ def emitted_components(spec: Spec) -> List[Tuple[str, str, str]]:
     found.append(("spec.memory", "processors", "memory_limiter"))
     if spec.agent is not None:
         found.append((spec.agent.path, "processors", k8s_attributes_id(version)))
+    if spec.resource_detection is not None:
+        found.append(("spec.resource_detection", "processors", versioned_type("processors", "resourcedetection",
+                                                                              version)))
     if spec.resource_attributes:
         found.append(("spec.resource_attributes", "processors", "resource"))
     if version < EXPORTER_BATCHING_VERSION:
@@ -133,6 +141,8 @@ def emitted_components(spec: Spec) -> List[Tuple[str, str, str]]:
                  for receiver in spec.receivers.values() if receiver.bearer_tokens)
     if spec.persistent_queue_directory is not None:
         found.append(("spec.persistent_queue", "extensions", "file_storage"))
+    found.extend((f"{receiver.path}.offsets_directory", "extensions", "file_storage")
+                 for receiver in spec.receivers.values() if receiver.offsets_directory is not None)
     found.extend((f"spec.extensions.{name}", "extensions", name)
                  for name, address in (("pprof", spec.pprof), ("zpages", spec.zpages)) if address is not None)
     return found

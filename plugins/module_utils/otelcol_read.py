@@ -31,6 +31,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distrib
     UPSTREAM_CONTRIB, read_distribution,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_kubernetes import read_kubernetes
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_host import (
+    read_file_log, read_host_metrics, read_journald, read_resource_detection, settle_offsets_directory,
+)
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_access import (
     read_auth, read_receiver_auth, read_scrape_job,
 )
@@ -51,7 +54,7 @@ T = TypeVar("T")
 TOP_LEVEL_KEYS = (
     "collector_version", "memory", "receivers", "backends", "connectors", "processors", "pipelines",
     "resource_attributes", "persistent_queue", "extensions", "telemetry", "batch", "overrides", "distribution",
-    "kubernetes",
+    "kubernetes", "resource_detection",
 )
 
 # The connector types this filter configures, under both spellings.
@@ -215,6 +218,10 @@ def read_backend_options(backend: BackendSpec, mapping: Mapping, path: str) -> N
             backend.headers[kind.tenant_header] = tenant
     if "auth" in mapping:
         backend.auth = problems.attempt(read_auth, mapping["auth"], f"{path}.auth")
+        explicit = [name for name in backend.headers if name.lower() == "authorization"]
+        if backend.auth is not None and explicit:
+            problems.add(f"{path}.headers.{explicit[0]}: {path}.auth is sent as the Authorization header too; "
+                         f"give one of the two")
     if "persistent" in mapping:
         backend.persistent = problems.attempt(read_bool, mapping["persistent"], f"{path}.persistent")
     if "queue_size" in mapping:
@@ -227,8 +234,8 @@ def read_backend_options(backend: BackendSpec, mapping: Mapping, path: str) -> N
 
 
 def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
-    """A receiver of spec.receivers (otlp or prometheus)."""
-    receiver_type = component_type(component_id)
+    """A receiver of spec.receivers (otlp, prometheus, hostmetrics, filelog or journald)."""
+    receiver_type = canonical_type("receivers", component_type(component_id))
     mapping = read_mapping({} if value is None else value, path)
     receiver = ReceiverSpec(component_id=component_id, type=receiver_type, path=path)
     if receiver_type == "otlp":
@@ -259,6 +266,12 @@ def read_receiver(component_id: str, value: Any, path: str) -> ReceiverSpec:
                             f"({{job_name, targets, scrape_interval, metrics_path}})")
         receiver.scrape_configs = [read_scrape_job(job, f"{path}.scrape_configs[{index}]")
                                    for index, job in enumerate(jobs)]
+    elif receiver_type == "hostmetrics":
+        receiver.host_metrics = read_host_metrics(mapping, path)
+    elif receiver_type == "filelog":
+        receiver.file_log = read_file_log(mapping, path)
+    elif receiver_type == "journald":
+        receiver.journald = read_journald(mapping, path)
     else:
         raise SpecError(f"{path}: unknown receiver type {receiver_type!r}; accepted: {', '.join(sorted(RECEIVER_SIGNALS))}")
     return receiver
@@ -482,6 +495,11 @@ def read_overrides(spec: Mapping) -> Dict[str, Config]:
     for kind, section in overrides.items():
         if kind in COMPONENT_KINDS + ("service",) and problems.attempt(
                 read_mapping, section, f"spec.overrides.{kind}") is not None:
+            if kind in COMPONENT_KINDS:
+                # null removes a component; anything else must be a component's settings (a mapping).
+                for component_id, settings in section.items():
+                    if settings is not None:
+                        problems.attempt(read_mapping, settings, f"spec.overrides.{kind}.{component_id}")
             result[kind] = copy.deepcopy(dict(section))
     problems.raise_if_any()
     return result
@@ -534,6 +552,8 @@ def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
     resource_attributes = problems.attempt(read_str_map, spec.get("resource_attributes") or {},
                                            "spec.resource_attributes", default={})
     persistent_directory = problems.attempt(read_persistent_queue, spec)
+    for receiver in receivers.values():
+        problems.attempt(settle_offsets_directory, receiver, persistent_directory)
     health_check, pprof, zpages = read_extensions(spec, problems)
 
     telemetry = problems.attempt(read_section, spec, "telemetry", default={})
@@ -558,6 +578,7 @@ def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
                                       default=UPSTREAM_CONTRIB) if spec.get("distribution") is not None
         else UPSTREAM_CONTRIB,
         kubernetes=problems.attempt(read_kubernetes, spec),
+        resource_detection=problems.attempt(read_resource_detection, spec),
         problems=problems.items, unreadable=unreadable,
         pipelines_incomplete=len(pipelines) < pipeline_count,
     )

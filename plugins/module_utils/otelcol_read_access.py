@@ -26,6 +26,10 @@ def read_auth(value: Any, path: str) -> Tuple[str, str]:
     problems.attempt(check_keys, auth, path, ("username", "password"))
     username = problems.attempt(read_str, auth.get("username"), f"{path}.username")
     password = problems.attempt(read_str, auth.get("password"), f"{path}.password")
+    # Basic auth sends "username:password" in base64: the server splits at the first colon (RFC 7617).
+    if isinstance(username, str) and ":" in username:
+        problems.add(f"{path}.username: {username!r} contains ':', which basic auth cannot carry (the server reads "
+                     f"the name up to the first ':' and the rest as the password)")
     problems.raise_if_any()
     return username, password
 

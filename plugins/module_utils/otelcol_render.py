@@ -13,6 +13,9 @@ import base64
 import copy
 from typing import Tuple
 
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render_host import (
+    offsets_extensions, receiver_rendered_id, render_host_receiver, render_resource_detection, resource_detection_id,
+)
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
     BackendSpec, Config, ConnectorSpec, KubernetesSpec, PipelineSpec, ReceiverSpec, SamplingSpec, Spec, TlsSpec,
 )
@@ -156,6 +159,9 @@ def render_receiver(receiver: ReceiverSpec) -> Config:
     """A receiver."""
     if receiver.type == "prometheus":
         return {"config": {"scrape_configs": copy.deepcopy(receiver.scrape_configs)}}
+    host = render_host_receiver(receiver)
+    if host is not None:
+        return host
     protocols: Config = {}
     for protocol_name in ("grpc", "http"):
         address = getattr(receiver, protocol_name)
@@ -236,21 +242,27 @@ def rendered_id_for(spec: Spec, name: str) -> str:
         return backend_exporter_id(spec.backends[name], spec.version)
     if name in spec.connectors:
         return connector_rendered_id(spec.connectors[name], spec.version)
-    return name  # a receiver or an exporter defined in spec.overrides.exporters
+    if name in spec.receivers:
+        return receiver_rendered_id(spec.receivers[name], spec.version)
+    return name  # an exporter defined in spec.overrides.exporters
 
 
 def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
-    """Processor order: memory_limiter, k8sattributes (agent), resource, extra processors, sampler, batch.
+    """Processor order: memory_limiter, k8sattributes (agent), resourcedetection, resource, extra processors,
+    sampler, batch.
 
     memory_limiter must see data first so it can refuse it under pressure; the
     agent tags the data with its pod next, so that every later processor can
-    use the pod's attributes; the extra processors (filters, attribute edits)
+    use the pod's attributes; the host's own attributes come next, before the
+    spec's resource attributes (which may set the same keys); the extra processors (filters, attribute edits)
     run before sampling so dropped data is never sampled; batching comes last,
     after sampling and filtering, so batches hold only data that will be sent.
     """
     order = ["memory_limiter"]
     if spec.agent is not None:
         order.append(k8s_attributes_id(spec.version))
+    if spec.resource_detection is not None:
+        order.append(resource_detection_id(spec.version))
     if spec.resource_attributes:
         order.append("resource")
     order.extend(pipeline.extra_processors)
@@ -259,8 +271,7 @@ def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
     if not exporters_batch_themselves(spec.version):
         order.append("batch")
     return {
-        "receivers": [rendered_id_for(spec, name) if name in spec.connectors else name
-                      for name in pipeline.receivers],
+        "receivers": [rendered_id_for(spec, name) for name in pipeline.receivers],
         "processors": order,
         "exporters": [rendered_id_for(spec, name) for name in pipeline.exporters],
     }
@@ -277,6 +288,8 @@ def render(spec: Spec) -> Config:
     }
     if spec.agent is not None:
         processors[k8s_attributes_id(spec.version)] = render_k8s_attributes(spec.agent)
+    if spec.resource_detection is not None:
+        processors[resource_detection_id(spec.version)] = render_resource_detection(spec.resource_detection)
     if spec.resource_attributes:
         processors["resource"] = {"attributes": [
             {"key": key, "value": value, "action": "upsert"} for key, value in spec.resource_attributes.items()]}
@@ -301,6 +314,7 @@ def render(spec: Spec) -> Config:
             "create_directory": True,
             "timeout": "1s",
         }
+    extensions.update(offsets_extensions(spec))
     if uses_basicauth_extension(spec):
         for backend in spec.backends.values():
             if backend.auth is not None:
@@ -315,7 +329,8 @@ def render(spec: Spec) -> Config:
         extensions["zpages"] = {"endpoint": spec.zpages.text}
 
     return {
-        "receivers": {name: render_receiver(receiver) for name, receiver in spec.receivers.items()},
+        "receivers": {receiver_rendered_id(receiver, spec.version): render_receiver(receiver)
+                      for receiver in spec.receivers.values()},
         "processors": processors,
         "exporters": {backend_exporter_id(backend, spec.version): render_exporter(spec, backend)
                       for backend in spec.backends.values()},

@@ -121,6 +121,43 @@ class BackendSpec:
 
 
 @dataclass
+class HostMetricsSpec:
+    """receivers.hostmetrics: the host's own metrics."""
+
+    collection_interval: str = "30s"
+    scrapers: List[str] = field(default_factory=list)
+    # Where the host's root is mounted when the collector runs in a container ("/hostfs"); None on the host.
+    root_path: Optional[str] = None
+
+
+@dataclass
+class FileLogSpec:
+    """receivers.filelog: log files on the host, read line by line, the read offsets kept on disk."""
+
+    include: List[str]
+    offsets_directory: str
+    exclude: List[str] = field(default_factory=list)
+    start_at: str = "end"
+    format: str = "plain"
+    regex: Optional[str] = None
+    syslog_protocol: str = "rfc3164"
+    # One of the two, or neither: {"line_start_pattern": ...} or {"line_end_pattern": ...}.
+    multiline: Dict[str, str] = field(default_factory=dict)
+    on_truncate: str = "read_whole_file"
+
+
+@dataclass
+class JournaldSpec:
+    """receivers.journald: the systemd journal, read through journalctl."""
+
+    units: List[str] = field(default_factory=list)
+    priority: str = "info"
+    directory: Optional[str] = None
+    start_at: str = "end"
+    offsets_directory: Optional[str] = None
+
+
+@dataclass
 class ReceiverSpec:
     component_id: str
     type: str
@@ -131,6 +168,28 @@ class ReceiverSpec:
     # Bearer tokens a client must send (Authorization: Bearer <token>); empty: no authentication.
     bearer_tokens: List[str] = field(default_factory=list)
     scrape_configs: List[Config] = field(default_factory=list)
+    host_metrics: Optional[HostMetricsSpec] = None
+    file_log: Optional[FileLogSpec] = None
+    journald: Optional[JournaldSpec] = None
+
+    @property
+    def offsets_directory(self) -> Optional[str]:
+        """Where a log receiver keeps its read offsets (None: nowhere, or not a log receiver)."""
+        if self.file_log is not None:
+            return self.file_log.offsets_directory or None
+        if self.journald is not None:
+            return self.journald.offsets_directory
+        return None
+
+
+@dataclass
+class ResourceDetectionSpec:
+    """spec.resource_detection: what the collector finds out about its own host and adds to every signal."""
+
+    detectors: List[str]
+    # Whether detected values replace ones the data already carries (an app's own host.name, say).
+    override: bool = False
+    timeout: str = "2s"
 
 
 @dataclass
@@ -205,6 +264,8 @@ class Spec:
     distribution: Any = None
     # The collector's role on Kubernetes; None for a plain host collector.
     kubernetes: Optional[KubernetesSpec] = None
+    # What the collector adds about its own host to every signal; None: nothing.
+    resource_detection: Optional[ResourceDetectionSpec] = None
     # Problems found while reading, and the names of the items that could not be
     # read (lint skips references to them rather than call them undefined).
     problems: List[str] = field(default_factory=list)

@@ -400,6 +400,40 @@ def test_basic_auth_uses_the_basicauth_extension_where_the_build_has_it() -> Non
     assert config["service"]["extensions"] == ["health_check", "basicauth/vendor"]
 
 
+@pytest.mark.parametrize("header", ["Authorization", "authorization"])
+def test_basic_auth_and_an_authorization_header_are_refused_together(header: str) -> None:
+    # One would silently replace the other.
+    spec = base_spec()
+    spec["backends"]["vendor"] = {"type": "otlp", "protocol": "http", "endpoint": "https://otlp.example:4318",
+                                  "auth": {"username": "u", "password": "p"}, "headers": {header: "Bearer t"}}
+    spec["pipelines"]["traces"]["exporters"].append("vendor")
+    assert (f"spec.backends.vendor.headers.{header}: spec.backends.vendor.auth is sent as the Authorization header "
+            f"too; give one of the two") in render_error(spec)
+
+
+def test_a_colon_in_a_basic_auth_username_is_refused() -> None:
+    spec = base_spec()
+    spec["backends"]["vendor"] = {"type": "otlp", "protocol": "http", "endpoint": "https://otlp.example:4318",
+                                  "auth": {"username": "team:ops", "password": "p"}}
+    spec["pipelines"]["traces"]["exporters"].append("vendor")
+    assert "spec.backends.vendor.auth.username: 'team:ops' contains ':', which basic auth cannot carry" in \
+        render_error(spec)
+
+
+@pytest.mark.parametrize("kind,component,value", [("exporters", "otlp_grpc/tempo", "off"),
+                                                  ("receivers", "otlp", ["grpc"]),
+                                                  ("processors", "memory_limiter", 512)])
+def test_an_override_that_replaces_a_component_with_no_mapping_is_refused(kind: str, component: str,
+                                                                          value: Any) -> None:
+    spec = with_changes(overrides={kind: {component: value}})
+    assert f"spec.overrides.{kind}.{component}: expected a mapping" in render_error(spec)
+
+
+def test_an_override_may_still_remove_a_component_with_null() -> None:
+    spec = with_changes(overrides={"extensions": {"pprof": None}})
+    assert "pprof" not in otelcol_config(spec)["extensions"]
+
+
 def test_generic_otlp_backend_needs_endpoint() -> None:
     spec = base_spec()
     spec["backends"]["vendor"] = {"type": "otlp"}
@@ -810,7 +844,8 @@ def test_spanmetrics_high_cardinality_dimension() -> None:
 
 
 @pytest.mark.parametrize("key", ["enduser.id", "http.request_id", "request_id", "trace_id", "session.id",
-                                 "customer_id", "Session-Id"])
+                                 "customer_id", "Session-Id", "url.full", "http.url", "url.path", "url.query",
+                                 "http.target", "db.statement", "exception.message", "client.port"])
 def test_servicegraph_high_cardinality_dimensions(key: str) -> None:
     spec = connector_spec()
     spec["connectors"]["servicegraph"] = {"dimensions": [key]}
@@ -977,7 +1012,7 @@ def test_tail_policy_needs_its_settings() -> None:
     (lambda s: s.update(colector_version="1"), "spec.colector_version: unknown key; accepted keys:"),
     (lambda s: s.update(resource_attributes={"a": ["b"]}), "spec.resource_attributes.a: expected a string value"),
     (lambda s: s.update(receivers={"otlp": "0.0.0.0:4317"}), "spec.receivers.otlp: expected a mapping"),
-    (lambda s: s.update(receivers={"filelog": {}}), "spec.receivers.filelog: unknown receiver type 'filelog'"),
+    (lambda s: s.update(receivers={"kafka": {}}), "spec.receivers.kafka: unknown receiver type 'kafka'"),
     (lambda s: s.update(connectors={"count": {}}), "spec.connectors.count: unknown connector type 'count'"),
     (lambda s: s.update(processors={"Bad Id": {}}), "spec.processors.Bad Id: 'Bad Id' is not a component id"),
     (lambda s: s.update(memory={"host_mib": 2048, "check_interval": 5}), "spec.memory.check_interval: expected a Go"),

@@ -18,7 +18,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render 
 ROOT = Path(__file__).resolve().parents[4]
 MODULE_UTILS = ROOT / "plugins" / "module_utils"
 STAGES = ["otelcol_spec", "otelcol_facts", "otelcol_values", "otelcol_read", "otelcol_lint", "otelcol_render", "otelcol_overrides",
-          "otelcol_check", "otelcol_read_kubernetes", "otelcol_read_access", "otelcol_kubernetes_needs"]
+          "otelcol_check", "otelcol_read_kubernetes", "otelcol_read_access", "otelcol_kubernetes_needs",
+          "otelcol_read_host", "otelcol_render_host"]
 PREFIX = "ansible_collections.observability.lgtm.plugins.module_utils."
 
 
@@ -61,9 +62,10 @@ def test_needs_filter_file_is_a_thin_entry_point() -> None:
     assert lines <= 60
 
 
-def test_reading_kubernetes_does_not_use_rendering() -> None:
-    for name in imported_modules(MODULE_UTILS / "otelcol_read_kubernetes.py"):
-        assert not name.endswith(("otelcol_render", "otelcol_overrides", "otelcol_check")), name
+@pytest.mark.parametrize("reader", ["otelcol_read_kubernetes", "otelcol_read_host", "otelcol_read_access"])
+def test_the_section_readers_do_not_use_rendering(reader: str) -> None:
+    for name in imported_modules(MODULE_UTILS / f"{reader}.py"):
+        assert not name.endswith(("otelcol_render", "otelcol_render_host", "otelcol_overrides", "otelcol_check")), name
 
 
 def test_render_does_not_change_the_spec() -> None:
