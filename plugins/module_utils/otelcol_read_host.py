@@ -165,7 +165,7 @@ def read_resource_detection(spec: Mapping) -> Optional[ResourceDetectionSpec]:
         return None
     path = "spec.resource_detection"
     mapping = read_mapping(spec["resource_detection"], path)
-    check_keys(mapping, path, ("detectors", "override", "timeout"))
+    check_keys(mapping, path, ("detectors", "override", "timeout", "pipelines"))
     problems = Problems()
     detectors = problems.attempt(read_str_list, mapping.get("detectors", list(RESOURCE_DETECTORS)),
                                  f"{path}.detectors", default=[]) or []
@@ -184,6 +184,14 @@ def read_resource_detection(spec: Mapping) -> Optional[ResourceDetectionSpec]:
     if "timeout" in mapping:
         result.timeout = problems.attempt(read_positive_duration, mapping["timeout"], f"{path}.timeout",
                                           default=result.timeout)
+    if mapping.get("pipelines") is not None:
+        result.pipelines = problems.attempt(read_str_list, mapping["pipelines"], f"{path}.pipelines")
+        pipelines = spec.get("pipelines") if isinstance(spec.get("pipelines"), Mapping) else {}
+        for index, name in enumerate(result.pipelines or []):
+            if name not in pipelines:
+                problems.add(f"{path}.pipelines[{index}]: {name!r} is not a pipeline of spec.pipelines")
+        if result.pipelines == [] and not problems.items:
+            problems.add(f"{path}.pipelines: empty; name the pipelines, or leave the key out for every pipeline")
     problems.raise_if_any()
     return result
 

@@ -261,7 +261,7 @@ def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
     order = ["memory_limiter"]
     if spec.agent is not None:
         order.append(k8s_attributes_id(spec.version))
-    if spec.resource_detection is not None:
+    if spec.resource_detection is not None and spec.resource_detection.applies_to(pipeline.pipeline_id):
         order.append(resource_detection_id(spec.version))
     if spec.resource_attributes:
         order.append("resource")

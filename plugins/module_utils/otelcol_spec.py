@@ -190,6 +190,13 @@ class ResourceDetectionSpec:
     # Whether detected values replace ones the data already carries (an app's own host.name, say).
     override: bool = False
     timeout: str = "2s"
+    # The pipelines it runs in; None: every pipeline. (A gateway that also reads its own host tags only
+    # that data: what agents and applications send it comes from other hosts.)
+    pipelines: Optional[List[str]] = None
+
+    def applies_to(self, pipeline_id: str) -> bool:
+        """Whether the pipeline runs resource detection."""
+        return self.pipelines is None or pipeline_id in self.pipelines
 
 
 @dataclass

@@ -242,8 +242,9 @@ CATALOGUE: Dict[str, Component] = {
 }
 
 
-# Inventory groups that are not components of the catalogue: the demo shop's.
-OTHER_GROUPS: Dict[str, str] = {"demo": "demo"}
+# Inventory groups that are not components of the catalogue: the demo shop's, and the hosts that get a
+# collector in agent mode (absent from the inventory: every host; see stack_wiring).
+OTHER_GROUPS: Dict[str, str] = {"demo": "demo", "otel_agents": "otel_agents"}
 
 
 def signal_backends() -> Dict[str, List[str]]:

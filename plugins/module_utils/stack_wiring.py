@@ -89,10 +89,19 @@ def stack_endpoints(inventory: Inventory, backends: Mapping[str, str], tls: bool
     collectors = inventory.hosts_of("otel_collector")
     collector = (collectors + [""])[0]
 
+    # Every host of the otel_agents group (absent: every host of the inventory) gets a collector in agent
+    # mode, except where a gateway runs (that collector reads its own host) and hosts that stand for a
+    # cluster (its nodes' agents are a DaemonSet).
+    agents_group = inventory.component_groups.get("otel_agents", "otel_agents")
+    candidates = inventory.groups.get(agents_group) if agents_group in inventory.groups \
+        else inventory.groups.get("all", [])
+    agents = [host for host in candidates or [] if host not in collectors and not inventory.on_kubernetes(host)]
+
     traces = component(backends["traces"])
     traces_host = inventory.first_host(traces.name)
     traces_address = inventory.address(traces_host, traces.name)
-    offset = TRACES_OTLP_OFFSET if traces_host in collectors and not inventory.on_kubernetes(traces_host) else 0
+    # A collector on the traces backend's host, gateway or agent, keeps the OTLP ports.
+    offset = TRACES_OTLP_OFFSET if traces_host in collectors + agents and not inventory.on_kubernetes(traces_host) else 0
     traces_otlp: Dict[str, str] = {}
     for protocol in ("grpc", "http"):
         port = traces.ports[f"otlp_{protocol}"]
@@ -141,7 +150,7 @@ def stack_endpoints(inventory: Inventory, backends: Mapping[str, str], tls: bool
                      if grafana_host else ""),
         },
         "otel_collector": {
-            "hosts": collectors, "address": collector_address,
+            "hosts": collectors, "agents": agents, "address": collector_address,
             "otlp_http": f"{scheme}://{collector_address}:{collector_entry.port('otlp_http')}",
             "otlp_grpc": f"{collector_address}:{collector_grpc}",
             "gateway_otlp_grpc": f"{inventory.address(collector, GATEWAY_SERVICE)}:{collector_grpc}",

@@ -47,6 +47,18 @@ PLAY = """
                                               | combine({{'memory': {{'limit_mib': 512}}, 'kubernetes': {{'role': 'agent'}}}})
                                               | observability.lgtm.otelcol_config)
                                              if wiring_endpoints.otel_collector.kubernetes else None,
+                                    'host_agent': (lgtm_stack_host_agent_spec
+                                                   | combine(lgtm_stack_collector_agent_tls
+                                                             if lgtm_tls | default(false) | bool else {{}},
+                                                             recursive=true)
+                                                   | combine({{'memory': {{'limit_mib': 256}}}})
+                                                   | observability.lgtm.otelcol_config)
+                                                  if wiring_endpoints.otel_collector.agents else None,
+                                    'gateway_host': (lgtm_stack_collector_spec
+                                                     | combine(lgtm_stack_collector_host_telemetry, recursive=true)
+                                                     | combine({{'memory': {{'limit_mib': 512}}}})
+                                                     | observability.lgtm.otelcol_config)
+                                                    if not wiring_endpoints.otel_collector.kubernetes else None,
                                     'plugins_checked': grafana_datasource_plugins,
                                     'plugins_installed': grafana_plugins_installed}} | to_json }}}}"
       run_once: true
@@ -141,19 +153,86 @@ def test_every_backend_choice_wires_the_collector_and_grafana(tmp_path, traces, 
     assert datasources["lgtm-traces"]["url"] == {"tempo": "http://aio:3200", "jaeger": "http://aio:16686"}[traces]
 
 
-def test_distributed_hosts_keep_the_default_ports(tmp_path):
+def test_distributed_hosts_keep_the_default_ports_but_the_traces_receivers_move_off_the_agents(tmp_path):
     out = rendered(tmp_path, {"otel_collector": ["collector"], "jaeger": ["traces"], "prometheus": ["metrics"],
                               "victorialogs": ["logs"], "demo": ["shop"]})
     traces = out["spec"]["backends"]["traces"]
-    assert (traces["type"], traces["host"], int(traces["port"])) == ("jaeger", "traces", 4317)
+    # The traces host runs an agent (every host but the gateway's does), which keeps 4317 and 4318.
+    assert (traces["type"], traces["host"], int(traces["port"])) == ("jaeger", "traces", 14317)
     assert [ds["type"] for ds in out["datasources"]] == ["jaeger", "prometheus", "victoriametrics-logs-datasource"]
     assert out["datasources"][2]["url"] == "http://logs:9428"
-    # The demo shop sends to a collector on its own host, else to the first collector.
-    assert out["demo"]["shop"] == "http://collector:4318"
+    # The demo shop sends to a collector on its own host: with no otel_agents group every host but the
+    # gateway's runs an agent.
+    assert out["demo"]["shop"] == "http://127.0.0.1:4318"
     assert out["demo"]["collector"] == "http://127.0.0.1:4318"
-    # Only the traces host gets the variable, at the role's default port (no collector there).
+    # Only the traces host gets the variable.
     assert out["traces_otlp"] == {"collector": "unset", "logs": "unset", "metrics": "unset", "shop": "unset",
-                                  "traces": "0.0.0.0:4317"}
+                                  "traces": "0.0.0.0:14317"}
+
+
+def test_every_other_host_gets_an_agent_that_reads_its_host_and_forwards_to_the_gateway(tmp_path):
+    out = rendered(tmp_path, {"otel_collector": ["collector"], "jaeger": ["traces"], "prometheus": ["metrics"],
+                              "victorialogs": ["logs"], "demo": ["shop"]}, {"lgtm_host_journal": False})
+    agent = out["host_agent"]
+    assert agent["exporters"]["otlp_grpc/gateway"]["endpoint"] == "collector:4317"
+    assert set(agent["receivers"]) == {"otlp", "host_metrics", "file_log/host"}
+    assert agent["receivers"]["file_log/host"]["include"] == ["/var/log/*.log", "/var/log/syslog", "/var/log/messages"]
+    pipelines = agent["service"]["pipelines"]
+    assert pipelines["metrics"]["receivers"] == ["otlp", "host_metrics"]
+    assert pipelines["logs"]["receivers"] == ["otlp", "file_log/host"]
+    # The agent is on the applications' host: everything it sends carries the host's name.
+    assert all("resource_detection" in pipeline["processors"] for pipeline in pipelines.values())
+    assert "file_storage/queue" in agent["extensions"] and "file_storage/filelog_host" in agent["extensions"]
+    # The gateway reads its own host in pipelines of their own; only those get its host's name.
+    gateway = out["gateway_host"]["service"]["pipelines"]
+    assert gateway["metrics/host"]["receivers"] == ["host_metrics"]
+    assert gateway["logs/host"]["receivers"] == ["file_log/host"]
+    assert [name for name, pipeline in gateway.items() if "resource_detection" in pipeline["processors"]] == \
+        ["metrics/host", "logs/host"]
+    for config in (agent, out["gateway_host"]):
+        validate_with_the_lab_collector(config, tmp_path)
+
+
+def validate_with_the_lab_collector(config: dict, tmp_path: Path) -> None:
+    """The lab collector's `validate` accepts the config, its disk folders moved under tmp_path."""
+    binary = os.environ.get("LGTM_OTELCOL_BIN")
+    if not binary:
+        pytest.fail("LGTM_OTELCOL_BIN is not set: `make units` builds the lab collector and sets it")
+    config = json.loads(json.dumps(config))
+    for name, extension in config["extensions"].items():
+        if name.startswith("file_storage"):
+            extension["directory"] = str(tmp_path / name.replace("/", "_"))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run([binary, "validate", f"--config={path}"], capture_output=True, text=True, check=False,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr + path.read_text()
+
+
+def test_the_journal_is_read_where_the_collector_build_has_journald(tmp_path):
+    out = rendered(tmp_path, {"otel_collector": ["collector"], "jaeger": ["traces"], "prometheus": ["metrics"],
+                              "victorialogs": ["logs"]})
+    assert out["host_agent"]["service"]["pipelines"]["logs"]["receivers"] == ["otlp", "file_log/host", "journald"]
+    assert out["gateway_host"]["service"]["pipelines"]["logs/host"]["receivers"] == ["file_log/host", "journald"]
+
+
+def test_with_tls_the_host_agents_send_to_the_gateway_over_tls_with_the_token(tmp_path):
+    out = rendered(tmp_path, {"otel_collector": ["collector"], "jaeger": ["traces"], "prometheus": ["metrics"],
+                              "victorialogs": ["logs"]},
+                   {"lgtm_tls": True, "lgtm_otlp_bearer_token": "t0ken", "lgtm_host_journal": False})
+    exporter = out["host_agent"]["exporters"]["otlp_grpc/gateway"]
+    assert exporter["tls"] == {"ca_file": "/etc/otelcol/tls/ca.crt"}
+    assert exporter["headers"] == {"Authorization": "Bearer t0ken"}
+    assert out["host_agent"]["receivers"]["otlp"]["protocols"]["grpc"]["tls"]["cert_file"] == \
+        "/etc/otelcol/tls/tls.crt"
+
+
+def test_a_host_without_an_agent_sends_to_the_first_collector(tmp_path):
+    out = rendered(tmp_path, {"otel_collector": ["collector"], "jaeger": ["traces"], "prometheus": ["metrics"],
+                              "victorialogs": ["logs"], "demo": ["shop"], "otel_agents": ["metrics"]})
+    assert out["demo"]["shop"] == "http://collector:4318"
+    # No collector on the traces host: its OTLP receivers keep the role's defaults.
+    assert out["traces_otlp"]["traces"] == "0.0.0.0:4317"
 
 
 def test_on_kubernetes_components_are_reached_at_their_services_and_apps_send_to_the_node_agent(tmp_path):

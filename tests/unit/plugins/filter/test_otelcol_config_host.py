@@ -194,6 +194,20 @@ def test_resource_detection_names_the_host_from_the_os_without_dns_in_every_pipe
         assert pipeline["processors"][:3] == ["memory_limiter", "resource_detection", "resource"]
 
 
+def test_resource_detection_can_be_kept_to_the_hosts_own_pipelines() -> None:
+    """A gateway that reads its own host tags only that data: what others send it comes from other hosts."""
+    spec = agent_spec(hostmetrics={})
+    spec["pipelines"]["metrics/host"] = {"receivers": ["hostmetrics"], "exporters": ["gateway"]}
+    spec["pipelines"]["metrics"]["receivers"] = ["otlp"]
+    spec["resource_detection"] = {"pipelines": ["metrics/host"]}
+    pipelines = otelcol_config(spec)["service"]["pipelines"]
+    assert pipelines["metrics/host"]["processors"] == ["memory_limiter", "resource_detection"]
+    assert pipelines["metrics"]["processors"] == ["memory_limiter"]
+    spec["resource_detection"] = {"pipelines": ["metrics/hosts"]}
+    assert "spec.resource_detection.pipelines[0]: 'metrics/hosts' is not a pipeline of spec.pipelines" in \
+        problems_of(spec)
+
+
 def test_resource_detection_takes_the_old_names_before_the_rename() -> None:
     spec = agent_spec(hostmetrics={}, filelog={"include": ["/x"]})
     spec["resource_detection"] = {"detectors": ["env"]}

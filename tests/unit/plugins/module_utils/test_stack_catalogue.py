@@ -75,7 +75,7 @@ def test_each_signal_can_go_to_the_backends_that_accept_and_serve_it() -> None:
                                               "logs": ["loki", "victorialogs"]}
     assert lookup_path("backends") == ["tempo", "jaeger", "mimir", "prometheus", "loki", "victorialogs"]
     groups = lookup_path("inventory_groups")
-    assert groups == {**{name: name for name in CATALOGUE}, "demo": "demo"}
+    assert groups == {**{name: name for name in CATALOGUE}, "demo": "demo", "otel_agents": "otel_agents"}
 
 
 @pytest.mark.parametrize("name", sorted(CATALOGUE))

@@ -23,7 +23,7 @@ def test_all_in_one_moves_the_traces_receivers_off_the_collectors_ports() -> Non
     assert wired["traces"]["otlp_grpc_endpoint"] == "0.0.0.0:14317" and wired["traces"]["otlp_grpc_port"] == 14317
     assert wired["traces"]["query"] == "http://aio:16686" and wired["traces"]["metrics"] == "aio:14269"
     assert wired["metrics"]["query"] == "http://aio:9090" and wired["logs"]["http"] == "http://aio:9428"
-    assert wired["otel_collector"] == {"hosts": ["aio"], "address": "aio", "otlp_http": "http://aio:4318",
+    assert wired["otel_collector"] == {"hosts": ["aio"], "agents": [], "address": "aio", "otlp_http": "http://aio:4318",
                                        "otlp_grpc": "aio:4317", "gateway_otlp_grpc": "aio:4317", "kubernetes": False}
     assert wired["grafana"] == {"host": "", "address": "", "http": ""}
 
@@ -47,6 +47,26 @@ def test_on_kubernetes_components_are_services_in_the_namespace() -> None:
     assert wired["otel_collector"]["otlp_grpc"] == "otelcol-agent.obs.svc:4317"
     assert wired["otel_collector"]["gateway_otlp_grpc"] == "otelcol-gateway.obs.svc:4317"
     assert wired["otel_collector"]["kubernetes"] is True
+
+
+def test_every_host_but_the_gateways_and_clusters_gets_an_agent_by_default() -> None:
+    groups = {"otel_collector": ["c"], "jaeger": ["j"], "prometheus": ["p"], "victorialogs": ["v"], "demo": ["d"],
+              "all": ["c", "j", "p", "v", "d", "k"]}
+    wired = stack_endpoints(inventory(groups, {"k": {"lgtm_platform": "kubernetes"}}), BACKENDS, tls=False)
+    # The gateway's collector reads its own host; a host that stands for a cluster has node agents instead.
+    assert wired["otel_collector"]["agents"] == ["j", "p", "v", "d"]
+    # The agent on the traces host keeps the OTLP ports: the backend's receivers move up.
+    assert wired["traces"]["otlp_grpc_endpoint"] == "0.0.0.0:14317"
+    assert wired["otel_collector"]["otlp_grpc"] == "c:4317"
+
+
+def test_the_otel_agents_group_chooses_the_agents() -> None:
+    groups = {"otel_collector": ["c"], "jaeger": ["j"], "prometheus": ["p"], "victorialogs": ["v"],
+              "all": ["c", "j", "p", "v"], "otel_agents": ["c", "v"]}
+    wired = stack_endpoints(inventory(groups), BACKENDS, tls=False)
+    assert wired["otel_collector"]["agents"] == ["v"]
+    groups["otel_agents"] = []
+    assert stack_endpoints(inventory(groups), BACKENDS, tls=False)["otel_collector"]["agents"] == []
 
 
 def test_a_bad_host_setting_is_named() -> None:
