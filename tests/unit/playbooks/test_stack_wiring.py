@@ -183,6 +183,9 @@ def test_every_other_host_gets_an_agent_that_reads_its_host_and_forwards_to_the_
     # The agent is on the applications' host: everything it sends carries the host's name.
     assert all("resource_detection" in pipeline["processors"] for pipeline in pipelines.values())
     assert "file_storage/queue" in agent["extensions"] and "file_storage/filelog_host" in agent["extensions"]
+    # The offsets have a folder of their own: a spec with the disk queue off keeps them too.
+    assert agent["extensions"]["file_storage/filelog_host"]["directory"] == "/var/lib/otelcol/offsets"
+    assert out["gateway_host"]["extensions"]["file_storage/filelog_host"]["directory"] == "/var/lib/otelcol/offsets"
     # The gateway reads its own host in pipelines of their own; only those get its host's name.
     gateway = out["gateway_host"]["service"]["pipelines"]
     assert gateway["metrics/host"]["receivers"] == ["host_metrics"]
