@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,13 +51,21 @@ KUBERNETES_TLS_VARS = {
 }
 
 
-def scenario_inventory(scenario: str, ephemeral: Path) -> dict[str, Any]:
-    """The scenario's groups and host vars, every host on the local connection."""
-    source = "kubernetes" if scenario == "kubernetes_tls" else scenario
-    text = (REPO / "molecule" / source / "molecule.yml").read_text()
+def molecule_config(path: Path, scenario: str, ephemeral: Path) -> dict[str, Any]:
+    """A Molecule config file with the variables Molecule fills in (${NAME-default} from the environment)."""
+    text = path.read_text()
     text = text.replace("${MOLECULE_EPHEMERAL_DIRECTORY}", str(ephemeral / scenario))
     text = text.replace("${MOLECULE_PROJECT_DIRECTORY}", str(REPO))
-    molecule = yaml.safe_load(text)
+    text = re.sub(r"\$\{([A-Z_]+)-([^}]*)\}", lambda match: os.environ.get(match[1], match[2]), text)
+    return yaml.safe_load(text)
+
+
+def scenario_inventory(scenario: str, ephemeral: Path) -> dict[str, Any]:
+    """The scenario's groups and host vars, every host on the local connection; the group vars of
+    every scenario (.config/molecule/config.yml) under the scenario's own, as Molecule merges them."""
+    source = "kubernetes" if scenario == "kubernetes_tls" else scenario
+    molecule = molecule_config(REPO / "molecule" / source / "molecule.yml", scenario, ephemeral)
+    shared = molecule_config(REPO / ".config" / "molecule" / "config.yml", scenario, ephemeral)
     inventory = molecule.get("provisioner", {}).get("inventory", {})
     host_vars: dict[str, dict] = inventory.get("host_vars", {})
     hosts: dict[str, dict] = {}
@@ -70,7 +79,8 @@ def scenario_inventory(scenario: str, ephemeral: Path) -> dict[str, Any]:
                        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}
         for group in platform.get("groups", []):
             groups.setdefault(group, {"hosts": {}})["hosts"][name] = {}
-    all_vars = inventory.get("group_vars", {}).get("all", {})
+    all_vars = {**shared.get("provisioner", {}).get("inventory", {}).get("group_vars", {}).get("all", {}),
+                **inventory.get("group_vars", {}).get("all", {})}
     return {"all": {"hosts": hosts, "vars": all_vars, "children": groups}}
 
 
