@@ -164,6 +164,8 @@ def stack_spec(ports: Ports) -> Config:
 
     sink = {"address": "127.0.0.1"}
     variables = {
+        # The role's defaults are what the spec is templated beside (its data folder, say).
+        **trusted(yaml.safe_load(COLLECTOR_DEFAULTS.read_text())),
         **trusted(yaml.safe_load(STACK_VARS.read_text())),
         "wiring_endpoints": {
             "traces": {**sink, "type": LAB_BACKENDS["traces"], "otlp_grpc_port": ports.sink_grpc},

@@ -351,13 +351,23 @@ def k8s_attributes_id(version: Version) -> str:
     return versioned_type("processors", "k8sattributes", version)
 
 
+def resource_detection_id(version: Version) -> str:
+    """The id of the resourcedetection processor, named for the target version."""
+    return versioned_type("processors", "resourcedetection", version)
+
+
 def is_k8s_attributes(processor_id: str) -> bool:
     """True for the id of a k8sattributes processor, under either type name ('k8sattributes/x', 'k8s_attributes')."""
     return canonical_type("processors", component_type(processor_id)) == "k8sattributes"
 
 
-def connector_rendered_id(connector: ConnectorSpec, version: Version) -> str:
-    """The connector id in the rendered config: the spec's name, the version's type name."""
-    name = connector.component_id.split("/", 1)[1] if "/" in connector.component_id else None
-    rendered_type = versioned_type("connectors", connector.type, version)
+def rendered_component_id(kind: str, component_id: str, old_type: str, version: Version) -> str:
+    """A spec component's id in the rendered config: the spec's name, the version's type name."""
+    name = component_id.split("/", 1)[1] if "/" in component_id else None
+    rendered_type = versioned_type(kind, old_type, version)
     return f"{rendered_type}/{name}" if name else rendered_type
+
+
+def connector_rendered_id(connector: ConnectorSpec, version: Version) -> str:
+    """The connector id in the rendered config."""
+    return rendered_component_id("connectors", connector.component_id, connector.type, version)

@@ -22,6 +22,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, COLLECTOR_OTLP_GRPC, CONNECTOR_SIGNALS, EXPORTER_BATCHING_VERSION, ID_NAME_MAX_LENGTH,
     RECEIVER_SIGNALS, component_type, default_port, is_k8s_attributes, k8s_attributes_id, removed_component,
+    resource_detection_id,
     versioned_type, format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
@@ -126,8 +127,7 @@ def emitted_components(spec: Spec) -> List[Tuple[str, str, str]]:
     if spec.agent is not None:
         found.append((spec.agent.path, "processors", k8s_attributes_id(version)))
     if spec.resource_detection is not None:
-        found.append(("spec.resource_detection", "processors", versioned_type("processors", "resourcedetection",
-                                                                              version)))
+        found.append(("spec.resource_detection", "processors", resource_detection_id(version)))
     if spec.resource_attributes:
         found.append(("spec.resource_attributes", "processors", "resource"))
     if version < EXPORTER_BATCHING_VERSION:

@@ -38,8 +38,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_ac
     read_auth, read_receiver_auth, read_scrape_job,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_bool, read_component_id,
-    read_dimensions, read_duration, read_durations, read_int, read_mapping, read_name, read_number,
+    NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_absolute_path, read_bool,
+    read_component_id, read_dimensions, read_duration, read_durations, read_int, read_mapping, read_name, read_number,
     read_positive_duration, read_str, read_str_list, read_str_map,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import component as catalogue_component
@@ -439,10 +439,7 @@ def read_persistent_queue(spec: Mapping) -> Optional[str]:
     check_keys(queue, "spec.persistent_queue", ("enabled", "directory"))
     if not read_bool(queue.get("enabled", True), "spec.persistent_queue.enabled"):
         return None
-    directory = read_str(queue.get("directory"), "spec.persistent_queue.directory")
-    if not directory.startswith("/"):
-        raise SpecError(f"spec.persistent_queue.directory: expected an absolute path, got {directory!r}")
-    return directory
+    return read_absolute_path(queue.get("directory"), "spec.persistent_queue.directory")
 
 
 ExtensionAddresses = Tuple[ListenAddress, Optional[ListenAddress], Optional[ListenAddress]]

@@ -21,16 +21,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     FileLogSpec, HostMetricsSpec, JournaldSpec, Problems, ReceiverSpec, ResourceDetectionSpec, SpecError,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    check_keys, read_bool, read_mapping, read_positive_duration, read_str, read_str_list,
+    check_keys, read_absolute_path, read_bool, read_distinct, read_mapping, read_positive_duration, read_str,
+    read_str_list,
 )
-
-
-def read_absolute_path(value: Any, path: str) -> str:
-    """An absolute path (a glob is allowed where the caller says so)."""
-    text = read_str(value, path)
-    if not text.startswith("/"):
-        raise SpecError(f"{path}: expected an absolute path, got {text!r}")
-    return text
 
 
 def read_globs(value: Any, path: str) -> List[str]:
@@ -167,17 +160,13 @@ def read_resource_detection(spec: Mapping) -> Optional[ResourceDetectionSpec]:
     mapping = read_mapping(spec["resource_detection"], path)
     check_keys(mapping, path, ("detectors", "override", "timeout", "pipelines"))
     problems = Problems()
-    detectors = problems.attempt(read_str_list, mapping.get("detectors", list(RESOURCE_DETECTORS)),
-                                 f"{path}.detectors", default=[]) or []
-    for index, name in enumerate(detectors):
-        if name not in RESOURCE_DETECTORS:
-            problems.add(f"{path}.detectors[{index}]: {name!r} is not accepted; accepted: "
-                         f"{', '.join(RESOURCE_DETECTORS)} (cloud detectors ask metadata services that exist "
-                         f"only in their clouds)")
+    refusal = (f"is not accepted; accepted: {', '.join(RESOURCE_DETECTORS)} (cloud detectors ask metadata "
+               f"services that exist only in their clouds)")
+    detectors = problems.attempt(read_distinct, mapping.get("detectors", list(RESOURCE_DETECTORS)),
+                                 f"{path}.detectors", lambda name: None if name in RESOURCE_DETECTORS else refusal,
+                                 default=[]) or []
     if not detectors and not problems.items:
         problems.add(f"{path}.detectors: empty; name system, env or both, or leave resource_detection out")
-    if len(set(detectors)) != len(detectors):
-        problems.add(f"{path}.detectors: a detector is named twice")
     result = ResourceDetectionSpec(detectors=detectors)
     if "override" in mapping:
         result.override = problems.attempt(read_bool, mapping["override"], f"{path}.override", default=False)

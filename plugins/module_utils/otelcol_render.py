@@ -14,14 +14,14 @@ import copy
 from typing import Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render_host import (
-    offsets_extensions, receiver_rendered_id, render_host_receiver, render_resource_detection, resource_detection_id,
+    file_storage_extension, offsets_extensions, receiver_rendered_id, render_host_receiver, render_resource_detection,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
     BackendSpec, Config, ConnectorSpec, KubernetesSpec, PipelineSpec, ReceiverSpec, SamplingSpec, Spec, TlsSpec,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, backend_exporter_id, backend_protocol, connector_rendered_id, exporters_batch_themselves,
-    k8s_attributes_id,
+    k8s_attributes_id, resource_detection_id,
 )
 
 PERSISTENT_QUEUE_STORAGE_ID = "file_storage/queue"
@@ -309,11 +309,7 @@ def render(spec: Spec) -> Config:
     extensions: Config = {"health_check": {"endpoint": spec.health_check.text}}
     if spec.persistent_queue_directory is not None and any(
             persistent_queue_applies(spec, backend) for backend in spec.backends.values()):
-        extensions[PERSISTENT_QUEUE_STORAGE_ID] = {
-            "directory": spec.persistent_queue_directory,
-            "create_directory": True,
-            "timeout": "1s",
-        }
+        extensions[PERSISTENT_QUEUE_STORAGE_ID] = file_storage_extension(spec.persistent_queue_directory)
     extensions.update(offsets_extensions(spec))
     if uses_basicauth_extension(spec):
         for backend in spec.backends.values():

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    FILELOG_FORMATS, HOSTMETRICS_EXCLUDED_MOUNT_POINTS, HOSTMETRICS_VIRTUAL_FS_TYPES, versioned_type,
+    FILELOG_FORMATS, HOSTMETRICS_EXCLUDED_MOUNT_POINTS, HOSTMETRICS_VIRTUAL_FS_TYPES, rendered_component_id,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
     Config, FileLogSpec, HostMetricsSpec, JournaldSpec, ReceiverSpec, ResourceDetectionSpec, Spec, Version,
@@ -21,10 +21,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 
 
 def receiver_rendered_id(receiver: ReceiverSpec, version: Version) -> str:
-    """A receiver's id in the rendered config: the spec's name, the target version's type name."""
-    name = receiver.component_id.split("/", 1)[1] if "/" in receiver.component_id else None
-    rendered_type = versioned_type("receivers", receiver.type, version)
-    return f"{rendered_type}/{name}" if name else rendered_type
+    """A receiver's id in the rendered config."""
+    return rendered_component_id("receivers", receiver.component_id, receiver.type, version)
 
 
 def offsets_storage_id(receiver: ReceiverSpec) -> str:
@@ -105,20 +103,19 @@ def render_host_receiver(receiver: ReceiverSpec) -> Optional[Config]:
     return None
 
 
+def file_storage_extension(directory: str) -> Config:
+    """A file_storage extension in a folder the collector creates if missing (the disk queue's, offsets')."""
+    return {"directory": directory, "create_directory": True, "timeout": "1s"}
+
+
 def offsets_extensions(spec: Spec) -> Config:
     """One file_storage extension per log receiver that keeps offsets."""
     extensions: Config = {}
     for receiver in spec.receivers.values():
         directory = receiver.offsets_directory
         if directory is not None:
-            extensions[offsets_storage_id(receiver)] = {"directory": directory, "create_directory": True,
-                                                        "timeout": "1s"}
+            extensions[offsets_storage_id(receiver)] = file_storage_extension(directory)
     return extensions
-
-
-def resource_detection_id(version: Version) -> str:
-    """The resourcedetection processor's id, named for the target version."""
-    return versioned_type("processors", "resourcedetection", version)
 
 
 def render_resource_detection(detection: ResourceDetectionSpec) -> Config:

@@ -193,6 +193,14 @@ def read_positive_duration(value: Any, path: str) -> str:
     return text
 
 
+def read_absolute_path(value: Any, path: str) -> str:
+    """An absolute path (a glob where the caller reads one)."""
+    text = read_str(value, path)
+    if not text.startswith("/"):
+        raise SpecError(f"{path}: expected an absolute path, got {text!r}")
+    return text
+
+
 def read_distinct(value: Any, path: str, refusal: Callable[[str], Optional[str]]) -> List[str]:
     """A list of strings, each listed once; refusal(item) says why an item is refused (None: accepted)."""
     items = read_str_list(value, path)
