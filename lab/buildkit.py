@@ -44,9 +44,13 @@ def go_env() -> dict[str, str]:
     # Release binaries upstream are static; GOTOOLCHAIN=local stops go from
     # trying to download another toolchain that a go.mod might ask for; a
     # module's own go.work (Prometheus ships one) names folders its published
-    # zip lacks, so builds use the module's go.mod alone.
+    # zip lacks, so builds use the module's go.mod alone. The compiler and linker are Go
+    # programs that spend much of their time collecting garbage: GOGC=400 trades memory for
+    # CPU (VictoriaLogs' build from an empty build cache: 8 % less CPU and wall time, peak
+    # 470 -> 650 MiB a compile, median of 3 each; the collector's link stays at 2.4 GiB either
+    # way). Recipe keys leave it out: the binaries are the same.
     return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GOWORK": "off",
-            "GOBIN": str(TOOLS / "bin"), "GONOSUMDB": ",".join(SUMDB_GAPS)}
+            "GOBIN": str(TOOLS / "bin"), "GONOSUMDB": ",".join(SUMDB_GAPS), "GOGC": "400"}
 
 
 def run(component: str, step: str, argv: list[str], cwd: Path | None = None,

@@ -13,10 +13,10 @@ status=0
 for phase in "$@"; do
   start=$SECONDS
   if "${MAKE:-make}" --no-print-directory "$phase"; then
-    rows+=("$(printf '%-12s %6ss  passed' "$phase" $((SECONDS - start)))")
+    rows+=("$(printf '%-16s %6ss  passed' "$phase" $((SECONDS - start)))")
   else
     status=$?
-    rows+=("$(printf '%-12s %6ss  FAILED (exit %s)' "$phase" $((SECONDS - start)) "$status")")
+    rows+=("$(printf '%-16s %6ss  FAILED (exit %s)' "$phase" $((SECONDS - start)) "$status")")
     break
   fi
 done
@@ -24,6 +24,6 @@ done
   echo
   echo "make test, wall time per phase ($(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo 'no git')):"
   printf '%s\n' "${rows[@]}"
-  printf '%-12s %6ss\n' "total" $((SECONDS - total_start))
+  printf '%-16s %6ss\n' "total" $((SECONDS - total_start))
 } | tee "$table"
 exit "$status"
