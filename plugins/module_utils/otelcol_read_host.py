@@ -57,19 +57,17 @@ def read_host_metrics(mapping: Mapping, path: str) -> HostMetricsSpec:
         spec.collection_interval = problems.attempt(read_positive_duration, mapping["collection_interval"],
                                                     f"{path}.collection_interval", default=spec.collection_interval)
     if "scrapers" in mapping:
-        scrapers = problems.attempt(read_str_list, mapping["scrapers"], f"{path}.scrapers", default=[]) or []
-        for index, name in enumerate(scrapers):
+        def refusal(name: str) -> Optional[str]:
+            if name == "process":
+                return (f"(the per-process scraper) multiplies series by the host's process count; turn it on with "
+                        f"{path}.per_process: true")
             if name not in HOSTMETRICS_ALL_SCRAPERS:
-                problems.add(f"{path}.scrapers[{index}]: unknown scraper {name!r}; accepted: "
-                             f"{', '.join(HOSTMETRICS_ALL_SCRAPERS)}")
-            elif name == "process":
-                problems.add(f"{path}.scrapers[{index}]: the per-process scraper multiplies series by the host's "
-                             f"process count; turn it on with {path}.per_process: true")
-        if not scrapers and mapping["scrapers"] is not None:
+                return f"is not a scraper; accepted: {', '.join(HOSTMETRICS_ALL_SCRAPERS)}"
+            return None
+        scrapers = problems.attempt(read_distinct, mapping["scrapers"], f"{path}.scrapers", refusal)
+        if scrapers == []:
             problems.add(f"{path}.scrapers: empty; name at least one scraper or leave the key out for the defaults")
-        if len(set(scrapers)) != len(scrapers):
-            problems.add(f"{path}.scrapers: a scraper is named twice")
-        spec.scrapers = scrapers
+        spec.scrapers = scrapers or []
     if problems.attempt(read_bool, mapping.get("per_process", False), f"{path}.per_process"):
         spec.scrapers.append("process")
     if mapping.get("root_path") is not None:

@@ -77,7 +77,8 @@ def test_hostmetrics_per_process_is_a_switch_and_root_path_is_for_containers() -
 
 
 @pytest.mark.parametrize("settings_,message", [
-    ({"scrapers": ["cpu", "gpu"]}, "receivers.hostmetrics.scrapers[1]: unknown scraper 'gpu'"),
+    ({"scrapers": ["cpu", "gpu"]}, "receivers.hostmetrics.scrapers[1]: 'gpu' is not a scraper; accepted: cpu"),
+    ({"scrapers": ["cpu", "memory", "cpu"]}, "receivers.hostmetrics.scrapers[2]: 'cpu' is listed twice"),
     ({"scrapers": ["process"]}, "turn it on with spec.receivers.hostmetrics.per_process: true"),
     ({"scrapers": []}, "spec.receivers.hostmetrics.scrapers: empty"),
     ({"per_process": "yes"}, "spec.receivers.hostmetrics.per_process: expected true or false"),
