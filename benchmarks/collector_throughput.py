@@ -147,9 +147,9 @@ def plain(data: Any) -> Any:
     return json.loads(json.dumps(data))
 
 
-def stack_spec(ports: Ports) -> Config:
-    """lgtm_stack_collector_spec as Ansible templates it for site.yml, with the lab's
-    backends at the sink and the scrape job on this run's two telemetry endpoints."""
+def stack_var(name: str, variables: Dict[str, Any]) -> Any:
+    """A variable of playbooks/vars/stack.yml as Ansible templates it for site.yml, beside the
+    collector role's defaults (its data folder, say), the given variables winning over both."""
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
 
@@ -162,20 +162,23 @@ def stack_spec(ports: Ports) -> Config:
             return [trusted(item) for item in value]
         return value
 
+    templar = Templar(loader=DataLoader(), variables={**trusted(yaml.safe_load(COLLECTOR_DEFAULTS.read_text())),
+                                                      **trusted(yaml.safe_load(STACK_VARS.read_text())), **variables})
+    return plain(templar.template(trust_as_template("{{ %s }}" % name)))
+
+
+def stack_spec(ports: Ports) -> Config:
+    """lgtm_stack_collector_spec as Ansible templates it for site.yml, with the lab's
+    backends at the sink and the scrape job on this run's two telemetry endpoints."""
     sink = {"address": "127.0.0.1"}
-    variables = {
-        # The role's defaults are what the spec is templated beside (its data folder, say).
-        **trusted(yaml.safe_load(COLLECTOR_DEFAULTS.read_text())),
-        **trusted(yaml.safe_load(STACK_VARS.read_text())),
+    return stack_var("lgtm_stack_collector_spec", {
         "wiring_endpoints": {
             "traces": {**sink, "type": LAB_BACKENDS["traces"], "otlp_grpc_port": ports.sink_grpc},
             "metrics": {**sink, "type": LAB_BACKENDS["metrics"], "port": ports.sink_http},
             "logs": {**sink, "type": LAB_BACKENDS["logs"], "port": ports.sink_http},
         },
         "lgtm_stack_scrape_targets": [f"127.0.0.1:{ports.telemetry}", f"127.0.0.1:{ports.sink_telemetry}"],
-    }
-    templar = Templar(loader=DataLoader(), variables=variables)
-    return plain(templar.template(trust_as_template("{{ lgtm_stack_collector_spec }}")))
+    })
 
 
 def bench_spec(spec: Config, ports: Ports, host_mib: int, queue_dir: str) -> Config:
@@ -495,7 +498,7 @@ def lab_binary(name: str) -> Path:
 class Lab:
     """The processes of one benchmark: started here, stopped here, on error too."""
 
-    def __init__(self, workdir: Path, collector: Path, telemetrygen: Path, pin: bool, gomemlimit: str):
+    def __init__(self, workdir: Path, collector: Path, telemetrygen: Optional[Path], pin: bool, gomemlimit: str):
         self.workdir, self.collector, self.telemetrygen = workdir, collector, telemetrygen
         self.env = {**os.environ, "GOMEMLIMIT": gomemlimit}
         cpus = sorted(os.sched_getaffinity(0))
@@ -567,6 +570,8 @@ class Lab:
     def send(self, otlp_port: int, clients: int, workers: int, traces: int, log_name: str
              ) -> List[subprocess.Popen[bytes]]:
         """telemetrygen clients; each one's SDK queue holds its whole share, so none is dropped."""
+        if self.telemetrygen is None:
+            raise RunFailed("this lab was started without telemetrygen")
         queue = workers * traces * SPANS_PER_TRACE
         argv = [str(self.telemetrygen), "traces", "--otlp-endpoint", f"127.0.0.1:{otlp_port}", "--otlp-insecure",
                 "--workers", str(workers), "--traces", str(traces), "--child-spans", "1", "--rate", "0",
