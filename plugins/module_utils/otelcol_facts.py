@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
-    BackendSpec, ConnectorSpec, Version,
+    BackendSpec, ConnectorSpec, Spec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import (
     CATALOGUE, Component as CatalogueComponent, default_port as catalogue_port,
@@ -67,6 +67,23 @@ RENAMED_FROM: Dict[Tuple[str, str], str] = {
 # themselves and the batch processor is not added: batching twice only adds
 # latency and memory. Older targets get the batch processor instead.
 EXPORTER_BATCHING_VERSION: Version = (0, 123, 0)
+
+
+# A disk queue sized in bytes: the exporter helper's persistent queue refuses every
+# sizer but `requests` up to v0.129.0 ("persistent queue configured with `storage` only
+# supports `requests` sizer", queuebatch/config.go) and keeps the bytes of what it holds
+# from v0.130.0 on (exporter module v0.130.0, queue/persistent_queue.go). Older targets
+# keep a queue counted in requests (a backend's queue_size).
+DISK_QUEUE_BYTES_VERSION: Version = (0, 130, 0)
+# The disk queue's bound when a spec gives none (a Kubernetes gateway's is half its claim):
+# all exporters' queues together, in MiB. Sized for a gateway: at 0.5 MB/s of serialized
+# OTLP (1,000 spans a second of 500 bytes) it holds about 70 minutes of an outage.
+DEFAULT_DISK_QUEUE_MAX_MIB = 2048
+# The least share of the bound one exporter's queue may get: the largest request an
+# OTLP/gRPC sender sends by default (the receiver's 4 MiB message limit) must fit in an
+# empty queue, else it is refused every time it is retried.
+DISK_QUEUE_MIN_SHARE_MIB = 4
+MIB = 1024 * 1024
 
 
 SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")
@@ -337,6 +354,34 @@ def component_type(component_id: str) -> str:
 def backend_protocol(backend: BackendSpec) -> Optional[BackendProtocol]:
     """The BACKEND_TYPES row for the backend's protocol; None for debug (no network)."""
     return BACKEND_TYPES[backend.type].protocols.get(backend.protocol)
+
+
+def has_remote_write_queue(backend: BackendSpec) -> bool:
+    """prometheusremotewrite has its own queue (remote_write_queue) instead of exporterhelper's sending_queue."""
+    protocol = backend_protocol(backend)
+    return protocol is not None and protocol.exporter == "prometheusremotewrite"
+
+
+def persistent_queue_applies(spec: Spec, backend: BackendSpec) -> bool:
+    """True when a backend's queue is kept on disk."""
+    if spec.persistent_queue_directory is None or backend.persistent is False:
+        return False
+    # remote_write_queue has no storage support.
+    return not has_remote_write_queue(backend)
+
+
+def disk_queue_count(spec: Spec) -> int:
+    """How many exporters keep their queue on disk (a debug backend has no queue)."""
+    return sum(1 for backend in spec.backends.values()
+               if persistent_queue_applies(spec, backend) and backend_protocol(backend) is not None)
+
+
+def disk_queue_share_bytes(spec: Spec) -> Optional[int]:
+    """Each disk queue's bound in bytes: spec.persistent_queue.max_mib shared evenly by the
+    backends that queue on disk; None where the queues count requests."""
+    if spec.persistent_queue_max_mib is None:
+        return None
+    return spec.persistent_queue_max_mib * MIB // max(disk_queue_count(spec), 1)
 
 
 def backend_exporter_id(backend: BackendSpec, version: Version) -> str:

@@ -20,9 +20,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     Config, ListenAddress, Spec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, COLLECTOR_OTLP_GRPC, CONNECTOR_SIGNALS, EXPORTER_BATCHING_VERSION, ID_NAME_MAX_LENGTH,
-    RECEIVER_SIGNALS, component_type, default_port, is_k8s_attributes, k8s_attributes_id, removed_component,
-    resource_detection_id,
+    BACKEND_TYPES, COLLECTOR_OTLP_GRPC, CONNECTOR_SIGNALS, DISK_QUEUE_MIN_SHARE_MIB, EXPORTER_BATCHING_VERSION,
+    ID_NAME_MAX_LENGTH, MIB, RECEIVER_SIGNALS, component_type, default_port, disk_queue_count,
+    disk_queue_share_bytes, is_k8s_attributes, k8s_attributes_id, removed_component, resource_detection_id,
     versioned_type, format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
@@ -535,6 +535,18 @@ def lint_agent_forwards(spec: Spec, problems: List[str]) -> None:
                         f"the pipelines' exporters")
 
 
+def lint_disk_queue(spec: Spec, problems: List[str]) -> None:
+    """Each exporter's share of the disk queue's bound holds the largest request a sender sends by default."""
+    share = disk_queue_share_bytes(spec)
+    if share is None or share >= DISK_QUEUE_MIN_SHARE_MIB * MIB:
+        return
+    queues = disk_queue_count(spec)
+    problems.append(f"spec.persistent_queue.max_mib: {spec.persistent_queue_max_mib} MiB leaves each of the "
+                    f"{queues} disk queues less than {DISK_QUEUE_MIN_SHARE_MIB} MiB, the largest request an OTLP/gRPC "
+                    f"sender sends by default (a larger one is refused every time it is retried); give at least "
+                    f"{queues * DISK_QUEUE_MIN_SHARE_MIB}")
+
+
 def lint_spec(spec: Spec) -> List[str]:
     """Every spec-level problem, each with its spec path."""
     problems: List[str] = []
@@ -547,4 +559,5 @@ def lint_spec(spec: Spec) -> List[str]:
     lint_high_cardinality(spec, problems)
     lint_port_clashes(spec_listen_addresses(spec), problems)
     lint_kubernetes(spec, problems)
+    lint_disk_queue(spec, problems)
     return problems

@@ -31,6 +31,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distrib
     UPSTREAM_CONTRIB, read_distribution,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_kubernetes import read_kubernetes
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_queue import (
+    read_persistent_queue, read_persistent_queue_max_mib,
+)
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_host import (
     read_file_log, read_host_metrics, read_journald, read_resource_detection, settle_offsets_directory,
 )
@@ -38,7 +41,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_ac
     read_auth, read_receiver_auth, read_scrape_job,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_absolute_path, read_bool,
+    NAME_PATTERN, check_keys, check_name_length, parse_host_port, parse_version, read_bool,
     read_component_id, read_dimensions, read_duration, read_durations, read_int, read_mapping, read_name, read_number,
     read_positive_duration, read_str, read_str_list, read_str_map,
 )
@@ -431,17 +434,6 @@ def read_pipeline_entry(pipeline_id: str, value: Any, path: str) -> PipelineSpec
     return read_pipeline(pipeline_id, value, path)
 
 
-def read_persistent_queue(spec: Mapping) -> Optional[str]:
-    """The persistent queue directory, or None when the persistent queue is off."""
-    if spec.get("persistent_queue") is None:
-        return None
-    queue = read_mapping(spec["persistent_queue"], "spec.persistent_queue")
-    check_keys(queue, "spec.persistent_queue", ("enabled", "directory"))
-    if not read_bool(queue.get("enabled", True), "spec.persistent_queue.enabled"):
-        return None
-    return read_absolute_path(queue.get("directory"), "spec.persistent_queue.directory")
-
-
 ExtensionAddresses = Tuple[ListenAddress, Optional[ListenAddress], Optional[ListenAddress]]
 
 
@@ -564,17 +556,20 @@ def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
     log_level = problems.attempt(read_str, telemetry.get("log_level", "info"), "spec.telemetry.log_level",
                                  ("debug", "info", "warn", "error"), default="info")
 
+    kubernetes = problems.attempt(read_kubernetes, spec)
     return Spec(
         version=version, memory=memory, receivers=receivers, backends=backends, connectors=connectors,
         processors=processors, pipelines=pipelines, resource_attributes=resource_attributes,
-        persistent_queue_directory=persistent_directory, health_check=health_check, pprof=pprof, zpages=zpages,
+        persistent_queue_directory=persistent_directory,
+        persistent_queue_max_mib=problems.attempt(read_persistent_queue_max_mib, spec, version, kubernetes),
+        health_check=health_check, pprof=pprof, zpages=zpages,
         telemetry_metrics=telemetry_metrics, telemetry_metrics_level=metrics_level, log_level=log_level,
         batch=problems.attempt(read_batch, spec, default=BatchSpec()),
         overrides=problems.attempt(read_overrides, spec, default={}),
         distribution=problems.attempt(read_distribution, spec["distribution"], "spec.distribution",
                                       default=UPSTREAM_CONTRIB) if spec.get("distribution") is not None
         else UPSTREAM_CONTRIB,
-        kubernetes=problems.attempt(read_kubernetes, spec),
+        kubernetes=kubernetes,
         resource_detection=problems.attempt(read_resource_detection, spec),
         problems=problems.items, unreadable=unreadable,
         pipelines_incomplete=len(pipelines) < pipeline_count,

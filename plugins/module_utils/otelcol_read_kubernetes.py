@@ -5,7 +5,8 @@
 
 The key absent (or null) is a plain host collector. An ``agent`` (a DaemonSet,
 one per node) also takes the settings of the k8sattributes processor it runs;
-a ``gateway`` (a Deployment behind a Service) takes nothing else. The rules
+a ``gateway`` (a Deployment behind a Service) takes the size of its claim,
+which holds its disk queue (the queue's bound is derived from it). The rules
 that need the whole spec (an agent does not sample, ...) are in the lint stage.
 """
 
@@ -22,10 +23,11 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
     K8S_ATTRIBUTES_METADATA_KEYS, KUBERNETES_AGENT_METADATA, KUBERNETES_NODE_NAME_ENV, KUBERNETES_ROLES,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    check_keys, read_distinct, read_mapping, read_str,
+    check_keys, read_distinct, read_mapping, read_quantity_mib, read_str,
 )
 
 AGENT_KEYS = ("node_name_env", "metadata")
+GATEWAY_KEYS = ("storage_size",)
 
 # An environment variable name the way a shell (and every collector image) reads it.
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -58,7 +60,7 @@ def read_kubernetes(spec: Mapping) -> Optional[KubernetesSpec]:
         return None
     mapping = read_mapping(spec["kubernetes"], path)
     problems = Problems()
-    problems.attempt(check_keys, mapping, path, ("role",) + AGENT_KEYS)
+    problems.attempt(check_keys, mapping, path, ("role",) + AGENT_KEYS + GATEWAY_KEYS)
     role = None
     if "role" not in mapping:
         problems.add(f"{path}.role: missing; accepted: agent (a DaemonSet: one collector per node, which tags the "
@@ -70,8 +72,14 @@ def read_kubernetes(spec: Mapping) -> Optional[KubernetesSpec]:
             if key in mapping:
                 problems.add(f"{path}.{key}: only an agent (role: agent) takes {key}: a gateway runs no "
                              f"k8sattributes processor, the agents tag the data before it arrives; remove it")
+        storage_mib = None
+        if mapping.get("storage_size") is not None:
+            storage_mib = problems.attempt(read_quantity_mib, mapping["storage_size"], f"{path}.storage_size")
         problems.raise_if_any()
-        return KubernetesSpec(role=role, path=path)
+        return KubernetesSpec(role=role, path=path, storage_mib=storage_mib)
+    if mapping.get("storage_size") is not None:
+        problems.add(f"{path}.storage_size: only a gateway (role: gateway) has a claim; an agent's DaemonSet pod "
+                     f"keeps no queue on disk; remove it")
     # An agent, or a role that could not be read: the agent's keys are read either way so that all is reported.
     node_name_env = problems.attempt(read_env_name, mapping.get("node_name_env", KUBERNETES_NODE_NAME_ENV),
                                      f"{path}.node_name_env")

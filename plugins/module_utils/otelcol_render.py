@@ -20,8 +20,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     BackendSpec, Config, ConnectorSpec, KubernetesSpec, PipelineSpec, ReceiverSpec, SamplingSpec, Spec, TlsSpec,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, backend_exporter_id, backend_protocol, connector_rendered_id, exporters_batch_themselves,
-    k8s_attributes_id, resource_detection_id,
+    BACKEND_TYPES, backend_exporter_id, backend_protocol, connector_rendered_id, disk_queue_share_bytes,
+    exporters_batch_themselves, has_remote_write_queue, k8s_attributes_id, persistent_queue_applies,
+    resource_detection_id,
 )
 
 PERSISTENT_QUEUE_STORAGE_ID = "file_storage/queue"
@@ -56,17 +57,17 @@ def backend_endpoint(backend: BackendSpec) -> str:
     return f"{scheme}://{backend.host}:{port}{protocol.path}"
 
 
-def has_remote_write_queue(backend: BackendSpec) -> bool:
-    """prometheusremotewrite has its own queue (remote_write_queue) instead of exporterhelper's sending_queue."""
-    protocol = backend_protocol(backend)
-    return protocol is not None and protocol.exporter == "prometheusremotewrite"
-
-
 def render_sending_queue(spec: Spec, backend: BackendSpec) -> Config:
     """The exporterhelper sending queue of a backend's exporter, with batching from spec.batch."""
     queue: Config = {"enabled": True, "num_consumers": 10, "queue_size": backend.queue_size}
     if persistent_queue_applies(spec, backend):
         queue["storage"] = PERSISTENT_QUEUE_STORAGE_ID
+        share = disk_queue_share_bytes(spec)
+        if share is not None:
+            # Bounded in bytes on disk: when full, the queue refuses new data with a
+            # retryable error (block_on_overflow stays false), which the receiver hands
+            # to the sender as "unavailable"; what it accepted stays until delivered.
+            queue.update(sizer="bytes", queue_size=share)
     if exporters_batch_themselves(spec.version):
         # The queue counts requests; the batch counts items, so min_size is not
         # bounded by queue_size (the collector checks that only for equal sizers).
@@ -77,14 +78,6 @@ def render_sending_queue(spec: Spec, backend: BackendSpec) -> Config:
             "max_size": spec.batch.max_size,
         }
     return queue
-
-
-def persistent_queue_applies(spec: Spec, backend: BackendSpec) -> bool:
-    """True when a backend's queue is kept on disk."""
-    if spec.persistent_queue_directory is None or backend.persistent is False:
-        return False
-    # remote_write_queue has no storage support.
-    return not has_remote_write_queue(backend)
 
 
 RETRY_ON_FAILURE: Config = {

@@ -239,6 +239,7 @@ class KubernetesSpec:
     path: str
     node_name_env: Optional[str] = None  # agent only: the variable holding the node's name
     metadata: List[str] = field(default_factory=list)  # agent only: the k8sattributes extract.metadata
+    storage_mib: Optional[int] = None  # gateway only: its claim (storage_size), in MiB
 
 
 @dataclass
@@ -273,6 +274,9 @@ class Spec:
     kubernetes: Optional[KubernetesSpec] = None
     # What the collector adds about its own host to every signal; None: nothing.
     resource_detection: Optional[ResourceDetectionSpec] = None
+    # The disk queue's bound in MiB, all exporters' queues together; None: each queue
+    # counts requests (a backend's queue_size), as collectors before the bytes sizer do.
+    persistent_queue_max_mib: Optional[int] = None
     # Problems found while reading, and the names of the items that could not be
     # read (lint skips references to them rather than call them undefined).
     problems: List[str] = field(default_factory=list)

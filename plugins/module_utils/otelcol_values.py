@@ -31,6 +31,10 @@ NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 
 DURATION_PATTERN = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
 VERSION_PATTERN = re.compile(r"v?[0-9]+\.[0-9]+\.[0-9]+")
+# A Kubernetes resource quantity in bytes: a number and a binary or decimal suffix (none: bytes).
+QUANTITY_PATTERN = re.compile(r"([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?")
+QUANTITY_FACTORS = {None: 1, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50,
+                    "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15}
 HOST_PORT_PATTERN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]*):([0-9]+)")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -220,6 +224,19 @@ def read_dimensions(value: Any, path: str, builtin: Sequence[str]) -> List[str]:
     refusal = (f"is a dimension the connector always adds ({', '.join(builtin)}); the collector refuses it as a "
                f"duplicate; remove it")
     return read_distinct(value, path, lambda dimension: refusal if dimension in builtin else None)
+
+
+def read_quantity_mib(value: Any, path: str) -> int:
+    """A Kubernetes storage quantity ("1Gi", "500M"), in whole MiB."""
+    text = read_str(value, path)
+    match = QUANTITY_PATTERN.fullmatch(text)
+    if not match:
+        raise SpecError(f"{path}: {text!r} is not a storage size; accepted: a number with Ki, Mi, Gi, Ti, Pi, k, M, "
+                        f"G, T or P, e.g. \"1Gi\"")
+    mib = int(float(match.group(1)) * QUANTITY_FACTORS[match.group(2)]) // 2 ** 20
+    if mib < 1:
+        raise SpecError(f"{path}: {text!r} is less than 1 MiB")
+    return mib
 
 
 def parse_host_port(value: Any, path: str) -> ListenAddress:

@@ -260,6 +260,47 @@ def test_retries_never_stop_where_the_queue_is_on_disk() -> None:
     assert otelcol_config(base_spec())["exporters"]["otlp_http/loki"]["retry_on_failure"]["max_elapsed_time"] == "300s"
 
 
+MIB = 1024 * 1024
+
+
+def test_disk_queue_bounded_in_bytes_shared_by_the_exporters() -> None:
+    """The disk queue's bound (issue 18) is spec.persistent_queue.max_mib, shared evenly by the
+    exporters that queue on disk; a queue in memory keeps counting requests."""
+    spec = with_changes(persistent_queue={"directory": "/q", "max_mib": 300})
+    spec["backends"]["tempo"]["persistent"] = False
+    exporters = otelcol_config(spec)["exporters"]
+    for exporter_id in ("otlp_http/loki", "otlp_http/mimir"):
+        queue = exporters[exporter_id]["sending_queue"]
+        assert (queue["sizer"], queue["queue_size"], queue["storage"]) == ("bytes", 150 * MIB, "file_storage/queue")
+        assert queue["batch"]["sizer"] == "items"   # the batch keeps its own sizer
+        assert "block_on_overflow" not in queue     # full: refused with a retryable error, not waited on
+    assert "sizer" not in exporters["otlp_grpc/tempo"]["sending_queue"]
+    assert exporters["otlp_grpc/tempo"]["sending_queue"]["queue_size"] == 1000
+
+
+def test_disk_queue_bound_default() -> None:
+    exporters = otelcol_config(with_changes(persistent_queue={"directory": "/q"}))["exporters"]
+    # 2048 MiB by default, three exporters on disk.
+    assert exporters["otlp_grpc/tempo"]["sending_queue"]["queue_size"] == 2048 * MIB // 3
+    assert {exporter["sending_queue"]["sizer"] for exporter in exporters.values()} == {"bytes"}
+
+
+def test_disk_queue_counts_requests_before_the_bytes_sizer() -> None:
+    exporters = otelcol_config(with_changes(persistent_queue={"directory": "/q"}), "0.129.0")["exporters"]
+    queue = exporters["otlp/tempo"]["sending_queue"]   # otlp_grpc is a later release's name
+    assert (queue["storage"], queue["queue_size"]) == ("file_storage/queue", 1000) and "sizer" not in queue
+    message = render_error(with_changes(persistent_queue={"directory": "/q", "max_mib": 64}), "0.129.0")
+    assert "spec.persistent_queue.max_mib: collector 0.129.0 counts a disk queue in requests only" in message
+
+
+def test_disk_queue_share_must_hold_a_default_grpc_request() -> None:
+    message = render_error(with_changes(persistent_queue={"directory": "/q", "max_mib": 11}))
+    assert ("spec.persistent_queue.max_mib: 11 MiB leaves each of the 3 disk queues less than 4 MiB, the largest "
+            "request an OTLP/gRPC sender sends by default") in message
+    assert "give at least 12" in message
+    assert otelcol_config(with_changes(persistent_queue={"directory": "/q", "max_mib": 12}))
+
+
 def test_persistent_queue_needs_absolute_directory() -> None:
     message = render_error(with_changes(persistent_queue={"directory": "queue"}))
     assert "spec.persistent_queue.directory: expected an absolute path" in message

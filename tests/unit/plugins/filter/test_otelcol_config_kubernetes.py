@@ -168,7 +168,7 @@ def test_role_must_be_agent_or_gateway(role: str) -> None:
 def test_unknown_kubernetes_key() -> None:
     spec = agent_spec()
     spec["kubernetes"]["namespace"] = "observability"
-    assert ("spec.kubernetes.namespace: unknown key; accepted keys: metadata, node_name_env, role"
+    assert ("spec.kubernetes.namespace: unknown key; accepted keys: metadata, node_name_env, role, storage_size"
             in render_error(spec))
 
 
@@ -178,6 +178,25 @@ def test_agent_only_keys_are_refused_on_a_gateway(key: str, value: Any) -> None:
     spec["kubernetes"][key] = value
     assert (f"spec.kubernetes.{key}: only an agent (role: agent) takes {key}: a gateway runs no k8sattributes "
             f"processor") in render_error(spec)
+
+
+def test_a_gateways_disk_queue_takes_half_its_claim() -> None:
+    """The gateway's claim holds its disk queue: the bound is half the claim unless the spec gives one that fits."""
+    spec = gateway_spec()
+    spec["kubernetes"]["storage_size"] = "3Gi"
+    spec["persistent_queue"] = {"directory": "/var/lib/otelcol/queue"}
+    queues = [exporter["sending_queue"] for exporter in otelcol_config(spec)["exporters"].values()]
+    assert {(queue["sizer"], queue["queue_size"]) for queue in queues} == {("bytes", 1536 * 2 ** 20 // 3)}
+    spec["persistent_queue"]["max_mib"] = 1537
+    assert ("spec.persistent_queue.max_mib: 1537 MiB does not fit twice in the gateway's claim "
+            "(spec.kubernetes.storage_size, 3072 MiB)") in render_error(spec)
+
+
+def test_an_agent_has_no_claim() -> None:
+    spec = agent_spec()
+    spec["kubernetes"]["storage_size"] = "1Gi"
+    assert ("spec.kubernetes.storage_size: only a gateway (role: gateway) has a claim; an agent's DaemonSet pod "
+            "keeps no queue on disk") in render_error(spec)
 
 
 def test_metadata_must_be_known_k8sattributes_keys() -> None:

@@ -161,6 +161,10 @@ def specs(draw: Any) -> Dict[str, Any]:
             st.lists(st.sampled_from(SAFE_RESOURCE_KEYS), min_size=1, max_size=3, unique=True))}
     if draw(st.booleans()):
         spec["persistent_queue"] = {"directory": str(QUEUE_ROOT / draw(st.sampled_from(["a", "b"])))}
+        if draw(st.booleans()):
+            # From the least that leaves every exporter 4 MiB of the bound.
+            spec["persistent_queue"]["max_mib"] = draw(st.integers(min_value=4 * len(spec["backends"]),
+                                                                   max_value=4096))
     if draw(st.booleans()):
         spec["batch"] = {"flush_timeout": draw(st.sampled_from(["100ms", "1s"])),
                          "min_size": draw(st.integers(min_value=1, max_value=10000)), "max_size": 0}
@@ -384,10 +388,14 @@ def boundary_specs() -> List[Dict[str, Any]]:
     connectors["pipelines"]["metrics"]["receivers"] = ["otlp", "spanmetrics"]
     connectors["pipelines"]["traces/a"] = {"receivers": ["forward/a"], "exporters": ["forward/b"]}
     connectors["pipelines"]["traces/b"] = {"receivers": ["forward/b"], "exporters": ["t"]}
-    return [long_names, smallest_rate, tail, connectors]
+    smallest_disk_queue = base()
+    smallest_disk_queue["backends"] = {"t": {"type": "jaeger", "host": "127.0.0.1"},
+                                       "m": {"type": "prometheus", "host": "127.0.0.1"}}
+    smallest_disk_queue["persistent_queue"] = {"directory": str(QUEUE_ROOT / "smallest"), "max_mib": 8}
+    return [long_names, smallest_rate, tail, connectors, smallest_disk_queue]
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_rule_boundaries_pass_collector_validate(index: int) -> None:
     binary = collector_binary()
     validate_with_collector(binary, otelcol_config(boundary_specs()[index]))

@@ -17,6 +17,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values 
     VERSION_PATTERN,
     parse_host_port,
     parse_version,
+    read_quantity_mib,
 )
 
 
@@ -35,3 +36,20 @@ def test_non_ascii_digits_are_not_a_port_or_a_version() -> None:
     with pytest.raises(SpecError, match="expected a collector version"):
         parse_version("0.١٥٩.0", "x")
     assert parse_host_port("0.0.0.0:4317", "x").port == 4317
+
+
+@pytest.mark.parametrize(("quantity", "mib"), [
+    ("1Gi", 1024), ("512Mi", 512), ("1.5Gi", 1536), ("2Ti", 2 * 1024 * 1024), ("1G", 953), ("500M", 476),
+    (str(3 * 2 ** 20), 3),
+])
+def test_storage_quantities_in_mib(quantity: str, mib: int) -> None:
+    assert read_quantity_mib(quantity, "spec.kubernetes.storage_size") == mib
+
+
+@pytest.mark.parametrize(("quantity", "message"), [
+    ("1GB", "is not a storage size"), ("1 Gi", "is not a storage size"), ("-1Gi", "is not a storage size"),
+    ("1Ki", "is less than 1 MiB"), (1024, "expected a non-empty string"),
+])
+def test_bad_storage_quantities_name_the_key(quantity: Any, message: str) -> None:
+    with pytest.raises(SpecError, match=r"spec.kubernetes.storage_size: .*" + message):
+        read_quantity_mib(quantity, "spec.kubernetes.storage_size")
