@@ -22,7 +22,10 @@ loss is the collector's, not the sender's.
 With the persistent queue (site.yml's default) stored must equal sent for every
 signal. With the queue in memory (site.yml re-run with the queue turned off
 through the spec) the restart must lose spans: proof that the first test can
-fail. Then a burst far above a small memory limit, with the traces backend down:
+fail. Then a disk queue bounded to a few MiB, the logs backend down and more
+logs offered than fit: the collector must refuse the rest with a retryable
+answer, the sender resends it once the backend is back, and every record is
+stored once. Then a burst far above a small memory limit, with the traces backend down:
 the senders must see the collector refuse data (back-pressure), and the
 collector must stay the same process, never OOM-killed, its anonymous memory
 under the unit's MemoryMax. Last, site.yml at -vvv with a backend password in
@@ -38,10 +41,16 @@ import secrets
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
 import yaml
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from lgtm_stack import (REPO, Http, failed_tasks, group_host, logs_api, metrics_api, send_counted, site, stored_counted,
                         telemetrygen, traces_api, unit_properties)
 
@@ -164,6 +173,107 @@ def test_memory_queue_loses_data_through_the_same_run(lab, address):
     lost = {signal: result["sent"][signal] - result["stored"][signal] for signal in result["sent"]}
     assert lost["traces"] > 0, f"the in-memory queue lost no spans through the restart: {explain(result)}"
     assert all(count >= 0 for count in lost.values()), f"more stored than sent: {explain(result)}"
+
+
+# --- a full disk queue ------------------------------------------------------------
+
+# Three disk queues (traces, metrics, logs) share the bound: 4 MiB each, the least the filter accepts.
+FULL_QUEUE_MAX_MIB = 12
+# What the sender offers with the logs backend down: 48 requests of 100 records of 1 KiB, about
+# 4.9 MiB, more than the logs queue's 4 MiB share holds.
+FULL_QUEUE_OFFER = {"requests": 48, "records": 100, "record_bytes": 1024}
+RESEND_S = 240                 # the longest the sender keeps resending once the backend is back
+RETRYABLE = (429, 503)         # OTLP/HTTP's retryable answers
+
+
+def logs_request(run_id: str, request: int) -> bytes:
+    """One OTLP logs request: FULL_QUEUE_OFFER["records"] records, each tagged with run.id and its own seq."""
+    records = [LogRecord(time_unix_nano=time.time_ns(), severity_text="INFO",
+                         body=AnyValue(string_value="x" * FULL_QUEUE_OFFER["record_bytes"]),
+                         attributes=[KeyValue(key="run.id", value=AnyValue(string_value=run_id)),
+                                     KeyValue(key="seq", value=AnyValue(int_value=request * 1000 + index))])
+               for index in range(FULL_QUEUE_OFFER["records"])]
+    return ExportLogsServiceRequest(resource_logs=[ResourceLogs(
+        resource=Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value="reliability-full"))]),
+        scope_logs=[ScopeLogs(log_records=records)])]).SerializeToString()
+
+
+def post_logs(address: str, body: bytes) -> int:
+    """POST one request to the collector's OTLP/HTTP port, as an OTLP sender does; the HTTP status."""
+    request = urllib.request.Request(f"http://{address}:4318/v1/logs", data=body, method="POST",
+                                     headers={"Content-Type": "application/x-protobuf"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def stored_logs_distinct(api: Http, run_id: str) -> tuple[int, int]:
+    """Records of a run that VictoriaLogs stores, and how many distinct seq values among them."""
+    status, answer = api.get("/select/logsql/query",
+                             query=f'_time:2h AND run.id:="{run_id}" | stats count() as n, count_uniq(seq) as u')
+    rows = [json.loads(line) for line in (answer if isinstance(answer, str) else json.dumps(answer)).splitlines()
+            if line.strip()] if status == 200 else []
+    return (int(rows[0]["n"]), int(rows[0]["u"])) if rows else (0, 0)
+
+
+def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
+    """A disk queue bounded in bytes (issue 18): full, the collector refuses with a retryable error instead of
+    dropping; the sender resends once the backend is back; stored = sent, each record once."""
+    spec = stack_spec()
+    spec["persistent_queue"]["max_mib"] = FULL_QUEUE_MAX_MIB
+    run = site("--tags", "otel_collector", extra_vars={"lgtm_stack_collector_spec": spec})
+    assert run.returncode == 0, failed_tasks(run)
+    config = yaml.safe_load(lab.file("/etc/otelcol/config.yaml").content_string)
+    queues = {name: exporter["sending_queue"] for name, exporter in config["exporters"].items()
+              if "storage" in exporter.get("sending_queue", {})}
+    assert {(queue["sizer"], queue["queue_size"]) for queue in queues.values()} == {("bytes", 4 * 2**20)}, queues
+    assert collector_listening(address), "the collector's OTLP gRPC port does not answer"
+    api = logs_api("victorialogs")
+    run_id = f"rel-full-{int(time.time())}-{secrets.token_hex(3)}"
+    requests = [logs_request(run_id, index) for index in range(FULL_QUEUE_OFFER["requests"])]
+    answers: dict[int, int] = {}
+    refused: list[bytes] = []
+    systemctl(lab, "stop", "victorialogs")
+    try:
+        for body in requests:
+            status = post_logs(address, body)
+            answers[status] = answers.get(status, 0) + 1
+            assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
+            if status != 200:
+                refused.append(body)
+        first_refusals = len(refused)
+        # Still full while the backend is down: a resend is refused again, not dropped.
+        time.sleep(5)
+        assert refused and post_logs(address, refused[0]) in RETRYABLE, f"no refusal with the queue full: {answers}"
+    finally:
+        systemctl(lab, "start", "victorialogs")
+    resends = 0
+    deadline = time.monotonic() + RESEND_S
+    while refused and time.monotonic() < deadline:
+        status = post_logs(address, refused[0])
+        resends += 1
+        assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
+        if status == 200:
+            refused.pop(0)
+        else:
+            time.sleep(2)
+    assert not refused, f"{len(refused)} requests still refused {RESEND_S} s after the backend came back"
+    sent = FULL_QUEUE_OFFER["requests"] * FULL_QUEUE_OFFER["records"]
+    started = changed = time.monotonic()
+    counts = stored_logs_distinct(api, run_id)
+    while counts[0] != sent and time.monotonic() - started < DRAIN_S and time.monotonic() - changed < SETTLED_S:
+        time.sleep(3)
+        before, counts = counts, stored_logs_distinct(api, run_id)
+        if counts != before:
+            changed = time.monotonic()
+    FIGURES.append(f"FIGURES-RELIABILITY full_queue max_mib={FULL_QUEUE_MAX_MIB} logs_share_mib=4 "
+                   f"requests={FULL_QUEUE_OFFER['requests']} refused_first={first_refusals} resends={resends} "
+                   f"sent={sent} stored={counts[0]} distinct={counts[1]}")
+    print("\n" + FIGURES[-1])
+    assert first_refusals > 0, f"the full queue refused nothing: {answers}"
+    assert counts == (sent, sent), f"sent {sent}, stored {counts[0]}, of which distinct {counts[1]}"
 
 
 # --- memory pressure ------------------------------------------------------------
