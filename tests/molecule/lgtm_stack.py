@@ -383,14 +383,19 @@ def stored_spans(api: Http, run_id: str, service: str) -> int:
                if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", [])))
 
 
-def stored_logs(api: Http, run_id: str) -> int:
-    """Log records of a run that VictoriaLogs stores (LogsQL stats)."""
-    status, answer = api.get("/select/logsql/query", query=f'_time:2h AND run.id:="{run_id}" | stats count() as n')
+def logsql_stats(api: Http, query: str) -> dict[str, Any]:
+    """The row of a LogsQL query ending in `| stats ...` on VictoriaLogs; empty when it has none."""
+    status, answer = api.get("/select/logsql/query", query=query)
     if status != 200:
-        return 0
+        return {}
     rows = [json.loads(line) for line in (answer if isinstance(answer, str) else json.dumps(answer)).splitlines()
             if line.strip()]
-    return int(rows[0]["n"]) if rows else 0
+    return rows[0] if rows else {}
+
+
+def stored_logs(api: Http, run_id: str) -> int:
+    """Log records of a run that VictoriaLogs stores (LogsQL stats)."""
+    return int(logsql_stats(api, f'_time:2h AND run.id:="{run_id}" | stats count() as n').get("n", 0))
 
 
 def stored_points(api: Http, run_id: str, metric: str) -> int:

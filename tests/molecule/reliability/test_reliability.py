@@ -43,7 +43,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import yaml
@@ -51,8 +51,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from lgtm_stack import (REPO, Http, failed_tasks, group_host, logs_api, metrics_api, send_counted, site, stored_counted,
-                        telemetrygen, traces_api, unit_properties)
+from lgtm_stack import (REPO, Http, failed_tasks, group_host, logs_api, logsql_stats, metrics_api, send_counted, site,
+                        stored_counted, telemetrygen, traces_api, unit_properties)
 
 STACK_VARS = REPO / "playbooks" / "vars" / "stack.yml"
 
@@ -110,6 +110,19 @@ def stored(apis: dict[str, Http], run_id: str) -> dict[str, int]:
     return stored_counted(apis, run_id, service="reliability", metric="reliability_gen")
 
 
+def settled_counts(count: Callable[[], Any], expected: Any) -> tuple[Any, float]:
+    """Count until the counts equal expected, stop changing for SETTLED_S, or DRAIN_S passes;
+    return the last counts and the seconds until they stopped changing."""
+    started = changed = time.monotonic()
+    counts = count()
+    while counts != expected and time.monotonic() - started < DRAIN_S and time.monotonic() - changed < SETTLED_S:
+        time.sleep(3)
+        before, counts = counts, count()
+        if counts != before:
+            changed = time.monotonic()
+    return counts, (changed if counts != expected else time.monotonic()) - started
+
+
 # --- the run ------------------------------------------------------------------
 
 def outage_run(lab: Any, address: str, mode: str) -> dict[str, Any]:
@@ -130,14 +143,7 @@ def outage_run(lab: Any, address: str, mode: str) -> dict[str, Any]:
     finally:
         outage = time.monotonic() - down
         systemctl(lab, "start", *BACKENDS)
-    started = changed = time.monotonic()
-    counts = stored(apis, run_id)
-    while counts != sent and time.monotonic() - started < DRAIN_S and time.monotonic() - changed < SETTLED_S:
-        time.sleep(3)
-        before, counts = counts, stored(apis, run_id)
-        if counts != before:
-            changed = time.monotonic()
-    drained = (changed if counts != sent else time.monotonic()) - started
+    counts, drained = settled_counts(lambda: stored(apis, run_id), sent)
     for signal in ("traces", "logs", "metrics"):
         FIGURES.append(f"FIGURES-RELIABILITY queue={mode} signal={signal} sent={sent[signal]} "
                        f"stored={counts[signal]} lost={sent[signal] - counts[signal]} "
@@ -211,11 +217,8 @@ def post_logs(address: str, body: bytes) -> int:
 
 def stored_logs_distinct(api: Http, run_id: str) -> tuple[int, int]:
     """Records of a run that VictoriaLogs stores, and how many distinct seq values among them."""
-    status, answer = api.get("/select/logsql/query",
-                             query=f'_time:2h AND run.id:="{run_id}" | stats count() as n, count_uniq(seq) as u')
-    rows = [json.loads(line) for line in (answer if isinstance(answer, str) else json.dumps(answer)).splitlines()
-            if line.strip()] if status == 200 else []
-    return (int(rows[0]["n"]), int(rows[0]["u"])) if rows else (0, 0)
+    row = logsql_stats(api, f'_time:2h AND run.id:="{run_id}" | stats count() as n, count_uniq(seq) as u')
+    return int(row.get("n", 0)), int(row.get("u", 0))
 
 
 def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
@@ -261,13 +264,7 @@ def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
             time.sleep(2)
     assert not refused, f"{len(refused)} requests still refused {RESEND_S} s after the backend came back"
     sent = FULL_QUEUE_OFFER["requests"] * FULL_QUEUE_OFFER["records"]
-    started = changed = time.monotonic()
-    counts = stored_logs_distinct(api, run_id)
-    while counts[0] != sent and time.monotonic() - started < DRAIN_S and time.monotonic() - changed < SETTLED_S:
-        time.sleep(3)
-        before, counts = counts, stored_logs_distinct(api, run_id)
-        if counts != before:
-            changed = time.monotonic()
+    counts = settled_counts(lambda: stored_logs_distinct(api, run_id), (sent, sent))[0]
     FIGURES.append(f"FIGURES-RELIABILITY full_queue max_mib={FULL_QUEUE_MAX_MIB} logs_share_mib=4 "
                    f"requests={FULL_QUEUE_OFFER['requests']} refused_first={first_refusals} resends={resends} "
                    f"sent={sent} stored={counts[0]} distinct={counts[1]}")
