@@ -345,14 +345,16 @@ def telemetrygen() -> str:
         check=True, capture_output=True, text=True).stdout.strip()
 
 
-def send_counted(address: str, run_id: str, seconds: int, rate: int, service: str, metric: str) -> dict[str, int]:
+def send_counted(address: str, run_id: str, seconds: int, rate: int, service: str, metric: str,
+                 port: int = 4317) -> dict[str, int]:
     """Send `rate` spans, log records and metric points a second for `seconds`, the
-    three in parallel, to the collector's OTLP gRPC port at address, each tagged
-    with run.id; return the counts sent (telemetrygen exits non-zero on a refused export)."""
+    three in parallel, to a collector's OTLP gRPC port at address (the stack's, 4317,
+    unless told), each tagged with run.id; return the counts sent (telemetrygen exits
+    non-zero on a refused export)."""
     count = rate * seconds
     # telemetrygen's rate counts spans, so a trace of 1 + CHILD_SPANS spans takes that many turns.
     traces = count // (1 + CHILD_SPANS)
-    common = ["--otlp-endpoint", f"{address}:4317", "--otlp-insecure", "--rate", str(rate), "--workers", "1",
+    common = ["--otlp-endpoint", f"{address}:{port}", "--otlp-insecure", "--rate", str(rate), "--workers", "1",
               "--service", service, "--telemetry-attributes", f'run.id="{run_id}"']
     commands = {
         "traces": [telemetrygen(), "traces", "--traces", str(traces), "--child-spans", str(CHILD_SPANS), *common],
@@ -403,6 +405,22 @@ def stored_points(api: Http, run_id: str, metric: str) -> int:
     count_over_time over a window that holds the whole run."""
     result = instant_query(api, f'sum(count_over_time({metric}{{run_id="{run_id}"}}[2h]))')
     return int(float(result[0]["value"][1])) if result else 0
+
+
+def distinct_spans(api: Http, run_id: str, service: str) -> int:
+    """Distinct span IDs among the spans of a run that Jaeger stores (a span stored twice counts once)."""
+    status, answer = api.get("/api/traces", service=service, tags=json.dumps({"run.id": run_id}),
+                             limit="100000", lookback="2h")
+    if status != 200 or not isinstance(answer, dict):
+        return 0
+    return len({(trace["traceID"], span["spanID"]) for trace in answer.get("data") or [] for span in trace["spans"]
+                if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", []))})
+
+
+def distinct_logs(api: Http, run_id: str) -> int:
+    """Distinct log records of a run that VictoriaLogs stores: telemetrygen stamps each record with the
+    nanosecond it made it, so a record stored twice shares its _time with its copy."""
+    return int(logsql_stats(api, f'_time:2h AND run.id:="{run_id}" | stats count_uniq(_time) as u').get("u", 0))
 
 
 def stored_counted(apis: dict[str, Http], run_id: str, service: str, metric: str) -> dict[str, int]:

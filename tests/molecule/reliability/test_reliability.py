@@ -7,22 +7,29 @@ network (no copy onto the host, and the sender is outside the host whose units
 stop and restart). Every run tags its spans, log records and metric points
 with a run ID, so only that run is counted, through each backend's own API.
 
-The run, for each mode of the collector's queue:
+The run, for each collector it sends to:
   1. backends up: send a first share;
   2. stop jaeger, prometheus and victorialogs;
   3. send a second share (it waits in the collector's queue);
-  4. restart otelcol while the backends are down;
+  4. restart the collector while the backends are down;
   5. send a third share;
-  6. start the backends once OUTAGE_S has passed since step 2;
-  7. wait for the queue to drain, then count what each backend stored.
+  6. start the backends once the outage has lasted its length since step 2;
+  7. wait for the queues to drain, then count what each backend stored, and how
+     many of the stored spans and log records are distinct.
 No sending is in flight across the restart itself: what is counted is what the
 collector had accepted (telemetrygen exits non-zero on a refused export), so a
 loss is the collector's, not the sender's.
 
-With the persistent queue (site.yml's default) stored must equal sent for every
-signal. With the queue in memory (site.yml re-run with the queue turned off
-through the spec) the restart must lose spans: proof that the first test can
-fail. Then a disk queue bounded to a few MiB, the logs backend down and more
+First an outage of 7 minutes (LGTM_RELIABILITY_LONG_OUTAGE_S), longer than
+every timer in the rendered config, sent to two collectors at once: the stack's
+(site.yml's default, a persistent queue that retries until the backend takes
+the data) must store every item once; a control beside it on the same host,
+the stack's own rendered exporters and disk queue with retries capped at 300 s
+as every exporter had them before, must lose data: proof that the outage is
+long enough to catch a timer that gives up. Then the queue-off control:
+site.yml re-run with the queue turned off, the same run with a 60-second
+outage (LGTM_RELIABILITY_OUTAGE_S), must lose spans through the restart.
+Then a disk queue bounded to a few MiB, the logs backend down and more
 logs offered than fit: the collector must refuse the rest with a retryable
 answer, the sender resends it once the backend is back, and every record is
 stored once. Then a burst far above a small memory limit, with the traces backend down:
@@ -34,16 +41,20 @@ the spec must not print that password anywhere.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
@@ -51,15 +62,19 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from lgtm_stack import (REPO, Http, failed_tasks, group_host, logs_api, logsql_stats, metrics_api, send_counted, site,
-                        stored_counted, telemetrygen, traces_api, unit_properties)
+from lgtm_stack import (REPO, Http, distinct_logs, distinct_spans, failed_tasks, group_host, logs_api, logsql_stats,
+                        metrics_api, send_counted, site, stored_counted, telemetrygen, traces_api, unit_properties)
 
 STACK_VARS = REPO / "playbooks" / "vars" / "stack.yml"
 
 RATE = 20                      # spans, log records, metric points a second (telemetrygen --rate, one worker)
 SHARE_S = {"before": 5, "outage": 20, "after_restart": 20}   # seconds of sending in each share
+# The stack's run: longer than every timer of the rendered config (the longest, the retries' 30 s
+# interval, and the 300 s elapsed-time cap the control keeps), 7 minutes by default (issue 18).
+LONG_OUTAGE_S = int(os.environ.get("LGTM_RELIABILITY_LONG_OUTAGE_S", "420"))
+# The queue-off control's: its loss is the restart's, whatever the outage's length.
 OUTAGE_S = int(os.environ.get("LGTM_RELIABILITY_OUTAGE_S", "60"))
-DRAIN_S = 120                  # the longest wait for the queue to drain
+DRAIN_S = 240                  # the longest wait for the queues to drain
 # The exporters' retry interval tops out at 30 s, plus up to 50% jitter: counts
 # unchanged for longer than that, with the backends up, are final.
 SETTLED_S = 50
@@ -79,9 +94,19 @@ def address(lab):
 
 # --- sending ------------------------------------------------------------------
 
-def send(address: str, run_id: str, seconds: int) -> dict[str, int]:
+def send(address: str, run_id: str, seconds: int, port: int = 4317) -> dict[str, int]:
     """Send RATE items a second of each signal for `seconds`, in parallel; return the counts sent."""
-    return send_counted(address, run_id, seconds, RATE, service="reliability", metric="reliability_gen")
+    return send_counted(address, run_id, seconds, RATE, service="reliability", metric="reliability_gen", port=port)
+
+
+def send_to_each(address: str, runs: dict[str, "Collector"], run_ids: dict[str, str], seconds: int,
+                 sent: dict[str, dict[str, int]]) -> None:
+    """One share to every collector at once (each its own run ID), added to what each was sent."""
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        shares = {mode: pool.submit(send, address, run_ids[mode], seconds, collector.port)
+                  for mode, collector in runs.items()}
+        for mode, share in shares.items():
+            add(sent.setdefault(mode, {}), share.result())
 
 
 def add(total: dict[str, int], more: dict[str, int]) -> None:
@@ -93,11 +118,11 @@ def systemctl(lab: Any, action: str, *units: str) -> None:
     lab.check_output("systemctl %s " + " ".join(["%s"] * len(units)), action, *units)
 
 
-def collector_listening(address: str, seconds: float = 60) -> bool:
+def collector_listening(address: str, seconds: float = 60, port: int = 4317) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection((address, 4317), timeout=1):
+            with socket.create_connection((address, port), timeout=1):
                 return True
         except OSError:
             time.sleep(0.5)
@@ -123,33 +148,124 @@ def settled_counts(count: Callable[[], Any], expected: Any) -> tuple[Any, float]
     return counts, (changed if counts != expected else time.monotonic()) - started
 
 
+def drained(count: Callable[[], dict[str, Any]], sent: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Count every mode's run until each holds what it was sent or has not changed for SETTLED_S
+    (DRAIN_S at most); the last counts and, per mode, the seconds until its counts last changed."""
+    started = time.monotonic()
+    counts = count()
+    changed = {mode: started for mode in counts}
+    while time.monotonic() - started < DRAIN_S and any(
+            counts[mode] != sent[mode] and time.monotonic() - changed[mode] < SETTLED_S for mode in counts):
+        time.sleep(3)
+        before, counts = counts, count()
+        changed.update({mode: time.monotonic() for mode in counts if counts[mode] != before[mode]})
+    return counts, {mode: changed[mode] - started for mode in counts}
+
+
+# --- the collectors of a run ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Collector:
+    """A collector on the lab host that a run sends to: its systemd unit and OTLP gRPC port."""
+    unit: str
+    port: int
+
+
+STACK_COLLECTOR = Collector("otelcol", 4317)
+# The control of the long outage: the stack's own rendered exporters and disk queue, with the one
+# timer issue 18 took away put back, retry_on_failure.max_elapsed_time 300 s (what every exporter
+# had before; the exporter helper drops a request once it has passed).
+CAPPED = Collector("otelcol-capped", 24317)
+CAPPED_ELAPSED_TIME = "300s"
+
+
+def capped_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The control's config, from the stack collector's rendered one: its OTLP receiver on CAPPED.port,
+    its exporters, processors and disk queue as rendered (the queue in the control's own directory),
+    every exporter's retries capped at CAPPED_ELAPSED_TIME; no other receiver, connector or listener."""
+    exporters = {name: {**exporter, "retry_on_failure": {**exporter["retry_on_failure"],
+                                                         "max_elapsed_time": CAPPED_ELAPSED_TIME}}
+                 for name, exporter in config["exporters"].items()}
+    assert all("storage" in exporter["sending_queue"] for exporter in exporters.values()), exporters
+    pipelines = {signal: {"receivers": ["otlp"], "processors": config["service"]["pipelines"][signal]["processors"],
+                          "exporters": [name for name in config["service"]["pipelines"][signal]["exporters"]
+                                        if name in exporters]}
+                 for signal in ("traces", "metrics", "logs")}
+    queue = exporters[pipelines["traces"]["exporters"][0]]["sending_queue"]["storage"]
+    return {
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{CAPPED.port}"}}}},
+        "processors": {name: config["processors"][name] for pipeline in pipelines.values()
+                       for name in pipeline["processors"]},
+        "exporters": exporters,
+        "extensions": {queue: {**config["extensions"][queue], "directory": f"/var/lib/{CAPPED.unit}/queue"}},
+        "service": {"extensions": [queue], "pipelines": pipelines, "telemetry": {"metrics": {"level": "none"}}},
+    }
+
+
+def put_file(lab: Any, path: str, content: str) -> None:
+    lab.check_output("install -d %s && echo %s | base64 -d > %s", os.path.dirname(path),
+                     base64.b64encode(content.encode()).decode(), path)
+
+
+@contextlib.contextmanager
+def capped_control(lab: Any, address: str) -> Iterator[Collector]:
+    """The control collector beside the stack's on the lab host, under the stack collector's user and
+    binary, validated by that binary first; removed with its queue afterwards."""
+    stack = unit_properties(lab, STACK_COLLECTOR.unit, "User", "ExecStart")
+    binary = re.search(r"path=(\S+)", stack["ExecStart"]).group(1)
+    config_file = f"/etc/{CAPPED.unit}/config.yaml"
+    put_file(lab, config_file, yaml.safe_dump(capped_config(
+        yaml.safe_load(lab.file("/etc/otelcol/config.yaml").content_string))))
+    lab.check_output("%s validate --config=%s", binary, config_file)
+    put_file(lab, f"/etc/systemd/system/{CAPPED.unit}.service", "\n".join([
+        "[Unit]", "Description=Control collector of the reliability scenario (retries capped)", "[Service]",
+        f"User={stack['User']}", f"ExecStart={binary} --config={config_file}", f"StateDirectory={CAPPED.unit}", ""]))
+    lab.check_output("systemctl daemon-reload && systemctl start %s", CAPPED.unit)
+    try:
+        assert collector_listening(address, port=CAPPED.port), f"{CAPPED.unit} does not answer on {CAPPED.port}"
+        yield CAPPED
+    finally:
+        lab.run("systemctl stop %s; rm -rf %s /etc/%s /var/lib/%s; systemctl daemon-reload",
+                CAPPED.unit, f"/etc/systemd/system/{CAPPED.unit}.service", CAPPED.unit, CAPPED.unit)
+
+
 # --- the run ------------------------------------------------------------------
 
-def outage_run(lab: Any, address: str, mode: str) -> dict[str, Any]:
-    """Send through an outage with a collector restart in it; return sent and stored per signal."""
+def outage_run(lab: Any, address: str, runs: dict[str, Collector], outage_s: int) -> dict[str, dict[str, Any]]:
+    """Send to every collector of runs at once through one outage of the backends with a restart of
+    every such collector in it; return, per mode, its run ID, what it was sent, what was stored and
+    (traces and logs) how many of the stored were distinct."""
     apis = {"traces": traces_api("jaeger"), "logs": logs_api("victorialogs"), "metrics": metrics_api("prometheus")}
-    run_id = f"rel-{mode}-{int(time.time())}-{secrets.token_hex(3)}"
-    sent: dict[str, int] = {}
-    assert collector_listening(address), "the collector's OTLP gRPC port does not answer"
-    add(sent, send(address, run_id, SHARE_S["before"]))
+    stamp = f"{int(time.time())}-{secrets.token_hex(3)}"
+    run_ids = {mode: f"rel-{mode}-{stamp}" for mode in runs}
+    sent: dict[str, dict[str, int]] = {}
+    for collector in runs.values():
+        assert collector_listening(address, port=collector.port), f"{collector.unit}'s OTLP port does not answer"
+    send_to_each(address, runs, run_ids, SHARE_S["before"], sent)
     down = time.monotonic()
     systemctl(lab, "stop", *BACKENDS)
     try:
-        add(sent, send(address, run_id, SHARE_S["outage"]))
-        systemctl(lab, "restart", "otelcol")
-        assert collector_listening(address), "the collector did not come back after its restart"
-        add(sent, send(address, run_id, SHARE_S["after_restart"]))
-        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down)))
+        send_to_each(address, runs, run_ids, SHARE_S["outage"], sent)
+        systemctl(lab, "restart", *(collector.unit for collector in runs.values()))
+        for collector in runs.values():
+            assert collector_listening(address, port=collector.port), f"{collector.unit} did not come back"
+        send_to_each(address, runs, run_ids, SHARE_S["after_restart"], sent)
+        time.sleep(max(0.0, outage_s - (time.monotonic() - down)))
     finally:
         outage = time.monotonic() - down
         systemctl(lab, "start", *BACKENDS)
-    counts, drained = settled_counts(lambda: stored(apis, run_id), sent)
-    for signal in ("traces", "logs", "metrics"):
-        FIGURES.append(f"FIGURES-RELIABILITY queue={mode} signal={signal} sent={sent[signal]} "
-                       f"stored={counts[signal]} lost={sent[signal] - counts[signal]} "
-                       f"outage_s={outage:.0f} drain_s={drained:.0f}")
-    print("\n" + "\n".join(FIGURES[-3:]))
-    return {"run_id": run_id, "sent": sent, "stored": counts, "apis": apis}
+    counts, drain_s = drained(lambda: {mode: stored(apis, run_ids[mode]) for mode in runs}, sent)
+    results = {}
+    for mode in runs:
+        distinct = {"traces": distinct_spans(apis["traces"], run_ids[mode], "reliability"),
+                    "logs": distinct_logs(apis["logs"], run_ids[mode])}
+        results[mode] = {"run_id": run_ids[mode], "sent": sent[mode], "stored": counts[mode], "distinct": distinct}
+        for signal in ("traces", "logs", "metrics"):
+            FIGURES.append(f"FIGURES-RELIABILITY queue={mode} signal={signal} sent={sent[mode][signal]} "
+                           f"stored={counts[mode][signal]} lost={sent[mode][signal] - counts[mode][signal]} "
+                           f"distinct={distinct.get(signal, 'n/a')} outage_s={outage:.0f} drain_s={drain_s[mode]:.0f}")
+        print("\n" + "\n".join(FIGURES[-3:]))
+    return results
 
 
 def stack_spec() -> dict[str, Any]:
@@ -157,25 +273,36 @@ def stack_spec() -> dict[str, Any]:
 
 
 def explain(result: dict[str, Any]) -> str:
-    return json.dumps({"run_id": result["run_id"], "sent": result["sent"], "stored": result["stored"]})
+    return json.dumps({key: result[key] for key in ("run_id", "sent", "stored", "distinct")})
 
 
 # --- the tests ----------------------------------------------------------------
 
-def test_persistent_queue_loses_nothing_through_outage_and_restart(lab, address):
+def test_persistent_queue_loses_nothing_through_a_long_outage_and_restart(lab, address):
+    """An outage longer than every timer of the rendered config, the collector restarted in it: every
+    item stored once. The capped control, sent the same load through the same outage and restart, must
+    lose data: proof that the outage is long enough to catch a timer that gives up."""
     assert "directory" in stack_spec()["persistent_queue"], "site.yml's spec should keep a persistent queue"
     assert lab.file("/etc/otelcol/config.yaml").contains("file_storage/queue")
-    result = outage_run(lab, address, "on")
-    assert result["stored"] == result["sent"], explain(result)
+    assert LONG_OUTAGE_S > int(CAPPED_ELAPSED_TIME.rstrip("s")) + SHARE_S["outage"] + SHARE_S["after_restart"]
+    with capped_control(lab, address) as control:
+        results = outage_run(lab, address, {"on": STACK_COLLECTOR, "capped": control}, LONG_OUTAGE_S)
+    stack, capped = results["on"], results["capped"]
+    assert stack["stored"] == stack["sent"], explain(stack)
+    assert all(stack["distinct"][signal] == stack["stored"][signal] for signal in stack["distinct"]), explain(stack)
+    assert any(capped["stored"][signal] < capped["sent"][signal] for signal in capped["sent"]), \
+        f"the capped control lost nothing through the outage: {explain(capped)}"
 
 
 def test_memory_queue_loses_data_through_the_same_run(lab, address):
+    """The queue-off control (site.yml's own rendering with the queue turned off): the restart in an
+    outage of OUTAGE_S loses what waited in memory."""
     spec = stack_spec()
     spec["persistent_queue"] = {"enabled": False}
     run = site("--tags", "otel_collector", extra_vars={"lgtm_stack_collector_spec": spec})
     assert run.returncode == 0, failed_tasks(run)
     assert not lab.file("/etc/otelcol/config.yaml").contains("file_storage/queue")
-    result = outage_run(lab, address, "off")
+    result = outage_run(lab, address, {"off": STACK_COLLECTOR}, OUTAGE_S)["off"]
     lost = {signal: result["sent"][signal] - result["stored"][signal] for signal in result["sent"]}
     assert lost["traces"] > 0, f"the in-memory queue lost no spans through the restart: {explain(result)}"
     assert all(count >= 0 for count in lost.values()), f"more stored than sent: {explain(result)}"
