@@ -35,6 +35,11 @@ process started here is stopped at the end, on error too):
     take, a batch processor of the same sizes before the persistent queue instead
     of the exporters' batching after it (cheaper per span, but a crash loses what
     the processor holds in memory);
+- the peers' published configs (benchmarks/peers: docker-otel-lgtm's, the grafana.grafana
+  collection's collector role example, the OpenTelemetry Helm chart's default), each
+  one's traces path with only its listener and sink moved (benchmarks/peer_configs.py),
+  printed beside ours with its peak RSS, ours as a share of it, and what it loses in a
+  60-second and a 7-minute backend outage, read from its exporters' settings;
 - telemetrygen (`lab/mirror.py path telemetrygen`): CLIENTS processes, each with
   WORKERS workers sending TRACES traces of 2 spans (a client span and its server
   child), a fixed count of spans. Its SDK's batch span processor drops spans
@@ -75,6 +80,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import yaml
+
+import peer_configs as peers
 
 REPO = Path(__file__).resolve().parents[1]
 STACK_VARS = REPO / "playbooks" / "vars" / "stack.yml"
@@ -369,6 +376,14 @@ def split_labels(text: str) -> List[str]:
     return items
 
 
+def peak_rss_kib(status: str) -> int:
+    """A process's peak resident set (VmHWM) in KiB, from /proc/<pid>/status."""
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise ValueError("no VmHWM in the process status")
+
+
 def cpu_seconds(stat: str, ticks_per_second: int) -> float:
     """utime + stime of a /proc/<pid>/stat line (fields 14 and 15; the name in
     field 2 may hold spaces and parentheses, so fields count from its last ')')."""
@@ -385,6 +400,7 @@ class Measurement:
     spans: int
     wall_s: float
     cpu_s: float
+    peak_rss_mib: float = 0.0   # the collector's VmHWM at the end of its run (one process per run)
 
 
 def spread(values: List[float], digits: int) -> Dict[str, float]:
@@ -409,6 +425,7 @@ def summarize(measurements: List[Measurement]) -> Dict[str, Dict[str, Any]]:
             "spans_per_s": round(spans / wall), "spans_per_s_per_core": round(spans / cpu),
             "spans_per_s_per_core_min_max": [round(min(per_core)), round(max(per_core))],
             "cpu_us_per_span": round(cpu / spans * 1e6, 3),
+            "peak_rss_mib": round(statistics.median(r.peak_rss_mib for r in runs), 1),
         }
     return summary
 
@@ -626,6 +643,7 @@ def measure(lab: Lab, ports: Ports, name: str, path: Path, round_index: int, arg
         wait_for_sink(lab, ports, before + spans, collector, clients, name, args.timeout)
         wall = time.monotonic() - started
         cpu = cpu_seconds(Path(f"/proc/{collector.pid}/stat").read_text(), ticks) - cpu_start
+        peak_rss_mib = peak_rss_kib(Path(f"/proc/{collector.pid}/status").read_text()) / 1024
         for proc in [*warmup, *clients]:
             if proc.wait(timeout=args.timeout) != 0:
                 raise RunFailed(f"{name}: telemetrygen exited with {proc.returncode}\n{lab.log_tail(generator_log)}")
@@ -637,7 +655,7 @@ def measure(lab: Lab, ports: Ports, name: str, path: Path, round_index: int, arg
         raise RunFailed(f"{name}: the collector received {received} of {warmup_spans + spans} spans sent and the "
                         f"sink {after - before} of {spans} measured: spans were lost or duplicated\n"
                         f"{lab.log_tail(name)}")
-    return Measurement(name, round_index, spans, wall, cpu)
+    return Measurement(name, round_index, spans, wall, cpu, peak_rss_mib)
 
 
 def configs(ports: Ports, queue_dir: str = "/tmp/collector-throughput-queue") -> tuple[Dict[str, Config], Config, str]:
@@ -646,8 +664,48 @@ def configs(ports: Ports, queue_dir: str = "/tmp/collector-throughput-queue") ->
     otelcol_config, otelcol_gomemlimit = collector_filters()
     spec = bench_spec(stack_spec(ports), ports, host_memory_mib(), queue_dir)
     rendered = plain(otelcol_config(spec, collector_version()))
-    under_test = {PASS_THROUGH: pass_through_config(rendered, ports), RENDERED: rendered, **variants(rendered)}
+    under_test = {PASS_THROUGH: pass_through_config(rendered, ports), RENDERED: rendered, **variants(rendered),
+                  **peer_configs_under_test(rendered, ports)}
     return under_test, sink_config(rendered, ports), otelcol_gomemlimit(spec)
+
+
+def peer_configs_under_test(rendered: Config, ports: Ports) -> Dict[str, Config]:
+    """Each peer's published config (benchmarks/peers), its traces path on this run's listeners and sink."""
+    return {f"{peers.PEER_PREFIX}{name}": peers.bench_config(
+        peer, f"127.0.0.1:{ports.otlp_grpc}", f"127.0.0.1:{ports.sink_grpc}", f"http://127.0.0.1:{ports.sink_http}",
+        rendered["service"]["telemetry"]) for name, peer in peers.load_peers().items()}
+
+
+def peers_table(summary: Dict[str, Dict[str, Any]], measurements: List[Measurement],
+                rendered: Config) -> List[Dict[str, Any]]:
+    """Ours, the pass-through and each peer: spans/s per core, CPU per span, peak RSS, ours as a share
+    of it (spans/s per core, round by round) and what it loses in a 60-second and a 7-minute outage."""
+    published = peers.load_peers()
+    rows = []
+    for name in [RENDERED, *[n for n in summary if n.startswith(peers.PEER_PREFIX)], PASS_THROUGH]:
+        if name not in summary:
+            continue
+        config = published.get(name[len(peers.PEER_PREFIX):]) if name.startswith(peers.PEER_PREFIX) else rendered
+        share = None if name == RENDERED else spread(
+            [(other.cpu_s / other.spans) / (ours.cpu_s / ours.spans)
+             for ours, other in pairs(measurements, RENDERED, name)], 3)
+        rows.append({"config": name, **{key: summary[name][key] for key in (
+            "spans_per_s_per_core", "cpu_us_per_span", "peak_rss_mib")}, "ours_share": share,
+            "loses": peers.outage_losses(config) if name != PASS_THROUGH else None})
+    return rows
+
+
+def peers_report(rows: List[Dict[str, Any]]) -> str:
+    lines = ["ours beside the peers' published configs (same binary, load and sink; a share is ours / theirs in "
+             "spans/s per core, round by round; losses read from each config's exporters):",
+             f"  {'config':40} {'spans/s/core':>12} {'CPU us/span':>11} {'peak RSS MiB':>12} {'ours/it':>8}  "
+             "loses in a 60 s outage | in a 7-minute one"]
+    for row in rows:
+        share = f"{row['ours_share']['median']:.2f}" if row["ours_share"] else "-"
+        loses = f"{row['loses']['60s']} | {row['loses']['420s']}" if row["loses"] else "- (no backend: a sink)"
+        lines.append(f"  {row['config']:40} {row['spans_per_s_per_core']:>12} {row['cpu_us_per_span']:>11.3f} "
+                     f"{row['peak_rss_mib']:>12.1f} {share:>8}  {loses}")
+    return "\n".join(lines)
 
 
 def rotated(names: List[str], round_index: int) -> List[str]:
@@ -705,6 +763,7 @@ def run_in(args: argparse.Namespace, ports: Ports, workdir: str) -> Dict[str, An
         "component_costs": component_costs(measurements) if RENDERED in summary else {},
         "rendered_over_pass_through_cpu_us_per_span": gap(measurements)
         if {RENDERED, PASS_THROUGH} <= set(summary) else None,
+        "peers": peers_table(summary, measurements, under_test[RENDERED]) if RENDERED in summary else [],
     }
 
 
@@ -733,6 +792,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{figures['load_average_after']}")
     print(report(figures["configs"], figures["ratio_rendered_to_pass_through"], figures["component_costs"],
                  figures["rendered_over_pass_through_cpu_us_per_span"], figures["ratio_batch_ahead_of_queue_to_pass_through"]))
+    if figures["peers"]:
+        print(peers_report(figures["peers"]))
     print("FIGURES " + json.dumps(figures))
     return 0
 

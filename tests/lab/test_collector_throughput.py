@@ -232,3 +232,28 @@ def test_ports_are_distinct_and_rounds_rotate_the_order():
     assert len(set(vars(ports).values())) == len(vars(ports))
     assert [bench.rotated(["a", "b", "c"], index) for index in range(4)] == [
         ["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
+
+
+def test_peak_rss_is_the_processs_high_water_mark():
+    status = "Name:\totelcol-contrib\nVmPeak:\t 900000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  100000 kB\n"
+    assert bench.peak_rss_kib(status) == 204800
+    with pytest.raises(ValueError):
+        bench.peak_rss_kib("Name:\tx\n")
+
+
+def test_the_peers_table_sets_ours_beside_each_peer_round_by_round(configs):
+    under_test = configs[0]
+    peer = next(name for name in under_test if name.startswith("peer: "))
+    spans = 100_000
+    runs = [bench.Measurement(name, index, spans, 3.0, cpu, rss) for index in range(2)
+            for name, cpu, rss in ((bench.RENDERED, 2.0 + index, 300.0), (peer, 1.0, 120.0),
+                                   (bench.PASS_THROUGH, 0.5, 90.0))]
+    rows = {row["config"]: row for row in bench.peers_table(bench.summarize(runs), runs, under_test[bench.RENDERED])}
+    assert list(rows) == [bench.RENDERED, peer, bench.PASS_THROUGH]
+    # Ours / the peer in spans per core: 1.0/2.0 and 1.0/3.0, round by round.
+    assert rows[peer]["ours_share"] == {"median": 0.417, "min": 0.333, "max": 0.5}
+    assert rows[peer]["peak_rss_mib"] == 120.0 and rows[bench.RENDERED]["ours_share"] is None
+    assert rows[bench.RENDERED]["loses"] == {"60s": "nothing", "420s": "nothing"}
+    assert rows[bench.PASS_THROUGH]["loses"] is None
+    printed = bench.peers_report(list(rows.values()))
+    assert peer in printed and "0.42" in printed and "- (no backend: a sink)" in printed
