@@ -690,7 +690,7 @@ def peers_table(summary: Dict[str, Dict[str, Any]], measurements: List[Measureme
             [(other.cpu_s / other.spans) / (ours.cpu_s / ours.spans)
              for ours, other in pairs(measurements, RENDERED, name)], 3)
         rows.append({"config": name, **{key: summary[name][key] for key in (
-            "spans_per_s_per_core", "cpu_us_per_span", "peak_rss_mib")}, "ours_share": share,
+            "spans_per_s", "spans_per_s_per_core", "cpu_us_per_span", "peak_rss_mib")}, "ours_share": share,
             "loses": peers.outage_losses(config) if name != PASS_THROUGH else None})
     return rows
 
@@ -698,12 +698,14 @@ def peers_table(summary: Dict[str, Dict[str, Any]], measurements: List[Measureme
 def peers_report(rows: List[Dict[str, Any]]) -> str:
     lines = ["ours beside the peers' published configs (same binary, load and sink; a share is ours / theirs in "
              "spans/s per core, round by round; losses read from each config's exporters):",
-             f"  {'config':40} {'spans/s/core':>12} {'CPU us/span':>11} {'peak RSS MiB':>12} {'ours/it':>8}  "
+             f"  {'config':40} {'spans/s':>8} {'spans/s/core':>12} {'CPU us/span':>11} {'peak RSS MiB':>12} "
+             f"{'ours/it':>8}  "
              "loses in a 60 s outage | in a 7-minute one"]
     for row in rows:
         share = f"{row['ours_share']['median']:.2f}" if row["ours_share"] else "-"
         loses = f"{row['loses']['60s']} | {row['loses']['420s']}" if row["loses"] else "- (no backend: a sink)"
-        lines.append(f"  {row['config']:40} {row['spans_per_s_per_core']:>12} {row['cpu_us_per_span']:>11.3f} "
+        lines.append(f"  {row['config']:40} {row['spans_per_s']:>8} {row['spans_per_s_per_core']:>12} "
+                     f"{row['cpu_us_per_span']:>11.3f} "
                      f"{row['peak_rss_mib']:>12.1f} {share:>8}  {loses}")
     return "\n".join(lines)
 
