@@ -66,6 +66,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -560,7 +561,8 @@ class Lab:
         return f"{path}:\n" + "\n".join(text)
 
     def write_config(self, name: str, config: Config) -> Path:
-        path = self.workdir / f"{name.replace(' ', '').replace('/', '_')}.yaml"
+        # Letters, digits, '.', '_' and '-' only: the collector reads a --config with a ':' in it as a URI.
+        path = self.workdir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=True))
         return path
 
