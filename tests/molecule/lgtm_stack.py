@@ -375,14 +375,20 @@ def send_counted(address: str, run_id: str, seconds: int, rate: int, service: st
     return {"traces": traces * (1 + CHILD_SPANS), "logs": count, "metrics": count}
 
 
-def stored_spans(api: Http, run_id: str, service: str) -> int:
-    """Spans of a run that Jaeger stores, through its query API."""
+def run_span_ids(api: Http, run_id: str, service: str) -> list[tuple[str, str]]:
+    """(trace ID, span ID) of every span of a run that Jaeger returns through its query API, a span
+    stored twice listed twice."""
     status, answer = api.get("/api/traces", service=service, tags=json.dumps({"run.id": run_id}),
                              limit="100000", lookback="2h")
     if status != 200 or not isinstance(answer, dict):
-        return 0
-    return sum(1 for trace in answer.get("data") or [] for span in trace["spans"]
-               if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", [])))
+        return []
+    return [(trace["traceID"], span["spanID"]) for trace in answer.get("data") or [] for span in trace["spans"]
+            if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", []))]
+
+
+def stored_spans(api: Http, run_id: str, service: str) -> int:
+    """Spans of a run that Jaeger stores, through its query API."""
+    return len(run_span_ids(api, run_id, service))
 
 
 def logsql_stats(api: Http, query: str) -> dict[str, Any]:
@@ -409,12 +415,7 @@ def stored_points(api: Http, run_id: str, metric: str) -> int:
 
 def distinct_spans(api: Http, run_id: str, service: str) -> int:
     """Distinct span IDs among the spans of a run that Jaeger stores (a span stored twice counts once)."""
-    status, answer = api.get("/api/traces", service=service, tags=json.dumps({"run.id": run_id}),
-                             limit="100000", lookback="2h")
-    if status != 200 or not isinstance(answer, dict):
-        return 0
-    return len({(trace["traceID"], span["spanID"]) for trace in answer.get("data") or [] for span in trace["spans"]
-                if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", []))})
+    return len(set(run_span_ids(api, run_id, service)))
 
 
 def distinct_logs(api: Http, run_id: str) -> int:

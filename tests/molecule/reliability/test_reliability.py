@@ -135,19 +135,6 @@ def stored(apis: dict[str, Http], run_id: str) -> dict[str, int]:
     return stored_counted(apis, run_id, service="reliability", metric="reliability_gen")
 
 
-def settled_counts(count: Callable[[], Any], expected: Any) -> tuple[Any, float]:
-    """Count until the counts equal expected, stop changing for SETTLED_S, or DRAIN_S passes;
-    return the last counts and the seconds until they stopped changing."""
-    started = changed = time.monotonic()
-    counts = count()
-    while counts != expected and time.monotonic() - started < DRAIN_S and time.monotonic() - changed < SETTLED_S:
-        time.sleep(3)
-        before, counts = counts, count()
-        if counts != before:
-            changed = time.monotonic()
-    return counts, (changed if counts != expected else time.monotonic()) - started
-
-
 def drained(count: Callable[[], dict[str, Any]], sent: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
     """Count every mode's run until each holds what it was sent or has not changed for SETTLED_S
     (DRAIN_S at most); the last counts and, per mode, the seconds until its counts last changed."""
@@ -391,7 +378,7 @@ def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
             time.sleep(2)
     assert not refused, f"{len(refused)} requests still refused {RESEND_S} s after the backend came back"
     sent = FULL_QUEUE_OFFER["requests"] * FULL_QUEUE_OFFER["records"]
-    counts = settled_counts(lambda: stored_logs_distinct(api, run_id), (sent, sent))[0]
+    counts = drained(lambda: {"full": stored_logs_distinct(api, run_id)}, {"full": (sent, sent)})[0]["full"]
     FIGURES.append(f"FIGURES-RELIABILITY full_queue max_mib={FULL_QUEUE_MAX_MIB} logs_share_mib=4 "
                    f"requests={FULL_QUEUE_OFFER['requests']} refused_first={first_refusals} resends={resends} "
                    f"sent={sent} stored={counts[0]} distinct={counts[1]}")
