@@ -14,8 +14,10 @@ The run, for each collector it sends to:
   4. restart the collector while the backends are down;
   5. send a third share;
   6. start the backends once the outage has lasted its length since step 2;
-  7. wait for the queues to drain, then count what each backend stored, and how
-     many of the stored spans and log records are distinct.
+  7. wait until the backends hold what the collector was sent less what its own
+     exporters report having dropped, or until nothing has changed for longer than
+     a collector may wait to reconnect and retry (quiet_after); then count what
+     each backend stored, and how many of the stored spans and log records are distinct.
 No sending is in flight across the restart itself: what is counted is what the
 collector had accepted (telemetrygen exits non-zero on a refused export), so a
 loss is the collector's, not the sender's.
@@ -74,11 +76,16 @@ SHARE_S = {"before": 5, "outage": 20, "after_restart": 20}   # seconds of sendin
 LONG_OUTAGE_S = int(os.environ.get("LGTM_RELIABILITY_LONG_OUTAGE_S", "420"))
 # The queue-off control's: its loss is the restart's, whatever the outage's length.
 OUTAGE_S = int(os.environ.get("LGTM_RELIABILITY_OUTAGE_S", "60"))
-DRAIN_S = 240                  # the longest wait for the queues to drain
-# The exporters' retry interval tops out at 30 s, plus up to 50% jitter: counts
-# unchanged for longer than that, with the backends up, are final.
-SETTLED_S = 50
+# How long an exporter may stay silent once the backends are back, before it tries again: the exporter
+# helper's retry interval tops out at 30 s plus up to 50 % jitter (retry_on_failure.max_interval,
+# randomization_factor 0.5). Over gRPC the channel also waits between reconnects, 1 s growing 1.6 times
+# each attempt up to 120 s, each with 20 % jitter (grpc-go's backoff.DefaultConfig): after a long
+# outage the traces exporter may not reconnect for 144 s, then retry 45 s later.
+RETRY_QUIET_S = 30 * 1.5
+GRPC_RECONNECT = {"base_s": 1.0, "multiplier": 1.6, "jitter": 0.2, "max_s": 120.0}
+COUNT_MARGIN_S = 10            # a backend's own write and index delay, and one counting round
 BACKENDS = ("jaeger", "prometheus", "victorialogs")
+STACK_METRICS_PORT = 8888      # the stack collector's own metrics, on loopback
 FIGURES: list[str] = []
 
 
@@ -135,14 +142,50 @@ def stored(apis: dict[str, Http], run_id: str) -> dict[str, int]:
     return stored_counted(apis, run_id, service="reliability", metric="reliability_gen")
 
 
-def drained(count: Callable[[], dict[str, Any]], sent: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
-    """Count every mode's run until each holds what it was sent or has not changed for SETTLED_S
-    (DRAIN_S at most); the last counts and, per mode, the seconds until its counts last changed."""
+def collector_counter(lab: Any, name: str, port: int = STACK_METRICS_PORT) -> float:
+    """The sum of a collector's own counter over its series (0 before its first count), read on the lab host."""
+    script = ("import urllib.request; print(sum(float(line.rsplit(' ', 1)[1]) for line in urllib.request"
+              f".urlopen('http://127.0.0.1:{port}/metrics').read().decode().splitlines() if line.startswith('{name}')))")
+    return float(lab.check_output("python3 -c %s", script))
+
+
+# Per signal, the exporters' counter of the items they dropped (a request given up after its retries).
+DROPPED_COUNTERS = {"traces": "otelcol_exporter_send_failed_spans", "logs": "otelcol_exporter_send_failed_log_records",
+                    "metrics": "otelcol_exporter_send_failed_metric_points"}
+
+
+def dropped(lab: Any, metrics_port: int) -> dict[str, int]:
+    """What a collector's exporters report having dropped, per signal, since it last started."""
+    return {signal: int(collector_counter(lab, name, metrics_port)) for signal, name in DROPPED_COUNTERS.items()}
+
+
+def grpc_reconnect_gap_s(outage_s: float) -> float:
+    """The longest wait for a gRPC channel's next reconnect after an outage of outage_s: every earlier
+    attempt came at least (1 - jitter) times its backoff after the one before it."""
+    attempt, elapsed = 0, 0.0
+    while True:
+        backoff = min(GRPC_RECONNECT["max_s"], GRPC_RECONNECT["base_s"] * GRPC_RECONNECT["multiplier"] ** attempt)
+        if elapsed + backoff * (1 - GRPC_RECONNECT["jitter"]) > outage_s or backoff == GRPC_RECONNECT["max_s"]:
+            return backoff * (1 + GRPC_RECONNECT["jitter"])
+        elapsed += backoff * (1 - GRPC_RECONNECT["jitter"])
+        attempt += 1
+
+
+def quiet_after(outage_s: float) -> float:
+    """How long counts may stay unchanged, the backends up again after an outage of outage_s, before
+    they are final: the longest a collector may wait to reconnect and then to retry."""
+    return grpc_reconnect_gap_s(outage_s) + RETRY_QUIET_S + COUNT_MARGIN_S
+
+
+def drained(count: Callable[[], dict[str, Any]], accounted: Callable[[], dict[str, Any]],
+            quiet_s: float) -> tuple[dict[str, Any], dict[str, float]]:
+    """Count every mode's run until its counts equal what accounted() says it should hold, or have not
+    changed for quiet_s; the last counts and, per mode, the seconds until its counts last changed."""
     started = time.monotonic()
     counts = count()
     changed = {mode: started for mode in counts}
-    while time.monotonic() - started < DRAIN_S and any(
-            counts[mode] != sent[mode] and time.monotonic() - changed[mode] < SETTLED_S for mode in counts):
+    while any(counts[mode] != expected and time.monotonic() - changed[mode] < quiet_s
+              for mode, expected in accounted().items()):
         time.sleep(3)
         before, counts = counts, count()
         changed.update({mode: time.monotonic() for mode in counts if counts[mode] != before[mode]})
@@ -153,23 +196,26 @@ def drained(count: Callable[[], dict[str, Any]], sent: dict[str, Any]) -> tuple[
 
 @dataclass(frozen=True)
 class Collector:
-    """A collector on the lab host that a run sends to: its systemd unit and OTLP gRPC port."""
+    """A collector on the lab host that a run sends to: its systemd unit, OTLP gRPC port and the
+    loopback port of its own metrics."""
     unit: str
     port: int
+    metrics_port: int
 
 
-STACK_COLLECTOR = Collector("otelcol", 4317)
+STACK_COLLECTOR = Collector("otelcol", 4317, STACK_METRICS_PORT)
 # The control of the long outage: the stack's own rendered exporters and disk queue, with the one
 # timer issue 18 took away put back, retry_on_failure.max_elapsed_time 300 s (what every exporter
 # had before; the exporter helper drops a request once it has passed).
-CAPPED = Collector("otelcol-capped", 24317)
+CAPPED = Collector("otelcol-capped", 24317, 28888)
 CAPPED_ELAPSED_TIME = "300s"
 
 
 def capped_config(config: dict[str, Any]) -> dict[str, Any]:
     """The control's config, from the stack collector's rendered one: its OTLP receiver on CAPPED.port,
     its exporters, processors and disk queue as rendered (the queue in the control's own directory),
-    every exporter's retries capped at CAPPED_ELAPSED_TIME; no other receiver, connector or listener."""
+    every exporter's retries capped at CAPPED_ELAPSED_TIME; no other receiver or connector, no listener
+    but its own metrics on loopback."""
     exporters = {name: {**exporter, "retry_on_failure": {**exporter["retry_on_failure"],
                                                          "max_elapsed_time": CAPPED_ELAPSED_TIME}}
                  for name, exporter in config["exporters"].items()}
@@ -185,7 +231,9 @@ def capped_config(config: dict[str, Any]) -> dict[str, Any]:
                        for name in pipeline["processors"]},
         "exporters": exporters,
         "extensions": {queue: {**config["extensions"][queue], "directory": f"/var/lib/{CAPPED.unit}/queue"}},
-        "service": {"extensions": [queue], "pipelines": pipelines, "telemetry": {"metrics": {"level": "none"}}},
+        # Its own metrics on loopback: what its exporters dropped once their retries ran out.
+        "service": {"extensions": [queue], "pipelines": pipelines, "telemetry": {"metrics": {"level": "basic", "readers": [
+            {"pull": {"exporter": {"prometheus": {"host": "127.0.0.1", "port": CAPPED.metrics_port}}}}]}}},
     }
 
 
@@ -241,16 +289,27 @@ def outage_run(lab: Any, address: str, runs: dict[str, Collector], outage_s: int
     finally:
         outage = time.monotonic() - down
         systemctl(lab, "start", *BACKENDS)
-    counts, drain_s = drained(lambda: {mode: stored(apis, run_ids[mode]) for mode in runs}, sent)
+    # Each collector's run is final once its backends hold what it was sent less what it reports having
+    # dropped (the capped control's given-up requests; the stack's, none), or once nothing has changed
+    # for longer than a collector may wait to reconnect and retry.
+
+    def accounted() -> dict[str, dict[str, int]]:
+        gone = {mode: dropped(lab, collector.metrics_port) for mode, collector in runs.items()}
+        return {mode: {signal: count - gone[mode][signal] for signal, count in sent[mode].items()} for mode in runs}
+    counts, drain_s = drained(lambda: {mode: stored(apis, run_ids[mode]) for mode in runs}, accounted,
+                              quiet_after(outage))
     results = {}
-    for mode in runs:
+    for mode, collector in runs.items():
         distinct = {"traces": distinct_spans(apis["traces"], run_ids[mode], "reliability"),
                     "logs": distinct_logs(apis["logs"], run_ids[mode])}
-        results[mode] = {"run_id": run_ids[mode], "sent": sent[mode], "stored": counts[mode], "distinct": distinct}
+        gave_up = dropped(lab, collector.metrics_port)
+        results[mode] = {"run_id": run_ids[mode], "sent": sent[mode], "stored": counts[mode], "distinct": distinct,
+                         "dropped": gave_up}
         for signal in ("traces", "logs", "metrics"):
             FIGURES.append(f"FIGURES-RELIABILITY queue={mode} signal={signal} sent={sent[mode][signal]} "
                            f"stored={counts[mode][signal]} lost={sent[mode][signal] - counts[mode][signal]} "
-                           f"distinct={distinct.get(signal, 'n/a')} outage_s={outage:.0f} drain_s={drain_s[mode]:.0f}")
+                           f"distinct={distinct.get(signal, 'n/a')} dropped={gave_up[signal]} "
+                           f"outage_s={outage:.0f} drain_s={drain_s[mode]:.0f}")
         print("\n" + "\n".join(FIGURES[-3:]))
     return results
 
@@ -260,7 +319,7 @@ def stack_spec() -> dict[str, Any]:
 
 
 def explain(result: dict[str, Any]) -> str:
-    return json.dumps({key: result[key] for key in ("run_id", "sent", "stored", "distinct")})
+    return json.dumps({key: result[key] for key in ("run_id", "sent", "stored", "distinct", "dropped")})
 
 
 # --- the tests ----------------------------------------------------------------
@@ -279,6 +338,11 @@ def test_persistent_queue_loses_nothing_through_a_long_outage_and_restart(lab, a
     assert all(stack["distinct"][signal] == stack["stored"][signal] for signal in stack["distinct"]), explain(stack)
     assert any(capped["stored"][signal] < capped["sent"][signal] for signal in capped["sent"]), \
         f"the capped control lost nothing through the outage: {explain(capped)}"
+    # Its own exporters say why: requests given up once their retries had run for 300 s, and every item
+    # it was sent is either stored or among them.
+    assert any(capped["dropped"].values()), f"the capped control dropped nothing: {explain(capped)}"
+    assert all(capped["stored"][signal] + capped["dropped"][signal] == capped["sent"][signal]
+               for signal in capped["sent"]), f"the capped control's loss is not its drops: {explain(capped)}"
 
 
 def test_memory_queue_loses_data_through_the_same_run(lab, address):
@@ -378,7 +442,9 @@ def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
             time.sleep(2)
     assert not refused, f"{len(refused)} requests still refused {RESEND_S} s after the backend came back"
     sent = FULL_QUEUE_OFFER["requests"] * FULL_QUEUE_OFFER["records"]
-    counts = drained(lambda: {"full": stored_logs_distinct(api, run_id)}, {"full": (sent, sent)})[0]["full"]
+    # Over OTLP/HTTP (logs), no reconnect to wait for: the retry interval alone.
+    counts = drained(lambda: {"full": stored_logs_distinct(api, run_id)}, lambda: {"full": (sent, sent)},
+                     RETRY_QUIET_S + COUNT_MARGIN_S)[0]["full"]
     FIGURES.append(f"FIGURES-RELIABILITY full_queue max_mib={FULL_QUEUE_MAX_MIB} logs_share_mib=4 "
                    f"requests={FULL_QUEUE_OFFER['requests']} refused_first={first_refusals} resends={resends} "
                    f"sent={sent} stored={counts[0]} distinct={counts[1]}")
@@ -413,12 +479,6 @@ def anonymous_rss_mib(lab: Any, pid: str) -> float:
     # page cache the kernel shares and reclaims, charged to whoever read them first.
     status = lab.run("grep RssAnon /proc/%s/status", pid)
     return int(status.stdout.split()[1]) / 1024 if status.rc == 0 else 0.0
-
-
-def collector_counter(lab: Any, name: str) -> float:
-    script = ("import urllib.request; print(sum(float(line.rsplit(' ', 1)[1]) for line in urllib.request"
-              f".urlopen('http://127.0.0.1:8888/metrics').read().decode().splitlines() if line.startswith('{name}')))")
-    return float(lab.check_output("python3 -c %s", script))
 
 
 def test_burst_above_memory_limit_is_refused_without_oom_kill(lab, address):
