@@ -6,7 +6,7 @@
 Every problem is collected (with its spec path) and returned together:
 references between pipelines and components, unused components, connector
 wiring, component types the target collector lacks, high-cardinality metric
-dimensions and listen-port clashes.
+dimensions, listen-port clashes, and the disk queue's bound and reach.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, COLLECTOR_OTLP_GRPC, CONNECTOR_SIGNALS, DISK_QUEUE_MIN_SHARE_MIB, EXPORTER_BATCHING_VERSION,
     ID_NAME_MAX_LENGTH, MIB, RECEIVER_SIGNALS, component_type, default_port, disk_queue_count,
-    disk_queue_share_bytes, is_k8s_attributes, k8s_attributes_id, removed_component, resource_detection_id,
+    disk_queue_share_bytes, has_remote_write_queue, is_k8s_attributes, k8s_attributes_id, removed_component, resource_detection_id,
     versioned_type, format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
@@ -547,6 +547,25 @@ def lint_disk_queue(spec: Spec, problems: List[str]) -> None:
                     f"{queues * DISK_QUEUE_MIN_SHARE_MIB}")
 
 
+def lint_remote_write_durability(spec: Spec, problems: List[str]) -> None:
+    """A remote-write backend under a disk queue must say that its queue stays in memory.
+
+    prometheusremotewrite has no exporterhelper sending_queue, so persistent_queue cannot cover it:
+    its remote_write_queue is in memory and its retries stop after 300 s. Rendering that silently
+    would break the promise persistent_queue makes; the spec says it knowingly (persistent: false)
+    or uses OTLP, which both metrics backends that take remote write ingest as well.
+    """
+    if spec.persistent_queue_directory is None:
+        return
+    for backend in spec.backends.values():
+        if has_remote_write_queue(backend) and backend.persistent is not False:
+            problems.append(f"{backend.path}.protocol: remote_write keeps this backend's queue in memory (the "
+                            f"prometheusremotewrite exporter has no disk storage), so spec.persistent_queue does not "
+                            f"cover it: a collector restart, or a backend outage longer than 300 s, loses its metrics; "
+                            f"use protocol 'otlp' ({backend.type} ingests OTLP), or set {backend.path}.persistent: "
+                            f"false to accept that")
+
+
 def lint_spec(spec: Spec) -> List[str]:
     """Every spec-level problem, each with its spec path."""
     problems: List[str] = []
@@ -560,4 +579,5 @@ def lint_spec(spec: Spec) -> List[str]:
     lint_port_clashes(spec_listen_addresses(spec), problems)
     lint_kubernetes(spec, problems)
     lint_disk_queue(spec, problems)
+    lint_remote_write_durability(spec, problems)
     return problems

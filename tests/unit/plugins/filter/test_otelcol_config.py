@@ -556,7 +556,8 @@ def test_prometheus_backend_defaults_to_its_otlp_receiver() -> None:
 
 def test_prometheus_backend_remote_write() -> None:
     spec = apache_spec()
-    spec["backends"]["prometheus"].update(protocol="remote_write", port=9091, queue_size=5000)
+    # Beside a disk queue a remote-write backend must say that its queue stays in memory.
+    spec["backends"]["prometheus"].update(protocol="remote_write", port=9091, queue_size=5000, persistent=False)
     spec["persistent_queue"] = {"directory": "/var/lib/otelcol/queue"}
     config = otelcol_config(spec)
     assert config["exporters"]["prometheus_remote_write/prometheus"] == {
@@ -567,6 +568,26 @@ def test_prometheus_backend_remote_write() -> None:
     assert config["exporters"]["otlp_grpc/jaeger"]["sending_queue"]["storage"] == "file_storage/queue"
     assert otelcol_config(spec, "0.153.0")["exporters"]["prometheusremotewrite/prometheus"]["endpoint"] == \
         "http://prometheus.lab:9091/api/v1/write"
+
+
+@pytest.mark.parametrize("backend_type", ["prometheus", "mimir"])
+def test_remote_write_beside_a_disk_queue_is_refused_unless_kept_in_memory_knowingly(backend_type: str) -> None:
+    """persistent_queue promises that an outage or a restart loses nothing; remote write's queue cannot be
+    on disk, so a spec that would silently leave it in memory is refused (issue 18), naming the way out."""
+    spec = {"memory": {"host_mib": 2048},
+            "backends": {"metrics": {"type": backend_type, "host": "m.lab", "protocol": "remote_write"}},
+            "pipelines": {"metrics": {"exporters": ["metrics"]}}, "persistent_queue": {"directory": "/q"}}
+    assert ("spec.backends.metrics.protocol: remote_write keeps this backend's queue in memory (the "
+            "prometheusremotewrite exporter has no disk storage), so spec.persistent_queue does not cover it: "
+            "a collector restart, or a backend outage longer than 300 s, loses its metrics; use protocol 'otlp' "
+            f"({backend_type} ingests OTLP), or set spec.backends.metrics.persistent: false to accept that"
+            ) in render_error(spec)
+    spec["backends"]["metrics"]["persistent"] = False
+    exporter = otelcol_config(spec)["exporters"]["prometheus_remote_write/metrics"]
+    assert "storage" not in exporter["remote_write_queue"] and exporter["retry_on_failure"]["max_elapsed_time"] == "300s"
+    # Without a disk queue there is no promise to break.
+    del spec["persistent_queue"], spec["backends"]["metrics"]["persistent"]
+    assert "prometheus_remote_write/metrics" in otelcol_config(spec)["exporters"]
 
 
 def test_victorialogs_backend() -> None:

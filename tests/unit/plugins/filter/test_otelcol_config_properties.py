@@ -161,6 +161,10 @@ def specs(draw: Any) -> Dict[str, Any]:
             st.lists(st.sampled_from(SAFE_RESOURCE_KEYS), min_size=1, max_size=3, unique=True))}
     if draw(st.booleans()):
         spec["persistent_queue"] = {"directory": str(QUEUE_ROOT / draw(st.sampled_from(["a", "b"])))}
+        # Remote write keeps its queue in memory: beside a disk queue the spec must say so.
+        for backend in spec["backends"].values():
+            if backend.get("protocol") == "remote_write":
+                backend["persistent"] = False
         if draw(st.booleans()):
             # From the least that leaves every exporter 4 MiB of the bound.
             spec["persistent_queue"]["max_mib"] = draw(st.integers(min_value=4 * len(spec["backends"]),
