@@ -56,7 +56,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import pytest
 import yaml
@@ -142,11 +142,19 @@ def stored(apis: dict[str, Http], run_id: str) -> dict[str, int]:
     return stored_counted(apis, run_id, service="reliability", metric="reliability_gen")
 
 
+def collector_counters(lab: Any, names: Iterable[str], port: int = STACK_METRICS_PORT) -> dict[str, float]:
+    """Each named counter of a collector, summed over its series (0 before its first count), from one
+    read of its own metrics on the lab host."""
+    script = ("import json, urllib.request; lines = urllib.request.urlopen("
+              f"'http://127.0.0.1:{port}/metrics').read().decode().splitlines(); print(json.dumps("
+              f"{{name: sum(float(line.rsplit(' ', 1)[1]) for line in lines if line.startswith(name)) "
+              f"for name in {list(names)!r}}}))")
+    return json.loads(lab.check_output("python3 -c %s", script))
+
+
 def collector_counter(lab: Any, name: str, port: int = STACK_METRICS_PORT) -> float:
-    """The sum of a collector's own counter over its series (0 before its first count), read on the lab host."""
-    script = ("import urllib.request; print(sum(float(line.rsplit(' ', 1)[1]) for line in urllib.request"
-              f".urlopen('http://127.0.0.1:{port}/metrics').read().decode().splitlines() if line.startswith('{name}')))")
-    return float(lab.check_output("python3 -c %s", script))
+    """One counter of a collector, summed over its series (0 before its first count)."""
+    return collector_counters(lab, [name], port)[name]
 
 
 # Per signal, the exporters' counter of the items they dropped (a request given up after its retries).
@@ -156,7 +164,8 @@ DROPPED_COUNTERS = {"traces": "otelcol_exporter_send_failed_spans", "logs": "ote
 
 def dropped(lab: Any, metrics_port: int) -> dict[str, int]:
     """What a collector's exporters report having dropped, per signal, since it last started."""
-    return {signal: int(collector_counter(lab, name, metrics_port)) for signal, name in DROPPED_COUNTERS.items()}
+    counts = collector_counters(lab, DROPPED_COUNTERS.values(), metrics_port)
+    return {signal: int(counts[name]) for signal, name in DROPPED_COUNTERS.items()}
 
 
 def grpc_reconnect_gap_s(outage_s: float) -> float:
