@@ -58,21 +58,20 @@ export -f run_scenario
 export logs summary upstream
 
 # A scenario that spends most of its time waiting (reliability: a 7-minute backend outage, its
-# host idle) runs beside the MOLECULE_JOBS others instead of taking one of their places, so the
-# two cores keep working while it waits. MOLECULE_APART names them (space-separated).
+# host idle) starts at once in a place of its own, beside the MOLECULE_JOBS others instead of taking
+# one of theirs, so the two cores keep working while it waits; once it is done, its place takes the
+# next scenario of the list like the others. MOLECULE_APART names them (space-separated); the others
+# start in the order given (make's SCENARIOS: longest first).
 apart=" ${MOLECULE_APART-reliability} "
-pool=()
-beside=()
+first=()
+rest=()
 for scenario in "${runnable[@]}"; do
-  if [[ "$apart" == *" $scenario "* ]]; then beside+=("$scenario"); else pool+=("$scenario"); fi
+  if [[ "$apart" == *" $scenario "* ]]; then first+=("$scenario"); else rest+=("$scenario"); fi
 done
-for scenario in "${beside[@]}"; do
-  run_scenario "$scenario" &
-done
+jobs=$(( ${MOLECULE_JOBS:-3} + ${#first[@]} ))
 # The single quotes are meant: $1 expands in the child shell xargs starts.
 # shellcheck disable=SC2016
-((${#pool[@]})) && printf '%s\n' "${pool[@]}" | xargs -P "${MOLECULE_JOBS:-3}" -I{} bash -c 'run_scenario "$1"' _ {}
-wait
+printf '%s\n' "${first[@]}" "${rest[@]}" | grep -v '^$' | xargs -P "$jobs" -I{} bash -c 'run_scenario "$1"' _ {}
 
 echo
 echo "Molecule scenarios:"
