@@ -138,6 +138,13 @@ def test_accepts_an_otlp_log_record_and_exports_it(host):
 # Negative cases: apply the role again with bad input; the play must fail and
 # leave the host exactly as it was.
 
+# A collector that queues on disk: one OTLP backend (nothing listens there; the play stops before
+# the collector would send).
+DISK_QUEUE_SPEC = {"receivers": {"otlp": {}}, "backends": {"gateway": {"type": "otlp", "endpoint": "127.0.0.1:14317"}},
+                   "pipelines": {signal: {"exporters": ["gateway"]} for signal in ("traces", "metrics", "logs")}}
+DISK_QUEUE_64_TIB = {"directory": "/var/lib/otelcol/queue", "max_mib": 64 * 2**20}
+
+
 def _state(host):
     return component_state(host, "otelcol", [CONFIG], "/usr/local/bin/otelcol-contrib")
 
@@ -168,7 +175,10 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"otel_collector_state": "gone"}, "otel_collector_state"),
     ({"otel_collector_config_overrides": {"pipelines": {}}}, "otel_collector_config_overrides"),
     ({"otel_collector_spec": {"pipelines": {"traces": {"exporters": ["nowhere"]}}}}, "spec.pipelines.traces"),
-], ids=["wrong-type", "unknown-choice", "bad-override-section", "bad-spec"])
+    # A disk queue bounded to 64 TiB: it may take twice that, more than the host's filesystem has.
+    ({"otel_collector_spec": DISK_QUEUE_SPEC | {"persistent_queue": DISK_QUEUE_64_TIB}},
+     "otel_collector_spec.persistent_queue.max_mib"),
+], ids=["wrong-type", "unknown-choice", "bad-override-section", "bad-spec", "disk-queue-larger-than-the-disk"])
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
