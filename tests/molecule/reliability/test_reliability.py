@@ -38,7 +38,10 @@ restarted, and nothing else.
 Then a disk queue bounded to a few MiB, the logs backend down and more
 logs offered than fit: the collector must refuse the rest with a retryable
 answer, the sender resends it once the backend is back, and every record is
-stored once. Then a burst far above a small memory limit, with the traces backend down:
+stored once. Then the same bound with the queue's directory on a small filesystem that something
+else fills: the collector must keep running, refuse what it cannot write with a retryable answer,
+take the resends once there is room again, store every record once, and open its queue again after
+a restart. Then a burst far above a small memory limit, with the traces backend down:
 the senders must see the collector refuse data (back-pressure), and the
 collector must stay the same process, never OOM-killed, its anonymous memory
 under the unit's MemoryMax. Last, site.yml at -vvv with a backend password in
@@ -512,6 +515,111 @@ def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
     print("\n" + FIGURES[-1])
     assert first_refusals > 0, f"the full queue refused nothing: {answers}"
     assert counts == (sent, sent), f"sent {sent}, stored {counts[0]}, of which distinct {counts[1]}"
+
+
+# --- a full disk under the queue ---------------------------------------------------
+
+# The queue's directory on a filesystem of its own, small enough to fill: room for twice the queue's
+# bound when site.yml runs (the role checks that), then filled by something else but the queue.
+DISK_FULL = {"filesystem_mib": 32, "max_mib": FULL_QUEUE_MAX_MIB, "left_kib": 512}
+QUEUE_DIRECTORY = "/var/lib/otelcol/queue"
+BALLAST = f"{QUEUE_DIRECTORY}/ballast-not-a-queue"
+# What a collector's journal says when its queue's database is broken or it crashed.
+BROKEN_QUEUE = re.compile(r"panic|corrupt|invalid database|fatal error|page \d+ already freed", re.IGNORECASE)
+
+
+def room_kib(lab: Any, path: str) -> int:
+    return int(lab.check_output("df --output=avail -B1K %s | tail -n 1", path))
+
+
+@contextlib.contextmanager
+def small_queue_filesystem(lab: Any) -> Iterator[None]:
+    """The stack collector's queue directory on a tmpfs of DISK_FULL["filesystem_mib"], the collector
+    stopped while it is mounted and removed; what was queued before waits on the disk below."""
+    systemctl(lab, "stop", "otelcol")
+    lab.check_output("install -d -o otelcol -g otelcol -m 0750 %s && mount -t tmpfs -o size=%sm,mode=0750 tmpfs %s "
+                     "&& chown otelcol:otelcol %s", QUEUE_DIRECTORY, str(DISK_FULL["filesystem_mib"]),
+                     QUEUE_DIRECTORY, QUEUE_DIRECTORY)
+    try:
+        yield
+    finally:
+        lab.run("systemctl stop otelcol; umount %s; systemctl start otelcol", QUEUE_DIRECTORY)
+
+
+def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, address):
+    """The queue's filesystem filled by something else (issue 18): the collector keeps running and refuses
+    with a retryable error what it cannot write; once there is room again and the backend is back, the
+    sender's resends are taken and every record is stored once; restarted, the collector opens its queue
+    again and carries on."""
+    spec = stack_spec()
+    spec["persistent_queue"]["max_mib"] = DISK_FULL["max_mib"]
+    api = logs_api("victorialogs")
+    run_id = f"rel-disk-{int(time.time())}-{secrets.token_hex(3)}"
+    requests = [logs_request(run_id, index) for index in range(FULL_QUEUE_OFFER["requests"])]
+    answers: dict[int, int] = {}
+    refused: list[bytes] = []
+    with small_queue_filesystem(lab):
+        # site.yml finds room for twice the bound on the small filesystem, and starts the collector on it.
+        run = site("--tags", "otel_collector", extra_vars={"lgtm_stack_collector_spec": spec})
+        assert run.returncode == 0, failed_tasks(run)
+        assert collector_listening(address), "the collector's OTLP gRPC port does not answer"
+        before = unit_properties(lab, "otelcol", "MainPID", "NRestarts")
+        systemctl(lab, "stop", "victorialogs")
+        try:
+            # Something else fills the disk: DISK_FULL["left_kib"] left for the queue.
+            lab.check_output("fallocate -l %sK %s", str(room_kib(lab, QUEUE_DIRECTORY) - DISK_FULL["left_kib"]),
+                             BALLAST)
+            for body in requests:
+                status = post_logs(address, body)
+                answers[status] = answers.get(status, 0) + 1
+                assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
+                if status != 200:
+                    refused.append(body)
+            first_refusals = len(refused)
+            assert refused, f"nothing refused with the disk full: {answers}"
+            time.sleep(5)
+            assert post_logs(address, refused[0]) in RETRYABLE, "a resend with the disk still full was not refused"
+            during = unit_properties(lab, "otelcol", "MainPID", "NRestarts")
+            assert during == before, f"the collector restarted with its disk full: {before} -> {during}"
+        finally:
+            lab.run("rm -f %s", BALLAST)
+            systemctl(lab, "start", "victorialogs")
+        resends = 0
+        deadline = time.monotonic() + RESEND_S
+        while refused and time.monotonic() < deadline:
+            status = post_logs(address, refused[0])
+            resends += 1
+            assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
+            if status == 200:
+                refused.pop(0)
+            else:
+                time.sleep(2)
+        assert not refused, f"{len(refused)} requests still refused {RESEND_S} s after the disk had room again"
+        sent = FULL_QUEUE_OFFER["requests"] * FULL_QUEUE_OFFER["records"]
+        counts = drained(lambda: {"disk": stored_logs_distinct(api, run_id)}, lambda: {"disk": (sent, sent)},
+                         RETRY_QUIET_S + COUNT_MARGIN_S)[0]["disk"]
+        after = unit_properties(lab, "otelcol", "MainPID", "NRestarts")
+        # Restarted, it opens the queue it wrote through the full disk and takes data again.
+        restarted_at = lab.check_output("date %s", "+%Y-%m-%d %H:%M:%S")
+        systemctl(lab, "restart", "otelcol")
+        assert collector_listening(address), "the collector did not come back after its disk had been full"
+        after_restart = f"{run_id}-after-restart"
+        assert post_logs(address, logs_request(after_restart, 0)) == 200
+        stored_after_restart = drained(lambda: {"disk": stored_logs_distinct(api, after_restart)},
+                                       lambda: {"disk": (FULL_QUEUE_OFFER["records"],) * 2},
+                                       RETRY_QUIET_S + COUNT_MARGIN_S)[0]["disk"]
+        log = lab.check_output("journalctl -u otelcol --no-pager -o cat --since %s", restarted_at)
+    FIGURES.append(f"FIGURES-RELIABILITY full_disk filesystem_mib={DISK_FULL['filesystem_mib']} "
+                   f"left_kib={DISK_FULL['left_kib']} requests={FULL_QUEUE_OFFER['requests']} "
+                   f"refused_first={first_refusals} answers={answers} resends={resends} sent={sent} "
+                   f"stored={counts[0]} distinct={counts[1]} restarts={int(after['NRestarts']) - int(before['NRestarts'])} "
+                   f"stored_after_restart={stored_after_restart[0]}")
+    print("\n" + FIGURES[-1])
+    assert after == before, f"the collector restarted while its disk was full or refilled: {before} -> {after}"
+    assert counts == (sent, sent), f"sent {sent}, stored {counts[0]}, of which distinct {counts[1]}"
+    assert stored_after_restart == (FULL_QUEUE_OFFER["records"],) * 2, stored_after_restart
+    broken = [line for line in log.splitlines() if BROKEN_QUEUE.search(line)]
+    assert not broken, "the collector's journal since the restart:\n" + "\n".join(broken[:20])
 
 
 # --- memory pressure ------------------------------------------------------------
