@@ -463,6 +463,44 @@ def stored_logs_distinct(api: Http, run_id: str) -> tuple[int, int]:
     return int(row.get("n", 0)), int(row.get("u", 0))
 
 
+def offer_logs(address: str, requests: list[bytes]) -> tuple[dict[int, int], list[bytes]]:
+    """Offer each request once: the count of each answer, and the requests refused (each answer must be
+    200 or retryable)."""
+    answers: dict[int, int] = {}
+    refused: list[bytes] = []
+    for body in requests:
+        status = post_logs(address, body)
+        answers[status] = answers.get(status, 0) + 1
+        assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
+        if status != 200:
+            refused.append(body)
+    return answers, refused
+
+
+def resend_until_taken(address: str, refused: list[bytes], since: str) -> int:
+    """Resend the refused requests in order, as an OTLP sender does, until each is taken (RESEND_S at
+    most); the number of resends."""
+    resends = 0
+    deadline = time.monotonic() + RESEND_S
+    while refused and time.monotonic() < deadline:
+        status = post_logs(address, refused[0])
+        resends += 1
+        assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
+        if status == 200:
+            refused.pop(0)
+        else:
+            time.sleep(2)
+    assert not refused, f"{len(refused)} requests still refused {RESEND_S} s after {since}"
+    return resends
+
+
+def stored_once(api: Http, run_id: str, sent: int) -> tuple[int, int]:
+    """The run's records in VictoriaLogs and the distinct among them, once they are all there or have not
+    changed for the retry interval (over OTLP/HTTP, no reconnect to wait for)."""
+    return drained(lambda: {"run": stored_logs_distinct(api, run_id)}, lambda: {"run": (sent, sent)},
+                   RETRY_QUIET_S + COUNT_MARGIN_S)[0]["run"]
+
+
 def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
     """A disk queue bounded in bytes (issue 18): full, the collector refuses with a retryable error instead of
     dropping; the sender resends once the backend is back; stored = sent, each record once."""
@@ -478,37 +516,18 @@ def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
     api = logs_api("victorialogs")
     run_id = f"rel-full-{int(time.time())}-{secrets.token_hex(3)}"
     requests = [logs_request(run_id, index) for index in range(FULL_QUEUE_OFFER["requests"])]
-    answers: dict[int, int] = {}
-    refused: list[bytes] = []
     systemctl(lab, "stop", "victorialogs")
     try:
-        for body in requests:
-            status = post_logs(address, body)
-            answers[status] = answers.get(status, 0) + 1
-            assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
-            if status != 200:
-                refused.append(body)
+        answers, refused = offer_logs(address, requests)
         first_refusals = len(refused)
         # Still full while the backend is down: a resend is refused again, not dropped.
         time.sleep(5)
         assert refused and post_logs(address, refused[0]) in RETRYABLE, f"no refusal with the queue full: {answers}"
     finally:
         systemctl(lab, "start", "victorialogs")
-    resends = 0
-    deadline = time.monotonic() + RESEND_S
-    while refused and time.monotonic() < deadline:
-        status = post_logs(address, refused[0])
-        resends += 1
-        assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
-        if status == 200:
-            refused.pop(0)
-        else:
-            time.sleep(2)
-    assert not refused, f"{len(refused)} requests still refused {RESEND_S} s after the backend came back"
+    resends = resend_until_taken(address, refused, "the backend came back")
     sent = FULL_QUEUE_OFFER["requests"] * FULL_QUEUE_OFFER["records"]
-    # Over OTLP/HTTP (logs), no reconnect to wait for: the retry interval alone.
-    counts = drained(lambda: {"full": stored_logs_distinct(api, run_id)}, lambda: {"full": (sent, sent)},
-                     RETRY_QUIET_S + COUNT_MARGIN_S)[0]["full"]
+    counts = stored_once(api, run_id, sent)
     FIGURES.append(f"FIGURES-RELIABILITY full_queue max_mib={FULL_QUEUE_MAX_MIB} logs_share_mib=4 "
                    f"requests={FULL_QUEUE_OFFER['requests']} refused_first={first_refusals} resends={resends} "
                    f"sent={sent} stored={counts[0]} distinct={counts[1]}")
@@ -556,8 +575,6 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
     api = logs_api("victorialogs")
     run_id = f"rel-disk-{int(time.time())}-{secrets.token_hex(3)}"
     requests = [logs_request(run_id, index) for index in range(FULL_QUEUE_OFFER["requests"])]
-    answers: dict[int, int] = {}
-    refused: list[bytes] = []
     with small_queue_filesystem(lab):
         # site.yml finds room for twice the bound on the small filesystem, and starts the collector on it.
         run = site("--tags", "otel_collector", extra_vars={"lgtm_stack_collector_spec": spec})
@@ -569,12 +586,7 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
             # Something else fills the disk: DISK_FULL["left_kib"] left for the queue.
             lab.check_output("fallocate -l %sK %s", str(room_kib(lab, QUEUE_DIRECTORY) - DISK_FULL["left_kib"]),
                              BALLAST)
-            for body in requests:
-                status = post_logs(address, body)
-                answers[status] = answers.get(status, 0) + 1
-                assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
-                if status != 200:
-                    refused.append(body)
+            answers, refused = offer_logs(address, requests)
             first_refusals = len(refused)
             assert refused, f"nothing refused with the disk full: {answers}"
             time.sleep(5)
@@ -584,20 +596,9 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
         finally:
             lab.run("rm -f %s", BALLAST)
             systemctl(lab, "start", "victorialogs")
-        resends = 0
-        deadline = time.monotonic() + RESEND_S
-        while refused and time.monotonic() < deadline:
-            status = post_logs(address, refused[0])
-            resends += 1
-            assert status == 200 or status in RETRYABLE, f"the collector answered {status}, not retryable"
-            if status == 200:
-                refused.pop(0)
-            else:
-                time.sleep(2)
-        assert not refused, f"{len(refused)} requests still refused {RESEND_S} s after the disk had room again"
+        resends = resend_until_taken(address, refused, "the disk had room again")
         sent = FULL_QUEUE_OFFER["requests"] * FULL_QUEUE_OFFER["records"]
-        counts = drained(lambda: {"disk": stored_logs_distinct(api, run_id)}, lambda: {"disk": (sent, sent)},
-                         RETRY_QUIET_S + COUNT_MARGIN_S)[0]["disk"]
+        counts = stored_once(api, run_id, sent)
         after = unit_properties(lab, "otelcol", "MainPID", "NRestarts")
         # Restarted, it opens the queue it wrote through the full disk and takes data again.
         restarted_at = lab.check_output("date %s", "+%Y-%m-%d %H:%M:%S")
@@ -605,9 +606,7 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
         assert collector_listening(address), "the collector did not come back after its disk had been full"
         after_restart = f"{run_id}-after-restart"
         assert post_logs(address, logs_request(after_restart, 0)) == 200
-        stored_after_restart = drained(lambda: {"disk": stored_logs_distinct(api, after_restart)},
-                                       lambda: {"disk": (FULL_QUEUE_OFFER["records"],) * 2},
-                                       RETRY_QUIET_S + COUNT_MARGIN_S)[0]["disk"]
+        stored_after_restart = stored_once(api, after_restart, FULL_QUEUE_OFFER["records"])
         log = lab.check_output("journalctl -u otelcol --no-pager -o cat --since %s", restarted_at)
     FIGURES.append(f"FIGURES-RELIABILITY full_disk filesystem_mib={DISK_FULL['filesystem_mib']} "
                    f"left_kib={DISK_FULL['left_kib']} requests={FULL_QUEUE_OFFER['requests']} "
