@@ -40,6 +40,15 @@ def log_path(component: str, step: str) -> Path:
     return LOGS / f"{component}-{step}.log"
 
 
+# Every package compiled without DWARF debug information: each build links with `-s -w`, which
+# drops it from the binary anyway, so compiling it only costs time (etcd's build from an empty
+# build cache: 78.5 -> 67.0 CPU seconds, 15 % less; a .text section of the same size, its
+# addresses shifted by the 32 bytes the flag adds to the build settings that `go version -m`
+# shows; the same version output). Given through GOFLAGS, and on
+# the command line of a tool that passes -gcflags of its own (ocb), which would override GOFLAGS'.
+COMPILER_FLAGS = "all=-dwarf=false"
+
+
 def go_env() -> dict[str, str]:
     # Release binaries upstream are static; GOTOOLCHAIN=local stops go from
     # trying to download another toolchain that a go.mod might ask for; a
@@ -48,8 +57,10 @@ def go_env() -> dict[str, str]:
     # programs that spend much of their time collecting garbage: GOGC=400 trades memory for
     # CPU (VictoriaLogs' build from an empty build cache: 8 % less CPU and wall time, peak
     # 470 -> 650 MiB a compile, median of 3 each; the collector's link stays at 2.4 GiB either
-    # way). Recipe keys leave it out: the binaries are the same.
-    return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GOWORK": "off",
+    # way). Recipe keys leave it out: the binaries are the same. COMPILER_FLAGS below are every
+    # build's too (above), for the same reason.
+    return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOWORK": "off",
+            "GOFLAGS": f"-mod=mod -gcflags={COMPILER_FLAGS}",
             "GOBIN": str(TOOLS / "bin"), "GONOSUMDB": ",".join(SUMDB_GAPS), "GOGC": "400"}
 
 

@@ -300,7 +300,8 @@ def build_otel_collector(release: Release, pins: dict) -> None:
         (gobin / "builder").rename(builder)
         gobin.rmdir()
     (work / "builder.yaml").write_bytes(collector_manifest(pins))
-    run(release.name, "ocb", [str(builder), "--config", "builder.yaml"], cwd=work)
+    run(release.name, "ocb", [str(builder), "--config", "builder.yaml", "--gcflags", buildkit.COMPILER_FLAGS],
+        cwd=work)
     readme = work / "README.md"
     readme.write_text("OpenTelemetry Collector built with the OpenTelemetry Collector Builder from\n"
                       "observability.lgtm's lab/otelcol-builder.yaml.\n")
