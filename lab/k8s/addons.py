@@ -16,11 +16,10 @@ STORAGE_CLASS = "lab-hostpath"
 PROVISIONER = "lab.observability.lgtm/hostpath"
 
 
-def coredns_manifests(image: str) -> list[dict[str, Any]]:
-    """CoreDNS as kubeadm deploys it, from the locally imported image: cluster
-    names only (no `forward`: the host's resolvers are out of reach; no `loop`)."""
-    labels = {"k8s-app": "kube-dns"}
-    corefile = """.:53 {
+# CoreDNS as kubeadm configures it, for cluster names only (no `forward`: the host's resolvers
+# are out of reach; no `loop`). The lab builds CoreDNS with the plugins these directives
+# name and no others (lab/k8s/build.py).
+COREFILE = """.:53 {
     errors
     health {
         lameduck 5s
@@ -37,6 +36,11 @@ def coredns_manifests(image: str) -> list[dict[str, Any]]:
     loadbalance
 }
 """
+
+
+def coredns_manifests(image: str) -> list[dict[str, Any]]:
+    """CoreDNS as kubeadm deploys it, from the locally imported image, with COREFILE."""
+    labels = {"k8s-app": "kube-dns"}
     meta = {"name": "coredns", "namespace": "kube-system"}
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
@@ -51,7 +55,7 @@ def coredns_manifests(image: str) -> list[dict[str, Any]]:
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                      "name": "system:coredns"},
          "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}]},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"Corefile": corefile}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"Corefile": COREFILE}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {**meta, "labels": labels},
          "spec": {"replicas": 1, "selector": {"matchLabels": labels},
                   "template": {"metadata": {"labels": labels}, "spec": {

@@ -1,5 +1,5 @@
-"""lab/k8s/build.py's pure parts: the wrapper go.mod, version flags, the pins,
-recipe keys and cache stamps. Nothing here builds anything."""
+"""lab/k8s/build.py's pure parts: the wrapper go.mod, version flags, CoreDNS' plugin
+selection, the pins, recipe keys and cache stamps. Nothing here builds anything."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
-from k8s import build  # noqa: E402  (lab/ is not a package)
+from k8s import addons, build  # noqa: E402  (lab/ is not a package)
 
 PINS = yaml.safe_load((REPO / "lab" / "kubernetes.yml").read_text())
 
@@ -57,6 +57,55 @@ def test_version_ldflags_set_both_packages():
         assert f"-X {package}.gitMajor=1" in flags and f"-X {package}.gitMinor=34" in flags
 
 
+# Lines of CoreDNS' plugin.cfg (v1.12.4): a bare package is one of CoreDNS' own plugins.
+PLUGIN_CFG = """# Directives are registered in the order they should be executed.
+metadata:metadata
+health:health
+prometheus:metrics
+errors:errors
+cache:cache
+kubernetes:kubernetes
+route53:route53
+on:github.com/coredns/caddy/onevent
+"""
+
+
+def test_corefile_directives_are_the_server_blocks_first_words():
+    corefile = ".:53 {\n    errors\n    health {\n        lameduck 5s\n    }\n    kubernetes cluster.local {\n" \
+               "        pods insecure   # a comment\n    }\n    prometheus :9153\n    errors\n}\n"
+    assert build.corefile_directives(corefile) == ["errors", "health", "kubernetes", "prometheus"]
+
+
+def test_the_lab_builds_the_plugins_its_corefile_uses_and_no_cloud_provider():
+    directives = build.corefile_directives(addons.COREFILE)
+    assert set(directives) == {"errors", "health", "ready", "kubernetes", "prometheus", "cache",
+                               "reload", "loadbalance"}
+
+
+def test_plugin_packages_follow_plugin_cfg():
+    assert build.plugin_packages(PLUGIN_CFG, ["prometheus", "kubernetes", "on"]) == [
+        "github.com/coredns/coredns/plugin/metrics", "github.com/coredns/coredns/plugin/kubernetes",
+        "github.com/coredns/caddy/onevent"]
+    with pytest.raises(build.StepFailed, match=r"\['forward'\], which plugin.cfg does not name"):
+        build.plugin_packages(PLUGIN_CFG, ["cache", "forward"])
+
+
+def test_coredns_main_imports_the_plugins_and_runs_coremain():
+    main = build.coredns_main(["github.com/coredns/coredns/plugin/metrics",
+                               "github.com/coredns/coredns/plugin/cache"])
+    assert main.index('_ "github.com/coredns/coredns/plugin/cache"') < main.index('_ "github.com/coredns/coredns/plugin/metrics"')
+    assert '"github.com/coredns/coredns/coremain"' in main and "coremain.Run()" in main
+    assert "core/plugin" not in main
+
+
+def test_lean_go_mod_keeps_upstreams_versions_under_another_module_path():
+    upstream = "module github.com/coredns/coredns\n\ngo 1.24.0\n\nrequire (\n\tgithub.com/miekg/dns v1.1.68\n)\n"
+    lines = build.lean_go_mod(upstream, "github.com/coredns/coredns", "v1.12.4").splitlines()
+    assert lines[0] == "module corednsbuild"
+    assert "go 1.24.0" in lines and "\tgithub.com/miekg/dns v1.1.68" in lines
+    assert lines[-1] == "require github.com/coredns/coredns v1.12.4"
+
+
 def test_pins_are_in_one_file_and_consistent():
     assert PINS["kubernetes"]["version"].startswith("1.34.")
     minor = PINS["kubernetes"]["version"].split(".")[1]
@@ -88,7 +137,7 @@ def test_recipe_key_changes_with_pins_revision_and_go(monkeypatch):
 RECORDED_KEYS = {
     "kubernetes": "694390e96747a67abd48f8b079ca87da6921db823fbb66662879d67cb84f8688",
     "etcd": "9295f4f47cf8b0fd0d7e84820198a4771c8a2057ce752bf0d39964054678de17",
-    "coredns": "fb1e57f40676fb48cf0277f30abd0979c16a028389a75873c31e229e82e48606",
+    "coredns": "4668e73f3078c559e69210b1544cce2a9c887202b2dea2cea67ad3f94d0b1f97",  # revision 2: the Corefile's plugins only
     "pause": "85e34cfe979c6ae90bbc267a6e1c9b4fe95ac40d6882ab77eada7ced7c4a7987",
 }
 
