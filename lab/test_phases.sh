@@ -6,10 +6,15 @@
 # Beside each time, how busy the machine's CPUs were during the phase (from
 # /proc/stat): a phase far from 100 % waits, and could share the cores with
 # another; one near it can only get faster by doing less.
+#
+# A phase written A+B+C is a group: A runs, and beside it B then C (their output in
+# $LGTM_CACHE/logs/phase-B.log and phase-C.log, printed once the group is done). The
+# group's row gives its wall time and CPU; B's and C's rows their own wall times.
 set -uo pipefail
 : "${LGTM_CACHE:=$HOME/.cache/observability-lgtm}"
-mkdir -p "$LGTM_CACHE/logs"
-table="$LGTM_CACHE/logs/test-phases.txt"
+logs="$LGTM_CACHE/logs"
+mkdir -p "$logs"
+table="$logs/test-phases.txt"
 rows=()
 # Jiffies of all CPUs, busy and in total (idle and iowait are the idle ones).
 cpu_jiffies() { awk '/^cpu / { total = 0; for (i = 2; i <= NF; i++) total += $i; print total - $5 - $6, total }' /proc/stat; }
@@ -18,20 +23,57 @@ busy_percent() {  # busy_percent BUSY_BEFORE TOTAL_BEFORE: the busy share since 
   read -r busy total < <(cpu_jiffies)
   echo $(( total > $2 ? 100 * (busy - $1) / (total - $2) : 0 ))
 }
+run_phase() { "${MAKE:-make}" --no-print-directory "$1"; }
+# run_beside RESULTS PHASE...: the phases in turn, each line of RESULTS "phase seconds status".
+run_beside() {
+  local results=$1 phase start code
+  shift
+  for phase in "$@"; do
+    start=$SECONDS
+    run_phase "$phase" >"$logs/phase-$phase.log" 2>&1
+    code=$?
+    echo "$phase $((SECONDS - start)) $code" >>"$results"
+    ((code == 0)) || return "$code"
+  done
+}
 total_start=$SECONDS
 read -r total_busy total_jiffies < <(cpu_jiffies)
 status=0
-for phase in "$@"; do
+for group in "$@"; do
+  IFS=+ read -r -a phases <<<"$group"
   start=$SECONDS
   read -r busy jiffies < <(cpu_jiffies)
-  if "${MAKE:-make}" --no-print-directory "$phase"; then
-    rows+=("$(printf '%-16s %6ss  CPU %3s%%  passed' "$phase" $((SECONDS - start)) "$(busy_percent "$busy" "$jiffies")")")
-  else
-    status=$?
-    rows+=("$(printf '%-16s %6ss  CPU %3s%%  FAILED (exit %s)' "$phase" $((SECONDS - start)) \
-      "$(busy_percent "$busy" "$jiffies")" "$status")")
-    break
+  beside_status=0
+  if ((${#phases[@]} > 1)); then
+    for phase in "${phases[@]:1}"; do rm -f "$logs/phase-$phase.log"; done
+    results=$(mktemp)
+    run_beside "$results" "${phases[@]:1}" &
+    beside_pid=$!
   fi
+  run_phase "${phases[0]}"
+  main_status=$?
+  seconds=$((SECONDS - start))
+  if ((${#phases[@]} > 1)); then
+    wait "$beside_pid" || beside_status=$?
+    seconds=$((SECONDS - start))
+    for phase in "${phases[@]:1}"; do
+      [[ -e "$logs/phase-$phase.log" ]] && { echo; echo "==> $phase (beside ${phases[0]}): $logs/phase-$phase.log"; cat "$logs/phase-$phase.log"; }
+    done
+  fi
+  cpu=$(busy_percent "$busy" "$jiffies")
+  if ((main_status != 0)); then outcome="FAILED (exit $main_status)"
+  elif ((beside_status != 0)); then outcome="FAILED (a phase beside it)"
+  else outcome="passed"; fi
+  rows+=("$(printf '%-16s %6ss  CPU %3s%%  %s' "$group" "$seconds" "$cpu" "$outcome")")
+  if ((${#phases[@]} > 1)); then
+    while read -r phase phase_seconds code; do
+      if ((code == 0)); then outcome="passed"; else outcome="FAILED (exit $code)"; fi
+      rows+=("$(printf '  %-14s %6ss  beside %s  %s' "$phase" "$phase_seconds" "${phases[0]}" "$outcome")")
+    done <"$results"
+    rm -f "$results"
+  fi
+  if ((main_status != 0)); then status=$main_status; break; fi
+  if ((beside_status != 0)); then status=$beside_status; break; fi
 done
 {
   echo
