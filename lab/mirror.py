@@ -17,6 +17,8 @@ Two sources fill it:
 
     mirror.py build [COMPONENT ...]   build what is missing or corrupt (cache hits cost nothing);
                                       COMPONENT@VERSION names an upgrade_from release
+    mirror.py build --only before     only the upgrade_from releases (--only pinned: all others);
+                                      lab/setup.sh builds the two side by side
     mirror.py import DIR              serve the upstream release files found below DIR
     mirror.py has COMPONENT ...       exit 0 when the mirror holds each one's pinned release
     mirror.py verify                  check every built artifact against its checksum file
@@ -573,11 +575,19 @@ def stop() -> None:
         PIDFILE.unlink()
 
 
+def only(known: dict[str, Release], which: str) -> list[str]:
+    """The names of the upgrade_from releases (which="before"; releases() names them
+    COMPONENT@VERSION), or of every other release and lab tool (which="pinned")."""
+    return [name for name, release in known.items() if (release.name != release.component) == (which == "before")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("command", choices=["build", "import", "has", "verify", "serve", "stop",
                                             "url", "path", "artifact"])
     parser.add_argument("arguments", nargs="*")
+    parser.add_argument("--only", choices=["pinned", "before"],
+                        help="build: only the upgrade_from releases (before) or all the others (pinned)")
     args = parser.parse_args()
     try:
         if args.command == "import":
@@ -602,6 +612,10 @@ def main() -> int:
         pins = load_pins()
         known = releases(pins)
         wanted = args.arguments or list(known)
+        if args.only:
+            if args.command != "build" or args.arguments:
+                parser.error("--only goes with build and no component names")
+            wanted = only(known, args.only)
         unknown = sorted(set(wanted) - set(known))
         if unknown:
             parser.error(f"unknown component(s) {unknown}; choose from {sorted(known)}")

@@ -100,8 +100,17 @@ images_pid=$!
 echo "lab Kubernetes binaries: lab/k8s_lab.py build in the background (its output: $LOGS/k8s-build.log)"
 "$VENV/bin/python" "$REPO/lab/k8s_lab.py" build >"$LOGS/k8s-build.log" 2>&1 &
 k8s_build_pid=$!
+# The upgrade scenario's older releases beside the pinned ones: with one chain of builds, its
+# tail (the older releases, after Kubernetes was done) had the cores to itself and left them
+# idle in every module download and link.
+echo "older releases (upgrade_from): lab/mirror.py build --only before in the background (its output: $LOGS/mirror-build-before.log)"
+"$VENV/bin/python" "$REPO/lab/mirror.py" build --only before >"$LOGS/mirror-build-before.log" 2>&1 &
+before_build_pid=$!
 build_status=0
-"$VENV/bin/python" "$REPO/lab/mirror.py" build || build_status=$?
+"$VENV/bin/python" "$REPO/lab/mirror.py" build --only pinned || build_status=$?
+before_build_status=0
+wait "$before_build_pid" || before_build_status=$?
+cat "$LOGS/mirror-build-before.log"
 k8s_build_status=0
 wait "$k8s_build_pid" || k8s_build_status=$?
 cat "$LOGS/k8s-build.log"
@@ -111,6 +120,7 @@ cat "$LOGS/images.log"
 # Each failure was already named with its own log (images.sh, mirror.py, k8s_lab.py).
 ((images_status == 0)) || fail "lab host images (lab/images.sh)" "$LOGS/images.log"
 ((build_status == 0)) || fail "artifact mirror build (lab/mirror.py)" "the log named above"
+((before_build_status == 0)) || fail "artifact mirror build of the older releases (lab/mirror.py)" "$LOGS/mirror-build-before.log"
 ((k8s_build_status == 0)) || fail "lab Kubernetes build (lab/k8s_lab.py build)" "$LOGS/k8s-build.log"
 "$VENV/bin/python" "$REPO/lab/mirror.py" serve
 

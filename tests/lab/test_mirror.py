@@ -97,6 +97,15 @@ def test_corrupt_artifact_is_detected_and_rebuilt(vl_cache: Path):
     assert mirror(vl_cache, "verify", "victorialogs").returncode == 0
 
 
+def test_only_splits_the_releases_into_the_older_ones_and_the_rest():
+    known = mirror_module.releases(PINS)
+    before, pinned = mirror_module.only(known, "before"), mirror_module.only(known, "pinned")
+    assert sorted(before + pinned) == sorted(known)
+    assert before == [f"{name}@{entry['upgrade_from']['version']}" for name, entry in PINS.items()
+                      if entry.get("upgrade_from", {}).get("version")]
+    assert "otel_collector" in pinned and "telemetrygen" in pinned
+
+
 def test_unknown_component_is_refused_by_name():
     result = mirror(REAL_CACHE, "build", "loki")
     assert result.returncode != 0
