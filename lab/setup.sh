@@ -7,7 +7,8 @@
 #   5. the lab host images (debootstrap + docker import), built while step 6 runs
 #   6. the Apache-licensed stack binaries built from their Go modules into the artifact
 #      mirror, served on loopback (the AGPL-licensed Grafana stack is never built here),
-#      and the lab's own tools (telemetrygen, for the throughput benchmark; never served)
+#      and the lab's own tools (telemetrygen, for the throughput benchmark; never served); the
+#      upgrade scenario's older releases in a second process beside the pinned ones
 #   7. the lab Kubernetes' binaries (lab/k8s_lab.py build, beside step 6) and its images of the
 #      stack (lab/k8s_lab.py images); the cluster itself is started by its scenario
 # Each step stops the set-up with a message naming the step and its log.
