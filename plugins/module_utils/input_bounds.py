@@ -23,7 +23,7 @@ keyed by the option's name (``parent.child`` for a sub-option):
   but the role would get the string;
 - a string form, for a ``str`` or ``path`` option whose value must be a
   string of that grammar (see ``STRING_FORMS``): ``host_port``,
-  ``absolute_path``, ``go_duration``, ``prometheus_duration``,
+  ``absolute_path``, ``absolute_path_or_empty``, ``go_duration``, ``prometheus_duration``,
   ``victorialogs_duration``, ``version`` (X.Y.Z, a suffix allowed) or
   ``exact_version`` (X.Y.Z alone);
 - ``{form: NAME, distinct: GROUP}`` or ``{form: NAME, distinct_ports: GROUP}``
@@ -126,6 +126,8 @@ STRING_FORMS: Dict[str, StringForm] = {
                             "host:port, such as 0.0.0.0:4317 or [::1]:4317 (an empty host listens on every interface)"),
     # What Ansible's `is abs` accepts.
     "absolute_path": StringForm(re.compile(r"/.*", re.DOTALL), "an absolute path"),
+    # Where an empty value means "nowhere" (the agent's node folder: none, data stays in the pod).
+    "absolute_path_or_empty": StringForm(re.compile(r"(?:/.*)?", re.DOTALL), "an absolute path, or empty"),
     # Go's time.ParseDuration, as the roles took it so far: whole numbers with units, no fraction or sign.
     "go_duration": StringForm(re.compile(r"(?:[0-9]+(?:ns|us|ms|s|m|h))+"), "a Go duration such as 168h or 1h30m"),
     # Prometheus' model.Duration (Mimir and Loki read theirs the same way).

@@ -9,7 +9,7 @@ without choices and not declared may_be_empty an empty string, for each int
 option a value below its minimum and one above its maximum, for each list or
 dict declared non_empty an empty one, for each dict of users a user without a
 password and a username with ':', for each option of a string form (host_port,
-absolute_path, a duration, a version) an empty string and one of no form, for
+absolute_path, a duration, a version) an empty string (unless the form allows it) and one of no form, for
 each dict declared mapping a string (which the argument spec converts to a
 dict, but the role would get as it is), and for each option of a group
 (distinct or distinct_ports) the default of another option of the group, so
@@ -109,7 +109,8 @@ def role_cases(role: Path) -> List[Case]:
             bad.append(({"collector": ""}, "no-password"))
             bad.append(({"a:b": "password"}, "bad-username"))
         elif rule.form is not None:
-            bad.append(("", "empty"))
+            if not rule.form.matches(""):
+                bad.append(("", "empty"))
             bad.append((NO_FORM, "bad-form"))
         elif rule.mapping:
             bad.append((NOT_A_MAPPING, "not-a-mapping"))

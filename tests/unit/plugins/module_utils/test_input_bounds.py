@@ -205,6 +205,7 @@ def test_users_applies_to_dict_options_only():
 FORMS_SPEC = {
     "x_listen": {"type": "str"},
     "x_dir": {"type": "path"},
+    "x_node_dir": {"type": "path"},
     "x_retention": {"type": "str"},
     "x_window": {"type": "str"},
     "x_keep": {"type": "str"},
@@ -215,6 +216,7 @@ FORMS_SPEC = {
 FORMS = {
     "x_listen": "host_port",
     "x_dir": "absolute_path",
+    "x_node_dir": "absolute_path_or_empty",
     "x_retention": "go_duration",
     "x_window": "prometheus_duration",
     "x_keep": "victorialogs_duration",
@@ -232,6 +234,7 @@ def form_problems(**values: Any) -> list:
     ("x_listen", "0.0.0.0:4317"), ("x_listen", ":4317"), ("x_listen", "localhost:8080"), ("x_listen", "[::]:4317"),
     ("x_listen", "[::1]:99999"),
     ("x_dir", "/"), ("x_dir", "/var/lib/x"),
+    ("x_node_dir", ""), ("x_node_dir", "/var/lib/x"),
     ("x_retention", "168h"), ("x_retention", "1h30m"), ("x_retention", "500ms"), ("x_retention", "0s"),
     ("x_window", "15d"), ("x_window", "0s"), ("x_window", "1y2w"), ("x_window", "30m"),
     ("x_keep", "7d"), ("x_keep", "1y"), ("x_keep", "12h"),
@@ -254,6 +257,7 @@ def test_a_value_of_its_form_has_no_problem(name: str, value: Any) -> None:
     ("x_listen", 4317, "x_listen is a int: it must be host:port"),
     ("x_dir", "var/lib/x", "x_dir is not an absolute path"),
     ("x_dir", "", "x_dir is empty or blank: it must be an absolute path"),
+    ("x_node_dir", "var/lib/x", "x_node_dir is not an absolute path, or empty"),
     ("x_retention", "7d", "x_retention is not a Go duration such as 168h or 1h30m"),
     ("x_retention", "1.5h", "x_retention is not a Go duration"),
     ("x_retention", "168", "x_retention is not a Go duration"),
