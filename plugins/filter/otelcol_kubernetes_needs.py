@@ -7,7 +7,8 @@
 same checks, the same errors) and returns the ClusterRole rules and container
 environment its configuration needs: an agent's k8sattributes processor
 watches pods and namespaces (and more for some metadata) and reads its node's
-name from the environment. A gateway or a host collector needs nothing.
+name from the environment; the node folders its receivers read come as read-only
+mounts. A gateway or a host collector needs no RBAC rule and no environment.
 
 This file is the entry point only; the stage is
 ``plugins/module_utils/otelcol_kubernetes_needs.py``. Documentation for
@@ -26,7 +27,7 @@ FILTER_NAME = "otelcol_kubernetes_needs"
 
 
 def otelcol_kubernetes_needs(spec: Any, version: Optional[str] = None) -> Dict[str, List[Config]]:
-    """Return {cluster_role_rules, env}: what the workload running the spec's collector needs on Kubernetes."""
+    """Return {cluster_role_rules, env, node_files}: what the workload running the spec's collector needs on Kubernetes."""
     return run_filter(FILTER_NAME, lambda: kubernetes_needs(checked_config(spec, version, FILTER_NAME)))
 
 

@@ -194,14 +194,20 @@ def config_objects(name: str, namespace: str, labels: Dict[str, str], component:
     return objects, volumes, mounts, config_digest, file_refs
 
 
-def security_contexts(kube: Mapping[str, Any], path: str) -> Tuple[Object, Object]:
+def security_contexts(kube: Mapping[str, Any], path: str, on_node: bool) -> Tuple[Object, Object]:
     """Pod and container security contexts: an unprivileged user, no privilege
     escalation, no capabilities, the runtime's seccomp profile and, where the
-    binary allows, a read-only root filesystem."""
-    user = require(kube, "run_as_user", int, path, DEFAULT_RUN_AS_USER)
-    if user == 0:
-        raise ManifestError(f"{path}.run_as_user: 0 is root; every component runs unprivileged")
-    pod = {"runAsNonRoot": True, "runAsUser": user, "runAsGroup": user, "fsGroup": user,
+    binary allows, a read-only root filesystem. A pod that reads or writes the
+    node's folders (on_node) runs as user 0 unless run_as_user says otherwise,
+    still without any capability: the node's log files (mode 0640) and the
+    folders a hostPath creates (0755) belong to root, whose owner bits then let it
+    read and write them, while it can bypass no permission (no CAP_DAC_OVERRIDE
+    or CAP_DAC_READ_SEARCH), change no owner and load nothing."""
+    user = require(kube, "run_as_user", int, path, 0 if on_node else DEFAULT_RUN_AS_USER)
+    if user == 0 and not on_node:
+        raise ManifestError(f"{path}.run_as_user: 0 is root; only a pod that reads or writes the node's folders "
+                            f"(node_files, node_data_dir) may run as root, and never with a capability")
+    pod = {"runAsNonRoot": user != 0, "runAsUser": user, "runAsGroup": user, "fsGroup": user,
            "seccompProfile": {"type": "RuntimeDefault"}}
     container = {"allowPrivilegeEscalation": False, "privileged": False,
                  "readOnlyRootFilesystem": require(kube, "read_only_root_filesystem", bool, path, True),
@@ -209,14 +215,26 @@ def security_contexts(kube: Mapping[str, Any], path: str) -> Tuple[Object, Objec
     return pod, container
 
 
-def data_volumes(name: str, component: Mapping[str, Any], kube: Mapping[str, Any], kind: str,
+def node_data_folder(node_data_dir: str, namespace: str, name: str, index: int) -> str:
+    """Where a DaemonSet pod keeps its data directory number `index` on its node."""
+    return posixpath.join(node_data_dir, namespace, name, f"data-{index}")
+
+
+def data_volumes(name: str, namespace: str, component: Mapping[str, Any], kube: Mapping[str, Any], kind: str,
                  path: str) -> Tuple[List[Object], List[Object], Optional[str]]:
     """Volumes for the data directories (the first on a PersistentVolumeClaim
-    when a storage size is set), the writable directories and /tmp."""
+    when a storage size is set; a DaemonSet's on its node, under node_data_dir,
+    when that is set, so that they outlive the pod), the writable directories and /tmp."""
     data_dirs = [str(item) for item in require(component, "data_dirs", list, path, [])]
     storage_size = require(kube, "storage_size", str, path, "")
+    node_data_dir = require(kube, "node_data_dir", str, f"{path}.kubernetes", "")
     if storage_size and kind == "DaemonSet":
         raise ManifestError(f"{path}.kubernetes.storage_size: a DaemonSet keeps no claim; leave it empty")
+    if node_data_dir and kind != "DaemonSet":
+        raise ManifestError(f"{path}.kubernetes.node_data_dir: only a DaemonSet keeps its data on its node; "
+                            f"leave it empty")
+    if node_data_dir and not posixpath.isabs(node_data_dir):
+        raise ManifestError(f"{path}.kubernetes.node_data_dir: {node_data_dir!r} is not an absolute path")
     volumes: List[Object] = []
     mounts: List[Object] = []
     claim = None
@@ -228,10 +246,36 @@ def data_volumes(name: str, component: Mapping[str, Any], kube: Mapping[str, Any
         if index == 0 and data_dirs and storage_size:
             claim = f"{name}-data"
             volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": claim}})
+        elif index < len(data_dirs) and node_data_dir:
+            volumes.append({"name": volume, "hostPath": {"path": node_data_folder(node_data_dir, namespace, name, index),
+                                                         "type": "DirectoryOrCreate"}})
         else:
             volumes.append({"name": volume, "emptyDir": {}})
         mounts.append({"name": volume, "mountPath": directory})
     return volumes, mounts, claim
+
+
+def node_file_volumes(kube: Mapping[str, Any], path: str) -> Tuple[List[Object], List[Object]]:
+    """Read-only hostPath volumes for the node's folders the configuration reads (node_files:
+    {path, mount_path} each, from otelcol_kubernetes_needs); the node's root comes with the
+    mounts below it (HostToContainer), as /proc and /sys are."""
+    volumes: List[Object] = []
+    mounts: List[Object] = []
+    for index, item in enumerate(require(kube, "node_files", list, path, [])):
+        where = f"{path}.node_files[{index}]"
+        if not isinstance(item, Mapping):
+            raise ManifestError(f"{where}: expected dict, got {type(item).__name__}")
+        host_path, mount_path = require(item, "path", str, where), require(item, "mount_path", str, where)
+        for key, value in (("path", host_path), ("mount_path", mount_path)):
+            if not posixpath.isabs(value):
+                raise ManifestError(f"{where}.{key}: {value!r} is not an absolute path")
+        volume = f"node-{index}"
+        volumes.append({"name": volume, "hostPath": {"path": host_path, "type": "Directory"}})
+        mount: Object = {"name": volume, "mountPath": mount_path, "readOnly": True}
+        if host_path == "/":
+            mount["mountPropagation"] = "HostToContainer"
+        mounts.append(mount)
+    return volumes, mounts
 
 
 def cluster_role_name(name: str, namespace: str) -> str:
@@ -291,8 +335,10 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
 
     config, config_volumes, config_mounts, config_digest, file_refs = config_objects(name, namespace, labels, component,
                                                                                      path)
-    volumes, data_mounts, claim = data_volumes(name, component, kube, kind, path)
-    pod_security, container_security = security_contexts(kube, kpath)
+    volumes, data_mounts, claim = data_volumes(name, namespace, component, kube, kind, path)
+    node_volumes, node_mounts = node_file_volumes(kube, kpath)
+    on_node = bool(node_volumes) or any("hostPath" in volume for volume in volumes)
+    pod_security, container_security = security_contexts(kube, kpath, on_node)
     env = environment(component, kube, kpath, file_refs)
     probe = readiness_probe(component, kube, path)
 
@@ -300,7 +346,7 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         "name": name, "image": image, "imagePullPolicy": pull_policy, "command": command, "env": env,
         "ports": [dict({"name": p["name"], "containerPort": p["port"], "protocol": p["protocol"]},
                        **({"hostPort": p["host_port"]} if p["host_port"] else {})) for p in ports],
-        "volumeMounts": config_mounts + data_mounts,
+        "volumeMounts": config_mounts + data_mounts + node_mounts,
         "securityContext": container_security,
         "resources": require(kube, "resources", dict, kpath, {}),
     }
@@ -315,7 +361,7 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         "securityContext": pod_security,
         "terminationGracePeriodSeconds": require(kube, "termination_grace_period", int, kpath, 30),
         "containers": [container],
-        "volumes": config_volumes + volumes,
+        "volumes": config_volumes + volumes + node_volumes,
     }
     template = {"metadata": {"labels": dict(labels), "annotations": {"observability.lgtm/config": config_digest}},
                 "spec": pod_spec}
@@ -369,7 +415,8 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         job_container = dict(container, name="validate", command=validate, ports=[])
         for probe_key in ("readinessProbe", "livenessProbe"):
             job_container.pop(probe_key, None)
-        job_volumes = config_volumes + [{"name": volume["name"], "emptyDir": {}} for volume in volumes]
+        # The Job checks the configuration only: empty folders stand in for the data and the node's.
+        job_volumes = config_volumes + [{"name": volume["name"], "emptyDir": {}} for volume in volumes + node_volumes]
         job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(job_name, namespace, job_labels),
                "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 300,
                         "template": {"metadata": {"labels": job_labels},

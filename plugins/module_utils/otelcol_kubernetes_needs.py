@@ -5,9 +5,12 @@
 
 It reads the final configuration (after overrides), so that what the collector
 runs and what it is granted cannot drift apart: the RBAC rules of its
-ClusterRole, for the k8sattributes processors it has, and the environment
-variables they read (the node's name, from the downward API). A configuration
-without k8sattributes (a gateway, a host collector) needs nothing.
+ClusterRole, for the k8sattributes processors it has, the environment
+variables they read (the node's name, from the downward API), and the node's
+folders its receivers read (the folders of the filelog receivers' include
+globs, the node's root for a hostmetrics receiver with a root_path), each
+mounted read-only at the path the configuration names. A configuration without
+k8sattributes and node files (a gateway, a host collector) needs nothing.
 
 The rules follow "Role-based access control" in the processor's README and
 the informers ``internal/kube/client.go`` starts (contrib v0.159.0).
@@ -16,10 +19,15 @@ the informers ``internal/kube/client.go`` starts (contrib v0.159.0).
 from __future__ import annotations
 
 from collections.abc import Mapping
+import posixpath
 from typing import Any, Dict, List, Set, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import is_k8s_attributes
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
+    canonical_type,
+    component_type,
+    is_k8s_attributes,
+)
 
 VERBS = ["get", "list", "watch"]
 
@@ -77,8 +85,52 @@ def watched_resources(processor: Mapping) -> Set[str]:
     return resources
 
 
+GLOB_CHARACTERS = "*?[{"
+
+
+def glob_folder(pattern: str) -> str:
+    """The folder a file glob reads below: its path up to the first part with a glob character
+    ('/var/log/pods/*/*/*.log' -> '/var/log/pods'; a plain file's folder for a plain path)."""
+    parts = posixpath.normpath(pattern).split("/")
+    fixed = []
+    for part in parts[:-1]:
+        if any(character in part for character in GLOB_CHARACTERS):
+            break
+        fixed.append(part)
+    return "/".join(fixed) or "/"
+
+
+def outermost(folders: List[str]) -> List[str]:
+    """The folders that are not inside another of them, sorted."""
+    result: List[str] = []
+    for folder in sorted(set(folders)):
+        if not any(folder == kept or folder.startswith(kept.rstrip("/") + "/") for kept in result):
+            result.append(folder)
+    return result
+
+
+def node_files(config: Config) -> List[Config]:
+    """The node's folders the receivers read, each {path, mount_path} (read-only): the folders of
+    every filelog receiver's include globs at their own paths, and the node's root at a hostmetrics
+    receiver's root_path (its scrapers read <root_path>/proc, /sys and the mounted filesystems)."""
+    folders: List[str] = []
+    roots: List[str] = []
+    for receiver_id, receiver in (config.get("receivers") or {}).items():
+        if not isinstance(receiver_id, str) or not isinstance(receiver, Mapping):
+            continue
+        receiver_type = canonical_type("receivers", component_type(receiver_id))
+        if receiver_type == "filelog":
+            folders += [glob_folder(item) for item in list_at(receiver, "include") if isinstance(item, str)]
+        elif receiver_type == "hostmetrics" and isinstance(receiver.get("root_path"), str):
+            roots.append(receiver["root_path"])
+    mounts = [{"path": folder, "mount_path": folder} for folder in outermost(folders)]
+    mounts += [{"path": "/", "mount_path": root} for root in sorted(set(roots))]
+    return mounts
+
+
 def kubernetes_needs(config: Config) -> Dict[str, List[Config]]:
-    """The ClusterRole rules and the container environment the configuration's k8sattributes processors need."""
+    """The ClusterRole rules and the container environment the configuration's k8sattributes
+    processors need, and the node's folders its receivers read."""
     resources: Set[str] = set()
     env_names: List[str] = []
     for processor_id, processor in (config.get("processors") or {}).items():
@@ -95,4 +147,4 @@ def kubernetes_needs(config: Config) -> Dict[str, List[Config]]:
         if listed:
             rules.append({"apiGroups": [group], "resources": listed, "verbs": list(VERBS)})
     env = [{"name": name, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} for name in env_names]
-    return {"cluster_role_rules": rules, "env": env}
+    return {"cluster_role_rules": rules, "env": env, "node_files": node_files(config)}

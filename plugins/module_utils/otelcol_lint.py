@@ -514,10 +514,12 @@ def lint_kubernetes(spec: Spec, problems: List[str]) -> None:
             problems.append(f"{connector.path}: {AGENT} must not have a {connector.type} connector: "
                             f"{AGENT_SEES_ONE_NODE}, so it would miss the calls between pods on different nodes and "
                             f"split each series across agents; put the connector on the gateway")
-    if spec.persistent_queue_directory is not None:
-        problems.append(f"spec.persistent_queue: {AGENT} keeps no persistent queue: a DaemonSet pod has no volume "
-                        f"for it, and the gateway keeps the queue; remove persistent_queue from the agent's spec "
-                        f"(where a default spec sets it, set it to null or to {{enabled: false}})")
+    if spec.persistent_queue_directory is not None and not agent.node_data:
+        problems.append(f"spec.persistent_queue: {AGENT} keeps a persistent queue only where its data folder lives "
+                        f"on its node (spec.kubernetes.node_data: true; the otel_collector role sets it from "
+                        f"otel_collector_kubernetes_node_data_dir): a DaemonSet pod's own folders go with the pod; "
+                        f"remove persistent_queue from the agent's spec (where a default spec sets it, set it to null "
+                        f"or to {{enabled: false}})")
     lint_agent_forwards(spec, problems)
 
 

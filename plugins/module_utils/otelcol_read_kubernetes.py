@@ -4,7 +4,8 @@
 """Stage 2, read (Kubernetes): turn ``spec.kubernetes`` into a ``KubernetesSpec``.
 
 The key absent (or null) is a plain host collector. An ``agent`` (a DaemonSet,
-one per node) also takes the settings of the k8sattributes processor it runs;
+one per node) also takes the settings of the k8sattributes processor it runs
+and whether its data folder is on its node (``node_data``: a disk queue is then possible);
 a ``gateway`` (a Deployment behind a Service) takes the size of its claim,
 which holds its disk queue (the queue's bound is derived from it). The rules
 that need the whole spec (an agent does not sample, ...) are in the lint stage.
@@ -23,10 +24,10 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
     K8S_ATTRIBUTES_METADATA_KEYS, KUBERNETES_AGENT_METADATA, KUBERNETES_NODE_NAME_ENV, KUBERNETES_ROLES,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    check_keys, read_distinct, read_mapping, read_quantity_mib, read_str,
+    check_keys, read_bool, read_distinct, read_mapping, read_quantity_mib, read_str,
 )
 
-AGENT_KEYS = ("node_name_env", "metadata")
+AGENT_KEYS = ("node_name_env", "metadata", "node_data")
 GATEWAY_KEYS = ("storage_size",)
 
 # An environment variable name the way a shell (and every collector image) reads it.
@@ -85,5 +86,7 @@ def read_kubernetes(spec: Mapping) -> Optional[KubernetesSpec]:
                                      f"{path}.node_name_env")
     metadata = problems.attempt(read_metadata, mapping.get("metadata", list(KUBERNETES_AGENT_METADATA)),
                                 f"{path}.metadata")
+    node_data = problems.attempt(read_bool, mapping.get("node_data", False), f"{path}.node_data", default=False)
     problems.raise_if_any()
-    return KubernetesSpec(role="agent", path=path, node_name_env=node_name_env, metadata=metadata)
+    return KubernetesSpec(role="agent", path=path, node_name_env=node_name_env, metadata=metadata,
+                          node_data=node_data)

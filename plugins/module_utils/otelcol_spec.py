@@ -240,6 +240,7 @@ class KubernetesSpec:
     node_name_env: Optional[str] = None  # agent only: the variable holding the node's name
     metadata: List[str] = field(default_factory=list)  # agent only: the k8sattributes extract.metadata
     storage_mib: Optional[int] = None  # gateway only: its claim (storage_size), in MiB
+    node_data: bool = False  # agent only: its data folder lives on its node, so it outlives the pod
 
 
 @dataclass

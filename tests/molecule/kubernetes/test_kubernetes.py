@@ -174,6 +174,74 @@ def test_the_order_log_line_with_its_trace_id_is_in_victorialogs(orders):
         logs.explain(f"log line of order {order['order_id']}", lines)
 
 
+# A pod that writes numbered lines to its stdout, one every WRITE_EVERY_S, while the node agent
+# is restarted in the middle (agent pod deleted at RESTART_AT_LINE).
+STDOUT_LINES = 300
+WRITE_EVERY_S = 0.05
+RESTART_AT_LINE = 80
+WRITER_SCRIPT = """
+import sys, time
+run = sys.argv[1]
+for number in range({lines}):
+    print(f"lgtm-stdout {{run}} line {{number:04d}}", flush=True)
+    time.sleep({every})
+time.sleep(3600)
+"""
+
+
+def stdout_records(logs: ClusterHttp, run: str) -> list[dict[str, Any]]:
+    """Every record VictoriaLogs holds of the writer's run, with all its fields."""
+    status, answer = logs.get("/select/logsql/query", query=f'"lgtm-stdout {run}"')
+    text = answer if isinstance(answer, str) else json.dumps(answer)
+    return [json.loads(line) for line in text.splitlines() if line.strip()] if status == 200 else []
+
+
+def test_every_line_a_pod_writes_to_stdout_arrives_once_with_its_pod_across_an_agent_restart():
+    """The node agent reads the kubelet's pod log files (read-only, from the node) and keeps its read
+    offsets and its disk queue on the node: a new agent pod carries on where the last one stopped."""
+    agent = get("daemonset", "otelcol-agent")["spec"]["template"]["spec"]
+    host_paths = {v["name"]: v["hostPath"] for v in agent["volumes"] if "hostPath" in v}
+    assert any(p["type"] == "DirectoryOrCreate" for p in host_paths.values()), agent["volumes"]
+    mounts = {m["name"]: m for m in agent["containers"][0]["volumeMounts"]}
+    read_only = [mounts[name] for name, path in host_paths.items() if path["type"] == "Directory"]
+    assert read_only and all(m["readOnly"] for m in read_only), agent["containers"][0]["volumeMounts"]
+    assert agent["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}, agent["containers"][0]
+
+    run = f"r{int(time.time())}"
+    name = f"stdout-writer-{run}"
+    image = next(c["image"] for c in get("deployment", "shop-front")["spec"]["template"]["spec"]["containers"])
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NAMESPACE},
+           "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1, "containers": [{
+               "name": "writer", "image": image, "imagePullPolicy": "Never",
+               "command": ["python3", "-c", WRITER_SCRIPT.format(lines=STDOUT_LINES, every=WRITE_EVERY_S), run]}]}}
+    before = get("pods", selector="app.kubernetes.io/name=otelcol-agent")["items"]
+    kubectl("apply", "-f", "-", stdin=json.dumps(pod))
+    try:
+        kubectl("wait", "-n", NAMESPACE, "--for=condition=Ready", f"pod/{name}", "--timeout=60s")
+        time.sleep(RESTART_AT_LINE * WRITE_EVERY_S)
+        kubectl("delete", "pod", "-n", NAMESPACE, *[p["metadata"]["name"] for p in before])
+        kubectl("rollout", "status", "-n", NAMESPACE, "daemonset/otelcol-agent", "--timeout=120s")
+        after = get("pods", selector="app.kubernetes.io/name=otelcol-agent")["items"]
+        assert {p["metadata"]["uid"] for p in after}.isdisjoint({p["metadata"]["uid"] for p in before})
+
+        logs = ClusterHttp("victorialogs", service_url("victorialogs", "http"))
+        wait_for(lambda: len(stdout_records(logs, run)) >= STDOUT_LINES or None, seconds=120)
+        time.sleep(10)  # anything sent twice would arrive by now
+        records = stdout_records(logs, run)
+        numbers = [record["_msg"].rsplit(" ", 1)[1] for record in records]
+        missing = sorted({f"{n:04d}" for n in range(STDOUT_LINES)} - set(numbers))
+        repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+        print(f"\nFIGURES-STDOUT written={STDOUT_LINES} stored={len(records)} missing={len(missing)} "
+              f"repeated={len(repeated)} agent_restarted_at_line={RESTART_AT_LINE}")
+        assert not missing and not repeated, logs.explain(
+            f"{len(missing)} lines missing ({missing[:10]}), {len(repeated)} repeated ({repeated[:10]})", records[:3])
+        for record in records:
+            assert (record.get("k8s.namespace.name"), record.get("k8s.pod.name"), record.get("k8s.container.name")) \
+                == (NAMESPACE, name, "writer"), record
+    finally:
+        kubectl("delete", "pod", "-n", NAMESPACE, name, "--wait=false", check=False)
+
+
 def test_the_request_counter_is_in_prometheus_with_bounded_labels(orders):
     metrics = ClusterHttp("prometheus", service_url("prometheus", "http"))
     query = 'http_requests_total{job="shop-front", http_route="/orders"}'

@@ -44,7 +44,8 @@ PLAY = """
                                     'agent': (lgtm_stack_collector_agent_spec
                                               | combine(lgtm_stack_collector_agent_tls if lgtm_tls | default(false) | bool
                                                         else {{}}, recursive=true)
-                                              | combine({{'memory': {{'limit_mib': 512}}, 'kubernetes': {{'role': 'agent'}}}})
+                                              | combine({{'memory': {{'limit_mib': 512}},
+                                                         'kubernetes': {{'role': 'agent', 'node_data': true}}}})
                                               | observability.lgtm.otelcol_config)
                                              if wiring_endpoints.otel_collector.kubernetes else None,
                                     'host_agent': (lgtm_stack_host_agent_spec
@@ -255,6 +256,20 @@ def test_on_kubernetes_components_are_reached_at_their_services_and_apps_send_to
     assert agent["exporters"]["otlp_grpc/gateway"]["endpoint"] == "otelcol-gateway.obs.svc:4317"
     assert all(pipeline["processors"][:2] == ["memory_limiter", "k8s_attributes"]
                for pipeline in agent["service"]["pipelines"].values()), agent["service"]["pipelines"]
+    # It reads every pod's output from the kubelet's files but the collectors' own, and queues on disk.
+    pods = agent["receivers"]["file_log/pods"]
+    assert pods["include"] == ["/var/log/pods/*/*/*.log"] and pods["exclude"] == ["/var/log/pods/*_otelcol-*/*/*.log"]
+    assert pods["operators"] == [{"type": "container"}]
+    assert agent["service"]["pipelines"]["logs"]["receivers"] == ["otlp", "file_log/pods"]
+    assert agent["exporters"]["otlp_grpc/gateway"]["sending_queue"]["storage"] == "file_storage/queue"
+
+
+def test_on_kubernetes_the_agent_can_read_no_pod_logs(tmp_path):
+    out = rendered(tmp_path, {"otel_collector": ["cluster"], "jaeger": ["cluster"], "prometheus": ["cluster"],
+                              "victorialogs": ["cluster"]},
+                   {"lgtm_platform": "kubernetes", "lgtm_kubernetes_pod_logs": False})
+    assert "file_log/pods" not in out["agent"]["receivers"]
+    assert out["agent"]["service"]["pipelines"]["logs"]["receivers"] == ["otlp"]
 
 
 @pytest.mark.parametrize("groups,message", [

@@ -168,7 +168,7 @@ def test_role_must_be_agent_or_gateway(role: str) -> None:
 def test_unknown_kubernetes_key() -> None:
     spec = agent_spec()
     spec["kubernetes"]["namespace"] = "observability"
-    assert ("spec.kubernetes.namespace: unknown key; accepted keys: metadata, node_name_env, role, storage_size"
+    assert ("spec.kubernetes.namespace: unknown key; accepted keys: metadata, node_data, node_name_env, role, storage_size"
             in render_error(spec))
 
 
@@ -275,13 +275,33 @@ def test_agent_must_not_have_span_metrics_or_service_graph(connector_id: str) ->
     assert "put the connector on the gateway" in message
 
 
-def test_agent_must_not_have_a_persistent_queue() -> None:
+def test_agent_must_not_have_a_persistent_queue_in_its_pod() -> None:
     spec = agent_spec()
     spec["persistent_queue"] = {"directory": "/var/lib/otelcol/queue"}
     message = render_error(spec)
-    assert (f"spec.persistent_queue: {AGENT} keeps no persistent queue: a DaemonSet pod has no volume for it, and "
-            f"the gateway keeps the queue; remove persistent_queue from the agent's spec (where a default spec sets "
-            f"it, set it to null or to {{enabled: false}})") in message
+    assert (f"spec.persistent_queue: {AGENT} keeps a persistent queue only where its data folder lives on its node "
+            f"(spec.kubernetes.node_data: true; the otel_collector role sets it from "
+            f"otel_collector_kubernetes_node_data_dir): a DaemonSet pod's own folders go with the pod; remove "
+            f"persistent_queue from the agent's spec (where a default spec sets it, set it to null or to "
+            f"{{enabled: false}})") in message
+
+
+def test_agent_with_its_data_on_its_node_keeps_a_disk_queue() -> None:
+    spec = agent_spec()
+    spec["kubernetes"]["node_data"] = True
+    spec["persistent_queue"] = {"directory": "/var/lib/otelcol/queue"}
+    config = otelcol_config(spec)
+    assert config["extensions"]["file_storage/queue"]["directory"] == "/var/lib/otelcol/queue"
+    assert config["exporters"]["otlp_grpc/gateway"]["sending_queue"]["storage"] == "file_storage/queue"
+
+
+def test_node_data_is_an_agents_boolean() -> None:
+    spec = agent_spec()
+    spec["kubernetes"]["node_data"] = "yes please"
+    assert "spec.kubernetes.node_data" in render_error(spec)
+    gateway = gateway_spec()
+    gateway["kubernetes"]["node_data"] = True
+    assert "spec.kubernetes.node_data: only an agent (role: agent) takes node_data" in render_error(gateway)
 
 
 @pytest.mark.parametrize("queue", [None, {"enabled": False, "directory": "/var/lib/otelcol/queue"}])

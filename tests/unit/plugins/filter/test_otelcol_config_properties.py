@@ -464,8 +464,9 @@ def test_agent_configs_tag_every_pipeline_and_leave_whole_traces_to_the_gateway(
 @given(specs())
 def test_gateway_configs_are_the_host_configs(spec: Dict[str, Any]) -> None:
     assert otelcol_config(dict(spec, kubernetes={"role": "gateway"})) == otelcol_config(spec)
-    assert otelcol_kubernetes_needs(dict(spec, kubernetes={"role": "gateway"})) == {"cluster_role_rules": [],
-                                                                                    "env": []}
+    needs = otelcol_kubernetes_needs(dict(spec, kubernetes={"role": "gateway"}))
+    # No RBAC and no environment; the node folders are the ones the same receivers read anywhere.
+    assert needs == {"cluster_role_rules": [], "env": [], "node_files": otelcol_kubernetes_needs(spec)["node_files"]}
 
 
 @settings(max_examples=GENERATED_SPECS, deadline=None, suppress_health_check=[HealthCheck.too_slow])

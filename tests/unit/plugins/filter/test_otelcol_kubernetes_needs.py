@@ -35,12 +35,42 @@ def test_filter_module_exposes_the_filter() -> None:
 
 
 def test_default_agent_needs_pods_namespaces_and_its_node_name() -> None:
-    assert otelcol_kubernetes_needs(agent_spec()) == {"cluster_role_rules": [PODS_AND_NAMESPACES], "env": [NODE_NAME]}
+    assert otelcol_kubernetes_needs(agent_spec()) == {"cluster_role_rules": [PODS_AND_NAMESPACES], "env": [NODE_NAME],
+                                                      "node_files": []}
 
 
 @pytest.mark.parametrize("spec_factory", [gateway_spec, host_spec])
 def test_gateway_and_host_need_nothing(spec_factory: Any) -> None:
-    assert otelcol_kubernetes_needs(spec_factory()) == {"cluster_role_rules": [], "env": []}
+    assert otelcol_kubernetes_needs(spec_factory()) == {"cluster_role_rules": [], "env": [], "node_files": []}
+
+
+def agent_reading(receivers: Dict[str, Any]) -> Dict[str, Any]:
+    spec = agent_spec()
+    spec["receivers"] = dict({"otlp": {}}, **receivers)
+    spec["pipelines"]["logs"]["receivers"] = ["otlp"] + [r for r in receivers if r.startswith("filelog")]
+    spec["pipelines"]["metrics"]["receivers"] = ["otlp"] + [r for r in receivers if r.startswith("hostmetrics")]
+    return spec
+
+
+def test_log_folders_and_the_nodes_root_are_mounted_read_only_where_the_config_reads_them() -> None:
+    spec = agent_reading({
+        "filelog/pods": {"include": ["/var/log/pods/*/*/*.log", "/var/log/pods/kube-system_*/*/*.log"],
+                         "exclude": ["/var/log/pods/*_otelcol-*/*/*.log"], "format": "container",
+                         "offsets_directory": "/var/lib/otelcol/offsets"},
+        "filelog/app": {"include": ["/srv/app/logs/current.log", "/srv/app/*/x.log", "/opt/[ab]*/y.log"],
+                        "offsets_directory": "/var/lib/otelcol/offsets"},
+        "hostmetrics": {"root_path": "/hostfs"},
+    })
+    assert otelcol_kubernetes_needs(spec)["node_files"] == [
+        {"path": "/opt", "mount_path": "/opt"},
+        {"path": "/srv/app", "mount_path": "/srv/app"},
+        {"path": "/var/log/pods", "mount_path": "/var/log/pods"},
+        {"path": "/", "mount_path": "/hostfs"},
+    ]
+
+
+def test_host_metrics_without_a_root_path_read_the_pods_own_proc() -> None:
+    assert otelcol_kubernetes_needs(agent_reading({"hostmetrics": {}}))["node_files"] == []
 
 
 def test_node_name_env_is_the_agents() -> None:
@@ -89,7 +119,7 @@ def test_labels_and_annotations_from_other_kinds_through_overrides() -> None:
 
 def test_passthrough_needs_no_api_access() -> None:
     spec = agent_with(["k8s.node.uid"], {"passthrough": True})
-    assert otelcol_kubernetes_needs(spec) == {"cluster_role_rules": [], "env": [NODE_NAME]}
+    assert otelcol_kubernetes_needs(spec) == {"cluster_role_rules": [], "env": [NODE_NAME], "node_files": []}
 
 
 def test_env_follows_the_overridden_filter() -> None:

@@ -121,6 +121,50 @@ def test_an_agent_daemonset_has_rbac_a_node_local_service_and_no_claim():
     assert built["cluster_objects"][0]["name"] == "observability-lgtm-obs-otelcol-agent"
 
 
+def agent_on_node(**changes):
+    settings = {"name": "otelcol-agent", "data_dirs": ["/var/lib/otelcol"], "k_kind": "DaemonSet", "k_storage_size": "",
+                "k_node_data_dir": "/var/lib/observability-lgtm",
+                "k_node_files": [{"path": "/var/log/pods", "mount_path": "/var/log/pods"},
+                                 {"path": "/", "mount_path": "/hostfs"}]}
+    return component(**{**settings, **changes})
+
+
+def test_an_agent_keeps_its_data_on_its_node_and_reads_the_nodes_folders_read_only():
+    built = build_manifests(agent_on_node(), "obs")
+    spec = workload(built)["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    mounts = {mount["name"]: mount for mount in spec["containers"][0]["volumeMounts"]}
+    assert volumes["data-0"]["hostPath"] == {"path": "/var/lib/observability-lgtm/obs/otelcol-agent/data-0",
+                                             "type": "DirectoryOrCreate"}
+    assert mounts["data-0"]["mountPath"] == "/var/lib/otelcol"
+    assert volumes["data-1"] == {"name": "data-1", "emptyDir": {}}, "/tmp stays in the pod"
+    assert volumes["node-0"]["hostPath"] == {"path": "/var/log/pods", "type": "Directory"}
+    assert mounts["node-0"] == {"name": "node-0", "mountPath": "/var/log/pods", "readOnly": True}
+    assert mounts["node-1"] == {"name": "node-1", "mountPath": "/hostfs", "readOnly": True,
+                                "mountPropagation": "HostToContainer"}
+    # Root, so that the owner bits of root's files let it read and write them; no capability at all.
+    assert spec["securityContext"]["runAsUser"] == 0 and spec["securityContext"]["runAsNonRoot"] is False
+    container = spec["containers"][0]["securityContext"]
+    assert container == {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
+                         "capabilities": {"drop": ["ALL"]}}
+    job_volumes = built["validate_job"]["spec"]["template"]["spec"]["volumes"]
+    assert not [volume for volume in job_volumes if "hostPath" in volume], "the validation Job reads no node folder"
+
+
+def test_an_agent_without_node_folders_stays_unprivileged_and_in_its_pod():
+    built = build_manifests(component(name="otelcol-agent", k_kind="DaemonSet", k_storage_size=""), "obs")
+    spec = workload(built)["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsUser"] == 10001 and spec["securityContext"]["runAsNonRoot"] is True
+    assert all("hostPath" not in volume for volume in spec["volumes"])
+
+
+def test_only_a_daemonset_keeps_data_on_its_node_and_only_a_pod_on_its_node_runs_as_root():
+    with pytest.raises(ManifestError, match=r"^common_component.kubernetes.node_data_dir: only a DaemonSet"):
+        build_manifests(component(k_node_data_dir="/var/lib/x"), "observability")
+    with pytest.raises(ManifestError, match=r"^common_component.kubernetes.run_as_user: 0 is root; only a pod"):
+        build_manifests(component(k_run_as_user=0), "observability")
+
+
 def test_secret_files_go_to_a_secret_never_to_the_configmap():
     built = build_manifests(component(config_files=[
         {"dest": "/etc/x/config.yaml", "content": "a: 1\n"},
@@ -148,6 +192,11 @@ def test_removal_reads_only_the_name():
     ({"kubernetes": None}, "common_component.kubernetes: required, missing"),
     ({"config_files": [{"content": "x"}]}, "common_component.config_files[0].dest: required, missing"),
     ({"k_internal_traffic_policy": "Node"}, "common_component.kubernetes.internal_traffic_policy: 'Node'"),
+    ({"k_node_files": [{"path": "var/log", "mount_path": "/var/log"}]},
+     "common_component.kubernetes.node_files[0].path: 'var/log' is not an absolute path"),
+    ({"k_node_files": ["/var/log"]}, "common_component.kubernetes.node_files[0]: expected dict, got str"),
+    ({"k_kind": "DaemonSet", "k_storage_size": "", "k_node_data_dir": "data"},
+     "common_component.kubernetes.node_data_dir: 'data' is not an absolute path"),
 ])
 def test_bad_input_names_the_key(changes, message):
     with pytest.raises(ManifestError) as error:
