@@ -257,8 +257,10 @@ def data_volumes(name: str, namespace: str, component: Mapping[str, Any], kube: 
 
 def node_file_volumes(kube: Mapping[str, Any], path: str) -> Tuple[List[Object], List[Object]]:
     """Read-only hostPath volumes for the node's folders the configuration reads (node_files:
-    {path, mount_path} each, from otelcol_kubernetes_needs); the node's root comes with the
-    mounts below it (HostToContainer), as /proc and /sys are."""
+    {path, mount_path} each, from otelcol_kubernetes_needs). A hostPath is bind-mounted with the
+    mounts below it, so the node's root comes with its /proc, /sys and file systems as they are
+    when the pod starts; no mount propagation, which a node whose / is a private mount refuses
+    ("path / is mounted on / but it is not a shared or slave mount", seen in the lab)."""
     volumes: List[Object] = []
     mounts: List[Object] = []
     for index, item in enumerate(require(kube, "node_files", list, path, [])):
@@ -271,10 +273,7 @@ def node_file_volumes(kube: Mapping[str, Any], path: str) -> Tuple[List[Object],
                 raise ManifestError(f"{where}.{key}: {value!r} is not an absolute path")
         volume = f"node-{index}"
         volumes.append({"name": volume, "hostPath": {"path": host_path, "type": "Directory"}})
-        mount: Object = {"name": volume, "mountPath": mount_path, "readOnly": True}
-        if host_path == "/":
-            mount["mountPropagation"] = "HostToContainer"
-        mounts.append(mount)
+        mounts.append({"name": volume, "mountPath": mount_path, "readOnly": True})
     return volumes, mounts
 
 

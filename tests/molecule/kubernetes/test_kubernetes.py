@@ -242,6 +242,21 @@ def test_every_line_a_pod_writes_to_stdout_arrives_once_with_its_pod_across_an_a
         kubectl("delete", "pod", "-n", NAMESPACE, name, "--wait=false", check=False)
 
 
+def test_every_node_reports_its_own_metrics_under_its_name():
+    """Each node's agent reads the node's metrics from the node's root (read-only at /hostfs) and tags every
+    point with its node's name, which Prometheus promotes to the label k8s_node_name."""
+    nodes = sorted(item["metadata"]["name"] for item in json.loads(kubectl("get", "nodes", "-o", "json"))["items"])
+    metrics = ClusterHttp("prometheus", service_url("prometheus", "http"))
+    query = 'count by (k8s_node_name) ({__name__=~"system_memory_usage.*"})'
+
+    def reporting() -> list[str] | None:
+        found = sorted(entry["metric"].get("k8s_node_name", "") for entry in instant_query(metrics, query) or [])
+        return found if found == nodes else None
+
+    assert wait_for(reporting, seconds=90), metrics.explain(f"memory usage of every node {nodes} by k8s_node_name",
+                                                            instant_query(metrics, query))
+
+
 def test_the_request_counter_is_in_prometheus_with_bounded_labels(orders):
     metrics = ClusterHttp("prometheus", service_url("prometheus", "http"))
     query = 'http_requests_total{job="shop-front", http_route="/orders"}'

@@ -140,8 +140,7 @@ def test_an_agent_keeps_its_data_on_its_node_and_reads_the_nodes_folders_read_on
     assert volumes["data-1"] == {"name": "data-1", "emptyDir": {}}, "/tmp stays in the pod"
     assert volumes["node-0"]["hostPath"] == {"path": "/var/log/pods", "type": "Directory"}
     assert mounts["node-0"] == {"name": "node-0", "mountPath": "/var/log/pods", "readOnly": True}
-    assert mounts["node-1"] == {"name": "node-1", "mountPath": "/hostfs", "readOnly": True,
-                                "mountPropagation": "HostToContainer"}
+    assert mounts["node-1"] == {"name": "node-1", "mountPath": "/hostfs", "readOnly": True}
     # Root, so that the owner bits of root's files let it read and write them; no capability at all.
     assert spec["securityContext"]["runAsUser"] == 0 and spec["securityContext"]["runAsNonRoot"] is False
     container = spec["containers"][0]["securityContext"]
