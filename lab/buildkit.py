@@ -57,8 +57,8 @@ def go_env() -> dict[str, str]:
     # programs that spend much of their time collecting garbage: GOGC=400 trades memory for
     # CPU (VictoriaLogs' build from an empty build cache: 8 % less CPU and wall time, peak
     # 470 -> 650 MiB a compile, median of 3 each; the collector's link stays at 2.4 GiB either
-    # way). Recipe keys leave it out: the binaries are the same. COMPILER_FLAGS below are every
-    # build's too (above), for the same reason.
+    # way). Recipe keys leave it out: the binaries are the same. The same goes for
+    # COMPILER_FLAGS (above), which every build gets too.
     return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOWORK": "off",
             "GOFLAGS": f"-mod=mod -gcflags={COMPILER_FLAGS}",
             "GOBIN": str(TOOLS / "bin"), "GONOSUMDB": ",".join(SUMDB_GAPS), "GOGC": "400"}

@@ -41,34 +41,35 @@ read -r total_busy total_jiffies < <(cpu_jiffies)
 status=0
 for group in "$@"; do
   IFS=+ read -r -a phases <<<"$group"
+  main=${phases[0]}
+  beside=("${phases[@]:1}")
   start=$SECONDS
   read -r busy jiffies < <(cpu_jiffies)
   beside_status=0
-  if ((${#phases[@]} > 1)); then
-    for phase in "${phases[@]:1}"; do rm -f "$logs/phase-$phase.log"; done
+  if ((${#beside[@]})); then
+    for phase in "${beside[@]}"; do rm -f "$logs/phase-$phase.log"; done
     results=$(mktemp)
-    run_beside "$results" "${phases[@]:1}" &
+    run_beside "$results" "${beside[@]}" &
     beside_pid=$!
   fi
-  run_phase "${phases[0]}"
+  run_phase "$main"
   main_status=$?
-  seconds=$((SECONDS - start))
-  if ((${#phases[@]} > 1)); then
+  if ((${#beside[@]})); then
     wait "$beside_pid" || beside_status=$?
-    seconds=$((SECONDS - start))
-    for phase in "${phases[@]:1}"; do
-      [[ -e "$logs/phase-$phase.log" ]] && { echo; echo "==> $phase (beside ${phases[0]}): $logs/phase-$phase.log"; cat "$logs/phase-$phase.log"; }
+    for phase in "${beside[@]}"; do
+      [[ -e "$logs/phase-$phase.log" ]] && { echo; echo "==> $phase (beside $main): $logs/phase-$phase.log"; cat "$logs/phase-$phase.log"; }
     done
   fi
+  seconds=$((SECONDS - start))
   cpu=$(busy_percent "$busy" "$jiffies")
   if ((main_status != 0)); then outcome="FAILED (exit $main_status)"
   elif ((beside_status != 0)); then outcome="FAILED (a phase beside it)"
   else outcome="passed"; fi
   rows+=("$(printf '%-16s %6ss  CPU %3s%%  %s' "$group" "$seconds" "$cpu" "$outcome")")
-  if ((${#phases[@]} > 1)); then
+  if ((${#beside[@]})); then
     while read -r phase phase_seconds code; do
       if ((code == 0)); then outcome="passed"; else outcome="FAILED (exit $code)"; fi
-      rows+=("$(printf '  %-14s %6ss  beside %s  %s' "$phase" "$phase_seconds" "${phases[0]}" "$outcome")")
+      rows+=("$(printf '  %-14s %6ss  beside %s  %s' "$phase" "$phase_seconds" "$main" "$outcome")")
     done <"$results"
     rm -f "$results"
   fi
