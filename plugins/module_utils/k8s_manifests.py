@@ -415,12 +415,14 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         for probe_key in ("readinessProbe", "livenessProbe"):
             job_container.pop(probe_key, None)
         # The Job checks the configuration only: empty folders stand in for the data and the node's.
+        # It gets the service account token where the workload does: the collector refuses a
+        # scrape job whose credentials file is missing.
         job_volumes = config_volumes + [{"name": volume["name"], "emptyDir": {}} for volume in volumes + node_volumes]
         job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(job_name, namespace, job_labels),
                "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 300,
                         "template": {"metadata": {"labels": job_labels},
-                                     "spec": dict(pod_spec, restartPolicy="Never", automountServiceAccountToken=False,
-                                                  containers=[job_container], volumes=job_volumes)}}}
+                                     "spec": dict(pod_spec, restartPolicy="Never", containers=[job_container],
+                                                  volumes=job_volumes)}}}
     return {
         "namespace": {"apiVersion": "v1", "kind": "Namespace",
                       "metadata": {"name": namespace, "labels": {"app.kubernetes.io/part-of": PART_OF}}},

@@ -304,6 +304,21 @@ KUBERNETES_ROLES: Tuple[str, ...] = ("agent", "gateway")
 # The environment variable an agent reads its node's name from (the downward
 # API's spec.nodeName), and the metadata it extracts, unless the spec says otherwise.
 KUBERNETES_NODE_NAME_ENV = "K8S_NODE_NAME"
+
+# The downward API fields a collector pod gets as environment variables of these
+# names wherever its configuration reads them (${env:NAME}).
+NODE_NAME_FIELD = "spec.nodeName"
+NODE_IP_FIELD = "status.hostIP"
+DOWNWARD_API_ENV: Dict[str, str] = {
+    KUBERNETES_NODE_NAME_ENV: NODE_NAME_FIELD,
+    "K8S_NODE_IP": NODE_IP_FIELD,
+    "K8S_POD_NAME": "metadata.name",
+    "K8S_POD_NAMESPACE": "metadata.namespace",
+    "K8S_POD_IP": "status.podIP",
+}
+# Where Kubernetes mounts a pod's service account token and the cluster's CA.
+SERVICE_ACCOUNT_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+SERVICE_ACCOUNT_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 KUBERNETES_AGENT_METADATA: Tuple[str, ...] = (
     "k8s.pod.name", "k8s.pod.uid", "k8s.namespace.name", "k8s.deployment.name", "k8s.node.name",
     "k8s.pod.start_time",

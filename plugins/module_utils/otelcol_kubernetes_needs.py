@@ -20,16 +20,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import posixpath
+import re
 from typing import Any, Dict, List, Set, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
+    DOWNWARD_API_ENV,
+    NODE_IP_FIELD,
+    NODE_NAME_FIELD,
+    SERVICE_ACCOUNT_TOKEN_FILE,
     canonical_type,
     component_type,
     is_k8s_attributes,
 )
 
 VERBS = ["get", "list", "watch"]
+
+# A reference the collector expands from its environment when it loads the configuration.
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # API group -> its resources, in the order the rules list them.
 RESOURCES: Dict[str, Tuple[str, ...]] = {
@@ -128,23 +136,76 @@ def node_files(config: Config) -> List[Config]:
     return mounts
 
 
+def referenced_env(value: Any) -> List[str]:
+    """The names of the variables ${env:NAME} anywhere in a configuration, in the order first met."""
+    names: List[str] = []
+    if isinstance(value, Mapping):
+        for item in value.values():
+            names += referenced_env(item)
+    elif isinstance(value, list):
+        for item in value:
+            names += referenced_env(item)
+    elif isinstance(value, str):
+        names += ENV_REFERENCE.findall(value)
+    return list(dict.fromkeys(names))
+
+
+def kubelet_subresource(metrics_path: str) -> str:
+    """The node subresource the kubelet checks a request for (its authorizer's path mapping:
+    /metrics... is 'metrics', /stats... 'stats', /logs... 'log', /spec... 'spec', anything else 'proxy')."""
+    for prefix, subresource in (("/metrics", "metrics"), ("/stats", "stats"), ("/logs", "log"), ("/spec", "spec")):
+        if metrics_path == prefix or metrics_path.startswith(prefix + "/"):
+            return subresource
+    return "proxy"
+
+
+def kubelet_subresources(config: Config) -> List[str]:
+    """The node subresources of the scrape jobs that send the pod's service account token to its own
+    node's address (the kubelet's API), each named once, sorted."""
+    subresources: Set[str] = set()
+    for receiver_id, receiver in (config.get("receivers") or {}).items():
+        if not isinstance(receiver_id, str) or canonical_type("receivers", component_type(receiver_id)) != "prometheus":
+            continue
+        for job in list_at(mapping_at(receiver, "config"), "scrape_configs"):
+            if not isinstance(job, Mapping):
+                continue
+            token = mapping_at(job, "authorization").get("credentials_file")
+            targets = [target for static in list_at(job, "static_configs") if isinstance(static, Mapping)
+                       for target in list_at(static, "targets") if isinstance(target, str)]
+            on_node = any(DOWNWARD_API_ENV.get(name) == NODE_IP_FIELD
+                          for target in targets for name in ENV_REFERENCE.findall(target))
+            if token == SERVICE_ACCOUNT_TOKEN_FILE and on_node:
+                metrics_path = job.get("metrics_path", "/metrics")
+                subresources.add(kubelet_subresource(metrics_path if isinstance(metrics_path, str) else "/metrics"))
+    return sorted(subresources)
+
+
 def kubernetes_needs(config: Config) -> Dict[str, List[Config]]:
-    """The ClusterRole rules and the container environment the configuration's k8sattributes
-    processors need, and the node's folders its receivers read."""
+    """The ClusterRole rules and the container environment the configuration needs (its
+    k8sattributes processors' informers and node variable, the kubelet endpoints it scrapes
+    with the service account's token, the downward API variables it reads), and the node's
+    folders its receivers read."""
     resources: Set[str] = set()
-    env_names: List[str] = []
+    env_fields: Dict[str, str] = {}
     for processor_id, processor in (config.get("processors") or {}).items():
         if not isinstance(processor_id, str) or not is_k8s_attributes(processor_id):
             continue
         processor = processor if isinstance(processor, Mapping) else {}
         resources |= watched_resources(processor)
         env_name = mapping_at(processor, "filter").get("node_from_env_var")
-        if isinstance(env_name, str) and env_name and env_name not in env_names:
-            env_names.append(env_name)
+        if isinstance(env_name, str) and env_name:
+            env_fields.setdefault(env_name, NODE_NAME_FIELD)
+    for name in referenced_env(config):
+        if name in DOWNWARD_API_ENV:
+            env_fields.setdefault(name, DOWNWARD_API_ENV[name])
     rules: List[Config] = []
     for group, group_resources in RESOURCES.items():
         listed = [resource for resource in group_resources if resource in resources]
         if listed:
             rules.append({"apiGroups": [group], "resources": listed, "verbs": list(VERBS)})
-    env = [{"name": name, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} for name in env_names]
+    subresources = kubelet_subresources(config)
+    if subresources:
+        rules.append({"apiGroups": [""], "resources": [f"nodes/{name}" for name in subresources], "verbs": ["get"]})
+    env = [{"name": name, "valueFrom": {"fieldRef": {"fieldPath": field_path}}}
+           for name, field_path in env_fields.items()]
     return {"cluster_role_rules": rules, "env": env, "node_files": node_files(config)}

@@ -11,11 +11,15 @@ HTTP: the rules that need the receiver's TLS are in ``otelcol_read``.
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+import re
+from typing import Any, List, Mapping, Tuple
 
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
+    SERVICE_ACCOUNT_CA_FILE, SERVICE_ACCOUNT_TOKEN_FILE,
+)
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config, Problems, SpecError
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    check_keys, parse_host_port, read_duration, read_mapping, read_name, read_str, read_str_list,
+    check_keys, parse_host_port, read_bool, read_duration, read_mapping, read_name, read_str, read_str_list,
 )
 
 
@@ -52,22 +56,99 @@ def read_receiver_auth(value: Any, path: str) -> List[str]:
 DROP_TARGET_INFO: Config = {"source_labels": ["__name__"], "regex": "target_info", "action": "drop"}
 
 
+# A target's host may be an environment variable the collector expands when it
+# starts (a node agent's own node: "${env:K8S_NODE_IP}:10250").
+ENV_HOST_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}:([0-9]+)")
+
+
+def read_scrape_target(value: Any, path: str) -> str:
+    """A scrape target: "host:port", or "${env:NAME}:port" where the host is read from the environment."""
+    text = read_str(value, path)
+    match = ENV_HOST_PATTERN.fullmatch(text)
+    if match is None:
+        parse_host_port(text, path)
+    elif not 1 <= int(match.group(2)) <= 65535:
+        raise SpecError(f"{path}: port {match.group(2)} is out of range; accepted: 1-65535")
+    return text
+
+
+# A Prometheus metric name: matched whole by a relabel regex, so it needs no escaping.
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+def keep_metrics(value: Any, path: str) -> Config:
+    """The relabel rule that keeps only the named metrics of a job (an endpoint that exposes more
+    series than anyone reads, such as cAdvisor's: every container times every metric)."""
+    names = read_str_list(value, path)
+    if not names:
+        raise SpecError(f"{path}: expected a non-empty list of metric names")
+    for index, name in enumerate(names):
+        if not METRIC_NAME.fullmatch(name):
+            raise SpecError(f"{path}[{index}]: {name!r} is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+    return {"source_labels": ["__name__"], "regex": "|".join(dict.fromkeys(names)), "action": "keep"}
+
+
+def read_scrape_access(mapping: Mapping[str, Any], path: str, scheme: str) -> Config:
+    """A scrape job's TLS and credentials: tls_config (ca_file, insecure_skip_verify), basic_auth, or
+    authorization from a token file (bearer_token_file, or the pod's service account on Kubernetes)."""
+    access: Config = {}
+    if "ca_file" in mapping:
+        if scheme != "https":
+            raise SpecError(f"{path}.ca_file: only with scheme 'https'")
+        access["tls_config"] = {"ca_file": read_str(mapping["ca_file"], f"{path}.ca_file")}
+    if read_bool(mapping.get("insecure_skip_verify", False), f"{path}.insecure_skip_verify"):
+        if scheme != "https" or "ca_file" in mapping:
+            raise SpecError(f"{path}.insecure_skip_verify: only with scheme 'https' and without ca_file (a "
+                            f"certificate that is not checked needs no CA)")
+        access["tls_config"] = {"insecure_skip_verify": True}
+    if read_bool(mapping.get("service_account", False), f"{path}.service_account"):
+        # On Kubernetes: the pod's own service account token, and the cluster's CA
+        # for the server's certificate (unless the certificate is not checked).
+        clashing = [key for key in ("ca_file", "bearer_token_file", "basic_auth") if key in mapping]
+        if scheme != "https" or clashing:
+            raise SpecError(f"{path}.service_account: only with scheme 'https' and without ca_file, "
+                            f"bearer_token_file and basic_auth (it sets the CA and the token itself)")
+        mapping = dict(mapping, bearer_token_file=SERVICE_ACCOUNT_TOKEN_FILE)
+        if "tls_config" not in access:
+            access["tls_config"] = {"ca_file": SERVICE_ACCOUNT_CA_FILE}
+    if "basic_auth" in mapping and "bearer_token_file" in mapping:
+        raise SpecError(f"{path}: basic_auth and bearer_token_file are both sent as the Authorization header; "
+                        f"give one of the two")
+    if "basic_auth" in mapping:
+        if scheme != "https":
+            raise SpecError(f"{path}.basic_auth: credentials are sent only over scheme 'https'")
+        username, password = read_auth(mapping["basic_auth"], f"{path}.basic_auth")
+        access["basic_auth"] = {"username": username, "password": password}
+    if "bearer_token_file" in mapping:
+        if scheme != "https":
+            raise SpecError(f"{path}.bearer_token_file: credentials are sent only over scheme 'https'")
+        token_file = read_str(mapping["bearer_token_file"], f"{path}.bearer_token_file")
+        if not token_file.startswith("/"):
+            raise SpecError(f"{path}.bearer_token_file: expected an absolute path, got {token_file!r}")
+        # Read again before every scrape, so a rotated token (a projected service account token) is picked up.
+        access["authorization"] = {"type": "Bearer", "credentials_file": token_file}
+    return access
+
+
 def read_scrape_job(value: Any, path: str) -> Config:
     """One prometheus scrape job, rendered as a scrape config."""
     mapping = read_mapping(value, path)
     check_keys(mapping, path, ("job_name", "job", "targets", "scrape_interval", "metrics_path", "scheme", "ca_file",
-                               "basic_auth"))
+                               "insecure_skip_verify", "basic_auth", "bearer_token_file", "service_account",
+                               "keep_metrics"))
     targets = read_str_list(mapping.get("targets"), f"{path}.targets")
     if not targets:
         raise SpecError(f"{path}.targets: expected at least one 'host:port' target")
     for index, target in enumerate(targets):
-        parse_host_port(target, f"{path}.targets[{index}]")
+        read_scrape_target(target, f"{path}.targets[{index}]")
     job: Config = {
         "job_name": read_name(mapping.get("job_name"), f"{path}.job_name"),
         "scrape_interval": read_duration(mapping.get("scrape_interval", "30s"), f"{path}.scrape_interval"),
         "static_configs": [{"targets": targets}],
         "metric_relabel_configs": [DROP_TARGET_INFO],
     }
+    if "keep_metrics" in mapping:
+        job["metric_relabel_configs"].append(keep_metrics(mapping["keep_metrics"], f"{path}.keep_metrics"))
     if "metrics_path" in mapping:
         metrics_path = read_str(mapping["metrics_path"], f"{path}.metrics_path")
         if not metrics_path.startswith("/"):
@@ -79,13 +160,5 @@ def read_scrape_job(value: Any, path: str) -> Config:
     scheme = read_str(mapping.get("scheme", "http"), f"{path}.scheme", ("http", "https"))
     if scheme == "https":
         job["scheme"] = "https"
-    if "ca_file" in mapping:
-        if scheme != "https":
-            raise SpecError(f"{path}.ca_file: only with scheme 'https'")
-        job["tls_config"] = {"ca_file": read_str(mapping["ca_file"], f"{path}.ca_file")}
-    if "basic_auth" in mapping:
-        if scheme != "https":
-            raise SpecError(f"{path}.basic_auth: credentials are sent only over scheme 'https'")
-        username, password = read_auth(mapping["basic_auth"], f"{path}.basic_auth")
-        job["basic_auth"] = {"username": username, "password": password}
+    job.update(read_scrape_access(mapping, path, scheme))
     return job

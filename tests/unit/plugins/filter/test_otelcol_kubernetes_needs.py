@@ -73,6 +73,40 @@ def test_host_metrics_without_a_root_path_read_the_pods_own_proc() -> None:
     assert otelcol_kubernetes_needs(agent_reading({"hostmetrics": {}}))["node_files"] == []
 
 
+def kubelet_job(metrics_path: str, target: str = "${env:K8S_NODE_IP}:10250", **job: Any) -> Dict[str, Any]:
+    return dict({"job_name": "kubelet-" + metrics_path.strip("/").replace("/", "-"), "targets": [target],
+                 "metrics_path": metrics_path, "scheme": "https", "service_account": True}, **job)
+
+
+def test_a_scrape_of_its_own_nodes_kubelet_with_the_service_account_is_granted_its_subresources() -> None:
+    spec = agent_reading({"prometheus/kubelet": {"scrape_configs": [
+        kubelet_job("/metrics/resource"), kubelet_job("/metrics/cadvisor"), kubelet_job("/stats/summary")]}})
+    spec["pipelines"]["metrics"]["receivers"].append("prometheus/kubelet")
+    needs = otelcol_kubernetes_needs(spec)
+    assert needs["cluster_role_rules"] == [
+        PODS_AND_NAMESPACES, {"apiGroups": [""], "resources": ["nodes/metrics", "nodes/stats"], "verbs": ["get"]}]
+    assert needs["env"] == [NODE_NAME, {"name": "K8S_NODE_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}]
+
+
+@pytest.mark.parametrize("job", [
+    # Another host: not the kubelet, so nothing on nodes.
+    kubelet_job("/metrics", target="kubernetes.default.svc:443"),
+    # Its own credentials, not the pod's.
+    kubelet_job("/metrics", service_account=False, bearer_token_file="/etc/token", insecure_skip_verify=True),
+])
+def test_other_scrapes_are_granted_nothing_on_nodes(job: Dict[str, Any]) -> None:
+    spec = agent_reading({"prometheus/other": {"scrape_configs": [job]}})
+    spec["pipelines"]["metrics"]["receivers"].append("prometheus/other")
+    assert otelcol_kubernetes_needs(spec)["cluster_role_rules"] == [PODS_AND_NAMESPACES]
+
+
+def test_downward_api_variables_the_config_reads_are_set_and_others_left_to_the_user() -> None:
+    spec = agent_spec()
+    spec["resource_attributes"] = {"k8s.pod.name": "${env:K8S_POD_NAME}", "team": "${env:TEAM}"}
+    assert otelcol_kubernetes_needs(spec)["env"] == [
+        NODE_NAME, {"name": "K8S_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+
+
 def test_node_name_env_is_the_agents() -> None:
     spec = agent_spec()
     spec["kubernetes"]["node_name_env"] = "NODE"

@@ -92,6 +92,7 @@ def test_every_container_runs_unprivileged_with_a_read_only_root():
     assert security == {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
                         "capabilities": {"drop": ["ALL"]}}
     assert pod["automountServiceAccountToken"] is False
+    assert built["validate_job"]["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
 def test_probes_come_from_the_readiness_url():
@@ -119,6 +120,8 @@ def test_an_agent_daemonset_has_rbac_a_node_local_service_and_no_claim():
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "otelcol-agent", "namespace": "obs"}]
     assert workload(built)["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
     assert built["cluster_objects"][0]["name"] == "observability-lgtm-obs-otelcol-agent"
+    # Its validation Job has the token too: a scrape job's credentials file must exist to validate.
+    assert built["validate_job"]["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
 
 
 def agent_on_node(**changes):
