@@ -5,6 +5,8 @@ plane runs in the namespace of the node given (the first one)."""
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import json
 import ssl
 import subprocess
@@ -14,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from buildkit import run
 
@@ -125,6 +131,36 @@ def kubeadm_phases(layout: Layout, node: Node, version: str) -> None:
     run("k8s", "kubeadm-kubeconfig", [kubeadm, "init", "phase", "kubeconfig", "all", "--config",
                                       str(config), "--kubeconfig-dir", str(layout.kubeconfigs)])
     write_admin_client(layout, layout.kubeconfigs / "admin.conf")
+    write_kubelet_serving_certificate(layout, node)
+
+
+def write_kubelet_serving_certificate(layout: Layout, node: Node) -> None:
+    """The node's kubelet serving certificate, signed by the cluster's CA (kubeadm's
+    ca.crt, which every pod's service account mounts), for the node's name and address:
+    what a CSR of serverTLSBootstrap gets once approved, without the approval step."""
+    ca_cert = x509.load_pem_x509_certificate((layout.pki / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((layout.pki / "ca.key").read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node.name}")])
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_cert.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=30))
+                   .add_extension(x509.SubjectAlternativeName([
+                       x509.DNSName(node.name), x509.IPAddress(ipaddress.ip_address(node.node_ip))]), critical=False)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                   .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
+                                                data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                                crl_sign=False, encipher_only=False, decipher_only=False),
+                                  critical=True)
+                   .sign(ca_key, hashes.SHA256()))
+    node.kubelet_serving_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+    node.kubelet_serving_key.chmod(0o600)
+    node.kubelet_serving_cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
 def write_admin_client(layout: Layout, kubeconfig: Path) -> None:

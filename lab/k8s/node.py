@@ -75,6 +75,14 @@ class Node:
         return self.run / "kubelet.yaml"
 
     @property
+    def kubelet_serving_cert(self) -> Path:
+        return self.run / "kubelet-serving.crt"
+
+    @property
+    def kubelet_serving_key(self) -> Path:
+        return self.run / "kubelet-serving.key"
+
+    @property
     def kube_proxy_config_file(self) -> Path:
         return self.run / "kube-proxy.yaml"
 
@@ -185,6 +193,10 @@ def kubelet_config(layout: Layout, node: Node) -> dict[str, Any]:
             "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
             "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%",
                              "imagefs.available": "1%", "nodefs.inodesFree": "1%"},
+            # Served with a certificate the cluster's CA signed (what serverTLSBootstrap
+            # gets from an approved CSR), so that a pod checks it against its service
+            # account's ca.crt.
+            "tlsCertFile": str(node.kubelet_serving_cert), "tlsPrivateKeyFile": str(node.kubelet_serving_key),
             "rotateCertificates": False, "serverTLSBootstrap": False}
 
 
@@ -220,7 +232,11 @@ def kubelet_processes(layout: Layout, node: Node) -> list[Process]:
             str(b / "kubelet"), f"--config={node.kubelet_config_file}",
             f"--kubeconfig={conf / 'kubelet.conf'}", f"--root-dir={node.run / 'kubelet'}",
             f"--cert-dir={node.run / 'kubelet-pki'}", f"--node-ip={node.node_ip}",
-            f"--hostname-override={node.name}"]),
+            f"--hostname-override={node.name}",
+            # cAdvisor inside the kubelet reads the containers' names from containerd at
+            # this flag's socket (default /run/containerd/containerd.sock), not at the
+            # runtime endpoint: without it every container's series lacks its pod and name.
+            f"--containerd={node.socket}"]),
         Process("kube-proxy", [str(b / "kube-proxy"), f"--config={node.kube_proxy_config_file}"]),
     ]
 

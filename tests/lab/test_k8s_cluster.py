@@ -40,3 +40,45 @@ def test_processes_run_from_the_lab_binaries_in_start_order():
 def test_the_api_server_is_on_the_control_plane_nodes_address():
     assert cluster.api_url(node.node_at(layout.Layout(), 0)) == "https://10.250.0.2:6443"
     assert "--advertise-address=10.250.0.2" in cluster.processes(LAYOUT, NODE)[2].argv
+
+
+def test_the_kubelet_serves_a_certificate_the_clusters_ca_signed_for_the_nodes_address(tmp_path):
+    """What a pod checks the kubelet against: its service account's ca.crt (the cluster's CA). The CA here is
+    made the way kubeadm makes one (an RSA key, a self-signed CA certificate)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    lay = layout.Layout(run=tmp_path / "run", runtime=tmp_path / "runtime", containerd_root=tmp_path / "ctd",
+                        bin=tmp_path / "bin")
+    lab_node = node.node_at(lay, 0)
+    lay.pki.mkdir(parents=True)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
+    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+               .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .sign(ca_key, hashes.SHA256()))
+    (lay.pki / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    (lay.pki / "ca.key").write_bytes(ca_key.private_bytes(serialization.Encoding.PEM,
+                                                          serialization.PrivateFormat.TraditionalOpenSSL,
+                                                          serialization.NoEncryption()))
+    cluster.write_kubelet_serving_certificate(lay, lab_node)
+
+    served = x509.load_pem_x509_certificate(lab_node.kubelet_serving_cert.read_bytes())
+    ca_key.public_key().verify(served.signature, served.tbs_certificate_bytes, padding.PKCS1v15(),
+                               served.signature_hash_algorithm)
+    assert served.issuer == ca_cert.subject
+    names = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address(lab_node.node_ip)]
+    assert names.get_values_for_type(x509.DNSName) == [lab_node.name]
+    assert served.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == \
+        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
+    key = serialization.load_pem_private_key(lab_node.kubelet_serving_key.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and key.public_key() == served.public_key()
+    assert lab_node.kubelet_serving_key.stat().st_mode & 0o777 == 0o600

@@ -89,6 +89,9 @@ def test_kubelet_config():
     assert config["clusterDNS"] == [layout.DNS_IP]
     assert config["imageGCHighThresholdPercent"] == 100
     assert config["containerRuntimeEndpoint"] == "unix:///run/x/containerd/containerd.sock"
+    # Served with the certificate the cluster's CA signed (cluster.write_kubelet_serving_certificate).
+    assert (config["tlsCertFile"], config["tlsPrivateKeyFile"]) == \
+        ("/c/run/kubelet-serving.crt", "/c/run/kubelet-serving.key")
 
 
 def test_kube_proxy_config():
@@ -102,6 +105,8 @@ def test_a_nodes_processes_use_its_own_configs_and_address():
     assert node.containerd_process(NODE).argv == ["containerd", "--config", "/c/run/containerd.toml"]
     assert kubelet.argv[0] == "/c/bin/kubelet" and "--node-ip=10.250.0.2" in kubelet.argv
     assert "--hostname-override=lgtm-lab" in kubelet.argv
+    # cAdvisor finds the node's own containerd (the containers' pod and name on their series).
+    assert "--containerd=/run/x/containerd/containerd.sock" in kubelet.argv
     assert kube_proxy.argv == ["/c/bin/kube-proxy", "--config=/c/run/kube-proxy.yaml"]
 
 
