@@ -257,6 +257,40 @@ def test_every_node_reports_its_own_metrics_under_its_name():
                                                             instant_query(metrics, query))
 
 
+def test_every_node_reports_its_kubelets_metrics_under_its_name():
+    """Each node's agent scrapes its own kubelet (the resource and cAdvisor endpoints) at the node's address with
+    its service account's token, checking the kubelet's certificate against the cluster's CA: both jobs answer
+    on every node (up is 1), with each node's own memory (resource) and the agent pod's own containers (cAdvisor)."""
+    nodes = sorted(item["metadata"]["name"] for item in json.loads(kubectl("get", "nodes", "-o", "json"))["items"])
+    metrics = ClusterHttp("prometheus", service_url("prometheus", "http"))
+    queries = {
+        "up": 'up{job=~"kubelet-resource|kubelet-cadvisor"} == 1',
+        "node memory": 'node_memory_working_set_bytes{job="kubelet-resource"} > 0',
+        "agent containers": f'container_memory_working_set_bytes{{job="kubelet-cadvisor", namespace="{NAMESPACE}", '
+                            f'pod=~"otelcol-agent-.*", container="otelcol-agent"}} > 0',
+    }
+    expected = {"up": [(job, node) for node in nodes for job in ("kubelet-cadvisor", "kubelet-resource")],
+                "node memory": [("kubelet-resource", node) for node in nodes],
+                "agent containers": [("kubelet-cadvisor", node) for node in nodes]}
+
+    def reporting() -> dict[str, list] | None:
+        # Each (job, node) once: an agent pod replaced minutes ago (the stdout test's) still has series
+        # within Prometheus' lookback.
+        found = {name: sorted({(entry["metric"].get("job", ""), entry["metric"].get("k8s_node_name", ""))
+                               for entry in instant_query(metrics, query) or []})
+                 for name, query in queries.items()}
+        return found if found == expected else None
+
+    found = wait_for(reporting, seconds=120)
+    series = {entry["metric"].get("job"): entry["value"][1]
+              for entry in instant_query(metrics, 'count by (job) ({job=~"kubelet-resource|kubelet-cadvisor"})') or []}
+    print(f"\nFIGURES-KUBELET series_by_job={json.dumps(series, sort_keys=True)} nodes={len(nodes)}")
+    assert found, metrics.explain(
+        f"the kubelet's metrics of every node {nodes}, by job and k8s_node_name",
+        {name: instant_query(metrics, query) for name, query in queries.items()}) + "\n  the agent's log:\n" + \
+        kubectl("logs", "-n", NAMESPACE, "daemonset/otelcol-agent", "--tail=20", check=False)
+
+
 def test_the_request_counter_is_in_prometheus_with_bounded_labels(orders):
     metrics = ClusterHttp("prometheus", service_url("prometheus", "http"))
     query = 'http_requests_total{job="shop-front", http_route="/orders"}'

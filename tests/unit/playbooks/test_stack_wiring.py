@@ -262,14 +262,43 @@ def test_on_kubernetes_components_are_reached_at_their_services_and_apps_send_to
     assert pods["operators"] == [{"type": "container"}]
     assert agent["service"]["pipelines"]["logs"]["receivers"] == ["otlp", "file_log/pods"]
     assert agent["exporters"]["otlp_grpc/gateway"]["sending_queue"]["storage"] == "file_storage/queue"
+    # It scrapes its own node's kubelet with its service account, the kubelet's certificate checked.
+    jobs = {job["job_name"]: job for job in agent["receivers"]["prometheus/kubelet"]["config"]["scrape_configs"]}
+    assert {name: job["metrics_path"] for name, job in jobs.items()} == {
+        "kubelet-resource": "/metrics/resource", "kubelet-cadvisor": "/metrics/cadvisor"}
+    for job in jobs.values():
+        assert job["static_configs"] == [{"targets": ["${env:K8S_NODE_IP}:10250"]}] and job["scheme"] == "https"
+        assert job["tls_config"] == {"ca_file": "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"}
+        assert job["authorization"] == {"type": "Bearer",
+                                        "credentials_file": "/var/run/secrets/kubernetes.io/serviceaccount/token"}
+    assert agent["service"]["pipelines"]["metrics"]["receivers"] == ["otlp", "host_metrics", "prometheus/kubelet"]
+    # cAdvisor's metrics are kept to a list (every metric times every container otherwise).
+    keep = jobs["kubelet-cadvisor"]["metric_relabel_configs"][-1]
+    assert keep["action"] == "keep" and "container_memory_working_set_bytes" in keep["regex"].split("|")
+    assert len(jobs["kubelet-resource"]["metric_relabel_configs"]) == 1
 
 
-def test_on_kubernetes_the_agent_can_read_no_pod_logs(tmp_path):
+def test_on_kubernetes_the_agent_can_read_no_pod_logs_and_no_kubelet(tmp_path):
     out = rendered(tmp_path, {"otel_collector": ["cluster"], "jaeger": ["cluster"], "prometheus": ["cluster"],
                               "victorialogs": ["cluster"]},
-                   {"lgtm_platform": "kubernetes", "lgtm_kubernetes_pod_logs": False})
+                   {"lgtm_platform": "kubernetes", "lgtm_kubernetes_pod_logs": False,
+                    "lgtm_kubernetes_kubelet_metrics": False})
     assert "file_log/pods" not in out["agent"]["receivers"]
     assert out["agent"]["service"]["pipelines"]["logs"]["receivers"] == ["otlp"]
+    assert "prometheus/kubelet" not in out["agent"]["receivers"]
+    assert out["agent"]["service"]["pipelines"]["metrics"]["receivers"] == ["otlp", "host_metrics"]
+
+
+def test_on_kubernetes_a_self_signed_kubelet_is_scraped_only_when_asked_and_cadvisor_may_keep_all(tmp_path):
+    out = rendered(tmp_path, {"otel_collector": ["cluster"], "jaeger": ["cluster"], "prometheus": ["cluster"],
+                              "victorialogs": ["cluster"]},
+                   {"lgtm_platform": "kubernetes", "lgtm_kubernetes_kubelet_insecure_skip_verify": True,
+                    "lgtm_kubernetes_kubelet_port": 10350, "lgtm_kubernetes_cadvisor_metrics": []})
+    for job in out["agent"]["receivers"]["prometheus/kubelet"]["config"]["scrape_configs"]:
+        assert len(job["metric_relabel_configs"]) == 1  # [] keeps every cAdvisor metric
+        assert job["tls_config"] == {"insecure_skip_verify": True}
+        assert job["static_configs"] == [{"targets": ["${env:K8S_NODE_IP}:10350"]}]
+        assert job["authorization"]["credentials_file"] == "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
 @pytest.mark.parametrize("groups,message", [
