@@ -316,6 +316,9 @@ DOWNWARD_API_ENV: Dict[str, str] = {
     "K8S_POD_NAMESPACE": "metadata.namespace",
     "K8S_POD_IP": "status.podIP",
 }
+# A reference the collector expands from its environment when it loads its configuration:
+# ${env:NAME}, the name in group 1.
+ENV_REFERENCE_PATTERN = r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}"
 # Where Kubernetes mounts a pod's service account token and the cluster's CA.
 SERVICE_ACCOUNT_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 SERVICE_ACCOUNT_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"

@@ -5,15 +5,20 @@
 
 It reads the final configuration (after overrides), so that what the collector
 runs and what it is granted cannot drift apart: the RBAC rules of its
-ClusterRole, for the k8sattributes processors it has, the environment
-variables they read (the node's name, from the downward API), and the node's
+ClusterRole, for the k8sattributes processors it has and for the kubelet
+endpoints it scrapes with its service account token, the environment
+variables it reads from the downward API (the node's name and address...), and the node's
 folders its receivers read (the folders of the filelog receivers' include
 globs, the node's root for a hostmetrics receiver with a root_path), each
 mounted read-only at the path the configuration names. A configuration without
-k8sattributes and node files (a gateway, a host collector) needs nothing.
+k8sattributes, kubelet scrapes, downward API variables and node files (a
+gateway, a host collector) needs nothing.
 
-The rules follow "Role-based access control" in the processor's README and
-the informers ``internal/kube/client.go`` starts (contrib v0.159.0).
+The k8sattributes rules follow "Role-based access control" in the processor's
+README and the informers ``internal/kube/client.go`` starts (contrib v0.159.0);
+the kubelet's follow the subresource its authorizer asks for a path
+(``pkg/kubelet/server/auth.go``): nodes/metrics, stats, log or spec, and
+nodes/proxy for any other path (the fallback newer kubelets keep).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any, Dict, List, Set, Tuple
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     DOWNWARD_API_ENV,
+    ENV_REFERENCE_PATTERN,
     NODE_IP_FIELD,
     NODE_NAME_FIELD,
     SERVICE_ACCOUNT_TOKEN_FILE,
@@ -36,8 +42,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
 
 VERBS = ["get", "list", "watch"]
 
-# A reference the collector expands from its environment when it loads the configuration.
-ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_REFERENCE = re.compile(ENV_REFERENCE_PATTERN)
 
 # API group -> its resources, in the order the rules list them.
 RESOURCES: Dict[str, Tuple[str, ...]] = {

@@ -15,7 +15,7 @@ import re
 from typing import Any, List, Mapping, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    SERVICE_ACCOUNT_CA_FILE, SERVICE_ACCOUNT_TOKEN_FILE,
+    ENV_REFERENCE_PATTERN, SERVICE_ACCOUNT_CA_FILE, SERVICE_ACCOUNT_TOKEN_FILE,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config, Problems, SpecError
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
@@ -58,7 +58,7 @@ DROP_TARGET_INFO: Config = {"source_labels": ["__name__"], "regex": "target_info
 
 # A target's host may be an environment variable the collector expands when it
 # starts (a node agent's own node: "${env:K8S_NODE_IP}:10250").
-ENV_HOST_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}:([0-9]+)")
+ENV_HOST_PATTERN = re.compile(ENV_REFERENCE_PATTERN + r":([0-9]+)")
 
 
 def read_scrape_target(value: Any, path: str) -> str:
