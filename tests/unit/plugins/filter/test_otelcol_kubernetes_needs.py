@@ -88,6 +88,17 @@ def test_a_scrape_of_its_own_nodes_kubelet_with_the_service_account_is_granted_i
     assert needs["env"] == [NODE_NAME, {"name": "K8S_NODE_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}]
 
 
+@pytest.mark.parametrize("metrics_path,subresource", [
+    ("/metrics", "metrics"), ("/metrics/probes", "metrics"), ("/stats/summary", "stats"), ("/logs/", "log"),
+    ("/spec", "spec"), ("/pods", "proxy"), ("/metricsfoo", "proxy"),
+])
+def test_each_kubelet_path_is_granted_the_subresource_the_kubelet_checks(metrics_path: str, subresource: str) -> None:
+    spec = agent_reading({"prometheus/kubelet": {"scrape_configs": [kubelet_job(metrics_path)]}})
+    spec["pipelines"]["metrics"]["receivers"].append("prometheus/kubelet")
+    assert otelcol_kubernetes_needs(spec)["cluster_role_rules"][-1] == {
+        "apiGroups": [""], "resources": [f"nodes/{subresource}"], "verbs": ["get"]}
+
+
 @pytest.mark.parametrize("job", [
     # Another host: not the kubelet, so nothing on nodes.
     kubelet_job("/metrics", target="kubernetes.default.svc:443"),
