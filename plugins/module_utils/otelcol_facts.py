@@ -316,9 +316,11 @@ DOWNWARD_API_ENV: Dict[str, str] = {
     "K8S_POD_NAMESPACE": "metadata.namespace",
     "K8S_POD_IP": "status.podIP",
 }
+# An environment variable name the way a shell (and every collector image) reads it.
+ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 # A reference the collector expands from its environment when it loads its configuration:
 # ${env:NAME}, the name in group 1.
-ENV_REFERENCE_PATTERN = r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}"
+ENV_REFERENCE_PATTERN = r"\$\{env:(" + ENV_NAME_PATTERN + r")\}"
 # Where Kubernetes mounts a pod's service account token and the cluster's CA.
 SERVICE_ACCOUNT_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 SERVICE_ACCOUNT_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"

@@ -19,7 +19,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config, Problems, SpecError
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    check_keys, parse_host_port, read_bool, read_duration, read_mapping, read_name, read_str, read_str_list,
+    check_keys, parse_host_port, read_bool, read_duration, read_mapping, read_name, read_port_number, read_str,
+    read_str_list,
 )
 
 
@@ -67,8 +68,8 @@ def read_scrape_target(value: Any, path: str) -> str:
     match = ENV_HOST_PATTERN.fullmatch(text)
     if match is None:
         parse_host_port(text, path)
-    elif not 1 <= int(match.group(2)) <= 65535:
-        raise SpecError(f"{path}: port {match.group(2)} is out of range; accepted: 1-65535")
+    else:
+        read_port_number(match.group(2), path)
     return text
 
 

@@ -21,7 +21,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     KubernetesSpec, Problems, SpecError,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    K8S_ATTRIBUTES_METADATA_KEYS, KUBERNETES_AGENT_METADATA, KUBERNETES_NODE_NAME_ENV, KUBERNETES_ROLES,
+    ENV_NAME_PATTERN, K8S_ATTRIBUTES_METADATA_KEYS, KUBERNETES_AGENT_METADATA, KUBERNETES_NODE_NAME_ENV, KUBERNETES_ROLES,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
     check_keys, read_bool, read_distinct, read_mapping, read_quantity_mib, read_str,
@@ -30,14 +30,13 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values 
 AGENT_KEYS = ("node_name_env", "metadata", "node_data")
 GATEWAY_KEYS = ("storage_size",)
 
-# An environment variable name the way a shell (and every collector image) reads it.
-ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = re.compile(ENV_NAME_PATTERN)
 
 
 def read_env_name(value: Any, path: str) -> str:
     """The name of an environment variable."""
     name = read_str(value, path)
-    if not ENV_NAME_PATTERN.fullmatch(name):
+    if not ENV_NAME.fullmatch(name):
         raise SpecError(f"{path}: {name!r} is not an environment variable name; accepted: letters, digits and '_', "
                         f"not starting with a digit, e.g. {KUBERNETES_NODE_NAME_ENV!r}")
     return name

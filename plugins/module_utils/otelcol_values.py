@@ -239,15 +239,21 @@ def read_quantity_mib(value: Any, path: str) -> int:
     return mib
 
 
+def read_port_number(digits: str, path: str) -> int:
+    """A TCP port given as digits, 1-65535."""
+    port = int(digits)
+    if not 1 <= port <= 65535:
+        raise SpecError(f"{path}: port {port} is out of range; accepted: 1-65535")
+    return port
+
+
 def parse_host_port(value: Any, path: str) -> ListenAddress:
     """Parse an explicit "host:port" (IPv6 as "[::1]:port")."""
     text = read_str(value, path)
     match = HOST_PORT_PATTERN.fullmatch(text)
     if not match:
         raise SpecError(f"{path}: {text!r} is not an explicit listen address; accepted: \"host:port\", e.g. \"0.0.0.0:4317\"")
-    port = int(match.group(2))
-    if not 1 <= port <= 65535:
-        raise SpecError(f"{path}: port {port} is out of range; accepted: 1-65535")
+    port = read_port_number(match.group(2), path)
     if not match.group(1):
         raise SpecError(f"{path}: {text!r} has no host; bind explicitly, e.g. \"0.0.0.0:{port}\" or \"127.0.0.1:{port}\"")
     return ListenAddress(host=match.group(1).strip("[]"), port=port, path=path)
