@@ -119,6 +119,7 @@ class Ports:
     otlp_http: int
     health_check: int
     telemetry: int
+    hop_grpc: int
 
 
 def free_ports() -> Ports:
@@ -318,6 +319,69 @@ def with_batch_processor_ahead_of_the_queue(config: Config) -> Config:
     return out
 
 
+# Ways to lower the cost of the disk queue (issue 18), each measured beside the rendered config.
+ONE_QUEUE_AHEAD = "~ one disk queue ahead of the traces fan-out"
+FSYNC = "~ file_storage fsync on"
+NO_COMPRESSION = "~ no compression towards the backends"
+ZSTD = "~ zstd towards the backends"
+COST_ALTERNATIVES = (ONE_QUEUE_AHEAD, FSYNC, NO_COMPRESSION, ZSTD)
+HOP_RECEIVER = "otlp/fanout"
+HOP_EXPORTER = "otlp/fanout"
+
+
+def disk_storages(config: Config) -> set:
+    return {exporter["sending_queue"]["storage"] for exporter in config.get("exporters", {}).values()
+            if "storage" in exporter.get("sending_queue", {})}
+
+
+def with_one_queue_ahead_of_the_fanout(config: Config, hop_port: int) -> Config:
+    """The traces pipeline cut in two at a loopback hop: its receivers and processors, then one OTLP
+    exporter holding the traces exporter's disk queue (and batching) to a receiver on loopback, whose
+    pipeline fans out to the traces backend's exporter and the connectors. The backend's exporter keeps
+    no queue: it retries in place until the backend takes the request, and the hop has no timeout, so
+    the fan-out never fails back and a refusal can come only from the one queue, before the fan-out
+    (no consumer counts a resent span twice)."""
+    out = copy.deepcopy(config)
+    traces = out["service"]["pipelines"]["traces"]
+    backend = traces_exporter(out)
+    exporter = out["exporters"][backend]
+    out["exporters"][HOP_EXPORTER] = {
+        "endpoint": f"127.0.0.1:{hop_port}", "tls": {"insecure": True}, "compression": "none", "timeout": "0s",
+        "sending_queue": exporter["sending_queue"], "retry_on_failure": copy.deepcopy(exporter["retry_on_failure"])}
+    exporter["sending_queue"] = {"enabled": False}
+    out["receivers"][HOP_RECEIVER] = {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{hop_port}"}}}
+    out["service"]["pipelines"]["traces/fanout"] = {"receivers": [HOP_RECEIVER], "processors": ["memory_limiter"],
+                                                    "exporters": traces["exporters"]}
+    traces["exporters"] = [HOP_EXPORTER]
+    return out
+
+
+def with_fsync(config: Config) -> Config:
+    """Every disk queue's database synced to disk on each write: what surviving a power cut costs."""
+    out = copy.deepcopy(config)
+    for storage in disk_storages(out):
+        out["extensions"][storage]["fsync"] = True
+    return out
+
+
+def with_backend_compression(config: Config, compression: str) -> Config:
+    """Every backend exporter's compression set to `compression` (the exporters default to gzip)."""
+    out = copy.deepcopy(config)
+    for exporter in out.get("exporters", {}).values():
+        if "endpoint" in exporter:
+            exporter["compression"] = compression
+    return out
+
+
+def cost_alternatives(rendered: Config, hop_port: int) -> Dict[str, Config]:
+    """Where exporters queue on disk: one queue ahead of the traces fan-out instead of one per
+    exporter, the queue synced on every write, and the backends' compression off or zstd."""
+    if not disk_storages(rendered):
+        return {}
+    return {ONE_QUEUE_AHEAD: with_one_queue_ahead_of_the_fanout(rendered, hop_port), FSYNC: with_fsync(rendered),
+            NO_COMPRESSION: with_backend_compression(rendered, "none"), ZSTD: with_backend_compression(rendered, "zstd")}
+
+
 def variants(rendered: Config) -> Dict[str, Config]:
     """The rendered config without one component: each processor of the traces
     pipeline, each connector, exporter batching where an exporter batches, and the
@@ -457,6 +521,17 @@ def component_costs(measurements: List[Measurement]) -> Dict[str, Dict[str, Any]
     return costs
 
 
+def alternatives_figures(measurements: List[Measurement], summary: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Each way to lower the disk queue's cost (COST_ALTERNATIVES run): its spans/s per core as a share of
+    the pass-through's and its CPU per span over the rendered config's, both round by round."""
+    if not {RENDERED, PASS_THROUGH} <= set(summary):
+        return {}
+    return {name: {"ratio_to_pass_through": ratio(measurements, name), "cpu_us_per_span_over_rendered": spread(
+        [(other.cpu_s / other.spans - ours.cpu_s / ours.spans) * 1e6
+         for ours, other in pairs(measurements, RENDERED, name)], 3)}
+        for name in COST_ALTERNATIVES if name in summary}
+
+
 def gap(measurements: List[Measurement]) -> Dict[str, float]:
     """CPU µs per span the rendered config takes over the pass-through, round by round."""
     return spread([(rendered.cpu_s / rendered.spans - passing.cpu_s / passing.spans) * 1e6
@@ -465,7 +540,8 @@ def gap(measurements: List[Measurement]) -> Dict[str, float]:
 
 def report(summary: Dict[str, Dict[str, Any]], paired_ratio: Optional[Dict[str, float]],
            costs: Dict[str, Dict[str, Any]], paired_gap: Optional[Dict[str, float]] = None,
-           alternative_ratio: Optional[Dict[str, float]] = None) -> str:
+           alternative_ratio: Optional[Dict[str, float]] = None,
+           alternatives: Optional[Dict[str, Dict[str, Any]]] = None) -> str:
     width = max([24, *map(len, summary)])
     lines = [f"{'config':{width}} {'spans/s':>8} {'spans/s/core':>12} {'(min-max)':>17} {'CPU us/span':>11} "
              f"{'wall s':>7} {'cpu s':>6}"]
@@ -482,6 +558,11 @@ def report(summary: Dict[str, Dict[str, Any]], paired_ratio: Optional[Dict[str, 
         lines.append(f"{BATCH_AHEAD_OF_QUEUE[2:]} (not the stack's: a crash loses what it holds) / pass-through: "
                      f"median {alternative_ratio['median']:.2f} ({alternative_ratio['min']:.2f}-"
                      f"{alternative_ratio['max']:.2f})")
+    for name, figures in (alternatives or {}).items():
+        to_pass, over = figures["ratio_to_pass_through"], figures["cpu_us_per_span_over_rendered"]
+        lines.append(f"{name[2:]} / pass-through: median {to_pass['median']:.2f} ({to_pass['min']:.2f}-"
+                     f"{to_pass['max']:.2f}); CPU per span over the rendered's {over['median']:+.3f} us "
+                     f"({over['min']:+.3f} to {over['max']:+.3f})")
     if costs:
         lines.append("what each component adds to the rendered config, round by round "
                      "(CPU us per span: median (min to max); median as a share of the rendered's):")
@@ -667,7 +748,7 @@ def configs(ports: Ports, queue_dir: str = "/tmp/collector-throughput-queue") ->
     spec = bench_spec(stack_spec(ports), ports, host_memory_mib(), queue_dir)
     rendered = plain(otelcol_config(spec, collector_version()))
     under_test = {PASS_THROUGH: pass_through_config(rendered, ports), RENDERED: rendered, **variants(rendered),
-                  **peer_configs_under_test(rendered, ports)}
+                  **cost_alternatives(rendered, ports.hop_grpc), **peer_configs_under_test(rendered, ports)}
     return under_test, sink_config(rendered, ports), otelcol_gomemlimit(spec)
 
 
@@ -764,6 +845,7 @@ def run_in(args: argparse.Namespace, ports: Ports, workdir: str) -> Dict[str, An
         "ratio_rendered_to_pass_through": ratio(measurements) if {RENDERED, PASS_THROUGH} <= set(summary) else None,
         "ratio_batch_ahead_of_queue_to_pass_through": ratio(measurements, BATCH_AHEAD_OF_QUEUE)
         if {BATCH_AHEAD_OF_QUEUE, PASS_THROUGH} <= set(summary) else None,
+        "cost_alternatives": alternatives_figures(measurements, summary),
         "component_costs": component_costs(measurements) if RENDERED in summary else {},
         "rendered_over_pass_through_cpu_us_per_span": gap(measurements)
         if {RENDERED, PASS_THROUGH} <= set(summary) else None,
@@ -795,7 +877,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"collector under test {pinning}; load average {figures['load_average_before']} -> "
           f"{figures['load_average_after']}")
     print(report(figures["configs"], figures["ratio_rendered_to_pass_through"], figures["component_costs"],
-                 figures["rendered_over_pass_through_cpu_us_per_span"], figures["ratio_batch_ahead_of_queue_to_pass_through"]))
+                 figures["rendered_over_pass_through_cpu_us_per_span"], figures["ratio_batch_ahead_of_queue_to_pass_through"],
+                 figures["cost_alternatives"]))
     if figures["peers"]:
         print(peers_report(figures["peers"]))
     print("FIGURES " + json.dumps(figures))

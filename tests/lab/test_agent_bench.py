@@ -23,7 +23,7 @@ import agent_bench  # noqa: E402  (benchmarks/ is not a package)
 import collector_throughput as bench  # noqa: E402
 
 PORTS = bench.Ports(sink_grpc=42001, sink_http=42002, sink_telemetry=42003, otlp_grpc=42004, otlp_http=42005,
-                    health_check=42006, telemetry=42007)
+                    health_check=42006, telemetry=42007, hop_grpc=42008)
 WORKDIR = Path("/run/agent-bench")
 
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import collector_throughput as bench  # noqa: E402  (benchmarks/ is not a package)
 
 PORTS = bench.Ports(sink_grpc=41001, sink_http=41002, sink_telemetry=41003, otlp_grpc=41004, otlp_http=41005,
-                    health_check=41006, telemetry=41007)
+                    health_check=41006, telemetry=41007, hop_grpc=41008)
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +129,56 @@ def test_the_alternative_batches_ahead_of_the_queue_instead_of_after_it(configs)
     # Nothing else differs.
     assert {k: v for k, v in alternative.items() if k not in ("processors", "exporters", "service")} == \
         {k: v for k, v in rendered.items() if k not in ("processors", "exporters", "service")}
+
+
+def test_one_queue_ahead_of_the_fanout_moves_the_traces_queue_before_a_loopback_hop(configs):
+    """Issue 18's alternative: the traces exporter's disk queue moves to one OTLP exporter to a loopback
+    receiver, whose pipeline fans out to the traces exporter (no queue left, retrying in place) and the
+    connectors; the hop has no timeout, so the fan-out never fails back to it."""
+    under_test, _sink, _limit = configs
+    rendered, alternative = under_test[bench.RENDERED], under_test[bench.ONE_QUEUE_AHEAD]
+    pipelines = alternative["service"]["pipelines"]
+    assert pipelines["traces"]["exporters"] == [bench.HOP_EXPORTER]
+    assert pipelines["traces"]["processors"] == rendered["service"]["pipelines"]["traces"]["processors"]
+    assert pipelines["traces/fanout"] == {"receivers": [bench.HOP_RECEIVER], "processors": ["memory_limiter"],
+                                          "exporters": ["otlp_grpc/traces", "span_metrics", "service_graph"]}
+    hop = alternative["exporters"][bench.HOP_EXPORTER]
+    assert hop["endpoint"] == f"127.0.0.1:{PORTS.hop_grpc}" and hop["timeout"] == "0s"
+    assert hop["sending_queue"] == rendered["exporters"]["otlp_grpc/traces"]["sending_queue"]
+    assert hop["retry_on_failure"]["max_elapsed_time"] == "0s"
+    assert alternative["exporters"]["otlp_grpc/traces"]["sending_queue"] == {"enabled": False}
+    assert sorted(listeners(alternative)) == sorted([*listeners(rendered), f"127.0.0.1:{PORTS.hop_grpc}"])
+    # The metrics and logs pipelines (one exporter each, no fan-out) keep their own disk queues.
+    for name in ("otlp_http/metrics", "otlp_http/logs"):
+        assert alternative["exporters"][name] == rendered["exporters"][name]
+
+
+def test_fsync_and_compression_alternatives_change_one_setting(configs):
+    under_test, _sink, _limit = configs
+    rendered = under_test[bench.RENDERED]
+    synced = under_test[bench.FSYNC]
+    assert synced["extensions"]["file_storage/queue"] == {**rendered["extensions"]["file_storage/queue"], "fsync": True}
+    assert {k: v for k, v in synced.items() if k != "extensions"} == {k: v for k, v in rendered.items() if k != "extensions"}
+    for name, compression in ((bench.NO_COMPRESSION, "none"), (bench.ZSTD, "zstd")):
+        exporters = under_test[name]["exporters"]
+        assert {exporter["compression"] for exporter in exporters.values()} == {compression}
+        assert {k: {key: value for key, value in v.items() if key != "compression"} for k, v in exporters.items()} == \
+            rendered["exporters"]
+
+
+def test_each_cost_alternative_is_reported_against_the_rendered_and_the_pass_through():
+    runs = []
+    for index in range(3):
+        runs += [bench.Measurement(bench.PASS_THROUGH, index, 1000, 1.0, 0.003),
+                 bench.Measurement(bench.RENDERED, index, 1000, 1.0, 0.008),
+                 bench.Measurement(bench.ONE_QUEUE_AHEAD, index, 1000, 1.0, 0.006)]
+    figures = bench.alternatives_figures(runs, bench.summarize(runs))
+    assert list(figures) == [bench.ONE_QUEUE_AHEAD]
+    assert figures[bench.ONE_QUEUE_AHEAD]["ratio_to_pass_through"]["median"] == 0.5
+    assert figures[bench.ONE_QUEUE_AHEAD]["cpu_us_per_span_over_rendered"]["median"] == -2.0
+    printed = bench.report(bench.summarize(runs), bench.ratio(runs), {}, bench.gap(runs), None, figures)
+    assert "one disk queue ahead of the traces fan-out / pass-through: median 0.50 (0.50-0.50); CPU per span over " \
+           "the rendered's -2.000 us" in printed
 
 
 def test_sink_takes_every_path_the_rendered_exporters_post_to(configs):
