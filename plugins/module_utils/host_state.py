@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 KINDS = ("file", "directory", "link")
-KEYS = ("path", "kind", "owner", "group", "mode", "sha256", "target")
+KEYS = ("path", "kind", "owner", "group", "mode", "sha256", "target", "allocated_bytes")
 
 
 @dataclass
@@ -34,6 +34,8 @@ class Expected:
     mode: Optional[str] = None
     sha256: Optional[str] = None
     target: Optional[str] = None
+    # The least room the file must hold on its filesystem (blocks allocated, reserved ones counted).
+    allocated_bytes: Optional[int] = None
 
 
 def read_expected(entries: Any) -> List[Expected]:
@@ -52,7 +54,12 @@ def read_expected(entries: Any) -> List[Expected]:
             raise ValueError(f"{where}.path: must be an absolute path")
         if entry.get("kind") not in KINDS:
             raise ValueError(f"{where}.kind: must be one of {', '.join(KINDS)}")
-        values = {key: None if entry.get(key) is None else str(entry[key]) for key in KEYS}
+        values: dict = {key: None if entry.get(key) is None else str(entry[key]) for key in KEYS}
+        if values["allocated_bytes"] is not None:
+            try:
+                values["allocated_bytes"] = int(values["allocated_bytes"])
+            except ValueError:
+                raise ValueError(f"{where}.allocated_bytes: must be a whole number of bytes") from None
         if values["mode"] is not None:
             try:
                 values["mode"] = format(int(values["mode"], 8), "04o")
@@ -101,6 +108,9 @@ def path_differences(expected: Expected) -> List[str]:
             problems.append(f"{expected.path}: {what} {have}, not {want}")
     if expected.kind == "file" and expected.sha256 is not None and file_sha256(expected.path) != expected.sha256:
         problems.append(f"{expected.path}: content differs")
+    allocated = found.st_blocks * 512
+    if expected.kind == "file" and expected.allocated_bytes is not None and allocated < expected.allocated_bytes:
+        problems.append(f"{expected.path}: {allocated} bytes allocated, not {expected.allocated_bytes}")
     return problems
 
 

@@ -83,6 +83,11 @@ DEFAULT_DISK_QUEUE_MAX_MIB = 2048
 # OTLP/gRPC sender sends by default (the receiver's 4 MiB message limit) must fit in an
 # empty queue, else it is refused every time it is retried.
 DISK_QUEUE_MIN_SHARE_MIB = 4
+# How many times its bound a disk queue may take on disk: bbolt, the file_storage extension's
+# database, splits its pages half full (its default fill percent, 0.5) and never shrinks its
+# file. A host reserves this much room for each queue's file; a Kubernetes gateway's claim must
+# hold it.
+DISK_QUEUE_ROOM_FACTOR = 2
 MIB = 1024 * 1024
 
 
@@ -391,14 +396,16 @@ def persistent_queue_applies(spec: Spec, backend: BackendSpec) -> bool:
 
 
 def disk_queue_count(spec: Spec) -> int:
-    """How many exporters keep their queue on disk (a debug backend has no queue)."""
-    return sum(1 for backend in spec.backends.values()
-               if persistent_queue_applies(spec, backend) and backend_protocol(backend) is not None)
+    """How many queues the collector keeps on disk: one per backend and signal it exports (the
+    exporter helper opens a queue for each signal an exporter serves); a debug backend has none."""
+    return len({(name, pipeline.signal) for pipeline in spec.pipelines.values() for name in pipeline.exporters
+                if name in spec.backends and persistent_queue_applies(spec, spec.backends[name])
+                and backend_protocol(spec.backends[name]) is not None})
 
 
 def disk_queue_share_bytes(spec: Spec) -> Optional[int]:
     """Each disk queue's bound in bytes: spec.persistent_queue.max_mib shared evenly by the
-    backends that queue on disk; None where the queues count requests."""
+    queues on disk (one per backend and signal); None where the queues count requests."""
     if spec.persistent_queue_max_mib is None:
         return None
     return spec.persistent_queue_max_mib * MIB // max(disk_queue_count(spec), 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    DEFAULT_DISK_QUEUE_MAX_MIB, DISK_QUEUE_BYTES_VERSION, format_version,
+    DEFAULT_DISK_QUEUE_MAX_MIB, DISK_QUEUE_BYTES_VERSION, DISK_QUEUE_ROOM_FACTOR, format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import KubernetesSpec, SpecError, Version
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
@@ -35,13 +35,10 @@ def read_persistent_queue(spec: Mapping) -> Optional[str]:
 
 
 def default_max_mib(kubernetes: Optional[KubernetesSpec]) -> int:
-    """Half a Kubernetes gateway's claim, else DEFAULT_DISK_QUEUE_MAX_MIB.
-
-    bbolt, the file_storage extension's database, splits its pages half full (its default fill
-    percent, 0.5) and never shrinks its file, so what a queue holds can take twice its size on disk.
-    """
+    """The share of a Kubernetes gateway's claim the queue's database may fill (DISK_QUEUE_ROOM_FACTOR),
+    else DEFAULT_DISK_QUEUE_MAX_MIB."""
     if kubernetes is not None and kubernetes.storage_mib is not None:
-        return max(kubernetes.storage_mib // 2, 1)
+        return max(kubernetes.storage_mib // DISK_QUEUE_ROOM_FACTOR, 1)
     return DEFAULT_DISK_QUEUE_MAX_MIB
 
 
@@ -62,8 +59,9 @@ def read_persistent_queue_max_mib(spec: Mapping, version: Version,
     if not given:
         return default_max_mib(kubernetes)
     max_mib = read_int(queue["max_mib"], f"{PATH}.max_mib", minimum=1)
-    if kubernetes is not None and kubernetes.storage_mib is not None and max_mib > kubernetes.storage_mib // 2:
+    if (kubernetes is not None and kubernetes.storage_mib is not None
+            and max_mib > kubernetes.storage_mib // DISK_QUEUE_ROOM_FACTOR):
         raise SpecError(f"{PATH}.max_mib: {max_mib} MiB does not fit twice in the gateway's claim "
                         f"({kubernetes.path}.storage_size, {kubernetes.storage_mib} MiB), as the queue's database may "
-                        f"need; give at most {kubernetes.storage_mib // 2}, or a larger claim")
+                        f"need; give at most {kubernetes.storage_mib // DISK_QUEUE_ROOM_FACTOR}, or a larger claim")
     return max_mib

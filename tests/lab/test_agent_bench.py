@@ -41,7 +41,8 @@ def test_the_spec_is_site_ymls_host_agent_with_only_file_gateway_and_folder_chan
                                                  "offsets_directory": str(WORKDIR / "data" / "offsets")}
     assert "journald" not in spec["receivers"]
     assert spec["receivers"]["hostmetrics"] == {}, "host metrics as site.yml has them: every default scraper"
-    assert spec["persistent_queue"] == {"directory": str(WORKDIR / "data" / "queue")}
+    # max_mib as site.yml leaves it without lgtm_collector_queue_max_mib: none given, the filter's default.
+    assert spec["persistent_queue"] == {"directory": str(WORKDIR / "data" / "queue"), "max_mib": None}
 
 
 def test_the_agent_reads_the_file_and_its_host_and_sends_only_to_the_sink(configs):

@@ -538,13 +538,19 @@ def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
 
 # --- a full disk under the queue ---------------------------------------------------
 
-# The queue's directory on a filesystem of its own, small enough to fill: room for twice the queue's
-# bound when site.yml runs (the role checks that), then filled by something else but the queue.
+# The queue's directory on a filesystem of its own, small enough to fill: room for the room the role
+# reserves for the queues (twice the bound) when site.yml runs, then filled by something else.
 DISK_FULL = {"filesystem_mib": 32, "max_mib": FULL_QUEUE_MAX_MIB, "left_kib": 512}
 QUEUE_DIRECTORY = "/var/lib/otelcol/queue"
 BALLAST = f"{QUEUE_DIRECTORY}/ballast-not-a-queue"
+LOGS_QUEUE_FILE = f"{QUEUE_DIRECTORY}/exporter_otlp_http_logs_logs"   # the logs backend's exporter, otlp_http/logs
 # What a collector's journal says when its queue's database is broken or it crashed.
 BROKEN_QUEUE = re.compile(r"panic|corrupt|invalid database|fatal error|page \d+ already freed", re.IGNORECASE)
+
+
+def allocated_kib(lab: Any, path: str) -> int:
+    """The room a file holds on its filesystem (its blocks, reserved ones counted), in KiB."""
+    return int(lab.check_output("du -k %s | cut -f1", path))
 
 
 def room_kib(lab: Any, path: str) -> int:
@@ -566,10 +572,12 @@ def small_queue_filesystem(lab: Any) -> Iterator[None]:
 
 
 def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, address):
-    """The queue's filesystem filled by something else (issue 18): the collector keeps running and refuses
-    with a retryable error what it cannot write; once there is room again and the backend is back, the
-    sender's resends are taken and every record is stored once; restarted, the collector opens its queue
-    again and carries on."""
+    """The queue's filesystem filled by something else (issue 18): the queue still has the room the role
+    reserved for its file, so it takes what fits its bound though the filesystem has less left, and refuses
+    the rest with a retryable error; the collector keeps running. Once there is room again and the backend
+    is back, the sender's resends are taken and every record is stored once; restarted, the collector opens
+    its queue again and carries on. (Without the reservation, a failed write of the queue's database made
+    the collector drop items it had accepted: upstream's getNextItem.)"""
     spec = stack_spec()
     spec["persistent_queue"]["max_mib"] = DISK_FULL["max_mib"]
     api = logs_api("victorialogs")
@@ -586,8 +594,10 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
             # Something else fills the disk: DISK_FULL["left_kib"] left for the queue.
             lab.check_output("fallocate -l %sK %s", str(room_kib(lab, QUEUE_DIRECTORY) - DISK_FULL["left_kib"]),
                              BALLAST)
+            reserved_kib = allocated_kib(lab, LOGS_QUEUE_FILE)
             answers, refused = offer_logs(address, requests)
             first_refusals = len(refused)
+            taken_kib = sum(len(body) for body in requests if body not in refused) // 1024
             assert refused, f"nothing refused with the disk full: {answers}"
             time.sleep(5)
             assert post_logs(address, refused[0]) in RETRYABLE, "a resend with the disk still full was not refused"
@@ -612,8 +622,13 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
                    f"left_kib={DISK_FULL['left_kib']} requests={FULL_QUEUE_OFFER['requests']} "
                    f"refused_first={first_refusals} answers={answers} resends={resends} sent={sent} "
                    f"stored={counts[0]} distinct={counts[1]} restarts={int(after['NRestarts']) - int(before['NRestarts'])} "
-                   f"stored_after_restart={stored_after_restart[0]}")
+                   f"stored_after_restart={stored_after_restart[0]} logs_queue_reserved_kib={reserved_kib} "
+                   f"taken_kib={taken_kib}")
     print("\n" + FIGURES[-1])
+    # The queue's file held twice the logs queue's share before the disk filled, and the queue took
+    # more than the filesystem had left: it wrote into its own room.
+    assert reserved_kib >= 2 * DISK_FULL["max_mib"] * 1024 // 3, f"the logs queue's file holds {reserved_kib} KiB"
+    assert taken_kib > DISK_FULL["left_kib"], f"taken {taken_kib} KiB with {DISK_FULL['left_kib']} KiB left: {answers}"
     assert after == before, f"the collector restarted while its disk was full or refilled: {before} -> {after}"
     assert counts == (sent, sent), f"sent {sent}, stored {counts[0]}, of which distinct {counts[1]}"
     assert stored_after_restart == (FULL_QUEUE_OFFER["records"],) * 2, stored_after_restart
@@ -626,6 +641,9 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
 BURST_LIMIT_MIB = 200          # the memory_limiter limit of the burst run: a unit cap (MemoryMax) of 250 MiB
 BURST = {"workers": 8, "size_mb": 1, "batch": 4, "seconds": 20}   # 1 MiB spans, 8 senders, no rate limit
 BURST_TIMEOUT_S = 90           # telemetrygen keeps retrying refused exports; it is stopped after this
+# The disk queue's bound in the burst run: the default on a host (the lab's hosts get 64 MiB), whose
+# traces share (a third) holds more than arrives before memory refuses, so that memory is what refuses.
+BURST_QUEUE_MAX_MIB = 2048
 
 
 def unit_state(lab: Any) -> dict[str, str]:
@@ -653,6 +671,7 @@ def test_burst_above_memory_limit_is_refused_without_oom_kill(lab, address):
     """A burst far above the memory limit: refused with back-pressure, no OOM kill, RSS under the unit's cap."""
     spec = stack_spec()
     spec["memory"] = {"limit_mib": BURST_LIMIT_MIB}
+    spec["persistent_queue"]["max_mib"] = BURST_QUEUE_MAX_MIB
     run = site("--tags", "otel_collector", extra_vars={"lgtm_stack_collector_spec": spec})
     assert run.returncode == 0, failed_tasks(run)
     before = unit_state(lab)

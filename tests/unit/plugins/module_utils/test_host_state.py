@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from ansible_collections.observability.lgtm.plugins.module_utils.disk_reservation import reserve
 from ansible_collections.observability.lgtm.plugins.module_utils.host_state import (
     differences, read_expected, read_users)
 
@@ -77,6 +78,17 @@ def test_keys_left_out_are_not_compared(tree: Dict[str, Any]) -> None:
     assert not found([{"path": str(tree["config"]), "kind": "file"}])
 
 
+def test_a_file_short_of_its_reserved_room_differs(tmp_path: Path) -> None:
+    """A disk queue's file must hold the room the lifecycle reserves (allocated_bytes); blocks
+    allocated beyond the end of an empty file count."""
+    queue = tmp_path / "exporter_otlp_jaeger_traces"
+    queue.write_bytes(b"")
+    expected = [{"path": str(queue), "kind": "file", "allocated_bytes": 1 << 20}]
+    assert found(expected) == [f"{queue}: 0 bytes allocated, not 1048576"]
+    reserve(str(queue), 1 << 20, os.getuid(), os.getgid(), 0o600)
+    assert found(expected) == [] and queue.stat().st_size == 0
+
+
 @pytest.mark.parametrize("entries, message", [
     ("a string", "expected: must be a list of mappings"),
     ([["not", "a", "mapping"]], r"expected\[0\]: must be a mapping"),
@@ -84,6 +96,7 @@ def test_keys_left_out_are_not_compared(tree: Dict[str, Any]) -> None:
     ([{"path": "/etc", "kind": "socket"}], r"expected\[0\].kind: must be one of file, directory, link"),
     ([{"path": "/etc", "kind": "file", "mode": "rw-r"}], r"expected\[0\].mode: must be an octal string"),
     ([{"path": "/etc", "kind": "file", "colour": "red"}], r"expected\[0\]: unknown keys colour"),
+    ([{"path": "/etc", "kind": "file", "allocated_bytes": "1 MiB"}], r"expected\[0\].allocated_bytes: must be a whole"),
 ])
 def test_bad_expected_entries_are_refused_naming_the_entry(entries: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: observability.lgtm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage 7, host needs: the files a configuration's disk queues write, and the room each may take.
+
+The exporter helper opens one queue per exporter and signal, in the storage extension
+its ``sending_queue.storage`` names (``toStorageClient`` in
+``exporter/exporterhelper/internal/queue/persistent_queue.go``, collector v0.159.0: the
+client's name is the signal). The file_storage extension keeps each client in a bbolt
+file of its directory named ``<kind>_<type>_<name>_<client>``, characters other than
+letters, digits, ``.``, ``-`` and ``_`` written ``~`` and their code point in four hex
+digits (``GetClient`` and ``sanitize`` in ``extension/storage/filestorage/extension.go``,
+contrib v0.159.0). A queue bounded in bytes may take ``DISK_QUEUE_ROOM_FACTOR`` times its
+bound in that file.
+
+Why the room is reserved ahead: when a write of the queue's database fails for want of
+disk, the persistent queue drops the item it was about to hand to its consumer
+(``getNextItem``: it cannot record the item as dispatched, logs that at debug level and
+moves past it). Something else filling the filesystem would so lose what the queue had
+accepted. Room allocated to the file beforehand (beyond its end, so that bbolt still sees
+the size it wrote) is the file's own: bbolt grows into it without asking the filesystem
+for more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import posixpath
+from typing import Any, Dict, List
+
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import DISK_QUEUE_ROOM_FACTOR
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
+
+SAFE_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_")
+
+
+def storage_file_name(kind: str, component_id: str, client: str) -> str:
+    """The name file_storage gives a component's client file: ``exporter_otlp_jaeger_traces`` for
+    the exporter ``otlp/jaeger``'s traces queue (an id without a name gives ``exporter_otlp__traces``)."""
+    component_type, name = (component_id.split("/", 1) + [""])[:2]
+    raw = f"{kind}_{component_type}_{name}_{client}"
+    return "".join(character if character in SAFE_NAME_CHARACTERS else f"~{ord(character):04X}"
+                   for character in raw)
+
+
+def pipeline_signal(pipeline_id: str) -> str:
+    """The signal of a pipeline id: ``traces/sampled`` -> ``traces``."""
+    return pipeline_id.partition("/")[0]
+
+
+def disk_queue_files(config: Mapping[str, Any]) -> List[Config]:
+    """Each disk queue bounded in bytes in a rendered configuration, as ``{path, bytes, bound_bytes,
+    exporter, signal}``: its bbolt file, the room to reserve for it (DISK_QUEUE_ROOM_FACTOR times
+    its bound) and its bound. Sorted by path; a queue counted in requests, in memory, or of an
+    exporter no pipeline uses is left out."""
+    extensions = config.get("extensions") or {}
+    exporters = config.get("exporters") or {}
+    pipelines = (config.get("service") or {}).get("pipelines") or {}
+    files: Dict[str, Config] = {}
+    for pipeline_id, pipeline in pipelines.items():
+        for exporter_id in (pipeline or {}).get("exporters") or []:
+            queue = (exporters.get(exporter_id) or {}).get("sending_queue") or {}
+            storage = extensions.get(queue.get("storage")) if queue.get("enabled", True) else None
+            if not isinstance(storage, Mapping) or queue.get("sizer") != "bytes":
+                continue
+            signal = pipeline_signal(pipeline_id)
+            path = posixpath.join(storage["directory"], storage_file_name("exporter", exporter_id, signal))
+            bound = int(queue["queue_size"])
+            files[path] = {"path": path, "bytes": DISK_QUEUE_ROOM_FACTOR * bound, "bound_bytes": bound,
+                           "exporter": exporter_id, "signal": signal}
+    return [files[path] for path in sorted(files)]
