@@ -87,14 +87,14 @@ def component_state(host: Any, service: str, files: list[str], binary_link: str)
     return state
 
 
-def apply_converge(host: Any, extra_vars: dict[str, Any]) -> tuple[int, str]:
-    """Run the scenario's converge playbook again on one host with extra vars;
-    return its exit code and its output (stdout and stderr together, since
-    Molecule's ansible.cfg sends failed results to stderr)."""
+def apply_converge(host: Any, extra_vars: dict[str, Any], check: bool = False) -> tuple[int, str]:
+    """Run the scenario's converge playbook again on one host with extra vars (in check
+    mode with `check`); return its exit code and its output (stdout and stderr together,
+    since Molecule's ansible.cfg sends failed results to stderr)."""
     playbook = pathlib.Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
     result = subprocess.run(
         ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook),
-         "--limit", host.backend.host, "-e", json.dumps(extra_vars)],
+         "--limit", host.backend.host, "-e", json.dumps(extra_vars), *(["--check"] if check else [])],
         capture_output=True, text=True, timeout=900, check=False)
     return result.returncode, result.stdout + result.stderr
 

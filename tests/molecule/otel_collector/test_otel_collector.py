@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (WRONG_DIGEST, assert_checksum_mismatch_refused, assert_refused_unchanged,
+from lgtm_checks import (WRONG_DIGEST, apply_converge, assert_checksum_mismatch_refused, assert_refused_unchanged,
                          component_state, poll, unit_hardening_gaps)
 
 testinfra_hosts = ["ansible://all"]
@@ -168,6 +168,22 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
 def test_broken_config_fails_validation_and_changes_nothing(host, override):
     assert_refused_unchanged(host, lambda: _state(host), {"otel_collector_config_overrides": override}, "failed to validate")
     assert json.loads(host.check_output("curl -fsS http://127.0.0.1:13133/"))["status"] == "Server available"
+
+
+def test_check_mode_predicts_the_disk_queue_reservation_and_writes_nothing(host):
+    """A disk queue in a folder the host does not have yet (issue 18): check mode predicts the room
+    reserved for each queue file, one per signal of the one exporter, and creates no folder or file."""
+    queue_dir = f"/var/lib/otelcol/queue-check-{secrets.token_hex(3)}"
+    before = _state(host)
+    rc, output = apply_converge(
+        host, {"otel_collector_spec": DISK_QUEUE_SPEC | {"persistent_queue": {"directory": queue_dir, "max_mib": 12}}},
+        check=True)
+    assert rc == 0, output
+    for signal in ("traces", "metrics", "logs"):
+        predicted = f"changed: [{host.backend.host}] => (item={queue_dir}/exporter_otlp_grpc_gateway_{signal})"
+        assert predicted in output, output
+    assert not host.file(queue_dir).exists
+    assert _state(host) == before
 
 
 @pytest.mark.parametrize("extra_vars,named", [
