@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+import pytest
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import otelcol_config
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_disk_queue_files import otelcol_disk_queue_files
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_disk_queues import (
@@ -36,8 +39,9 @@ def test_file_names_follow_file_storage() -> None:
 def test_an_exporter_of_three_signals_has_three_queues_sharing_the_bound() -> None:
     """The exporter helper opens a queue per signal: the agent's one exporter keeps three files, and
     the bound (max_mib, all queues together) is shared by the three, each file's room twice its share."""
-    files = otelcol_disk_queue_files(agent_spec(max_mib=300))
-    exporter = otelcol_config(agent_spec(max_mib=300))["exporters"]["otlp_grpc/gateway"]
+    config = otelcol_config(agent_spec(max_mib=300))
+    files = otelcol_disk_queue_files(config)
+    exporter = config["exporters"]["otlp_grpc/gateway"]
     assert exporter["sending_queue"]["queue_size"] == 100 * MIB
     assert [(entry["path"], entry["signal"], entry["bound_bytes"], entry["bytes"]) for entry in files] == [
         (f"/var/lib/otelcol/queue/exporter_otlp_grpc_gateway_{signal}", signal, 100 * MIB, 200 * MIB)
@@ -48,18 +52,24 @@ def test_an_exporter_of_three_signals_has_three_queues_sharing_the_bound() -> No
 def test_pipelines_of_one_signal_share_a_file() -> None:
     spec = agent_spec(max_mib=64)
     spec["pipelines"]["traces/copy"] = {"exporters": ["gateway"]}
-    files = otelcol_disk_queue_files(spec)
+    files = otelcol_disk_queue_files(otelcol_config(spec))
     assert len(files) == 3 and len({entry["path"] for entry in files}) == 3
 
 
 def test_no_file_without_a_disk_queue_in_bytes() -> None:
     spec = agent_spec()
     del spec["persistent_queue"]
-    assert otelcol_disk_queue_files(spec) == []
-    assert otelcol_disk_queue_files(agent_spec(), "0.129.0") == []        # counted in requests
+    assert otelcol_disk_queue_files(otelcol_config(spec)) == []
+    assert otelcol_disk_queue_files(otelcol_config(agent_spec(), "0.129.0")) == []        # counted in requests
     spec = agent_spec()
     spec["backends"]["gateway"]["persistent"] = False
-    assert otelcol_disk_queue_files(spec) == []
+    assert otelcol_disk_queue_files(otelcol_config(spec)) == []
+
+
+def test_an_input_that_is_not_a_configuration_is_refused_naming_the_filter() -> None:
+    with pytest.raises(AnsibleFilterError, match="otelcol_disk_queue_files: the input must be a collector "
+                                                 "configuration .*, not str"):
+        otelcol_disk_queue_files("exporters: {}")
 
 
 def test_an_exporter_no_pipeline_uses_has_no_file() -> None:
