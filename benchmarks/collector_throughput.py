@@ -286,14 +286,18 @@ def without_exporter_batching(config: Config) -> Config:
     return out
 
 
+def disk_storages(config: Config) -> set:
+    """The storage extensions the exporters' queues keep their data in."""
+    return {exporter["sending_queue"]["storage"] for exporter in config.get("exporters", {}).values()
+            if "storage" in exporter.get("sending_queue", {})}
+
+
 def without_persistent_queue(config: Config) -> Config:
     """Exporter queues in memory: no storage, and no storage extension left unused."""
     out = copy.deepcopy(config)
-    storages = set()
+    storages = disk_storages(out)
     for exporter in out.get("exporters", {}).values():
-        storage = exporter.get("sending_queue", {}).pop("storage", None)
-        if storage:
-            storages.add(storage)
+        exporter.get("sending_queue", {}).pop("storage", None)
     for storage in storages:
         out.get("extensions", {}).pop(storage, None)
         out["service"]["extensions"] = [name for name in out["service"].get("extensions", []) if name != storage]
@@ -327,11 +331,6 @@ ZSTD = "~ zstd towards the backends"
 COST_ALTERNATIVES = (ONE_QUEUE_AHEAD, FSYNC, NO_COMPRESSION, ZSTD)
 HOP_RECEIVER = "otlp/fanout"
 HOP_EXPORTER = "otlp/fanout"
-
-
-def disk_storages(config: Config) -> set:
-    return {exporter["sending_queue"]["storage"] for exporter in config.get("exporters", {}).values()
-            if "storage" in exporter.get("sending_queue", {})}
 
 
 def with_one_queue_ahead_of_the_fanout(config: Config, hop_port: int) -> Config:
@@ -392,7 +391,7 @@ def variants(rendered: Config) -> Dict[str, Config]:
     out.update({f"- {name}": without_connector(rendered, name) for name in rendered.get("connectors", {})})
     if any("batch" in exporter.get("sending_queue", {}) for exporter in rendered.get("exporters", {}).values()):
         out["- sending_queue.batch"] = without_exporter_batching(rendered)
-    if any("storage" in exporter.get("sending_queue", {}) for exporter in rendered.get("exporters", {}).values()):
+    if disk_storages(rendered):
         out["- persistent queue"] = without_persistent_queue(rendered)
         if "- sending_queue.batch" in out:
             out[BATCH_AHEAD_OF_QUEUE] = with_batch_processor_ahead_of_the_queue(rendered)

@@ -21,6 +21,8 @@ import stat
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from ansible_collections.observability.lgtm.plugins.module_utils.disk_reservation import STAT_BLOCK_BYTES
+
 KINDS = ("file", "directory", "link")
 KEYS = ("path", "kind", "owner", "group", "mode", "sha256", "target", "allocated_bytes")
 
@@ -108,7 +110,7 @@ def path_differences(expected: Expected) -> List[str]:
             problems.append(f"{expected.path}: {what} {have}, not {want}")
     if expected.kind == "file" and expected.sha256 is not None and file_sha256(expected.path) != expected.sha256:
         problems.append(f"{expected.path}: content differs")
-    allocated = found.st_blocks * 512
+    allocated = found.st_blocks * STAT_BLOCK_BYTES
     if expected.kind == "file" and expected.allocated_bytes is not None and allocated < expected.allocated_bytes:
         problems.append(f"{expected.path}: {allocated} bytes allocated, not {expected.allocated_bytes}")
     return problems

@@ -28,7 +28,9 @@ from collections.abc import Mapping
 import posixpath
 from typing import Any, Dict, List
 
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import DISK_QUEUE_ROOM_FACTOR
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
+    DISK_QUEUE_ROOM_FACTOR, component_name, component_type,
+)
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
 
 SAFE_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_")
@@ -37,15 +39,9 @@ SAFE_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 def storage_file_name(kind: str, component_id: str, client: str) -> str:
     """The name file_storage gives a component's client file: ``exporter_otlp_jaeger_traces`` for
     the exporter ``otlp/jaeger``'s traces queue (an id without a name gives ``exporter_otlp__traces``)."""
-    component_type, name = (component_id.split("/", 1) + [""])[:2]
-    raw = f"{kind}_{component_type}_{name}_{client}"
+    raw = f"{kind}_{component_type(component_id)}_{component_name(component_id)}_{client}"
     return "".join(character if character in SAFE_NAME_CHARACTERS else f"~{ord(character):04X}"
                    for character in raw)
-
-
-def pipeline_signal(pipeline_id: str) -> str:
-    """The signal of a pipeline id: ``traces/sampled`` -> ``traces``."""
-    return pipeline_id.partition("/")[0]
 
 
 def disk_queue_files(config: Mapping[str, Any]) -> List[Config]:
@@ -63,7 +59,7 @@ def disk_queue_files(config: Mapping[str, Any]) -> List[Config]:
             storage = extensions.get(queue.get("storage")) if queue.get("enabled", True) else None
             if not isinstance(storage, Mapping) or queue.get("sizer") != "bytes":
                 continue
-            signal = pipeline_signal(pipeline_id)
+            signal = component_type(pipeline_id)   # a pipeline id's type is its signal: traces/sampled
             path = posixpath.join(storage["directory"], storage_file_name("exporter", exporter_id, signal))
             bound = int(queue["queue_size"])
             files[path] = {"path": path, "bytes": DISK_QUEUE_ROOM_FACTOR * bound, "bound_bytes": bound,

@@ -376,6 +376,11 @@ def component_type(component_id: str) -> str:
     return component_id.split("/", 1)[0]
 
 
+def component_name(component_id: str) -> str:
+    """The name part of a component id: 'attributes/scrub' -> 'scrub'; '' for an id without one."""
+    return component_id.split("/", 1)[1] if "/" in component_id else ""
+
+
 def backend_protocol(backend: BackendSpec) -> Optional[BackendProtocol]:
     """The BACKEND_TYPES row for the backend's protocol; None for debug (no network)."""
     return BACKEND_TYPES[backend.type].protocols.get(backend.protocol)
@@ -435,7 +440,7 @@ def is_k8s_attributes(processor_id: str) -> bool:
 
 def rendered_component_id(kind: str, component_id: str, old_type: str, version: Version) -> str:
     """A spec component's id in the rendered config: the spec's name, the version's type name."""
-    name = component_id.split("/", 1)[1] if "/" in component_id else None
+    name = component_name(component_id)
     rendered_type = versioned_type(kind, old_type, version)
     return f"{rendered_type}/{name}" if name else rendered_type
 
