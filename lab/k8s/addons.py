@@ -87,12 +87,20 @@ def coredns_manifests(image: str) -> list[dict[str, Any]]:
 
 def storage_class() -> dict[str, Any]:
     """The default StorageClass: PVCs without a class get it (DefaultStorageClass
-    admission), and the lab's provisioner loop (`provision_once`) makes their PVs."""
+    admission), and the lab's provisioner loop (`provision_once`) makes their PVs.
+
+    Bound when the first pod that uses a claim is scheduled (WaitForFirstConsumer), as
+    node-local provisioners are: with Immediate binding the scheduler refuses a pod whose
+    claim the loop has not yet bound ("pod has unbound immediate PersistentVolumeClaims")
+    and, seen once in the kubernetes scenario (kube-scheduler 1.34.4), never retried it
+    after the claim was bound until its five-minute flush of unschedulable pods: the
+    Prometheus Deployment timed out. With delayed binding the scheduler waits for the
+    claim inside the pod's binding instead (the loop's pre-bound PV satisfies it)."""
     return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
             "metadata": {"name": STORAGE_CLASS,
                          "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
             "provisioner": PROVISIONER, "reclaimPolicy": "Delete",
-            "volumeBindingMode": "Immediate"}
+            "volumeBindingMode": "WaitForFirstConsumer"}
 
 
 def persistent_volume_for(claim: dict[str, Any], directory: Path) -> dict[str, Any]:

@@ -23,6 +23,8 @@ def test_storage_class_is_the_default():
     sc = addons.storage_class()
     assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert sc["provisioner"] == addons.PROVISIONER
+    # The scheduler waits for the claim while binding the pod, not in its unschedulable queue.
+    assert sc["volumeBindingMode"] == "WaitForFirstConsumer"
 
 
 def claim(name: str, phase: str = "Pending", klass: str = addons.STORAGE_CLASS, **spec):
