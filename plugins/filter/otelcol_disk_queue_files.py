@@ -35,7 +35,7 @@ def checked_disk_queue_files(config: Any) -> List[Config]:
 
 
 def otelcol_disk_queue_files(config: Any) -> List[Config]:
-    """Return [{path, bytes, bound_bytes, exporter, signal}]: each disk queue's file and the room it may take."""
+    """Return [{path, bytes, bound_bytes, exporter, signal, earlier_paths}]: each disk queue's file and the room it may take."""
     return run_filter(FILTER_NAME, lambda: checked_disk_queue_files(config))
 
 

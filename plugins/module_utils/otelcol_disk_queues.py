@@ -20,6 +20,15 @@ moves past it). Something else filling the filesystem would so lose what the que
 accepted. Room allocated to the file beforehand (beyond its end, so that bbolt still sees
 the size it wrote) is the file's own: bbolt grows into it without asking the filesystem
 for more.
+
+Why earlier names are listed: the file is named after the exporter's type as the
+configuration spells it, and the filter spells a renamed type by the target version
+(``TYPE_RENAMES``: ``otlp`` became ``otlp_grpc`` in v0.144.0). Seen with the v0.159.0
+binary: ``otlp/x`` (the deprecated alias) writes ``exporter_otlp_x_traces``, ``otlp_grpc/x``
+``exporter_otlp_grpc_x_traces``. An upgrade across a rename would leave what the queue
+held in a file the new version never opens; the lifecycle moves it to its new name first.
+(The file_log receiver's offsets keep ``receiver_filelog_<name>`` under either spelling,
+seen likewise: nothing to carry over there.)
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import posixpath
 from typing import Any, Dict, List
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    DISK_QUEUE_ROOM_FACTOR, component_name, component_type,
+    DISK_QUEUE_ROOM_FACTOR, RENAMED_FROM, component_name, component_type,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
 
@@ -44,11 +53,22 @@ def storage_file_name(kind: str, component_id: str, client: str) -> str:
                    for character in raw)
 
 
+def earlier_file_names(component_id: str, client: str) -> List[str]:
+    """The names collectors before a rename of the exporter's type gave the same queue's file:
+    ``exporter_otlp_jaeger_traces`` for ``otlp_grpc/jaeger``'s traces queue; none for a type never renamed."""
+    old_type = RENAMED_FROM.get(("exporters", component_type(component_id)))
+    if old_type is None:
+        return []
+    name = component_name(component_id)
+    return [storage_file_name("exporter", f"{old_type}/{name}" if name else old_type, client)]
+
+
 def disk_queue_files(config: Mapping[str, Any]) -> List[Config]:
     """Each disk queue bounded in bytes in a rendered configuration, as ``{path, bytes, bound_bytes,
-    exporter, signal}``: its bbolt file, the room to reserve for it (DISK_QUEUE_ROOM_FACTOR times
-    its bound) and its bound. Sorted by path; a queue counted in requests, in memory, or of an
-    exporter no pipeline uses is left out."""
+    exporter, signal, earlier_paths}``: its bbolt file, the room to reserve for it
+    (DISK_QUEUE_ROOM_FACTOR times its bound), its bound, and where collectors before a rename of its
+    type kept it (``earlier_file_names``). Sorted by path; a queue counted in requests, in memory, or
+    of an exporter no pipeline uses is left out."""
     extensions = config.get("extensions") or {}
     exporters = config.get("exporters") or {}
     pipelines = (config.get("service") or {}).get("pipelines") or {}
@@ -63,5 +83,7 @@ def disk_queue_files(config: Mapping[str, Any]) -> List[Config]:
             path = posixpath.join(storage["directory"], storage_file_name("exporter", exporter_id, signal))
             bound = int(queue["queue_size"])
             files[path] = {"path": path, "bytes": DISK_QUEUE_ROOM_FACTOR * bound, "bound_bytes": bound,
-                           "exporter": exporter_id, "signal": signal}
+                           "exporter": exporter_id, "signal": signal,
+                           "earlier_paths": [posixpath.join(storage["directory"], name)
+                                             for name in earlier_file_names(exporter_id, signal)]}
     return [files[path] for path in sorted(files)]

@@ -1,4 +1,5 @@
 """The otel_collector role leaves a hardened, working collector that refuses bad input."""
+import base64
 import json
 import pathlib
 import secrets
@@ -198,3 +199,54 @@ def test_check_mode_predicts_the_disk_queue_reservation_and_writes_nothing(host)
 def test_bad_input_fails_before_any_change(host, extra_vars, named):
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
+
+
+# The collector names a disk queue's file after the exporter's type as the configuration writes it,
+# and `otlp` is written `otlp_grpc` from 0.144.0 on (the v0.159.0 binary, configured with the old
+# alias `otlp/x`, writes exporter_otlp_x_traces; with `otlp_grpc/x`, exporter_otlp_grpc_x_traces).
+RECEIVER_CONFIG = """\
+receivers:
+  otlp: {protocols: {grpc: {endpoint: "127.0.0.1:14317"}}}
+exporters:
+  debug: {verbosity: detailed}
+service:
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    logs: {receivers: [otlp], exporters: [debug]}
+"""
+
+
+def test_an_upgrade_across_a_type_rename_keeps_what_the_queue_held(host):
+    """Last in this file: it converges another spec and puts the scenario's back at the end.
+    A log record waits in the disk queue (nothing listens at the backend), the collector stops and
+    its queue file takes the name a collector before 0.144.0 gave it (`otlp` in the name): what an
+    upgrade across the rename finds. The next run moves it back to the name this version opens
+    before the collector starts, and the record reaches the backend once one listens."""
+    queue_dir = f"/var/lib/otelcol/queue-rename-{secrets.token_hex(3)}"
+    spec = {"otel_collector_spec": DISK_QUEUE_SPEC | {"persistent_queue": {"directory": queue_dir, "max_mib": 12}}}
+    current, earlier = f"{queue_dir}/exporter_otlp_grpc_gateway_logs", f"{queue_dir}/exporter_otlp_gateway_logs"
+    receiver = f"lgtm-rename-receiver-{secrets.token_hex(3)}"
+    try:
+        rc, output = apply_converge(host, spec)
+        assert rc == 0, output
+        marker = f"queued-{secrets.token_hex(6)}"
+        host.check_output("curl -fsS -H %s --data-binary %s http://127.0.0.1:4318/v1/logs",
+                          "Content-Type: application/json", json.dumps({"resourceLogs": [{"scopeLogs": [{
+                              "logRecords": [{"timeUnixNano": str(time.time_ns()), "body": {"stringValue": marker}}]}]}]}))
+        time.sleep(2)   # past the exporter's 200 ms batch: the record is the queue's, its export failing
+        host.check_output("systemctl stop otelcol")
+        host.check_output(f"mv {current} {earlier}")
+        encoded = base64.b64encode(RECEIVER_CONFIG.encode()).decode()
+        host.check_output(f"echo {encoded} | base64 -d > /tmp/{receiver}.yaml")
+        host.check_output(f"systemd-run --unit {receiver} /usr/local/bin/otelcol-contrib --config /tmp/{receiver}.yaml")
+        rc, output = apply_converge(host, spec)
+        assert rc == 0, output
+        assert f"changed: [{host.backend.host}] => (item={earlier} -> {current})" in output, output
+        assert not host.file(earlier).exists and host.file(current).user == "otelcol"
+        assert poll(lambda: marker in host.check_output(f"journalctl -u {receiver} --no-pager")), \
+            f"the queued record {marker} did not reach the backend within 30 s of the restart"
+    finally:
+        host.run(f"systemctl stop {receiver}")
+        rc, output = apply_converge(host, {})
+        assert rc == 0, output
+        host.run(f"rm -rf {queue_dir} /tmp/{receiver}.yaml")

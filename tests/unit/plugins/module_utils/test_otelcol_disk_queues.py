@@ -13,7 +13,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_config import otelcol_config
 from ansible_collections.observability.lgtm.plugins.filter.otelcol_disk_queue_files import otelcol_disk_queue_files
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_disk_queues import (
-    disk_queue_files, storage_file_name)
+    disk_queue_files, earlier_file_names, storage_file_name)
 
 MIB = 1024 * 1024
 
@@ -76,3 +76,22 @@ def test_an_exporter_no_pipeline_uses_has_no_file() -> None:
     config = otelcol_config(agent_spec(max_mib=64))
     config["service"]["pipelines"] = {"traces": {"receivers": ["otlp"], "exporters": []}}
     assert disk_queue_files(config) == []
+
+
+def test_a_renamed_exporter_type_lists_the_file_its_queue_had_before_the_rename() -> None:
+    """otlp became otlp_grpc in 0.144.0 and file_storage names the file after the type as written
+    (v0.159.0 binary: otlp/x wrote exporter_otlp_x_traces): the queue's earlier file is listed so
+    that an upgrade across the rename can carry what it held over."""
+    files = otelcol_disk_queue_files(otelcol_config(agent_spec(max_mib=300)))
+    assert [entry["earlier_paths"] for entry in files] == [
+        [f"/var/lib/otelcol/queue/exporter_otlp_gateway_{signal}"] for signal in ("logs", "metrics", "traces")]
+    assert earlier_file_names("otlp_http/logs", "logs") == ["exporter_otlphttp_logs_logs"]
+    assert earlier_file_names("otlp_grpc", "traces") == ["exporter_otlp__traces"]
+
+
+def test_a_type_never_renamed_or_rendered_under_its_old_name_has_no_earlier_file() -> None:
+    assert earlier_file_names("otlp/jaeger", "traces") == []          # a target before the rename
+    assert earlier_file_names("debug", "logs") == []
+    config = otelcol_config(agent_spec(max_mib=300), "0.143.0")
+    assert "otlp/gateway" in config["exporters"]
+    assert [entry["earlier_paths"] for entry in otelcol_disk_queue_files(config)] == [[], [], []]
