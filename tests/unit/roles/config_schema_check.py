@@ -53,8 +53,15 @@ def _is_int(value: Any, ini: bool) -> bool:
     return isinstance(value, int) or (ini and isinstance(value, str) and bool(INT_TEXT.match(value)))
 
 
+# The texts Grafana reads as a boolean from its ini file: its settings go through gopkg.in/ini.v1
+# (Grafana's go.mod), whose Key.Bool and MustBool call parseBool (key.go, v1.67): these and nothing
+# else. MustBool falls back to the default for any other text, silently, so the check refuses it.
+INI_BOOLEANS = frozenset({"1", "t", "T", "true", "TRUE", "True", "YES", "yes", "Yes", "y", "ON", "on", "On",
+                          "0", "f", "F", "false", "FALSE", "False", "NO", "no", "No", "n", "OFF", "off", "Off"})
+
+
 def _is_bool(value: Any, ini: bool) -> bool:
-    return isinstance(value, bool) or (ini and value in ("true", "false"))
+    return isinstance(value, bool) or (ini and isinstance(value, str) and value in INI_BOOLEANS)
 
 
 def _is_float(value: Any, ini: bool) -> bool:

@@ -130,6 +130,22 @@ def test_a_wrongly_typed_value_is_caught():
     assert f"{schema.label}: server.http_listen_port is str 'http', expected int" in check(config, schema)
 
 
+@pytest.mark.parametrize("text", ["yes", "On", "1", "f", "FALSE", "n"])
+def test_grafana_booleans_are_read_as_grafana_reads_them(text: str):
+    """Every text gopkg.in/ini.v1's parseBool takes is a boolean to Grafana, so the check takes it too."""
+    schema = load_schema("grafana")
+    config = render("grafana", {"grafana_ini_overrides": {"analytics": {"reporting_enabled": text}}})
+    assert not [e for e in check(config, schema) if "reporting_enabled" in e]
+
+
+@pytest.mark.parametrize("text", ["enabled", "maybe", "ja", " true"])
+def test_a_text_grafana_would_not_read_as_a_boolean_is_caught(text: str):
+    """Grafana's MustBool keeps the default for any other text, silently; the check names the key instead."""
+    schema = load_schema("grafana")
+    config = render("grafana", {"grafana_ini_overrides": {"analytics": {"reporting_enabled": text}}})
+    assert f"{schema.label}: analytics.reporting_enabled is str {text!r}, expected bool" in check(config, schema)
+
+
 def test_free_keys_are_accepted_where_upstream_allows_them():
     schema = load_schema("tempo")
     labels = {"tempo_metrics_generator_enabled": True,
