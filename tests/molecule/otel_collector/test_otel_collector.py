@@ -118,8 +118,8 @@ def _metric_sum(text, name):
     return total
 
 
-def test_accepts_an_otlp_log_record_and_exports_it(host):
-    marker = f"molecule-{secrets.token_hex(6)}"
+def post_log_record(host, marker):
+    """One OTLP/HTTP log record whose body is `marker`, to the collector's port on the host."""
     payload = {"resourceLogs": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "lgtm-molecule"}}]},
         "scopeLogs": [{"scope": {"name": "molecule"}, "logRecords": [{
@@ -127,6 +127,11 @@ def test_accepts_an_otlp_log_record_and_exports_it(host):
             "body": {"stringValue": marker}}]}]}]}
     host.check_output("curl -fsS -H %s --data-binary %s http://127.0.0.1:4318/v1/logs",
                       "Content-Type: application/json", json.dumps(payload))
+
+
+def test_accepts_an_otlp_log_record_and_exports_it(host):
+    marker = f"molecule-{secrets.token_hex(6)}"
+    post_log_record(host, marker)
 
     def probe():
         metrics = host.check_output("curl -fsS http://127.0.0.1:8888/metrics")
@@ -230,9 +235,7 @@ def test_an_upgrade_across_a_type_rename_keeps_what_the_queue_held(host):
         rc, output = apply_converge(host, spec)
         assert rc == 0, output
         marker = f"queued-{secrets.token_hex(6)}"
-        host.check_output("curl -fsS -H %s --data-binary %s http://127.0.0.1:4318/v1/logs",
-                          "Content-Type: application/json", json.dumps({"resourceLogs": [{"scopeLogs": [{
-                              "logRecords": [{"timeUnixNano": str(time.time_ns()), "body": {"stringValue": marker}}]}]}]}))
+        post_log_record(host, marker)
         time.sleep(2)   # past the exporter's 200 ms batch: the record is the queue's, its export failing
         host.check_output("systemctl stop otelcol")
         host.check_output(f"mv {current} {earlier}")
