@@ -92,7 +92,7 @@ molecule: setup ## every Molecule scenario: converge, idempotence, check mode, v
 # $(LGTM_CACHE)/logs/molecule-reliability.log.
 SOAK_OUTAGE_S ?= 1800
 SOAK_SPARE_S ?= 1500
-soak: setup ## nothing lost through a 30-minute backend outage with a restart (figures; about 45 minutes)
+soak: setup ## nothing lost through a 30-minute backend outage with a restart (figures; about 35 minutes)
 	LGTM_RELIABILITY_LONG_OUTAGE_S=$(SOAK_OUTAGE_S) PYTEST_ADDOPTS="-k long_outage" \
 	  timeout $$(( $(SOAK_OUTAGE_S) + $(SOAK_SPARE_S) )) bash lab/molecule_all.sh reliability
 
