@@ -38,7 +38,7 @@ import posixpath
 from typing import Any, Dict, List
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    DISK_QUEUE_ROOM_FACTOR, RENAMED_FROM, component_name, component_type,
+    DISK_QUEUE_ROOM_FACTOR, RENAMED_FROM, component_id_of, component_name, component_type,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
 
@@ -59,8 +59,7 @@ def earlier_file_names(component_id: str, client: str) -> List[str]:
     old_type = RENAMED_FROM.get(("exporters", component_type(component_id)))
     if old_type is None:
         return []
-    name = component_name(component_id)
-    return [storage_file_name("exporter", f"{old_type}/{name}" if name else old_type, client)]
+    return [storage_file_name("exporter", component_id_of(old_type, component_name(component_id)), client)]
 
 
 def disk_queue_files(config: Mapping[str, Any]) -> List[Config]:

@@ -381,6 +381,11 @@ def component_name(component_id: str) -> str:
     return component_id.split("/", 1)[1] if "/" in component_id else ""
 
 
+def component_id_of(type_name: str, name: str) -> str:
+    """A component id from its type and name: ('otlp_grpc', 'jaeger') -> 'otlp_grpc/jaeger'; the type alone without a name."""
+    return f"{type_name}/{name}" if name else type_name
+
+
 def backend_protocol(backend: BackendSpec) -> Optional[BackendProtocol]:
     """The BACKEND_TYPES row for the backend's protocol; None for debug (no network)."""
     return BACKEND_TYPES[backend.type].protocols.get(backend.protocol)
@@ -440,9 +445,7 @@ def is_k8s_attributes(processor_id: str) -> bool:
 
 def rendered_component_id(kind: str, component_id: str, old_type: str, version: Version) -> str:
     """A spec component's id in the rendered config: the spec's name, the version's type name."""
-    name = component_name(component_id)
-    rendered_type = versioned_type(kind, old_type, version)
-    return f"{rendered_type}/{name}" if name else rendered_type
+    return component_id_of(versioned_type(kind, old_type, version), component_name(component_id))
 
 
 def connector_rendered_id(connector: ConnectorSpec, version: Version) -> str:
