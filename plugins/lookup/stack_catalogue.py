@@ -19,6 +19,9 @@ description:
     C(observability.lgtm.site) installs them; C(signal_backends) gives, per signal, the components that can be its
     backend; C(inventory_groups) each component's default inventory group.
   - C(machines) lists the machine architectures the roles install on, as Ansible names them (C(ansible_architecture)).
+  - C(late_metrics_window) is how much older than the newest point of its series a metric point may be and still be
+    stored (a Prometheus duration), which bounds the backend outage the collectors' disk queues bridge without losing
+    metrics; both metrics backends' out-of-order window defaults to it.
   - C(machine) is the host's machine architecture as the roles read it, the one place that is decided - the
     collection-wide C(lgtm_architecture) when set, else the host's gathered C(ansible_facts.architecture), else an
     C(ansible_architecture) variable; empty while none is known (facts not gathered yet) - or O(machine) when given.

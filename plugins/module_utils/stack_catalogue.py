@@ -78,6 +78,13 @@ class Ingest:
     path: str = ""
 
 
+# How much older than the newest point of its series a metric point may be and still be stored by the
+# metrics backend (Prometheus' tsdb.out_of_order_time_window, Mimir's limits.out_of_order_time_window).
+# It bounds the backend outage that loses no metrics: the collectors' disk queues send what they kept
+# once the backend is back, oldest first but beside new points, and the backend refuses for good what
+# falls outside the window (`make soak`: a 30-minute outage lost 600 of 900 points with 30m).
+LATE_METRICS_WINDOW = "6h"
+
 # The wire protocols a backend can take a signal over (Ingest.wire).
 INGEST_WIRES: Tuple[str, ...] = ("otlp_grpc", "otlp_http", "remote_write")
 
@@ -283,6 +290,7 @@ def release_architectures(name: str) -> Dict[str, str]:
 # Top-level lookup paths that are views over the catalogue rather than one component.
 VIEWS: Dict[str, Callable[[], Any]] = {"signal_backends": signal_backends, "backends": backends,
                                        "inventory_groups": inventory_groups,
+                                       "late_metrics_window": lambda: LATE_METRICS_WINDOW,
                                        "machines": lambda: list(MACHINES)}
 # Views for one host's machine architecture (the lookup's ``machine`` option, else the host's:
 # module_utils/stack_settings.py, host_machine).

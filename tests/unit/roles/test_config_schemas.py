@@ -267,3 +267,15 @@ def test_grafana_installs_the_plugins_its_data_sources_use_that_the_release_lack
     # Grafana's preinstaller stays off: it would replace the pinned and bundled plugins with grafana.com's latest.
     assert render("grafana", sources)["plugins"] == {
         "public_key_retrieval_disabled": True, "preinstall_disabled": True, "preinstall_auto_update": False}
+
+
+def test_both_metrics_backends_store_points_as_late_as_the_stack_catalogue_says():
+    """The window that bounds a lossless metrics outage is one fact (the catalogue's late_metrics_window):
+    Mimir gets it as its limit (its own default, 0s, would refuse every point a queue sends late) and
+    Prometheus as its TSDB's; a user's value replaces it in each."""
+    from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import LATE_METRICS_WINDOW
+    assert LATE_METRICS_WINDOW == "6h"
+    assert render("mimir", {})["limits"]["out_of_order_time_window"] == LATE_METRICS_WINDOW
+    prometheus = render("prometheus", {}, "prometheus_config_base")
+    assert prometheus["storage"]["tsdb"]["out_of_order_time_window"] == LATE_METRICS_WINDOW
+    assert render("mimir", {"mimir_out_of_order_time_window": "1d"})["limits"]["out_of_order_time_window"] == "1d"

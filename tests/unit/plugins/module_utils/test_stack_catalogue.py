@@ -57,6 +57,17 @@ def test_the_collectors_spec_defaults_are_read_from_the_catalogue() -> None:
         assert LOOKUP.findall(value) == [f"otel_collector.endpoints.{port_name}"], (port.variable, value)
 
 
+def test_both_metrics_backends_default_to_the_catalogues_late_metrics_window() -> None:
+    """How late a metric point may arrive and still be stored is written once: the out-of-order window of every
+    backend that stores metrics defaults to the catalogue's late_metrics_window."""
+    windows = {"prometheus": "prometheus_out_of_order_time_window", "mimir": "mimir_out_of_order_time_window"}
+    assert set(windows) == {name for name in stack_catalogue.backends() if "metrics" in CATALOGUE[name].accepts}
+    for name, variable in windows.items():
+        value = yaml.safe_load((REPO / "roles" / name / "defaults" / "main.yml").read_text())[variable]
+        assert LOOKUP.findall(str(value)) == ["late_metrics_window"], (variable, value)
+    assert lookup_path("late_metrics_window") == stack_catalogue.LATE_METRICS_WINDOW
+
+
 def test_lookup_paths_return_values_and_name_what_exists() -> None:
     assert lookup_path("jaeger.ports.otlp_grpc") == default_port("jaeger", "otlp_grpc") == 4317
     assert lookup_path("prometheus.endpoints.http") == "0.0.0.0:9090"
