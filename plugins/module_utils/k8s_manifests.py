@@ -37,6 +37,11 @@ TRAFFIC_POLICIES = ("Cluster", "Local")
 # The unprivileged user every container runs as unless the role says otherwise.
 DEFAULT_RUN_AS_USER = 10001
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A PriorityClass name is a DNS subdomain; values above this are reserved for the cluster's own
+# system-* classes (the API server refuses them in any other class).
+SUBDOMAIN_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+HIGHEST_USER_PRIORITY = 1_000_000_000
+TOLERATION_KEYS = ("key", "operator", "value", "effect", "tolerationSeconds")
 CONFIG_KEY_PATTERN = re.compile(r"[^-._a-zA-Z0-9]")
 
 
@@ -277,6 +282,50 @@ def node_file_volumes(kube: Mapping[str, Any], path: str) -> Tuple[List[Object],
     return volumes, mounts
 
 
+def tolerations_of(kube: Mapping[str, Any], path: str) -> List[Object]:
+    """The pods' tolerations (Kubernetes' own fields), each checked for its keys and operator."""
+    result = []
+    for index, toleration in enumerate(require(kube, "tolerations", list, path, [])):
+        where = f"{path}.tolerations[{index}]"
+        if not isinstance(toleration, Mapping):
+            raise ManifestError(f"{where}: expected dict, got {type(toleration).__name__}")
+        unknown = sorted(str(key) for key in toleration if key not in TOLERATION_KEYS)
+        if unknown:
+            raise ManifestError(f"{where}: unknown key(s) {', '.join(unknown)}; a toleration has "
+                                f"{', '.join(TOLERATION_KEYS)}")
+        operator = toleration.get("operator", "Equal")
+        if operator not in ("Equal", "Exists"):
+            raise ManifestError(f"{where}.operator: {operator!r} is not one of Equal, Exists")
+        if operator == "Exists" and toleration.get("value"):
+            raise ManifestError(f"{where}.value: an Exists toleration takes no value")
+        result.append(dict(toleration))
+    return result
+
+
+def priority_class_of(kube: Mapping[str, Any], path: str, labels: Dict[str, str]) -> Tuple[str, Optional[Object]]:
+    """The pods' priority class name, and the PriorityClass to create when a value is given
+    (none when the class is the cluster's own or another's, named without a value)."""
+    name = require(kube, "priority_class", str, path, "")
+    value = require(kube, "priority", int, path, 0)
+    if not name:
+        if value:
+            raise ManifestError(f"{path}.priority: {value} needs a priority_class to name the class")
+        return "", None
+    if not SUBDOMAIN_PATTERN.match(name) or len(name) > 253:
+        raise ManifestError(f"{path}.priority_class: {name!r} is not a Kubernetes object name")
+    if not value:
+        return name, None
+    if name.startswith("system-"):
+        raise ManifestError(f"{path}.priority_class: {name!r}: names starting with system- are the cluster's own")
+    if not 0 < value <= HIGHEST_USER_PRIORITY:
+        raise ManifestError(f"{path}.priority: {value} is not between 1 and {HIGHEST_USER_PRIORITY:,} "
+                            "(higher values are the cluster's own)")
+    return name, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": metadata(name, None, labels),
+                  "value": value, "globalDefault": False, "preemptionPolicy": "PreemptLowerPriority",
+                  "description": f"Pods of {labels['app.kubernetes.io/name']} ({PART_OF}): scheduled before, and "
+                                 "in place of, ordinary workloads."}
+
+
 def cluster_role_name(name: str, namespace: str) -> str:
     """The ClusterRole (and its binding) of a component: cluster-wide, so the namespace is in the name."""
     return f"{PART_OF}-{namespace}-{name}"
@@ -338,6 +387,8 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
     node_volumes, node_mounts = node_file_volumes(kube, kpath)
     on_node = bool(node_volumes) or any("hostPath" in volume for volume in volumes)
     pod_security, container_security = security_contexts(kube, kpath, on_node)
+    tolerations = tolerations_of(kube, kpath)
+    priority_class, priority_class_object = priority_class_of(kube, kpath, labels)
     env = environment(component, kube, kpath, file_refs)
     probe = readiness_probe(component, kube, path)
 
@@ -362,14 +413,22 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         "containers": [container],
         "volumes": config_volumes + volumes + node_volumes,
     }
+    # Placement only: the validation Job below runs without them (its class may not exist yet).
+    placement: Object = {}
+    if tolerations:
+        placement["tolerations"] = tolerations
+    if priority_class:
+        placement["priorityClassName"] = priority_class
     template = {"metadata": {"labels": dict(labels), "annotations": {"observability.lgtm/config": config_digest}},
-                "spec": pod_spec}
+                "spec": dict(pod_spec, **placement)}
 
     # The validation Job runs as the component's ServiceAccount: it comes first.
     service_account: Object = {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
                                "metadata": metadata(name, namespace, labels)}
     objects: List[Object] = []
     cluster_objects: List[Object] = []
+    if priority_class_object:
+        objects.append(priority_class_object)
     if rules:
         role_name = cluster_role_name(name, namespace)
         objects.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
@@ -401,7 +460,13 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         workload_spec["strategy"] = ({"type": "Recreate"} if claim else
                                      {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}})
     else:
-        workload_spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
+        # A node's new pod may start beside its old one (surge: the node is never without one) only
+        # where the two cannot clash: pods that keep data on their node would open the same queue and
+        # offsets files (bbolt holds a lock on each), and a host port is bound once. Otherwise the old
+        # pod goes first; its data waits on the node for the new one.
+        node_bound = any("hostPath" in volume for volume in volumes) or any(port["host_port"] for port in ports)
+        workload_spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": (
+            {"maxUnavailable": 1, "maxSurge": 0} if node_bound else {"maxUnavailable": 0, "maxSurge": 1})}
     objects.append({"apiVersion": "apps/v1", "kind": kind, "metadata": metadata(name, namespace, labels),
                     "spec": workload_spec})
 

@@ -135,6 +135,61 @@ def test_agent_runs_on_every_node_and_gateway_keeps_its_queue_on_a_claim():
     assert claim["status"]["phase"] == "Bound", claim["status"]
 
 
+AGENT_SELECTOR = "app.kubernetes.io/name=otelcol-agent"
+TEST_TAINT = "observability.lgtm/test=agent-placement"
+
+
+def agent_pods() -> list[dict[str, Any]]:
+    return get("pods", selector=AGENT_SELECTOR)["items"]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
+
+
+def test_the_agent_lands_on_a_tainted_node_with_its_priority_class_where_other_pods_may_not():
+    """The agent's DaemonSet tolerates every taint (a control plane's too) and its pods carry the PriorityClass
+    the role created. With the node tainted NoSchedule, a pod without a toleration (the control) is not
+    scheduled, while the agent pod that replaces a deleted one is, and runs with the class's priority."""
+    priority_class = json.loads(kubectl("get", "priorityclass", "observability-lgtm-node-agent", "-o", "json"))
+    assert priority_class["value"] == 1_000_000, priority_class
+    assert priority_class["metadata"]["labels"]["app.kubernetes.io/name"] == "otelcol-agent", priority_class
+    spec = get("daemonset", "otelcol-agent")["spec"]
+    # Its queue and offsets are on the node: the old pod goes before the new one opens them.
+    assert spec["updateStrategy"]["rollingUpdate"] == {"maxUnavailable": 1, "maxSurge": 0}, spec["updateStrategy"]
+    (old,) = agent_pods()
+    node = old["spec"]["nodeName"]
+    control = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "untolerated-probe", "namespace": NAMESPACE},
+               "spec": {"nodeSelector": {"kubernetes.io/hostname": node}, "automountServiceAccountToken": False,
+                        "containers": [{"name": "probe", "image": old["spec"]["containers"][0]["image"],
+                                        "command": ["/otelcol-contrib", "--version"]}]}}
+    kubectl("taint", "nodes", node, f"{TEST_TAINT}:NoSchedule")
+    try:
+        kubectl("apply", "-f", "-", stdin=json.dumps(control))
+        kubectl("delete", "pod", "-n", NAMESPACE, old["metadata"]["name"], "--wait=true")
+
+        def replacement() -> dict[str, Any] | None:
+            pods = [pod for pod in agent_pods() if pod["metadata"]["uid"] != old["metadata"]["uid"] and ready(pod)]
+            return pods[0] if pods else None
+        new = wait_for(replacement, seconds=120, interval=1)
+
+        def refused() -> list[dict[str, Any]]:
+            conditions = get("pod", "untolerated-probe")["status"].get("conditions", [])
+            return [c for c in conditions if c["type"] == "PodScheduled" and c["status"] == "False"]
+        unscheduled = wait_for(refused, seconds=30, interval=1)
+        probe = get("pod", "untolerated-probe")
+    finally:
+        kubectl("delete", "pod", "-n", NAMESPACE, "untolerated-probe", "--ignore-not-found", "--wait=false")
+        kubectl("taint", "nodes", node, f"{TEST_TAINT}:NoSchedule-")
+    assert new, f"no ready agent pod replaced {old['metadata']['name']} on the tainted node: {agent_pods()}"
+    assert new["spec"]["nodeName"] == node
+    assert new["spec"]["priorityClassName"] == "observability-lgtm-node-agent"
+    assert new["spec"]["priority"] == 1_000_000, "the admission gave the pod its class's value"
+    assert unscheduled and probe["status"]["phase"] == "Pending", probe["status"]
+    assert "untolerated taint" in unscheduled[0].get("message", ""), unscheduled
+
+
 def test_every_order_trace_is_complete_in_jaeger(jaeger, orders):
     missing = [o["trace_id"] for o in orders if o["spans"] is None]
     assert not missing, jaeger.explain(f"traces {missing} not complete within 60 s", None)
@@ -423,6 +478,15 @@ def test_state_absent_removes_what_the_role_created_and_nothing_else(tmp_path):
                 "metadata": {"name": "not-ours", "namespace": NAMESPACE,
                              "labels": {"app.kubernetes.io/name": "victorialogs"}}}
     kubectl("apply", "-f", "-", stdin=json.dumps(sentinel))
+    # What the role creates for a component given a priority value (the agent, by default): cluster-wide, so
+    # found by its labels; a class it did not label stays.
+    labels = {"app.kubernetes.io/name": "victorialogs", "app.kubernetes.io/part-of": "observability-lgtm",
+              "app.kubernetes.io/managed-by": "observability.lgtm"}
+    classes = {name: {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "value": 1000,
+                      "metadata": {"name": name, **({"labels": labels} if name.startswith("ours") else {})}}
+               for name in ("ours-victorialogs", "not-ours-victorialogs")}
+    for priority_class in classes.values():
+        kubectl("apply", "-f", "-", stdin=json.dumps(priority_class))
     play = tmp_path / "remove.yml"
     play.write_text("""
 - name: Remove VictoriaLogs from the cluster
@@ -440,5 +504,9 @@ def test_state_absent_removes_what_the_role_created_and_nothing_else(tmp_path):
     assert not left, left
     assert get("pvc", "victorialogs-data")["status"]["phase"] == "Bound", "data stays unless purge_data"
     assert get("configmap", "not-ours")["metadata"]["name"] == "not-ours", "an object it did not label stays"
+    left_classes = kubectl("get", "priorityclass", "ours-victorialogs", "not-ours-victorialogs", "--ignore-not-found",
+                           "-o", "name").split()
+    assert left_classes == ["priorityclass.scheduling.k8s.io/not-ours-victorialogs"], left_classes
+    kubectl("delete", "priorityclass", "not-ours-victorialogs")
     assert get("deployment", "jaeger")["status"]["readyReplicas"] == 1, "other components stay"
     kubectl("delete", "configmap", "-n", NAMESPACE, "not-ours")

@@ -167,6 +167,39 @@ def test_only_a_daemonset_keeps_data_on_its_node_and_only_a_pod_on_its_node_runs
         build_manifests(component(k_run_as_user=0), "observability")
 
 
+def test_an_agent_tolerates_taints_and_gets_the_priority_class_it_creates_its_validation_job_neither():
+    built = build_manifests(agent_on_node(k_tolerations=[{"operator": "Exists"}], k_priority_class="lgtm-agent",
+                                          k_priority=1000000), "obs")
+    priority_class = built["objects"][0]
+    assert priority_class["kind"] == "PriorityClass" and priority_class["apiVersion"] == "scheduling.k8s.io/v1"
+    assert priority_class["value"] == 1000000 and priority_class["globalDefault"] is False
+    assert "namespace" not in priority_class["metadata"], "a PriorityClass is cluster-scoped"
+    assert priority_class["metadata"]["labels"]["app.kubernetes.io/name"] == "otelcol-agent", "removal finds it so"
+    spec = workload(built)["spec"]["template"]["spec"]
+    assert spec["tolerations"] == [{"operator": "Exists"}] and spec["priorityClassName"] == "lgtm-agent"
+    # The Job is created before the class (and may run anywhere): neither placement setting.
+    job_spec = built["validate_job"]["spec"]["template"]["spec"]
+    assert "tolerations" not in job_spec and "priorityClassName" not in job_spec
+
+
+def test_an_existing_priority_class_is_named_not_created():
+    built = build_manifests(agent_on_node(k_priority_class="system-node-critical"), "kube-system")
+    assert "PriorityClass" not in kinds(built)
+    assert workload(built)["spec"]["template"]["spec"]["priorityClassName"] == "system-node-critical"
+    plain = build_manifests(component(), "observability")
+    assert {"tolerations", "priorityClassName"}.isdisjoint(workload(plain)["spec"]["template"]["spec"])
+
+
+def test_a_daemonset_surges_only_where_two_pods_on_a_node_cannot_clash():
+    def rolling(**changes):
+        return workload(build_manifests(agent_on_node(**changes), "obs"))["spec"]["updateStrategy"]["rollingUpdate"]
+    # Its disk queue and offsets on the node: a second pod would open the same files.
+    assert rolling() == {"maxUnavailable": 1, "maxSurge": 0}
+    assert rolling(k_node_data_dir="") == {"maxUnavailable": 0, "maxSurge": 1}
+    assert rolling(k_node_data_dir="", k_ports=[{"name": "otlp-grpc", "port": 4317, "host_port": 4317}]) == {
+        "maxUnavailable": 1, "maxSurge": 0}
+
+
 def test_secret_files_go_to_a_secret_never_to_the_configmap():
     built = build_manifests(component(config_files=[
         {"dest": "/etc/x/config.yaml", "content": "a: 1\n"},
@@ -199,6 +232,22 @@ def test_removal_reads_only_the_name():
     ({"k_node_files": ["/var/log"]}, "common_component.kubernetes.node_files[0]: expected dict, got str"),
     ({"k_kind": "DaemonSet", "k_storage_size": "", "k_node_data_dir": "data"},
      "common_component.kubernetes.node_data_dir: 'data' is not an absolute path"),
+    ({"k_tolerations": "Exists"}, "common_component.kubernetes.tolerations: expected list, got str"),
+    ({"k_tolerations": ["Exists"]}, "common_component.kubernetes.tolerations[0]: expected dict, got str"),
+    ({"k_tolerations": [{"operator": "Exists", "efect": "NoSchedule"}]},
+     "common_component.kubernetes.tolerations[0]: unknown key(s) efect"),
+    ({"k_tolerations": [{"operator": "Matches"}]},
+     "common_component.kubernetes.tolerations[0].operator: 'Matches' is not one of Equal, Exists"),
+    ({"k_tolerations": [{"operator": "Exists", "value": "x"}]},
+     "common_component.kubernetes.tolerations[0].value: an Exists toleration takes no value"),
+    ({"k_priority": 1000}, "common_component.kubernetes.priority: 1000 needs a priority_class"),
+    ({"k_priority_class": "Agent_Class"}, "common_component.kubernetes.priority_class: 'Agent_Class' is not"),
+    ({"k_priority_class": "system-node-critical", "k_priority": 5},
+     "common_component.kubernetes.priority_class: 'system-node-critical': names starting with system-"),
+    ({"k_priority_class": "agents", "k_priority": 2000000000},
+     "common_component.kubernetes.priority: 2000000000 is not between 1 and 1,000,000,000"),
+    ({"k_priority_class": "agents", "k_priority": -1},
+     "common_component.kubernetes.priority: -1 is not between 1 and 1,000,000,000"),
 ])
 def test_bad_input_names_the_key(changes, message):
     with pytest.raises(ManifestError) as error:
