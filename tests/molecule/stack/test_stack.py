@@ -9,11 +9,15 @@ datasources are checked where the inventory has Grafana.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
-from lgtm_stack import (Http, assert_context_crossed_the_hop, attribute, backend_of, figures_of, group_host,
+from lgtm_stack import (REPO, Http, assert_context_crossed_the_hop, attribute, backend_of, figures_of, group_host,
                         group_hosts, instant_query, log_lines, logs_api, metrics_api, record_figures, stack_access,
                         traced_orders, traces_api, wait_for)
+
+sys.path.insert(0, str(REPO / "lab"))
+import dashboards  # noqa: E402  (lab/dashboards.py: the shipped dashboards' panels as data)
 
 GRAFANA_PASSWORD_FILE = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."), "grafana-admin-password")
 
@@ -89,6 +93,33 @@ def test_stack_components_are_scraped(metrics):
     assert wait_for(all_up, seconds=90), metrics.explain(query, instant_query(metrics, query))
     accepted = "sum(otelcol_receiver_accepted_spans_total)"
     assert wait_for(lambda: instant_query(metrics, accepted), seconds=60), metrics.explain(accepted, None)
+
+
+# Every query of the dashboards the stack ships whose metrics come from components this scenario deployed;
+# the others are listed in the FIGURES-DASHBOARDS line (their components are not in this inventory).
+DASHBOARD_QUERIES = [(dashboard, panel, ref, query) for dashboard, panel, ref, query in dashboards.queries()
+                     if all(group_hosts(source) for source in query.sources)]
+
+
+@pytest.mark.parametrize(("dashboard", "panel", "ref", "query"), DASHBOARD_QUERIES,
+                         ids=[f"{d.uid}/{p.title}/{ref}" for d, p, ref, _q in DASHBOARD_QUERIES])
+def test_every_dashboard_query_of_this_stack_returns_data(metrics, orders, dashboard, panel, ref, query):
+    """A renamed metric or label turns a panel empty on every user's Grafana, silently: each query runs
+    against this stack's metrics backend after its traced orders, and must return a series."""
+    assert orders
+    result = wait_for(lambda: instant_query(metrics, query.expr), seconds=90)
+    assert result, metrics.explain(f'dashboard "{dashboard.title}", panel "{panel.title}", query {ref} '
+                                   f"({query.legend}) returned nothing", result)
+
+
+def test_dashboard_figures():
+    """What of the dashboards this scenario checks, and what it cannot (components it did not deploy)."""
+    every = list(dashboards.queries())
+    absent = sorted({source for _d, _p, _r, query in every for source in query.sources if not group_hosts(source)})
+    line = (f"FIGURES-DASHBOARDS queries={len(every)} checked={len(DASHBOARD_QUERIES)} "
+            f"not_checked={len(every) - len(DASHBOARD_QUERIES)} components_not_deployed={','.join(absent) or '-'}")
+    print("\n" + line)
+    assert DASHBOARD_QUERIES
 
 
 @pytest.mark.skipif(not group_hosts("grafana"), reason="the inventory has no Grafana")

@@ -1,0 +1,206 @@
+"""The Grafana dashboards the collection ships (playbooks/dashboards/*.json), as code.
+
+    python lab/dashboards.py write    regenerate the JSON files (`make dashboards`)
+    python lab/dashboards.py check    exit 1 naming each file that differs from what `write` makes
+
+The panels are data (DASHBOARDS); grafana-foundation-sdk, a development dependency only
+(requirements-dev.txt), builds the JSON from them, which the grafana role ships as plain files.
+Each query names the components whose metrics it reads (Query.sources: stack catalogue names, or
+"demo" for the demo shop), so a stack scenario runs every query whose sources it deployed and fails
+naming the panel when one returns nothing (tests/molecule/stack/test_dashboards.py); a unit test
+fails when a shipped file differs from what this writes (tests/lab/test_dashboards.py).
+
+Building the JSON needs the collection importable (PYTHONPATH at the collections folder, as `make`
+sets it): the data source UIDs are the collection's own (module_utils/grafana_datasources.py). The
+panels' data alone (`queries()`) needs neither the collection nor the SDK.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_catalogue import CATALOGUE  # noqa: E402  (the lab's loader of the collection's catalogue)
+
+OUTPUT = Path(__file__).resolve().parents[1] / "playbooks" / "dashboards"
+# Where a query's metric comes from, besides the catalogue's components.
+OTHER_SOURCES = ("demo",)
+COLUMNS = 2
+PANEL_WIDTH = 24 // COLUMNS
+PANEL_HEIGHT = 8
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL query of a panel, its legend, and the components whose metrics it reads (all of them
+    must be deployed for it to return anything)."""
+
+    expr: str
+    legend: str
+    sources: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    unit: str
+    queries: Tuple[Query, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    # Its file under playbooks/dashboards (site.yml's vars read it by this name).
+    file_name: str
+    panels: Tuple[Panel, ...]
+
+    @property
+    def file(self) -> Path:
+        return OUTPUT / self.file_name
+
+
+COLLECTOR = ("otel_collector",)
+DEMO = ("demo", "otel_collector")
+
+STACK = Dashboard("lgtm-stack", "LGTM stack: ingest, errors, queues", "lgtm-stack.json", (
+    Panel("Collector: accepted per second", "ops", (
+        Query("sum(rate(otelcol_receiver_accepted_spans_total[5m]))", "spans", COLLECTOR),
+        Query("sum(rate(otelcol_receiver_accepted_metric_points_total[5m]))", "metric points", COLLECTOR),
+        Query("sum(rate(otelcol_receiver_accepted_log_records_total[5m]))", "log records", COLLECTOR),
+    )),
+    # One query per signal's counter: a sum of the three rates with `+` matches series with equal labels
+    # only (an exporter sends one signal: no series), and one selector over the three names makes
+    # series that differ only in their dropped names, which Prometheus refuses for a receiver that
+    # takes all three signals. The collector creates a refused or failed counter at its first refusal
+    # or failure: until then each line is 0 from the accepted or sent counter, not an empty panel.
+    Panel("Collector: refused and failed per second", "ops", tuple(
+        Query(f"sum by ({part}) (rate(otelcol_{part}_{counter}_{signal}_total[5m])) "
+              f"or 0 * sum by ({part}) (rate(otelcol_{part}_{done}_{signal}_total[5m]))",
+              f"{counter.replace('send_', '')} {label} {{{{{part}}}}}", COLLECTOR)
+        for part, counter, done in (("receiver", "refused", "accepted"), ("exporter", "send_failed", "sent"))
+        for signal, label in (("spans", "spans"), ("metric_points", "metric points"), ("log_records", "log records"))
+    )),
+    Panel("Collector: exporter queue size / capacity", "short", (
+        Query("max by (exporter) (otelcol_exporter_queue_size)", "size {{exporter}}", COLLECTOR),
+        Query("max by (exporter) (otelcol_exporter_queue_capacity)", "capacity {{exporter}}", COLLECTOR),
+    )),
+    Panel("Backends: ingested per second", "ops", (
+        Query("sum(rate(tempo_distributor_spans_received_total[5m]))", "Tempo spans", ("tempo",)),
+        Query("sum(rate(cortex_distributor_received_samples_total[5m]))", "Mimir samples", ("mimir",)),
+        Query("sum(rate(loki_distributor_lines_received_total[5m]))", "Loki lines", ("loki",)),
+    )),
+    Panel("Backends: HTTP 5xx per second", "ops", (
+        Query('sum by (job, instance) (rate(tempo_request_duration_seconds_count{status_code=~"5.."}[5m]))',
+              "Tempo {{instance}}", ("tempo",)),
+        Query('sum by (job, instance) (rate(cortex_request_duration_seconds_count{status_code=~"5.."}[5m]))',
+              "Mimir {{instance}}", ("mimir",)),
+        Query('sum by (job, instance) (rate(loki_request_duration_seconds_count{status_code=~"5.."}[5m]))',
+              "Loki {{instance}}", ("loki",)),
+    )),
+    Panel("Targets up", "short", (
+        Query('up{job="lgtm-stack"}', "{{instance}}", COLLECTOR),
+    )),
+))
+
+RED = Dashboard("lgtm-demo-shop", "Demo shop: rate, errors, duration", "demo-shop-red.json", (
+    Panel("Rate: requests per second", "reqps", (
+        Query("sum by (job, http_route) (rate(http_requests_total[5m]))", "{{job}} {{http_route}}", DEMO),
+    )),
+    Panel("Errors: 5xx ratio", "percentunit", (
+        # 0, not an empty panel, while no request failed: the ratio's numerator has no series then.
+        Query('(sum by (job) (rate(http_requests_total{http_response_status_code=~"5.."}[5m])) '
+              "or 0 * sum by (job) (rate(http_requests_total[5m]))) "
+              "/ sum by (job) (rate(http_requests_total[5m]))", "{{job}}", DEMO),
+    )),
+    Panel("Duration: p95 per span (from span metrics)", "ms", (
+        Query("histogram_quantile(0.95, sum by (le, service_name, span_name) "
+              "(rate(traces_span_metrics_duration_milliseconds_bucket[5m])))", "{{service_name}} {{span_name}}", DEMO),
+    )),
+    Panel("Service graph: requests per second", "reqps", (
+        Query("sum by (client, server) (rate(traces_service_graph_request_total[5m]))", "{{client}} -> {{server}}",
+              DEMO),
+    )),
+))
+
+DASHBOARDS: Tuple[Dashboard, ...] = (STACK, RED)
+
+
+def queries() -> Iterator[Tuple[Dashboard, Panel, str, Query]]:
+    """Every query of every panel, with its dashboard, panel and refId."""
+    for dashboard in DASHBOARDS:
+        for panel in dashboard.panels:
+            for index, query in enumerate(panel.queries):
+                yield dashboard, panel, chr(ord("A") + index), query
+
+
+def unknown_sources() -> List[str]:
+    """Sources named by a query that are neither a catalogue component nor one of OTHER_SOURCES."""
+    known = set(CATALOGUE.CATALOGUE) | set(OTHER_SOURCES)
+    return sorted({f"{dashboard.uid}/{panel.title}: {source}" for dashboard, panel, _ref, query in queries()
+                   for source in query.sources if source not in known})
+
+
+def build(dashboard: Dashboard) -> Dict[str, object]:
+    """The dashboard's JSON model, as Grafana provisions it."""
+    from grafana_foundation_sdk.builders.common import VizLegendOptions
+    from grafana_foundation_sdk.builders.dashboard import Dashboard as DashboardBuilder
+    from grafana_foundation_sdk.builders.prometheus import Dataquery
+    from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models.common import DataSourceRef, LegendDisplayMode, LegendPlacement
+    from grafana_foundation_sdk.models.dashboard import GridPos
+    from ansible_collections.observability.lgtm.plugins.module_utils.grafana_datasources import UIDS
+
+    metrics = DataSourceRef(type_val="prometheus", uid=UIDS["metrics"])
+    builder = (DashboardBuilder(dashboard.title).uid(dashboard.uid).tags(["lgtm", "observability.lgtm"])
+               .timezone("utc").refresh("30s").time("now-1h", "now").readonly())
+    for number, panel in enumerate(dashboard.panels):
+        timeseries = (Timeseries().id(number + 1).title(panel.title).datasource(metrics).unit(panel.unit)
+                      .grid_pos(GridPos(x=(number % COLUMNS) * PANEL_WIDTH, y=(number // COLUMNS) * PANEL_HEIGHT,
+                                        w=PANEL_WIDTH, h=PANEL_HEIGHT))
+                      .legend(VizLegendOptions().display_mode(LegendDisplayMode.LIST)
+                              .placement(LegendPlacement.BOTTOM).show_legend(True)))
+        if panel.description:
+            timeseries = timeseries.description(panel.description)
+        for index, query in enumerate(panel.queries):
+            timeseries = timeseries.with_target(Dataquery().ref_id(chr(ord("A") + index)).datasource(metrics)
+                                                .expr(query.expr).legend_format(query.legend))
+        builder = builder.with_panel(timeseries)
+    return json.loads(JSONEncoder(sort_keys=True).encode(builder.build()))
+
+
+def render(dashboard: Dashboard) -> str:
+    """The file's text: the model, sorted and indented, with a final newline."""
+    return json.dumps(build(dashboard), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("write", "check"))
+    action = parser.parse_args(argv).action
+    problems = unknown_sources()
+    if problems:
+        print("queries name unknown sources:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    stale = []
+    for dashboard in DASHBOARDS:
+        text = render(dashboard)
+        if action == "write":
+            dashboard.file.write_text(text, encoding="utf-8")
+            print(f"wrote {dashboard.file.relative_to(OUTPUT.parents[1])}")
+        elif not dashboard.file.is_file() or dashboard.file.read_text(encoding="utf-8") != text:
+            stale.append(str(dashboard.file.relative_to(OUTPUT.parents[1])))
+    if stale:
+        print("differs from lab/dashboards.py (run `make dashboards`): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

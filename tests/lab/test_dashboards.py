@@ -1,0 +1,47 @@
+"""lab/dashboards.py: the dashboards the collection ships are what it writes, and each query says whose
+metrics it reads. (The stack scenarios run every query against a real metrics backend:
+tests/molecule/stack/test_stack.py, test_every_dashboard_query_of_this_stack_returns_data.)"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "lab"))
+import dashboards  # noqa: E402  (lab/ is not a package)
+
+
+@pytest.mark.parametrize("dashboard", dashboards.DASHBOARDS, ids=lambda dashboard: dashboard.uid)
+def test_the_shipped_file_is_what_the_generator_writes(dashboard):
+    shipped = dashboard.file.read_text(encoding="utf-8")
+    assert shipped == dashboards.render(dashboard), (
+        f"{dashboard.file.relative_to(REPO)} differs from lab/dashboards.py: run `make dashboards`")
+
+
+def test_site_ships_every_generated_dashboard_under_its_uid():
+    stack_vars = (REPO / "playbooks" / "vars" / "stack.yml").read_text(encoding="utf-8")
+    for dashboard in dashboards.DASHBOARDS:
+        assert f"uid: {dashboard.uid}" in stack_vars and f"dashboards/{dashboard.file_name}" in stack_vars, dashboard
+        model = json.loads(dashboard.file.read_text(encoding="utf-8"))
+        assert model["uid"] == dashboard.uid and model["title"] == dashboard.title
+
+
+def test_every_query_reads_the_metrics_data_source_and_names_its_sources():
+    assert dashboards.unknown_sources() == []
+    for dashboard in dashboards.DASHBOARDS:
+        model = json.loads(dashboard.file.read_text(encoding="utf-8"))
+        for panel, spec in zip(model["panels"], dashboard.panels):
+            assert panel["title"] == spec.title
+            assert [target["expr"] for target in panel["targets"]] == [query.expr for query in spec.queries]
+            assert {target["datasource"]["uid"] for target in panel["targets"]} == {"lgtm-metrics"}
+    assert all(query.sources for _dashboard, _panel, _ref, query in dashboards.queries())
+
+
+def test_a_stale_file_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(dashboards, "OUTPUT", tmp_path)
+    (tmp_path / "lgtm-stack.json").write_text("{}\n", encoding="utf-8")
+    assert dashboards.main(["check"]) == 1
+    assert "lgtm-stack.json" in capsys.readouterr().err
