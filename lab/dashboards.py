@@ -7,7 +7,7 @@ The panels are data (DASHBOARDS); grafana-foundation-sdk, a development dependen
 (requirements-dev.txt), builds the JSON from them, which the grafana role ships as plain files.
 Each query names the components whose metrics it reads (Query.sources: stack catalogue names, or
 "demo" for the demo shop), so a stack scenario runs every query whose sources it deployed and fails
-naming the panel when one returns nothing (tests/molecule/stack/test_dashboards.py); a unit test
+naming the panel when one returns nothing (tests/molecule/stack/test_stack.py); a unit test
 fails when a shipped file differs from what this writes (tests/lab/test_dashboards.py).
 
 Building the JSON needs the collection importable (PYTHONPATH at the collections folder, as `make`
@@ -131,12 +131,17 @@ RED = Dashboard("lgtm-demo-shop", "Demo shop: rate, errors, duration", "demo-sho
 DASHBOARDS: Tuple[Dashboard, ...] = (STACK, RED)
 
 
+def ref_id(index: int) -> str:
+    """Grafana's id of a panel's query number `index`: A, B, C..."""
+    return chr(ord("A") + index)
+
+
 def queries() -> Iterator[Tuple[Dashboard, Panel, str, Query]]:
     """Every query of every panel, with its dashboard, panel and refId."""
     for dashboard in DASHBOARDS:
         for panel in dashboard.panels:
             for index, query in enumerate(panel.queries):
-                yield dashboard, panel, chr(ord("A") + index), query
+                yield dashboard, panel, ref_id(index), query
 
 
 def unknown_sources() -> List[str]:
@@ -169,7 +174,7 @@ def build(dashboard: Dashboard) -> Dict[str, object]:
         if panel.description:
             timeseries = timeseries.description(panel.description)
         for index, query in enumerate(panel.queries):
-            timeseries = timeseries.with_target(Dataquery().ref_id(chr(ord("A") + index)).datasource(metrics)
+            timeseries = timeseries.with_target(Dataquery().ref_id(ref_id(index)).datasource(metrics)
                                                 .expr(query.expr).legend_format(query.legend))
         builder = builder.with_panel(timeseries)
     return json.loads(JSONEncoder(sort_keys=True).encode(builder.build()))

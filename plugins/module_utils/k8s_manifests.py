@@ -37,9 +37,10 @@ TRAFFIC_POLICIES = ("Cluster", "Local")
 # The unprivileged user every container runs as unless the role says otherwise.
 DEFAULT_RUN_AS_USER = 10001
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# A PriorityClass name is a DNS subdomain; values above this are reserved for the cluster's own
-# system-* classes (the API server refuses them in any other class).
+# A PriorityClass name is a DNS subdomain.
 SUBDOMAIN_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Priorities above this are reserved for the cluster's own system-* classes (the API server refuses
+# them in any other class).
 HIGHEST_USER_PRIORITY = 1_000_000_000
 TOLERATION_KEYS = ("key", "operator", "value", "effect", "tolerationSeconds")
 CONFIG_KEY_PATTERN = re.compile(r"[^-._a-zA-Z0-9]")
@@ -385,7 +386,8 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
                                                                                      path)
     volumes, data_mounts, claim = data_volumes(name, namespace, component, kube, kind, path)
     node_volumes, node_mounts = node_file_volumes(kube, kpath)
-    on_node = bool(node_volumes) or any("hostPath" in volume for volume in volumes)
+    data_on_node = any("hostPath" in volume for volume in volumes)
+    on_node = bool(node_volumes) or data_on_node
     pod_security, container_security = security_contexts(kube, kpath, on_node)
     tolerations = tolerations_of(kube, kpath)
     priority_class, priority_class_object = priority_class_of(kube, kpath, labels)
@@ -464,7 +466,7 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         # where the two cannot clash: pods that keep data on their node would open the same queue and
         # offsets files (bbolt holds a lock on each), and a host port is bound once. Otherwise the old
         # pod goes first; its data waits on the node for the new one.
-        node_bound = any("hostPath" in volume for volume in volumes) or any(port["host_port"] for port in ports)
+        node_bound = data_on_node or any(port["host_port"] for port in ports)
         workload_spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": (
             {"maxUnavailable": 1, "maxSurge": 0} if node_bound else {"maxUnavailable": 0, "maxSurge": 1})}
     objects.append({"apiVersion": "apps/v1", "kind": kind, "metadata": metadata(name, namespace, labels),
