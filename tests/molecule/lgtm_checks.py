@@ -22,6 +22,8 @@ import threading
 import time
 from typing import Any, Callable, Iterator, TypeVar
 
+import pytest
+
 T = TypeVar("T")
 
 # systemd properties every unit written by the common role must have.
@@ -85,6 +87,30 @@ def component_state(host: Any, service: str, files: list[str], binary_link: str)
     state["pid"] = host.check_output(f"systemctl show -p MainPID --value {service}")
     state["trees"] = host.check_output(f"ls /opt/observability-lgtm/{service}")
     return state
+
+
+@functools.lru_cache(maxsize=None)
+def refusal_host_name() -> str:
+    """The inventory host the refusal and lifecycle cases run on: the first in order, which is each
+    component scenario's Debian 12 host (<component>-debian12 sorts before -debian13)."""
+    from testinfra.utils.ansible_runner import AnsibleRunner  # the verifier's
+    return AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("all")[0]
+
+
+@pytest.fixture(scope="module")
+def first_host() -> Any:
+    """A pytest fixture for a scenario's refusal and lifecycle cases (take it into a test module with
+    `from lgtm_checks import first_host`): they run on one host, refusal_host_name(), instead of once per
+    host. What they prove is the role's own logic -- a bad value named before any change, a checksum or
+    a configuration the component's binary refuses changing nothing, a version change, state=absent --
+    which the controller and the same release binary carry out alike on Debian 12 and 13; each run costs
+    a playbook on a host (5-15 CPU-seconds), the largest share of a component scenario's time. Every
+    host still gets the check-mode run, the converge, the idempotent re-run and the contract and API
+    tests, and the stack scenarios run these roles on both releases again (distributed on Debian 13)."""
+    import testinfra  # the verifier's
+
+    return testinfra.get_host(f"ansible://{refusal_host_name()}",
+                              ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def apply_converge(host: Any, extra_vars: dict[str, Any], check: bool = False) -> tuple[int, str]:
@@ -168,8 +194,6 @@ def component_contract(service: str, version: str, binaries: dict[str, str], ver
     `globals().update(component_contract(...))` and adds its own API round trip
     and negative cases. `binaries` maps a file of the release tree to its link
     name in /usr/local/bin."""
-    import pytest  # the verifier's; this module is also imported outside pytest
-
     tree = f"/opt/observability-lgtm/{service}"
 
     def test_binaries_report_the_pinned_version(host: Any) -> None:
@@ -240,7 +264,7 @@ def assert_checksum_mismatch_refused(host: Any, state: Callable[[], dict[str, st
 def lifecycle_tests(role: str, service: str, version: str, links: list[str], ready: Callable[[Any], bool],
                     same_release_vars: dict[str, str]) -> dict[str, Callable[..., None]]:
     """The shared lifecycle proven on one component (the same code path serves
-    every component): a version change and state=absent, each undone after.
+    every component), on its first host (first_host): a version change and state=absent, each undone after.
     `same_release_vars` points a second "version" at the pinned release's files."""
     tree = f"/opt/observability-lgtm/{service}"
     data_dir = f"/var/lib/{service}"
@@ -253,7 +277,8 @@ def lifecycle_tests(role: str, service: str, version: str, links: list[str], rea
         host.check_output(f"touch {path}")
         return path
 
-    def test_version_change_installs_a_new_tree_restarts_and_keeps_data(host: Any) -> None:
+    def test_version_change_installs_a_new_tree_restarts_and_keeps_data(first_host: Any) -> None:
+        host = first_host
         kept = marker(host)
         before = pid(host)
         upgraded = f"{version}-1"
@@ -275,7 +300,8 @@ def lifecycle_tests(role: str, service: str, version: str, links: list[str], rea
         assert host.file(kept).exists
         host.check_output(f"rm -f {kept}")
 
-    def test_hand_edits_are_put_back_on_the_next_run(host: Any) -> None:
+    def test_hand_edits_are_put_back_on_the_next_run(first_host: Any) -> None:
+        host = first_host
         # A re-run skips install and configure when the host already is what
         # they would make it (observability.lgtm.host_state); any hand edit
         # must send it down the full path and be undone.
@@ -293,7 +319,8 @@ def lifecycle_tests(role: str, service: str, version: str, links: list[str], rea
         assert pid(host) != started, "the restored configuration must be the one running"
         assert poll(lambda: ready(host))
 
-    def test_state_absent_removes_the_component_and_keeps_its_data(host: Any) -> None:
+    def test_state_absent_removes_the_component_and_keeps_its_data(first_host: Any) -> None:
+        host = first_host
         kept = marker(host)
         rc, output = apply_converge(host, {f"{role}_state": "absent"})
         assert rc == 0, output
@@ -310,4 +337,6 @@ def lifecycle_tests(role: str, service: str, version: str, links: list[str], rea
         assert poll(lambda: ready(host))
         host.check_output(f"rm -f {kept}")
 
-    return {name: test for name, test in locals().items() if name.startswith("test_")}
+    # The tests take the first_host fixture (the module gets it with them).
+    return {"first_host": first_host,
+            **{name: test for name, test in locals().items() if name.startswith("test_")}}

@@ -7,8 +7,10 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (WRONG_DIGEST, apply_converge, assert_checksum_mismatch_refused,
-                         assert_refused_unchanged, component_contract, component_state)
+from lgtm_checks import (apply_converge, assert_checksum_mismatch_refused, assert_refused_unchanged,
+                         component_contract, component_state, WRONG_DIGEST)
+# The refusal and lifecycle cases' host: a fixture, which pytest finds by its name in this module.
+from lgtm_checks import first_host  # noqa: F401 # pylint: disable=unused-import
 
 testinfra_hosts = ["ansible://all"]
 
@@ -240,10 +242,11 @@ def _state(host):
                            "/usr/local/bin/grafana")
 
 
-def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+def test_checksum_mismatch_fails_and_changes_nothing(first_host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
     # Upstream's <tarball>.sha256 holds the digest alone.
+    host = first_host
     assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {
         "grafana_version": f"{VERSION}-1",
         "grafana_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
@@ -262,14 +265,16 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("extra_vars", BROKEN.values(), ids=BROKEN.keys())
-def test_broken_config_fails_validation_and_changes_nothing(host, extra_vars):
+def test_broken_config_fails_validation_and_changes_nothing(first_host, extra_vars):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, "failed to validate")
     # The files are secret: neither their content nor the admin password shows.
     assert PASSWORD not in output
     assert _get(host, "/api/health")[0] == 200
 
 
-def test_refusal_shows_grafanas_own_log_lines_when_secrets_may_show(host):
+def test_refusal_shows_grafanas_own_log_lines_when_secrets_may_show(first_host):
+    host = first_host
     assert_refused_unchanged(host, lambda: _state(host), {**BROKEN["datasource-unknown-org"], "lgtm_show_secrets": True},
                              "failed to get org by ID: 42")
 
@@ -282,8 +287,9 @@ def test_check_accepts_the_live_config_within_seconds(host):
     assert host.check_output("ls /tmp | grep -c lgtm-grafana-check || true") == "0"
 
 
-def test_a_data_source_whose_plugin_grafana_did_not_load_fails_the_play_naming_it(host):
+def test_a_data_source_whose_plugin_grafana_did_not_load_fails_the_play_naming_it(first_host):
     # Provisioned all the same and /api/health answers 200: only the check after start shows it.
+    host = first_host
     missing = {"name": "Nowhere", "type": "lgtm-missing-datasource", "uid": "lgtm-nowhere", "url": "http://127.0.0.1:9"}
     try:
         rc, output = apply_converge(host, {"grafana_datasources": DATASOURCES + [missing]})
@@ -315,6 +321,7 @@ def test_a_data_source_whose_plugin_grafana_did_not_load_fails_the_play_naming_i
 ], ids=["empty-admin-password", "null-admin-password", "wrong-type", "unknown-choice", "unknown-log-level",
         "bad-ini-key", "datasource-without-type", "duplicate-datasource-uid", "dashboard-without-json",
         "short-secret-key", "other-secret-key"])
-def test_bad_input_fails_before_any_change(host, extra_vars, named):
+def test_bad_input_fails_before_any_change(first_host, extra_vars, named):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output

@@ -6,6 +6,8 @@ import pytest
 import yaml
 from lgtm_checks import (assert_checksum_mismatch_refused, assert_refused_unchanged, component_contract,
                          component_state, poll, role_defaults, send_otlp_span, WRONG_DIGEST)
+# The refusal and lifecycle cases' host: a fixture, which pytest finds by its name in this module.
+from lgtm_checks import first_host  # noqa: F401 # pylint: disable=unused-import
 
 testinfra_hosts = ["ansible://all"]
 
@@ -50,8 +52,9 @@ def _state(host):
     return component_state(host, "jaeger", [CONFIG], "/usr/local/bin/jaeger")
 
 
-def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+def test_checksum_mismatch_fails_and_changes_nothing(first_host, tmp_path):
     # Upstream's file is `shasum -b` output: "<sha256> *<name>".
+    host = first_host
     assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "jaeger_checksum_url",
                                      f"jaeger-{VERSION}.sha256sum.txt",
                                      f"{WRONG_DIGEST} *jaeger-{VERSION}-linux-amd64.tar.gz\n")
@@ -63,7 +66,8 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # Valid keys, but the pipeline names a receiver that is not configured.
     {"service": {"pipelines": {"traces": {"receivers": ["otlp", "zipkin"]}}}},
 ], ids=["unknown-key", "failed-check"])
-def test_broken_config_fails_validation_and_changes_nothing(host, override):
+def test_broken_config_fails_validation_and_changes_nothing(first_host, override):
+    host = first_host
     assert_refused_unchanged(host, lambda: _state(host), {"jaeger_config_overrides": override}, "failed to validate")
     assert host.run("curl -fsS http://127.0.0.1:14133/status").rc == 0
 
@@ -74,6 +78,7 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"jaeger_query_grpc_endpoint": "0.0.0.0:16686"}, "distinct ports"),
     ({"jaeger_span_retention": "a week"}, "jaeger_span_retention"),
 ], ids=["wrong-type", "unknown-choice", "port-clash", "bad-duration"])
-def test_bad_input_fails_before_any_change(host, extra_vars, named):
+def test_bad_input_fails_before_any_change(first_host, extra_vars, named):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output

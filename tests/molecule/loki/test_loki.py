@@ -5,8 +5,10 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (WRONG_DIGEST, assert_checksum_mismatch_refused, assert_refused_unchanged,
-                         component_contract, component_state, lifecycle_tests, poll, role_defaults)
+from lgtm_checks import (assert_checksum_mismatch_refused, assert_refused_unchanged, component_contract,
+                         component_state, lifecycle_tests, poll, role_defaults, WRONG_DIGEST)
+# The refusal and lifecycle cases' host: a fixture, which pytest finds by its name in this module.
+from lgtm_checks import first_host  # noqa: F401 # pylint: disable=unused-import
 
 testinfra_hosts = ["ansible://all"]
 
@@ -115,10 +117,11 @@ def _state(host):
     return component_state(host, "loki", [CONFIG], "/usr/local/bin/loki")
 
 
-def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+def test_checksum_mismatch_fails_and_changes_nothing(first_host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
     # Upstream's SHA256SUMS lists every release asset as "<sha256>  <name>".
+    host = first_host
     assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {
         "loki_version": f"{VERSION}-1",
         "loki_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/loki-linux-amd64.zip",
@@ -133,7 +136,8 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     {"schema_config": {"configs": [{"from": "2024-01-01", "store": "tsdb", "object_store": "filesystem",
                                     "schema": "v12", "index": {"prefix": "index_", "period": "24h"}}]}},
 ], ids=["unknown-key", "failed-check"])
-def test_broken_config_fails_validation_and_changes_nothing(host, override):
+def test_broken_config_fails_validation_and_changes_nothing(first_host, override):
+    host = first_host
     assert_refused_unchanged(host, lambda: _state(host), {"loki_config_overrides": override}, "failed to validate")
     assert host.check_output(f"curl -fsS {API}/ready") == "ready"
 
@@ -144,7 +148,8 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"loki_log_level": "chatty"}, "loki_log_level"),
     ({"loki_grpc_listen_port": 3100}, "loki_grpc_listen_port"),
 ], ids=["wrong-type", "unknown-choice", "unknown-log-level", "port-clash"])
-def test_bad_input_fails_before_any_change(host, extra_vars, named):
+def test_bad_input_fails_before_any_change(first_host, extra_vars, named):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
 

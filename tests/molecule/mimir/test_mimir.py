@@ -6,9 +6,11 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (MIRROR_DIR, WRONG_DIGEST, apply_converge, assert_checksum_mismatch_refused,
-                         assert_refused_unchanged, component_contract, component_state, controller_address,
-                         poll, serve_directory)
+from lgtm_checks import (apply_converge, assert_checksum_mismatch_refused, assert_refused_unchanged,
+                         component_contract, component_state, controller_address, MIRROR_DIR, poll, serve_directory,
+                         WRONG_DIGEST)
+# The refusal and lifecycle cases' host: a fixture, which pytest finds by its name in this module.
+from lgtm_checks import first_host  # noqa: F401 # pylint: disable=unused-import
 
 testinfra_hosts = ["ansible://all"]
 
@@ -99,15 +101,17 @@ def _state(host):
     return component_state(host, "mimir", [CONFIG], "/usr/local/bin/mimir")
 
 
-def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+def test_checksum_mismatch_fails_and_changes_nothing(first_host, tmp_path):
     # Upstream's mimir-linux-amd64-sha-256 holds the digest alone.
+    host = first_host
     assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "mimir_checksum_url", CHECKSUM,
                                      f"{WRONG_DIGEST}\n")
 
 
-def test_download_on_the_host_is_verified_there(host, tmp_path):
+def test_download_on_the_host_is_verified_there(first_host, tmp_path):
     # lgtm_artifact_download_on_host: each host fetches the artifact from the
     # mirror itself and checks it against upstream's checksum file there.
+    host = first_host
     address = controller_address(host)
     cached = f"/var/cache/observability-lgtm/mimir/{VERSION}/{ARTIFACT}"
     # A wrong checksum first: refused on the host, nothing kept or changed.
@@ -134,7 +138,8 @@ def test_download_on_the_host_is_verified_there(host, tmp_path):
     # bucket config's Validate refuses an unsupported storage backend.
     {"blocks_storage": {"backend": "no-such-backend"}},
 ], ids=["unknown-key", "failed-check"])
-def test_broken_config_fails_validation_and_changes_nothing(host, override):
+def test_broken_config_fails_validation_and_changes_nothing(first_host, override):
+    host = first_host
     assert_refused_unchanged(host, lambda: _state(host), {"mimir_config_overrides": override}, "failed to validate")
     assert host.check_output(f"curl -fsS {API}/ready") == "ready"
 
@@ -145,6 +150,7 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"mimir_grpc_listen_port": 9009}, "mimir_grpc_listen_port"),
     ({"mimir_blocks_retention_period": "forever"}, "mimir_blocks_retention_period"),
 ], ids=["wrong-type", "unknown-choice", "port-clash", "bad-duration"])
-def test_bad_input_fails_before_any_change(host, extra_vars, named):
+def test_bad_input_fails_before_any_change(first_host, extra_vars, named):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output

@@ -7,8 +7,10 @@ import time
 
 import pytest
 import yaml
-from lgtm_checks import (WRONG_DIGEST, apply_converge, assert_checksum_mismatch_refused, assert_refused_unchanged,
-                         component_state, poll, unit_hardening_gaps)
+from lgtm_checks import (apply_converge, assert_checksum_mismatch_refused, assert_refused_unchanged, component_state,
+                         poll, unit_hardening_gaps, WRONG_DIGEST)
+# The refusal and lifecycle cases' host: a fixture, which pytest finds by its name in this module.
+from lgtm_checks import first_host  # noqa: F401 # pylint: disable=unused-import
 
 testinfra_hosts = ["ansible://all"]
 
@@ -155,9 +157,10 @@ def _state(host):
     return component_state(host, "otelcol", [CONFIG], "/usr/local/bin/otelcol-contrib")
 
 
-def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+def test_checksum_mismatch_fails_and_changes_nothing(first_host, tmp_path):
     # A "new version" whose artifact does not match its published checksum: the
     # play must stop at the download, before the new tree and links exist.
+    host = first_host
     assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {
         "otel_collector_version": "0.159.1",
         "otel_collector_artifact_url": "{{ lgtm_artifact_mirror }}" + f"{RELEASE_PATH}/{TARBALL}",
@@ -171,14 +174,16 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A known option with a value the debug exporter rejects.
     {"exporters": {"debug/debug": {"verbosity": "loud"}}},
 ], ids=["unknown-key", "bad-value"])
-def test_broken_config_fails_validation_and_changes_nothing(host, override):
+def test_broken_config_fails_validation_and_changes_nothing(first_host, override):
+    host = first_host
     assert_refused_unchanged(host, lambda: _state(host), {"otel_collector_config_overrides": override}, "failed to validate")
     assert json.loads(host.check_output("curl -fsS http://127.0.0.1:13133/"))["status"] == "Server available"
 
 
-def test_check_mode_predicts_the_disk_queue_reservation_and_writes_nothing(host):
+def test_check_mode_predicts_the_disk_queue_reservation_and_writes_nothing(first_host):
     """A disk queue in a folder the host does not have yet (issue 18): check mode predicts the room
     reserved for each queue file, one per signal of the one exporter, and creates no folder or file."""
+    host = first_host
     queue_dir = f"/var/lib/otelcol/queue-check-{secrets.token_hex(3)}"
     before = _state(host)
     rc, output = apply_converge(
@@ -201,7 +206,8 @@ def test_check_mode_predicts_the_disk_queue_reservation_and_writes_nothing(host)
     ({"otel_collector_spec": DISK_QUEUE_SPEC | {"persistent_queue": DISK_QUEUE_64_TIB}},
      "otel_collector_spec.persistent_queue.max_mib"),
 ], ids=["wrong-type", "unknown-choice", "bad-override-section", "bad-spec", "disk-queue-larger-than-the-disk"])
-def test_bad_input_fails_before_any_change(host, extra_vars, named):
+def test_bad_input_fails_before_any_change(first_host, extra_vars, named):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
 
@@ -221,12 +227,13 @@ service:
 """
 
 
-def test_an_upgrade_across_a_type_rename_keeps_what_the_queue_held(host):
+def test_an_upgrade_across_a_type_rename_keeps_what_the_queue_held(first_host):
     """Last in this file: it converges another spec and puts the scenario's back at the end.
     A log record waits in the disk queue (nothing listens at the backend), the collector stops and
     its queue file takes the name a collector before 0.144.0 gave it (`otlp` in the name): what an
     upgrade across the rename finds. The next run moves it back to the name this version opens
     before the collector starts, and the record reaches the backend once one listens."""
+    host = first_host
     queue_dir = f"/var/lib/otelcol/queue-rename-{secrets.token_hex(3)}"
     spec = {"otel_collector_spec": DISK_QUEUE_SPEC | {"persistent_queue": {"directory": queue_dir, "max_mib": 12}}}
     current, earlier = f"{queue_dir}/exporter_otlp_grpc_gateway_logs", f"{queue_dir}/exporter_otlp_gateway_logs"

@@ -9,6 +9,8 @@ import urllib.parse
 import pytest
 from lgtm_checks import (assert_checksum_mismatch_refused, assert_refused_unchanged, component_contract,
                          component_state, poll, role_defaults, WRONG_DIGEST)
+# The refusal and lifecycle cases' host: a fixture, which pytest finds by its name in this module.
+from lgtm_checks import first_host  # noqa: F401 # pylint: disable=unused-import
 
 testinfra_hosts = ["ansible://all"]
 
@@ -78,7 +80,8 @@ def _state(host):
     return component_state(host, "prometheus", [CONFIG], "/usr/local/bin/prometheus")
 
 
-def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+def test_checksum_mismatch_fails_and_changes_nothing(first_host, tmp_path):
+    host = first_host
     assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "prometheus_checksum_url",
                                      "sha256sums.txt", f"{WRONG_DIGEST}  prometheus-{VERSION}.linux-amd64.tar.gz\n")
 
@@ -89,7 +92,8 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # Valid keys, refused by Prometheus' checks: a scrape timeout above the interval.
     {"global": {"scrape_interval": "10s", "scrape_timeout": "1m"}},
 ], ids=["unknown-key", "failed-check"])
-def test_broken_config_fails_validation_and_changes_nothing(host, override):
+def test_broken_config_fails_validation_and_changes_nothing(first_host, override):
+    host = first_host
     assert_refused_unchanged(host, lambda: _state(host), {"prometheus_config_overrides": override},
                              "failed to validate")
     assert "Ready" in host.check_output(f"curl -fsS {API}/-/ready")
@@ -101,6 +105,7 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"prometheus_listen_address": "9090"}, "prometheus_listen_address"),
     ({"prometheus_retention_time": "a fortnight"}, "prometheus_retention_time"),
 ], ids=["wrong-type", "unknown-choice", "not-host-port", "bad-duration"])
-def test_bad_input_fails_before_any_change(host, extra_vars, named):
+def test_bad_input_fails_before_any_change(first_host, extra_vars, named):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output

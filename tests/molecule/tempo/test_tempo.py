@@ -2,8 +2,10 @@
 
 import pytest
 import yaml
-from lgtm_checks import (WRONG_DIGEST, assert_checksum_mismatch_refused, assert_refused_unchanged,
-                         component_contract, component_state, poll, role_defaults, send_otlp_span)
+from lgtm_checks import (assert_checksum_mismatch_refused, assert_refused_unchanged, component_contract,
+                         component_state, poll, role_defaults, send_otlp_span, WRONG_DIGEST)
+# The refusal and lifecycle cases' host: a fixture, which pytest finds by its name in this module.
+from lgtm_checks import first_host  # noqa: F401 # pylint: disable=unused-import
 
 testinfra_hosts = ["ansible://all"]
 
@@ -84,8 +86,9 @@ def _state(host):
     return component_state(host, "tempo", [CONFIG], "/usr/local/bin/tempo")
 
 
-def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+def test_checksum_mismatch_fails_and_changes_nothing(first_host, tmp_path):
     # Upstream's SHA256SUMS lists every release asset as "<sha256>  <name>".
+    host = first_host
     assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "tempo_checksum_url", "SHA256SUMS",
                                      f"{WRONG_DIGEST}  {TARBALL}\n")
 
@@ -98,7 +101,8 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # zero, and -config.verify exits non-zero on any warning.
     {"storage": {"trace": {"blocklist_poll_concurrency": 0}}},
 ], ids=["unknown-key", "failed-check"])
-def test_broken_config_fails_validation_and_changes_nothing(host, override):
+def test_broken_config_fails_validation_and_changes_nothing(first_host, override):
+    host = first_host
     assert_refused_unchanged(host, lambda: _state(host), {"tempo_config_overrides": override}, "failed to validate")
     assert host.check_output(f"curl -fsS {API}/ready") == "ready"
 
@@ -109,6 +113,7 @@ def test_broken_config_fails_validation_and_changes_nothing(host, override):
     ({"tempo_grpc_listen_port": 3200}, "tempo_grpc_listen_port"),
     ({"tempo_block_retention": "two weeks"}, "tempo_block_retention"),
 ], ids=["wrong-type", "unknown-choice", "port-clash", "bad-duration"])
-def test_bad_input_fails_before_any_change(host, extra_vars, named):
+def test_bad_input_fails_before_any_change(first_host, extra_vars, named):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output

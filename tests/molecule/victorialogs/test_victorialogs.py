@@ -9,6 +9,8 @@ import urllib.parse
 import pytest
 from lgtm_checks import (assert_checksum_mismatch_refused, assert_refused_unchanged, component_contract,
                          component_state, lifecycle_tests, poll, role_defaults, WRONG_DIGEST)
+# The refusal and lifecycle cases' host: a fixture, which pytest finds by its name in this module.
+from lgtm_checks import first_host  # noqa: F401 # pylint: disable=unused-import
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
@@ -65,7 +67,8 @@ def _state(host):
     return component_state(host, "victorialogs", [FLAGS], "/usr/local/bin/victoria-logs-prod")
 
 
-def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
+def test_checksum_mismatch_fails_and_changes_nothing(first_host, tmp_path):
+    host = first_host
     assert_checksum_mismatch_refused(host, lambda: _state(host), tmp_path, {}, "victorialogs_checksum_url",
                                      f"victoria-logs-linux-amd64-v{VERSION}_checksums.txt",
                                      f"{WRONG_DIGEST}  victoria-logs-linux-amd64-v{VERSION}.tar.gz\n")
@@ -77,7 +80,8 @@ def test_checksum_mismatch_fails_and_changes_nothing(host, tmp_path):
     # A flag it has, with a value its parser refuses.
     {"retention.maxDiskSpaceUsageBytes": "lots"},
 ], ids=["unknown-flag", "bad-value"])
-def test_flags_the_binary_refuses_fail_and_change_nothing(host, flags):
+def test_flags_the_binary_refuses_fail_and_change_nothing(first_host, flags):
+    host = first_host
     assert_refused_unchanged(host, lambda: _state(host), {"victorialogs_extra_flags": flags}, "failed to validate")
     assert host.check_output(f"curl -fsS {API}/health") == "OK"
 
@@ -89,7 +93,8 @@ def test_flags_the_binary_refuses_fail_and_change_nothing(host, flags):
     ({"victorialogs_retention_period": "forever"}, "victorialogs_retention_period"),
     ({"victorialogs_extra_flags": {"search.maxQueryDuration": "30s -storageDataPath=/tmp"}}, "victorialogs_extra_flags"),
 ], ids=["wrong-type", "unknown-choice", "not-host-port", "bad-duration", "flag-injection"])
-def test_bad_input_fails_before_any_change(host, extra_vars, named):
+def test_bad_input_fails_before_any_change(first_host, extra_vars, named):
+    host = first_host
     output = assert_refused_unchanged(host, lambda: _state(host), extra_vars, named)
     assert "changed=0" in output, output
 
