@@ -23,8 +23,8 @@ process started here is stopped at the end, on error too):
     ephemeral loopback ports, and `lgtm_stack_scrape_targets` (a variable
     site.yml lets one override) names the collector's own telemetry endpoint and
     the sink's instead of 127.0.0.1:8888 and the backends': the `prometheus/stack`
-    scrape job stays in the config (every 15 s, so at most once or twice in a
-    run) and scrapes two live endpoints of this run, nothing else on the machine;
+    scrape jobs (one per target) stay in the config (every 15 s, so at most once or twice in a
+    run) and scrape two live endpoints of this run, nothing else on the machine;
   * `pass-through`: OTLP in, the same OTLP gRPC exporter type out to the sink with
     its defaults, no processors, the same telemetry settings;
   * `rendered` with one component taken out of the rendered config, for each
@@ -186,7 +186,8 @@ def stack_spec(ports: Ports) -> Config:
             "metrics": {**sink, "type": LAB_BACKENDS["metrics"], "port": ports.sink_http},
             "logs": {**sink, "type": LAB_BACKENDS["logs"], "port": ports.sink_http},
         },
-        "lgtm_stack_scrape_targets": [f"127.0.0.1:{ports.telemetry}", f"127.0.0.1:{ports.sink_telemetry}"],
+        "lgtm_stack_scrape_targets": {"otel_collector": f"127.0.0.1:{ports.telemetry}",
+                                      "sink": f"127.0.0.1:{ports.sink_telemetry}"},
     })
 
 

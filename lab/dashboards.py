@@ -65,14 +65,23 @@ class Dashboard:
         return OUTPUT / self.file_name
 
 
+def selector(*matchers: str) -> str:
+    """A PromQL label selector of the matchers, or nothing without one."""
+    return "{" + ", ".join(matchers) + "}" if matchers else ""
+
+
 COLLECTOR = ("otel_collector",)
 DEMO = ("demo", "otel_collector")
+# The stack's collectors' own series: the stack's scrape labels each target with its component
+# (playbooks/vars/stack.yml, lgtm_stack_scrape_jobs), and Jaeger, which runs the collector's code,
+# serves the same otelcol_* names; without this selector a panel counts Jaeger's pipeline too.
+OWN = '{component="otel_collector"}'
 
 STACK = Dashboard("lgtm-stack", "LGTM stack: ingest, errors, queues", "lgtm-stack.json", (
     Panel("Collector: accepted per second", "ops", (
-        Query("sum(rate(otelcol_receiver_accepted_spans_total[5m]))", "spans", COLLECTOR),
-        Query("sum(rate(otelcol_receiver_accepted_metric_points_total[5m]))", "metric points", COLLECTOR),
-        Query("sum(rate(otelcol_receiver_accepted_log_records_total[5m]))", "log records", COLLECTOR),
+        Query(f"sum(rate(otelcol_receiver_accepted_spans_total{OWN}[5m]))", "spans", COLLECTOR),
+        Query(f"sum(rate(otelcol_receiver_accepted_metric_points_total{OWN}[5m]))", "metric points", COLLECTOR),
+        Query(f"sum(rate(otelcol_receiver_accepted_log_records_total{OWN}[5m]))", "log records", COLLECTOR),
     )),
     # One query per signal's counter: a sum of the three rates with `+` matches series with equal labels
     # only (an exporter sends one signal: no series), and one selector over the three names makes
@@ -80,31 +89,45 @@ STACK = Dashboard("lgtm-stack", "LGTM stack: ingest, errors, queues", "lgtm-stac
     # takes all three signals. The collector creates a refused or failed counter at its first refusal
     # or failure: until then each line is 0 from the accepted or sent counter, not an empty panel.
     Panel("Collector: refused and failed per second", "ops", tuple(
-        Query(f"sum by ({part}) (rate(otelcol_{part}_{counter}_{signal}_total[5m])) "
-              f"or 0 * sum by ({part}) (rate(otelcol_{part}_{done}_{signal}_total[5m]))",
+        Query(f"sum by ({part}) (rate(otelcol_{part}_{counter}_{signal}_total{OWN}[5m])) "
+              f"or 0 * sum by ({part}) (rate(otelcol_{part}_{done}_{signal}_total{OWN}[5m]))",
               f"{counter.replace('send_', '')} {label} {{{{{part}}}}}", COLLECTOR)
         for part, counter, done in (("receiver", "refused", "accepted"), ("exporter", "send_failed", "sent"))
         for signal, label in (("spans", "spans"), ("metric_points", "metric points"), ("log_records", "log records"))
     )),
     Panel("Collector: exporter queue size / capacity", "short", (
-        Query("max by (exporter) (otelcol_exporter_queue_size)", "size {{exporter}}", COLLECTOR),
-        Query("max by (exporter) (otelcol_exporter_queue_capacity)", "capacity {{exporter}}", COLLECTOR),
+        Query(f"max by (exporter) (otelcol_exporter_queue_size{OWN})", "size {{exporter}}", COLLECTOR),
+        Query(f"max by (exporter) (otelcol_exporter_queue_capacity{OWN})", "capacity {{exporter}}", COLLECTOR),
     )),
     Panel("Backends: ingested per second", "ops", (
         Query("sum(rate(tempo_distributor_spans_received_total[5m]))", "Tempo spans", ("tempo",)),
         Query("sum(rate(cortex_distributor_received_samples_total[5m]))", "Mimir samples", ("mimir",)),
         Query("sum(rate(loki_distributor_lines_received_total[5m]))", "Loki lines", ("loki",)),
+        # Jaeger runs the collector's code: what its storage exporter wrote.
+        Query('sum(rate(otelcol_exporter_sent_spans_total{component="jaeger"}[5m]))', "Jaeger spans", ("jaeger",)),
+        Query('sum(rate(prometheus_tsdb_head_samples_appended_total{component="prometheus"}[5m]))',
+              "Prometheus samples", ("prometheus",)),
+        Query('sum(rate(vl_rows_ingested_total{component="victorialogs"}[5m]))', "VictoriaLogs rows",
+              ("victorialogs",)),
     )),
-    Panel("Backends: HTTP 5xx per second", "ops", (
-        Query('sum by (job, instance) (rate(tempo_request_duration_seconds_count{status_code=~"5.."}[5m]))',
-              "Tempo {{instance}}", ("tempo",)),
-        Query('sum by (job, instance) (rate(cortex_request_duration_seconds_count{status_code=~"5.."}[5m]))',
-              "Mimir {{instance}}", ("mimir",)),
-        Query('sum by (job, instance) (rate(loki_request_duration_seconds_count{status_code=~"5.."}[5m]))',
-              "Loki {{instance}}", ("loki",)),
-    )),
+    # 0, not an empty panel, while no request failed: a counter of failed requests by status code has no
+    # series until the first one (VictoriaLogs keeps its error counters at 0 from the start).
+    Panel("Backends: failed requests per second", "ops", tuple(
+        Query(f"sum by (instance) (rate({counter}{selector(*mine, failed)}[5m])) "
+              f"or 0 * sum by (instance) (rate({counter}{selector(*mine)}[5m]))", f"{name} {{{{instance}}}}", (source,))
+        for name, source, counter, mine, failed in (
+            ("Tempo", "tempo", "tempo_request_duration_seconds_count", (), 'status_code=~"5.."'),
+            ("Mimir", "mimir", "cortex_request_duration_seconds_count", (), 'status_code=~"5.."'),
+            ("Loki", "loki", "loki_request_duration_seconds_count", (), 'status_code=~"5.."'),
+            ("Jaeger", "jaeger", "http_server_request_duration_seconds_count", ('component="jaeger"',),
+             'http_response_status_code=~"5.."'),
+            ("Prometheus", "prometheus", "prometheus_http_requests_total", ('component="prometheus"',), 'code=~"5.."'),
+        )) + (
+        Query('sum by (instance) (rate(vl_http_errors_total{component="victorialogs"}[5m]))',
+              "VictoriaLogs {{instance}}", ("victorialogs",)),
+    ), description="HTTP 5xx answers (VictoriaLogs: the requests its HTTP server counts as errors)."),
     Panel("Targets up", "short", (
-        Query('up{job="lgtm-stack"}', "{{instance}}", COLLECTOR),
+        Query('up{job="lgtm-stack"}', "{{component}} {{instance}}", COLLECTOR),
     )),
 ))
 
@@ -128,7 +151,30 @@ RED = Dashboard("lgtm-demo-shop", "Demo shop: rate, errors, duration", "demo-sho
     )),
 ))
 
-DASHBOARDS: Tuple[Dashboard, ...] = (STACK, RED)
+# What each host's collector reads about its own host (hostmetrics, with the host's name: playbooks/vars/
+# stack.yml, lgtm_stack_host_receivers), one line per host.
+HOSTS = Dashboard("lgtm-hosts", "Hosts: CPU, memory, network, disk", "hosts.json", (
+    Panel("CPU busy", "percentunit", (
+        Query('1 - sum by (host_name) (rate(system_cpu_time_seconds_total{state="idle"}[5m])) '
+              "/ sum by (host_name) (rate(system_cpu_time_seconds_total[5m]))", "{{host_name}}", COLLECTOR),
+    )),
+    Panel("Memory used", "bytes", (
+        Query('sum by (host_name) (system_memory_usage_bytes{state="used"})', "{{host_name}}", COLLECTOR),
+    )),
+    Panel("Network: bytes per second (loopback left out)", "Bps", (
+        Query('sum by (host_name, direction) (rate(system_network_io_bytes_total{device!="lo"}[5m]))',
+              "{{host_name}} {{direction}}", COLLECTOR),
+    )),
+    Panel("Disk: bytes per second", "Bps", (
+        Query("sum by (host_name, direction) (rate(system_disk_io_bytes_total[5m]))", "{{host_name}} {{direction}}",
+              COLLECTOR),
+    )),
+    Panel("Load average (1 minute)", "short", (
+        Query("max by (host_name) (system_cpu_load_average_1m)", "{{host_name}}", COLLECTOR),
+    )),
+))
+
+DASHBOARDS: Tuple[Dashboard, ...] = (STACK, RED, HOSTS)
 
 
 def ref_id(index: int) -> str:

@@ -131,12 +131,33 @@ def read_scrape_access(mapping: Mapping[str, Any], path: str, scheme: str) -> Co
     return access
 
 
+# A label a scrape job may set on its targets' series: Prometheus' label names, less the reserved ones
+# (`__` first) and the two the scrape itself sets.
+TARGET_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+SCRAPE_SET_LABELS = ("job", "instance")
+
+
+def read_target_labels(value: Any, path: str) -> Config:
+    """A scrape job's `labels`: names and values every series of its targets carries (which component a
+    target is, where several share one job label)."""
+    labels = read_mapping(value, path)
+    if not labels:
+        raise SpecError(f"{path}: expected a mapping of at least one label name to its value")
+    for name, label_value in labels.items():
+        if not isinstance(name, str) or not TARGET_LABEL_NAME.fullmatch(name) or name.startswith("__"):
+            raise SpecError(f"{path}: {name!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with '__')")
+        if name in SCRAPE_SET_LABELS:
+            raise SpecError(f"{path}.{name}: the scrape sets {name!r} itself (give the job label as the job's 'job')")
+        read_str(label_value, f"{path}.{name}")
+    return dict(labels)
+
+
 def read_scrape_job(value: Any, path: str) -> Config:
     """One prometheus scrape job, rendered as a scrape config."""
     mapping = read_mapping(value, path)
-    check_keys(mapping, path, ("job_name", "job", "targets", "scrape_interval", "metrics_path", "scheme", "ca_file",
-                               "insecure_skip_verify", "basic_auth", "bearer_token_file", "service_account",
-                               "keep_metrics"))
+    check_keys(mapping, path, ("job_name", "job", "targets", "labels", "scrape_interval", "metrics_path", "scheme",
+                               "ca_file", "insecure_skip_verify", "basic_auth", "bearer_token_file",
+                               "service_account", "keep_metrics"))
     targets = read_str_list(mapping.get("targets"), f"{path}.targets")
     if not targets:
         raise SpecError(f"{path}.targets: expected at least one 'host:port' target")
@@ -148,6 +169,8 @@ def read_scrape_job(value: Any, path: str) -> Config:
         "static_configs": [{"targets": targets}],
         "metric_relabel_configs": [DROP_TARGET_INFO],
     }
+    if "labels" in mapping:
+        job["static_configs"][0]["labels"] = read_target_labels(mapping["labels"], f"{path}.labels")
     if "keep_metrics" in mapping:
         job["metric_relabel_configs"].append(keep_metrics(mapping["keep_metrics"], f"{path}.keep_metrics"))
     if "metrics_path" in mapping:

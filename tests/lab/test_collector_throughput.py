@@ -48,8 +48,9 @@ def test_the_spec_is_site_ymls_with_only_listeners_moved():
     stack = yaml.safe_load((REPO / "playbooks" / "vars" / "stack.yml").read_text())["lgtm_stack_collector_spec"]
     assert set(spec) == set(stack)
     assert {name: backend["type"] for name, backend in spec["backends"].items()} == bench.LAB_BACKENDS
-    assert spec["receivers"]["prometheus/stack"]["scrape_configs"][0]["targets"] == [
-        f"127.0.0.1:{PORTS.telemetry}", f"127.0.0.1:{PORTS.sink_telemetry}"]
+    assert [(job["targets"], job["labels"]) for job in spec["receivers"]["prometheus/stack"]["scrape_configs"]] == [
+        ([f"127.0.0.1:{PORTS.telemetry}"], {"component": "otel_collector"}),
+        ([f"127.0.0.1:{PORTS.sink_telemetry}"], {"component": "sink"})]
     moved = bench.bench_spec(spec, PORTS, 4096, "/run/bench/queue")
     assert moved["memory"] == {"host_mib": 4096}
     # The stack's persistent queue stays, in this run's directory.

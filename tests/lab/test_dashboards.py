@@ -4,6 +4,7 @@ tests/molecule/stack/test_stack.py, test_every_dashboard_query_of_this_stack_ret
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -45,3 +46,14 @@ def test_a_stale_file_is_named(tmp_path, monkeypatch, capsys):
     (tmp_path / "lgtm-stack.json").write_text("{}\n", encoding="utf-8")
     assert dashboards.main(["check"]) == 1
     assert "lgtm-stack.json" in capsys.readouterr().err
+
+
+def test_every_collector_metric_a_query_reads_selects_a_component():
+    """Jaeger runs the collector's code and serves the same otelcol_* metrics under the stack's job label: a
+    query of them without a component selector counts Jaeger's pipeline with the collector's (every span
+    twice where Jaeger stores the traces)."""
+    unselected = [f"{dashboard.uid}/{panel.title}/{ref}: {name}"
+                  for dashboard, panel, ref, query in dashboards.queries()
+                  for name, labels in re.findall(r"(otelcol_[a-z_]+)(\{[^}]*\})?", query.expr)
+                  if "component=" not in labels]
+    assert not unselected, unselected

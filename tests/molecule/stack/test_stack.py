@@ -83,15 +83,18 @@ def test_span_metrics_reach_the_metrics_backend(metrics, orders):
 
 
 def test_stack_components_are_scraped(metrics):
-    # The collector scrapes every backend (and Grafana) for the stack dashboard.
-    query = 'min by (instance) (up{job="lgtm-stack"})'
-    expected = 4 + (1 if group_hosts("grafana") else 0)
+    # The collector scrapes itself and every backend (and Grafana) for the stack dashboard, each target's
+    # series labelled with its component.
+    query = 'min by (component) (up{job="lgtm-stack"})'
+    expected = {"otel_collector", *(backend_of(signal) for signal in ("traces", "metrics", "logs")),
+                *(("grafana",) if group_hosts("grafana") else ())}
 
     def all_up():
         result = instant_query(metrics, query)
-        return len(result) >= expected and all(r["value"][1] == "1" for r in result) and result
-    assert wait_for(all_up, seconds=90), metrics.explain(query, instant_query(metrics, query))
-    accepted = "sum(otelcol_receiver_accepted_spans_total)"
+        return ({r["metric"].get("component") for r in result} >= expected
+                and all(r["value"][1] == "1" for r in result) and result)
+    assert wait_for(all_up, seconds=90), metrics.explain(f"up of {sorted(expected)}", instant_query(metrics, query))
+    accepted = 'sum(otelcol_receiver_accepted_spans_total{component="otel_collector"})'
     assert wait_for(lambda: instant_query(metrics, accepted), seconds=60), metrics.explain(accepted, None)
 
 

@@ -126,6 +126,12 @@ def test_every_backend_choice_wires_the_collector_and_grafana(tmp_path, traces, 
     assert out["demo"] == {"aio": "http://127.0.0.1:4318"}
     # The wiring itself gives the traces backend's role the moved receiver.
     assert out["traces_otlp"] == {"aio": "0.0.0.0:14317"}
+    # The stack's own scrape: a job per component, all with the job label lgtm-stack, each target's series
+    # labelled with its component (the stack dashboard tells the collector from Jaeger by it).
+    jobs = out["config"]["receivers"]["prometheus/stack"]["config"]["scrape_configs"]
+    assert {job["static_configs"][0]["labels"]["component"] for job in jobs} == \
+        {"otel_collector", traces, metrics, logs, "grafana"}
+    assert all(job["relabel_configs"] == [{"target_label": "job", "replacement": "lgtm-stack"}] for job in jobs)
 
     datasources = {ds["uid"]: ds for ds in out["datasources"]}
     logs_type = {"loki": "loki", "victorialogs": "victoriametrics-logs-datasource"}[logs]
@@ -402,6 +408,10 @@ def test_with_tls_jaeger_and_victorialogs_get_their_credentials(tmp_path):
             out["tls_config"]["receivers"]["prometheus/stack"]["config"]["scrape_configs"]}
     assert jobs["lgtm-stack-logs"]["basic_auth"] == {"username": "logs-user", "password": "l-pass"}
     assert "basic_auth" not in jobs["lgtm-stack-metrics"]
+    assert {name: (job["static_configs"][0]["labels"], job["relabel_configs"]) for name, job in jobs.items()} == {
+        f"lgtm-stack-{name}": ({"component": component}, [{"target_label": "job", "replacement": "lgtm-stack"}])
+        for name, component in (("otel_collector", "otel_collector"), ("jaeger", "jaeger"),
+                                ("metrics", "prometheus"), ("logs", "victorialogs"))}
     traces = next(ds for ds in out["datasources"] if ds["uid"] == "lgtm-traces")
     assert (traces["basicAuth"], traces["basicAuthUser"]) == (True, "traces-user")
     assert traces["secureJsonData"] == {"basicAuthPassword": "t-pass", "tlsCACert": "$__file{/etc/grafana/tls/ca.crt}"}

@@ -344,6 +344,35 @@ def test_prometheus_receiver_renders_scrape_config() -> None:
                                                "action": "drop"}]}
 
 
+def test_a_scrape_jobs_labels_go_on_its_targets() -> None:
+    """Which component a target is, where several share one job label (the stack's own scrape)."""
+    spec = with_changes(receivers={"otlp": {}, "prometheus/stack": {"scrape_configs": [
+        {"job_name": "lgtm-stack-jaeger", "job": "lgtm-stack", "targets": ["127.0.0.1:14269"],
+         "labels": {"component": "jaeger"}}]}})
+    spec["pipelines"]["metrics"]["receivers"].append("prometheus/stack")
+    job = otelcol_config(spec)["receivers"]["prometheus/stack"]["config"]["scrape_configs"][0]
+    assert job["static_configs"] == [{"targets": ["127.0.0.1:14269"], "labels": {"component": "jaeger"}}]
+    assert job["relabel_configs"] == [{"target_label": "job", "replacement": "lgtm-stack"}]
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ({}, "labels: expected a mapping of at least one label name to its value"),
+    ({"__address__": "x"}, "labels: '__address__' is not a label name"),
+    ({"1st": "x"}, "labels: '1st' is not a label name"),
+    ({"component-name": "x"}, "labels: 'component-name' is not a label name"),
+    ({"job": "other"}, "labels.job: the scrape sets 'job' itself"),
+    ({"instance": "other"}, "labels.instance: the scrape sets 'instance' itself"),
+    ({"component": ""}, "labels.component: expected a non-empty string"),
+    ({"component": 3}, "labels.component: expected a non-empty string"),
+    (["component"], "labels: expected a mapping"),
+], ids=["empty", "reserved", "digit-first", "dash", "job", "instance", "empty-value", "number", "list"])
+def test_bad_scrape_labels_are_refused_naming_the_path(labels: Any, message: str) -> None:
+    spec = with_changes(receivers={"otlp": {}, "prometheus/stack": {"scrape_configs": [
+        {"job_name": "lgtm-stack-jaeger", "targets": ["127.0.0.1:14269"], "labels": labels}]}})
+    spec["pipelines"]["metrics"]["receivers"].append("prometheus/stack")
+    assert f"spec.receivers.prometheus/stack.scrape_configs[0].{message}" in render_error(spec)
+
+
 def test_prometheus_receiver_cannot_feed_traces() -> None:
     spec = with_changes(receivers={"otlp": {}, "prometheus": {"scrape_configs": [
         {"job_name": "node", "targets": ["127.0.0.1:9100"]}]}})
