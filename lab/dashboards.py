@@ -75,13 +75,14 @@ DEMO = ("demo", "otel_collector")
 # The stack's collectors' own series: the stack's scrape labels each target with its component
 # (playbooks/vars/stack.yml, lgtm_stack_scrape_jobs), and Jaeger, which runs the collector's code,
 # serves the same otelcol_* names; without this selector a panel counts Jaeger's pipeline too.
-OWN = '{component="otel_collector"}'
+STACK_COLLECTOR = '{component="otel_collector"}'
 
 STACK = Dashboard("lgtm-stack", "LGTM stack: ingest, errors, queues", "lgtm-stack.json", (
     Panel("Collector: accepted per second", "ops", (
-        Query(f"sum(rate(otelcol_receiver_accepted_spans_total{OWN}[5m]))", "spans", COLLECTOR),
-        Query(f"sum(rate(otelcol_receiver_accepted_metric_points_total{OWN}[5m]))", "metric points", COLLECTOR),
-        Query(f"sum(rate(otelcol_receiver_accepted_log_records_total{OWN}[5m]))", "log records", COLLECTOR),
+        Query(f"sum(rate(otelcol_receiver_accepted_spans_total{STACK_COLLECTOR}[5m]))", "spans", COLLECTOR),
+        Query(f"sum(rate(otelcol_receiver_accepted_metric_points_total{STACK_COLLECTOR}[5m]))", "metric points",
+              COLLECTOR),
+        Query(f"sum(rate(otelcol_receiver_accepted_log_records_total{STACK_COLLECTOR}[5m]))", "log records", COLLECTOR),
     )),
     # One query per signal's counter: a sum of the three rates with `+` matches series with equal labels
     # only (an exporter sends one signal: no series), and one selector over the three names makes
@@ -89,15 +90,16 @@ STACK = Dashboard("lgtm-stack", "LGTM stack: ingest, errors, queues", "lgtm-stac
     # takes all three signals. The collector creates a refused or failed counter at its first refusal
     # or failure: until then each line is 0 from the accepted or sent counter, not an empty panel.
     Panel("Collector: refused and failed per second", "ops", tuple(
-        Query(f"sum by ({part}) (rate(otelcol_{part}_{counter}_{signal}_total{OWN}[5m])) "
-              f"or 0 * sum by ({part}) (rate(otelcol_{part}_{done}_{signal}_total{OWN}[5m]))",
+        Query(f"sum by ({part}) (rate(otelcol_{part}_{counter}_{signal}_total{STACK_COLLECTOR}[5m])) "
+              f"or 0 * sum by ({part}) (rate(otelcol_{part}_{done}_{signal}_total{STACK_COLLECTOR}[5m]))",
               f"{counter.replace('send_', '')} {label} {{{{{part}}}}}", COLLECTOR)
         for part, counter, done in (("receiver", "refused", "accepted"), ("exporter", "send_failed", "sent"))
         for signal, label in (("spans", "spans"), ("metric_points", "metric points"), ("log_records", "log records"))
     )),
     Panel("Collector: exporter queue size / capacity", "short", (
-        Query(f"max by (exporter) (otelcol_exporter_queue_size{OWN})", "size {{exporter}}", COLLECTOR),
-        Query(f"max by (exporter) (otelcol_exporter_queue_capacity{OWN})", "capacity {{exporter}}", COLLECTOR),
+        Query(f"max by (exporter) (otelcol_exporter_queue_size{STACK_COLLECTOR})", "size {{exporter}}", COLLECTOR),
+        Query(f"max by (exporter) (otelcol_exporter_queue_capacity{STACK_COLLECTOR})", "capacity {{exporter}}",
+              COLLECTOR),
     )),
     Panel("Backends: ingested per second", "ops", (
         Query("sum(rate(tempo_distributor_spans_received_total[5m]))", "Tempo spans", ("tempo",)),
