@@ -140,11 +140,11 @@ SCRAPE_SET_LABELS = ("job", "instance")
 def read_target_labels(value: Any, path: str) -> Config:
     """A scrape job's `labels`: names and values every series of its targets carries (which component a
     target is, where several share one job label)."""
-    labels = read_mapping(value, path)
+    labels = read_mapping(value, path)  # its keys are strings
     if not labels:
         raise SpecError(f"{path}: expected a mapping of at least one label name to its value")
     for name, label_value in labels.items():
-        if not isinstance(name, str) or not TARGET_LABEL_NAME.fullmatch(name) or name.startswith("__"):
+        if not TARGET_LABEL_NAME.fullmatch(name) or name.startswith("__"):
             raise SpecError(f"{path}: {name!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with '__')")
         if name in SCRAPE_SET_LABELS:
             raise SpecError(f"{path}.{name}: the scrape sets {name!r} itself (give the job label as the job's 'job')")
