@@ -7,9 +7,12 @@ hold neither that state nor what the repository keeps for its own development (l
 scenarios, tests, benchmarks, CI), and must hold every file of the shipped folders.
 
 Then the tarball is installed, offline, into a collections path that holds only the
-dependencies its MANIFEST.json declares, taken from the venv's ansible bundle, with
-Ansible's scan of sys.path turned off, so nothing else is found; and one role of the
-installed collection runs in check mode. Which run: victorialogs on the Kubernetes target
+dependencies its MANIFEST.json declares, with Ansible's scan of sys.path turned off, so
+nothing else is found; and one role of the installed collection runs in check mode. That is
+done twice: with the dependencies of the venv's ansible bundle, and with the lowest version
+each range of galaxy.yml allows, taken from the release of the `ansible` package that carries
+it (downloaded once from PyPI into $LGTM_CACHE/ansible-releases: a wheel, or for releases
+before 6.0.0 the source archive, of which only the collection's folder is unpacked). Which run: victorialogs on the Kubernetes target
 with a generated CA, towards a cluster address where nothing listens. It goes through the
 argument spec, the bounds check (the collection's filters and module_utils), the preflight,
 the CA and certificate generation on the controller (community.crypto; the CA directory is
@@ -31,8 +34,9 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import zipfile
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pytest
 import yaml
@@ -180,19 +184,98 @@ PLAY = """
 """
 
 
-def test_the_tarball_installs_offline_with_its_dependencies_and_a_role_runs(built: Dict[str, object]) -> None:
+# The lowest version each dependency range of galaxy.yml allows, and the release of the `ansible` package
+# that carries it (ansible-community/ansible-build-data, 11/ansible-11.8.0.deps: kubernetes.core 5.3.0;
+# 5/ansible-5.2.0.deps: community.crypto 2.1.0). test_the_lowest_versions_are_those_galaxy_yml_allows keeps
+# this in step with galaxy.yml.
+LOWEST: Dict[str, Tuple[str, str]] = {"kubernetes.core": ("5.3.0", "11.8.0"), "community.crypto": ("2.1.0", "5.2.0")}
+RELEASES = Path(os.environ.get("LGTM_CACHE") or Path.home() / ".cache" / "observability-lgtm") / "ansible-releases"
+
+
+def lowest_allowed(requirement: str) -> str:
+    """The version a galaxy.yml range of the form `>=X` (with `!=` exclusions after it) starts at."""
+    bounds = [part.strip() for part in requirement.split(",")]
+    assert bounds[0].startswith(">=") and all(part.startswith("!=") for part in bounds[1:]), requirement
+    return bounds[0][2:]
+
+
+def test_the_lowest_versions_are_those_galaxy_yml_allows() -> None:
+    assert {name: lowest_allowed(requirement) for name, requirement in GALAXY["dependencies"].items()} == \
+        {name: version for name, (version, _release) in LOWEST.items()}
+
+
+def ansible_release(release: str) -> Path:
+    """The `ansible` package of a release as PyPI serves it, downloaded once: a wheel from 6.0.0 on, the source
+    archive before (only that was published)."""
+    archives = RELEASES / "archives"
+    found = sorted(archives.glob(f"ansible-{release}[.-]*"))
+    if not found:
+        download = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation",
+                                   "--dest", str(archives), f"ansible=={release}"],
+                                  capture_output=True, text=True, check=False, timeout=900)
+        assert download.returncode == 0, download.stdout[-2000:] + download.stderr[-2000:]
+        found = sorted(archives.glob(f"ansible-{release}[.-]*"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def unpacked_collection(name: str, version: str, release: str) -> Path:
+    """The collection's folder from that release of the `ansible` package, unpacked once into the cache."""
+    target = RELEASES / f"{name}-{version}"
+    if not (target / "MANIFEST.json").exists():
+        archive = ansible_release(release)
+        inside = "ansible_collections/" + name.replace(".", "/") + "/"
+        partial = RELEASES / f".{name}-{version}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        if archive.suffix == ".whl":
+            with zipfile.ZipFile(archive) as wheel:
+                files = [(member, wheel.read(member)) for member in wheel.namelist()
+                         if member.startswith(inside) and not member.endswith("/")]
+            files = [(member[len(inside):], data) for member, data in files]
+        else:
+            inside = f"ansible-{release}/{inside}"
+            with tarfile.open(archive) as source:
+                files = [(member.name[len(inside):], source.extractfile(member).read())  # type: ignore[union-attr]
+                         for member in source.getmembers() if member.name.startswith(inside) and member.isfile()]
+        assert files, f"{archive.name} holds no {inside}"
+        for relative, data in files:
+            assert ".." not in Path(relative).parts, relative
+            (partial / relative).parent.mkdir(parents=True, exist_ok=True)
+            (partial / relative).write_bytes(data)
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+    found = json.loads((target / "MANIFEST.json").read_text())["collection_info"]["version"]
+    assert found == version, f"the ansible {release} package carries {name} {found}, not {version}"
+    return target
+
+
+def dependency_folder(name: str, versions: str) -> Path:
+    """Where a dependency is taken from: the venv's ansible bundle, or its lowest allowed version."""
+    if versions == "bundled":
+        source = BUNDLE / name.replace(".", "/")
+        assert (source / "MANIFEST.json").exists(), f"dependency {name} is not in the venv's ansible bundle"
+        return source
+    assert name in LOWEST, f"no lowest version known for {name}"
+    return unpacked_collection(name, *LOWEST[name])
+
+
+@pytest.mark.parametrize("versions", ["bundled", "lowest"])
+def test_the_tarball_installs_offline_with_its_dependencies_and_a_role_runs(built: Dict[str, object],
+                                                                            versions: str) -> None:
     work, tarball, manifest = built["work"], built["tarball"], built["manifest"]
     assert isinstance(work, Path) and isinstance(tarball, Path) and isinstance(manifest, dict)
+    work = work / versions
     collections = work / "collections"
-    # Only the dependencies the tarball declares, from the venv's ansible bundle.
+    # Only the dependencies the tarball declares: the venv's ansible bundle's, or the lowest versions allowed.
     dependencies: Dict[str, str] = manifest["collection_info"]["dependencies"]
     bundled = {}
     for name in dependencies:
-        source = BUNDLE / name.replace(".", "/")
-        assert (source / "MANIFEST.json").exists(), f"dependency {name} is not in the venv's ansible bundle"
+        source = dependency_folder(name, versions)
         bundled[name] = json.loads((source / "MANIFEST.json").read_text())["collection_info"]["version"]
         (collections / "ansible_collections" / name.split(".")[0]).mkdir(parents=True, exist_ok=True)
         (collections / "ansible_collections" / name.replace(".", "/")).symlink_to(source)
+    if versions == "lowest":
+        assert bundled == {name: version for name, (version, _release) in LOWEST.items()}
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_") and key != "PYTHONPATH"}
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
                 "ANSIBLE_HOME": str(work / "ansible-home"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
