@@ -5,8 +5,11 @@
 
 The panels are data (DASHBOARDS); grafana-foundation-sdk, a development dependency only
 (requirements-dev.txt), builds the JSON from them, which the grafana role ships as plain files.
-Each query names the components whose metrics it reads (Query.sources: stack catalogue names, or
-"demo" for the demo shop), so a stack scenario runs every query whose sources it deployed and fails
+Each dashboard reads one data source (its signal's UID, whichever backend serves it): PromQL on the
+metrics data source, or LogsQL on VictoriaLogs' (the logs dashboard, which site.yml ships where
+VictoriaLogs serves the logs and Grafana has its data source). Each query names the components
+whose data it reads (Query.sources: stack catalogue names, or "demo" for the demo shop), so a stack
+scenario runs every query whose sources it deployed against that backend's own API and fails
 naming the panel when one returns nothing (tests/molecule/stack/test_stack.py); a unit test
 fails when a shipped file differs from what this writes (tests/lab/test_dashboards.py).
 
@@ -35,8 +38,29 @@ PANEL_HEIGHT = 8
 
 
 @dataclass(frozen=True)
+class Source:
+    """The data source a dashboard's panels query: its signal (whose UID, module_utils/grafana_datasources.py),
+    the backend it is written for ("" for any backend of the signal), its plugin and query language, and the
+    query type its targets carry ("" for the plugin's default)."""
+
+    signal: str
+    backend: str
+    type: str
+    language: str
+    query_type: str = ""
+
+
+# Prometheus and Mimir both answer PromQL on the metrics data source.
+METRICS = Source("metrics", "", "prometheus", "promql")
+_VICTORIALOGS = CATALOGUE.component("victorialogs").datasource
+# Range stats (/select/logsql/stats_query_range): a LogsQL query ending in `| stats by (...) ...`, drawn as time
+# series (the plugin's QueryType.StatsRange).
+VICTORIALOGS = Source("logs", "victorialogs", _VICTORIALOGS.type, _VICTORIALOGS.query_language, "statsRange")
+
+
+@dataclass(frozen=True)
 class Query:
-    """One PromQL query of a panel, its legend, and the components whose metrics it reads (all of them
+    """One query of a panel (in its dashboard's query language), its legend, and the components whose metrics it reads (all of them
     must be deployed for it to return anything)."""
 
     expr: str
@@ -59,6 +83,7 @@ class Dashboard:
     # Its file under playbooks/dashboards (site.yml's vars read it by this name).
     file_name: str
     panels: Tuple[Panel, ...]
+    source: Source = METRICS
 
     @property
     def file(self) -> Path:
@@ -176,7 +201,24 @@ HOSTS = Dashboard("lgtm-hosts", "Hosts: CPU, memory, network, disk", "hosts.json
     )),
 ))
 
-DASHBOARDS: Tuple[Dashboard, ...] = (STACK, RED, HOSTS)
+# What reaches the logs backend, from VictoriaLogs' own query API (LogsQL range stats: one point per step of the
+# panel's time range): the demo shop's records over OTLP and the hosts' log files, read by their collectors.
+LOGS_SOURCES = ("victorialogs", "otel_collector")
+LOGS = Dashboard("lgtm-logs", "Logs: records per service and host", "logs-victorialogs.json", (
+    Panel("Log records per second, per service", "ops", (
+        Query("* | stats by (service.name) rate() records_per_second", "{{service.name}}", LOGS_SOURCES),
+    ), description="Records without a service.name (a host's log files) are the line without a name."),
+    Panel("Log records per second, per host", "ops", (
+        Query("* | stats by (host.name) rate() records_per_second", "{{host.name}}", LOGS_SOURCES),
+    )),
+    Panel("Log records that carry a trace ID, per second, per service", "ops", (
+        Query("trace_id:* | stats by (service.name) rate() records_per_second", "{{service.name}}",
+              ("victorialogs", "demo", "otel_collector")),
+    ), description="The records a trace links to: an application's records without one cannot be found from "
+                   "its traces."),
+), source=VICTORIALOGS)
+
+DASHBOARDS: Tuple[Dashboard, ...] = (STACK, RED, HOSTS, LOGS)
 
 
 def ref_id(index: int) -> str:
@@ -199,6 +241,29 @@ def unknown_sources() -> List[str]:
                    for source in query.sources if source not in known})
 
 
+class PluginQuery:
+    """A query of a data source plugin the SDK has no builder for (VictoriaLogs'), as the plugin stores it
+    (victorialogs-datasource, src/types.ts: Query): built as it is."""
+
+    def __init__(self, model: Dict[str, object]) -> None:
+        self.model = model
+
+    def build(self) -> object:
+        from grafana_foundation_sdk.cog.runtime import UnknownDataquery
+        return UnknownDataquery(self.model)
+
+
+def plugin_query(source: Source, ref: str, query: Query) -> Dict[str, object]:
+    """A query's model for a data source plugin the SDK has no builder for."""
+    from ansible_collections.observability.lgtm.plugins.module_utils.grafana_datasources import UIDS
+
+    model: Dict[str, object] = {"refId": ref, "datasource": {"type": source.type, "uid": UIDS[source.signal]},
+                                "editorMode": "code", "expr": query.expr, "legendFormat": query.legend}
+    if source.query_type:
+        model["queryType"] = source.query_type
+    return model
+
+
 def build(dashboard: Dashboard) -> Dict[str, object]:
     """The dashboard's JSON model, as Grafana provisions it."""
     from grafana_foundation_sdk.builders.common import VizLegendOptions
@@ -210,11 +275,11 @@ def build(dashboard: Dashboard) -> Dict[str, object]:
     from grafana_foundation_sdk.models.dashboard import GridPos
     from ansible_collections.observability.lgtm.plugins.module_utils.grafana_datasources import UIDS
 
-    metrics = DataSourceRef(type_val="prometheus", uid=UIDS["metrics"])
+    source = DataSourceRef(type_val=dashboard.source.type, uid=UIDS[dashboard.source.signal])
     builder = (DashboardBuilder(dashboard.title).uid(dashboard.uid).tags(["lgtm", "observability.lgtm"])
                .timezone("utc").refresh("30s").time("now-1h", "now").readonly())
     for number, panel in enumerate(dashboard.panels):
-        timeseries = (Timeseries().id(number + 1).title(panel.title).datasource(metrics).unit(panel.unit)
+        timeseries = (Timeseries().id(number + 1).title(panel.title).datasource(source).unit(panel.unit)
                       .grid_pos(GridPos(x=(number % COLUMNS) * PANEL_WIDTH, y=(number // COLUMNS) * PANEL_HEIGHT,
                                         w=PANEL_WIDTH, h=PANEL_HEIGHT))
                       .legend(VizLegendOptions().display_mode(LegendDisplayMode.LIST)
@@ -222,8 +287,12 @@ def build(dashboard: Dashboard) -> Dict[str, object]:
         if panel.description:
             timeseries = timeseries.description(panel.description)
         for index, query in enumerate(panel.queries):
-            timeseries = timeseries.with_target(Dataquery().ref_id(ref_id(index)).datasource(metrics)
-                                                .expr(query.expr).legend_format(query.legend))
+            if dashboard.source == METRICS:
+                target: object = (Dataquery().ref_id(ref_id(index)).datasource(source).expr(query.expr)
+                                  .legend_format(query.legend))
+            else:
+                target = PluginQuery(plugin_query(dashboard.source, ref_id(index), query))
+            timeseries = timeseries.with_target(target)
         builder = builder.with_panel(timeseries)
     return json.loads(JSONEncoder(sort_keys=True).encode(builder.build()))
 

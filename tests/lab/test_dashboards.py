@@ -1,5 +1,5 @@
 """lab/dashboards.py: the dashboards the collection ships are what it writes, and each query says whose
-metrics it reads. (The stack scenarios run every query against a real metrics backend:
+data it reads. (The stack scenarios run every query against the real backend it is written for:
 tests/molecule/stack/test_stack.py, test_every_dashboard_query_of_this_stack_returns_data.)"""
 from __future__ import annotations
 
@@ -30,15 +30,30 @@ def test_site_ships_every_generated_dashboard_under_its_uid():
         assert model["uid"] == dashboard.uid and model["title"] == dashboard.title
 
 
-def test_every_query_reads_the_metrics_data_source_and_names_its_sources():
+def test_every_query_reads_its_dashboards_data_source_and_names_its_sources():
     assert dashboards.unknown_sources() == []
     for dashboard in dashboards.DASHBOARDS:
         model = json.loads(dashboard.file.read_text(encoding="utf-8"))
+        own = {"type": dashboard.source.type, "uid": f"lgtm-{dashboard.source.signal}"}
         for panel, spec in zip(model["panels"], dashboard.panels):
             assert panel["title"] == spec.title
+            assert panel["datasource"] == own, (dashboard.uid, panel["title"])
             assert [target["expr"] for target in panel["targets"]] == [query.expr for query in spec.queries]
-            assert {target["datasource"]["uid"] for target in panel["targets"]} == {"lgtm-metrics"}
+            assert all(target["datasource"] == own for target in panel["targets"]), (dashboard.uid, panel["title"])
+            assert [target.get("queryType", "") for target in panel["targets"]] == \
+                [dashboard.source.query_type] * len(spec.queries)
     assert all(query.sources for _dashboard, _panel, _ref, query in dashboards.queries())
+
+
+def test_a_dashboard_for_one_backend_names_it_in_every_query():
+    """The logs dashboard's LogsQL runs on VictoriaLogs only: each query names it, so a stack scenario checks it
+    where VictoriaLogs runs and lists it as not checked elsewhere."""
+    written_for = [dashboard for dashboard in dashboards.DASHBOARDS if dashboard.source.backend]
+    assert [dashboard.uid for dashboard in written_for] == ["lgtm-logs"]
+    assert dashboards.LOGS.source.language == "logsql"
+    for dashboard in written_for:
+        for panel in dashboard.panels:
+            assert all(dashboard.source.backend in query.sources for query in panel.queries), panel.title
 
 
 def test_a_stale_file_is_named(tmp_path, monkeypatch, capsys):

@@ -401,6 +401,15 @@ def logsql_stats(api: Http, query: str) -> dict[str, Any]:
     return rows[0] if rows else {}
 
 
+def logsql_range_stats(api: Http, query: str, seconds: int = 3600, step: str = "1m") -> list[dict[str, Any]]:
+    """The series of a LogsQL range stats query over the last `seconds` on VictoriaLogs, as Grafana's VictoriaLogs
+    data source asks for a time series panel's (/select/logsql/stats_query_range); empty when it has none."""
+    now = int(time.time())
+    status, answer = api.get("/select/logsql/stats_query_range", query=query, start=str(now - seconds),
+                             end=str(now), step=step)
+    return answer.get("data", {}).get("result", []) if status == 200 and isinstance(answer, dict) else []
+
+
 def stored_logs(api: Http, run_id: str) -> int:
     """Log records of a run that VictoriaLogs stores (LogsQL stats)."""
     return int(logsql_stats(api, f'_time:2h AND run.id:="{run_id}" | stats count() as n').get("n", 0))

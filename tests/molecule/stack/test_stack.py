@@ -13,8 +13,8 @@ import sys
 
 import pytest
 from lgtm_stack import (REPO, Http, assert_context_crossed_the_hop, attribute, backend_of, figures_of, group_host,
-                        group_hosts, instant_query, log_lines, logs_api, metrics_api, record_figures, stack_access,
-                        traced_orders, traces_api, wait_for)
+                        group_hosts, instant_query, log_lines, logs_api, logsql_range_stats, metrics_api,
+                        record_figures, stack_access, traced_orders, traces_api, wait_for)
 
 sys.path.insert(0, str(REPO / "lab"))
 import dashboards  # noqa: E402  (lab/dashboards.py: the shipped dashboards' panels as data)
@@ -106,13 +106,18 @@ DASHBOARD_QUERIES = [(dashboard, panel, ref, query) for dashboard, panel, ref, q
 
 @pytest.mark.parametrize(("dashboard", "panel", "ref", "query"), DASHBOARD_QUERIES,
                          ids=[f"{d.uid}/{p.title}/{ref}" for d, p, ref, _q in DASHBOARD_QUERIES])
-def test_every_dashboard_query_of_this_stack_returns_data(metrics, orders, dashboard, panel, ref, query):
-    """A renamed metric or label turns a panel empty on every user's Grafana, silently: each query runs
-    against this stack's metrics backend after its traced orders, and must return a series."""
+def test_every_dashboard_query_of_this_stack_returns_data(metrics, logs, orders, dashboard, panel, ref, query):
+    """A renamed metric, label or log field turns a panel empty on every user's Grafana, silently: each query
+    runs against the backend its dashboard's data source reads (PromQL on the metrics backend, LogsQL range
+    stats on VictoriaLogs) after this stack's traced orders, and must return a series."""
     assert orders
-    result = wait_for(lambda: instant_query(metrics, query.expr), seconds=90)
-    assert result, metrics.explain(f'dashboard "{dashboard.title}", panel "{panel.title}", query {ref} '
-                                   f"({query.legend}) returned nothing", result)
+    if dashboard.source.language == "logsql":
+        api, run = logs, logsql_range_stats
+    else:
+        api, run = metrics, instant_query
+    result = wait_for(lambda: run(api, query.expr), seconds=90)
+    assert result, api.explain(f'dashboard "{dashboard.title}", panel "{panel.title}", query {ref} '
+                               f"({query.legend}) returned nothing", result)
 
 
 def test_dashboard_figures():

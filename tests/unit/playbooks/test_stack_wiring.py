@@ -60,6 +60,7 @@ PLAY = """
                                                      | combine({{'memory': {{'limit_mib': 512}}}})
                                                      | observability.lgtm.otelcol_config)
                                                     if not wiring_endpoints.otel_collector.kubernetes else None,
+                                    'dashboards': lgtm_stack_dashboards | map(attribute='uid') | list,
                                     'plugins_checked': grafana_datasource_plugins,
                                     'plugins_installed': grafana_plugins_installed}} | to_json }}}}"
       run_once: true
@@ -84,6 +85,8 @@ def run_play(tmp_path: Path, groups: dict[str, list[str]],
                                       for group, members in groups.items()}}}
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
     (tmp_path / "play.yml").write_text(PLAY.format(repo=REPO))
+    # stack.yml reads the dashboards beside the playbook, as site.yml's.
+    (tmp_path / "dashboards").symlink_to(REPO / "playbooks" / "dashboards")
     return subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"),
          str(tmp_path / "play.yml")],
@@ -150,6 +153,9 @@ def test_every_backend_choice_wires_the_collector_and_grafana(tmp_path, traces, 
             ("victoriametrics-logs-datasource", "0.30.1", "sha1")]
     else:
         assert installed == []
+    # The logs dashboard's queries are LogsQL: shipped with VictoriaLogs' data source only.
+    assert out["dashboards"] == ["lgtm-stack", "lgtm-demo-shop", "lgtm-hosts",
+                                 *(["lgtm-logs"] if logs == "victorialogs" else [])]
     trace_links = datasources["lgtm-traces"]["jsonData"]
     assert trace_links["tracesToMetrics"]["datasourceUid"] == "lgtm-metrics"
     assert bool(trace_links["tracesToLogsV2"]) == (logs == "loki")
@@ -438,3 +444,5 @@ def test_on_kubernetes_victorialogs_gets_no_data_source_the_image_cannot_serve(t
                                       "lgtm_logs_basic_auth": {"username": "logs-user", "password": "l-pass"}})
     assert {ds["uid"]: ds["type"] for ds in out["datasources"]} == {"lgtm-traces": "jaeger", "lgtm-metrics": "prometheus"}
     assert out["plugins_checked"] == ["jaeger", "prometheus"] and out["plugins_installed"] == []
+    # Nor the logs dashboard, whose panels query that data source.
+    assert out["dashboards"] == ["lgtm-stack", "lgtm-demo-shop", "lgtm-hosts"]
