@@ -60,8 +60,8 @@ VICTORIALOGS = Source("logs", "victorialogs", _VICTORIALOGS.type, _VICTORIALOGS.
 
 @dataclass(frozen=True)
 class Query:
-    """One query of a panel (in its dashboard's query language), its legend, and the components whose metrics it reads (all of them
-    must be deployed for it to return anything)."""
+    """One query of a panel (in its dashboard's query language), its legend, and the components whose data it
+    reads (all of them must be deployed for it to return anything)."""
 
     expr: str
     legend: str
@@ -100,7 +100,7 @@ DEMO = ("demo", "otel_collector")
 # The stack's collectors' own series: the stack's scrape labels each target with its component
 # (playbooks/vars/stack.yml, lgtm_stack_scrape_jobs), and Jaeger, which runs the collector's code,
 # serves the same otelcol_* names; without this selector a panel counts Jaeger's pipeline too.
-STACK_COLLECTOR = '{component="otel_collector"}'
+STACK_COLLECTOR = selector('component="otel_collector"')
 
 STACK = Dashboard("lgtm-stack", "LGTM stack: ingest, errors, queues", "lgtm-stack.json", (
     Panel("Collector: accepted per second", "ops", (

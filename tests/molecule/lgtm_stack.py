@@ -206,9 +206,14 @@ def metrics_api(backend: str, access: Access = PLAIN) -> Http:
     return api(backend, {"mimir": 9009, "prometheus": 9090}[backend], access, "/prometheus" if backend == "mimir" else "")
 
 
-def instant_query(api: Http, query: str) -> list[dict[str, Any]]:
-    status, answer = api.get("/api/v1/query", query=query)
+def query_result(status: int, answer: Any) -> list[dict[str, Any]]:
+    """The series of a Prometheus-style query answer (`data.result`, which VictoriaLogs' stats queries answer
+    too); empty when the call failed."""
     return answer.get("data", {}).get("result", []) if status == 200 and isinstance(answer, dict) else []
+
+
+def instant_query(api: Http, query: str) -> list[dict[str, Any]]:
+    return query_result(*api.get("/api/v1/query", query=query))
 
 
 def logs_api(backend: str, access: Access = PLAIN) -> Http:
@@ -405,9 +410,8 @@ def logsql_range_stats(api: Http, query: str, seconds: int = 3600, step: str = "
     """The series of a LogsQL range stats query over the last `seconds` on VictoriaLogs, as Grafana's VictoriaLogs
     data source asks for a time series panel's (/select/logsql/stats_query_range); empty when it has none."""
     now = int(time.time())
-    status, answer = api.get("/select/logsql/stats_query_range", query=query, start=str(now - seconds),
-                             end=str(now), step=step)
-    return answer.get("data", {}).get("result", []) if status == 200 and isinstance(answer, dict) else []
+    return query_result(*api.get("/select/logsql/stats_query_range", query=query, start=str(now - seconds),
+                                 end=str(now), step=step))
 
 
 def stored_logs(api: Http, run_id: str) -> int:

@@ -12,8 +12,8 @@ nothing else is found; and one role of the installed collection runs in check mo
 done twice: with the dependencies of the venv's ansible bundle, and with the lowest version
 each range of galaxy.yml allows, taken from the release of the `ansible` package that carries
 it (downloaded once from PyPI into $LGTM_CACHE/ansible-releases: a wheel, or for releases
-before 6.0.0 the source archive, of which only the collection's folder is unpacked). Which run: victorialogs on the Kubernetes target
-with a generated CA, towards a cluster address where nothing listens. It goes through the
+before 6.0.0 the source archive, of which only the collection's folder is unpacked). Which
+run: victorialogs on the Kubernetes target with a generated CA, towards a cluster address where nothing listens. It goes through the
 argument spec, the bounds check (the collection's filters and module_utils), the preflight,
 the CA and certificate generation on the controller (community.crypto; the CA directory is
 the test's own, and that block runs outside check mode by design) and the objects built by
@@ -268,14 +268,14 @@ def test_the_tarball_installs_offline_with_its_dependencies_and_a_role_runs(buil
     collections = work / "collections"
     # Only the dependencies the tarball declares: the venv's ansible bundle's, or the lowest versions allowed.
     dependencies: Dict[str, str] = manifest["collection_info"]["dependencies"]
-    bundled = {}
+    present = {}
     for name in dependencies:
         source = dependency_folder(name, versions)
-        bundled[name] = json.loads((source / "MANIFEST.json").read_text())["collection_info"]["version"]
+        present[name] = json.loads((source / "MANIFEST.json").read_text())["collection_info"]["version"]
         (collections / "ansible_collections" / name.split(".")[0]).mkdir(parents=True, exist_ok=True)
         (collections / "ansible_collections" / name.replace(".", "/")).symlink_to(source)
     if versions == "lowest":
-        assert bundled == {name: version for name, (version, _release) in LOWEST.items()}
+        assert present == {name: version for name, (version, _release) in LOWEST.items()}
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_") and key != "PYTHONPATH"}
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
                 "ANSIBLE_HOME": str(work / "ansible-home"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
@@ -285,7 +285,7 @@ def test_the_tarball_installs_offline_with_its_dependencies_and_a_role_runs(buil
     install = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", str(tarball),
                               "-p", str(collections)], capture_output=True, text=True, check=False, timeout=300, env=env)
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
-    for name, version in bundled.items():
+    for name, version in present.items():
         assert f"'{name}:{version}' is already installed" in install.stdout, install.stdout
     installed = collections / "ansible_collections" / GALAXY["namespace"] / GALAXY["name"]
     assert (installed / "MANIFEST.json").exists() and not (installed / "lab").exists()
