@@ -18,11 +18,24 @@ Inputs, by component (the path inside the upstream repository is recorded):
 Types: map (closed: only listed children), open (any keys, any values), list
 (items under `<path>[]` when known, else anything), string, int, float, bool,
 duration, any. A path segment `*` stands for any key of a map.
+
+Where no copy at the pinned tag was reachable, a schema is amended from upstream's
+own statements of what changed after the snapshot, or of a key's allowed values;
+each amendment names its source and is recorded in the schema's `amendments`:
+
+    python3 lab/config_schema.py amend mimir --remove frontend.use_active_series_decoder \
+        --source "grafana/mimir CHANGELOG.md, 3.1.0: ... #15091 (commit <sha>)"
+    python3 lab/config_schema.py amend tempo --enum 'server.log_level=debug,info,warn,error' --source ...
+
+--remove drops a key path and everything below it, --add PATH=TYPE adds one, --enum
+PATTERN=V1,V2 gives the values a key takes (PATTERN may use `*`, as in
+`*.kvstore.store`, and must match keys of the schema).
 """
 from __future__ import annotations
 
 import argparse
 import configparser
+import fnmatch
 import json
 import re
 import subprocess
@@ -157,13 +170,18 @@ GO_SCALARS = {
 }
 
 
-def go_struct_fields(source: str, struct: str) -> list[tuple[str, str]]:
-    """(yaml name, Go type) of one struct's tagged fields; inline fields are skipped."""
+def go_struct_body(source: str, struct: str) -> str:
+    """The lines between `type <struct> struct {` and its closing brace."""
     body = re.search(rf"^type {struct} struct {{\n(.*?)^}}", source, re.S | re.M)
     if not body:
         raise ValueError(f"struct {struct} not found")
+    return body.group(1)
+
+
+def go_struct_fields(source: str, struct: str) -> list[tuple[str, str]]:
+    """(yaml name, Go type) of one struct's tagged fields; inline fields are skipped."""
     fields = []
-    for line in body.group(1).splitlines():
+    for line in go_struct_body(source, struct).splitlines():
         match = GO_FIELD.match(line)
         if match and match.group(3) not in ("", "-"):
             fields.append((match.group(3), match.group(2)))
@@ -200,6 +218,89 @@ def git_show(tree: Path, commit: str, path: str) -> str:
                           check=True, capture_output=True, text=True).stdout
 
 
+# Tempo's distributor hands `receivers` to the OpenTelemetry Collector's own config
+# loader (otelcol.NewConfigProvider in the shim), which refuses unknown keys and types,
+# so the branch is closed: the receiver types the shim registers, and the OTLP receiver's
+# keys from the collector's config.schema.yaml files Tempo vendors at the same commit.
+TEMPO_RECEIVER_SHIM = "modules/distributor/receiver/shim.go"
+TEMPO_RECEIVERS = "distributor.receivers"
+COLLECTOR_VENDOR = "vendor/go.opentelemetry.io/collector"
+MAPSTRUCTURE_FIELD = re.compile(r'^\s*\w+\s+\S+\s+`mapstructure:"(\w+)[",]')
+
+
+class CollectorSchemas:
+    """Reads the collector's config.schema.yaml files (JSON Schema in YAML) of one commit."""
+
+    def __init__(self, tree: Path, commit: str) -> None:
+        self.tree, self.commit = tree, commit
+        self.cache: dict[str, dict] = {}
+
+    def definition(self, package: str, name: str) -> dict:
+        if package not in self.cache:
+            text = git_show(self.tree, self.commit, f"{COLLECTOR_VENDOR}/config/{package}/config.schema.yaml")
+            self.cache[package] = yaml.safe_load(text)["$defs"]
+        return self.cache[package][name]
+
+    def walk(self, node: dict, package: str, path: str, schema: Schema, seen: tuple = ()) -> None:
+        """Add the key paths a schema node describes at `path`."""
+        ref = node.get("$ref")
+        if ref is not None:
+            # "/config/<package>.<definition>" names another package's file; a bare name this one's.
+            target_package, name = ref.removeprefix("/config/").rsplit(".", 1) if ref.startswith("/config/") \
+                else (package, ref)
+            if (target_package, name) == ("configopaque", "map_list"):
+                # Headers: a list of name/value pairs, or a map (its unmarshaller takes both).
+                schema[path] = "any"
+                return
+            if (target_package, name) in seen:
+                schema[path] = "any"
+                return
+            self.walk(self.definition(target_package, name), target_package, path, schema,
+                      seen + ((target_package, name),))
+            return
+        kind = node.get("type")
+        if kind == "object" or "properties" in node or "allOf" in node:
+            schema[path] = "map" if node.get("properties") or node.get("allOf") else "open"
+            for key, child in (node.get("properties") or {}).items():
+                self.walk(child, package, join(path, key), schema, seen)
+            for part in node.get("allOf") or []:
+                self.walk(part, package, path, schema, seen)
+        elif kind == "array":
+            schema[path] = "list"
+            items = node.get("items") or {}
+            if items.get("$ref") or items.get("type") == "object":
+                self.walk(items, package, path + "[]", schema, seen)
+        elif kind == "string":
+            schema[path] = "duration" if node.get("format") == "duration" else "string"
+        else:
+            schema[path] = {"integer": "int", "number": "float", "boolean": "bool"}.get(kind, "any")
+
+
+def tempo_receivers(tree: Path, commit: str, schema: Schema) -> None:
+    """Close `distributor.receivers`: the types the shim registers (their own configs left
+    open, except OTLP's), and the OTLP receiver's gRPC and HTTP server keys."""
+    shim = git_show(tree, commit, TEMPO_RECEIVER_SHIM)
+    kinds = re.findall(r"(\w+)receiver\.NewFactory\(\)", shim)
+    if "otlp" not in kinds:
+        raise ValueError(f"{TEMPO_RECEIVER_SHIM}: no otlpreceiver factory")
+    for key in [key for key in schema if key.startswith(TEMPO_RECEIVERS + ".")]:
+        del schema[key]
+    schema[TEMPO_RECEIVERS] = "map"
+    for kind in kinds:
+        schema[join(TEMPO_RECEIVERS, kind)] = "open"
+    otlp = join(TEMPO_RECEIVERS, "otlp")
+    schema[otlp] = schema[otlp + ".protocols"] = "map"
+    collector = CollectorSchemas(tree, commit)
+    collector.walk({"$ref": "/config/configgrpc.server_config"}, "", otlp + ".protocols.grpc", schema)
+    collector.walk({"$ref": "/config/confighttp.server_config"}, "", otlp + ".protocols.http", schema)
+    # The OTLP receiver's HTTPConfig: the server's keys (squashed) and its URL paths.
+    source = git_show(tree, commit, f"{COLLECTOR_VENDOR}/receiver/otlpreceiver/config.go")
+    for line in go_struct_body(source, "HTTPConfig").splitlines():
+        match = MAPSTRUCTURE_FIELD.match(line)
+        if match:  # traces_url_path...: a URL path (a text the receiver cleans up)
+            schema[join(otlp + ".protocols.http", match.group(1))] = "string"
+
+
 def parse_tempo(text: str, tree: Path | None, commit: str = "") -> Schema:
     schema: Schema = {}
     for key, value in yaml.safe_load(yaml_block(text)).items():
@@ -207,6 +308,7 @@ def parse_tempo(text: str, tree: Path | None, commit: str = "") -> Schema:
     if tree is not None:
         for mount, file, struct in TEMPO_OMITEMPTY_STRUCTS:
             go_struct_walk(git_show(tree, commit, file), struct, mount, schema)
+        tempo_receivers(tree, commit, schema)
     return schema
 
 
@@ -359,17 +461,115 @@ def header(args: argparse.Namespace) -> dict:
     }
 
 
+class IndentedDumper(yaml.SafeDumper):
+    """Lists indented under their key, as yamllint (ansible-lint's) wants them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def dump(document: dict) -> str:
+    return yaml.dump(document, Dumper=IndentedDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
 def write(args: argparse.Namespace, schema: Schema) -> Path:
+    """Write the schema; the amendments of the file it replaces, if it describes the same
+    version, are applied again (one that no longer applies stops the run: drop it by hand)."""
     out = Path(args.output) if args.output else SCHEMA_DIR / f"{args.component}.yml"
     out.parent.mkdir(parents=True, exist_ok=True)
     document = header(args) | {"keys": dict(sorted(schema.items()))}
+    earlier = yaml.safe_load(out.read_text(encoding="utf-8")) if out.exists() else None
+    if earlier and str(earlier.get("version")) == str(args.version):
+        for entry in earlier.get("amendments", []):
+            value = entry.get("type", entry.get("values"))
+            try:
+                document = amend(document, entry["change"], entry["path"], entry["source"], value)
+            except ValueError as error:
+                raise SystemExit(f"{out}: an amendment no longer applies to the new reference: {error}") from None
     text = ("# Derived data (key paths and types), generated from the upstream reference\n"
             "# named below by lab/config_schema.py: regenerate, never edit by hand.\n")
-    out.write_text(text + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120))
+    out.write_text(text + dump(document))
     return out
 
 
+# ------------------------------------------------------------------- amend
+CHANGES = ("remove", "add", "enum")
+
+
+def amend(document: dict, change: str, path: str, source: str, value: Any = None) -> dict:
+    """The schema document with one sourced change applied and recorded; a change of the
+    same kind to the same path replaces the earlier one."""
+    if change not in CHANGES:
+        raise ValueError(f"unknown change {change!r}: one of {', '.join(CHANGES)}")
+    if not source.strip():
+        raise ValueError(f"{change} {path}: --source must name where upstream states it")
+    keys: Schema = dict(document["keys"])
+    if change == "remove":
+        doomed = [key for key in keys if key == path or key.startswith(path + ".") or key.startswith(path + "[]")]
+        if not doomed:
+            raise ValueError(f"remove {path}: no such key in the {document['component']} schema")
+        for key in doomed:
+            del keys[key]
+    elif change == "add":
+        if value not in SCALARS + ("map", "open", "list"):
+            raise ValueError(f"add {path}: unknown type {value!r}")
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        if parent and keys.get(parent) != "map":
+            raise ValueError(f"add {path}: its parent {parent} is not a map of the schema")
+        keys[path] = value
+    else:
+        values = [str(item) for item in value or []]
+        if not values:
+            raise ValueError(f"enum {path}: no values")
+        if not fnmatch.filter(keys, path):
+            raise ValueError(f"enum {path}: matches no key of the {document['component']} schema")
+    entry = {"change": change, "path": path} | ({"type": value} if change == "add" else {}) \
+        | ({"values": [str(item) for item in value]} if change == "enum" else {}) | {"source": source}
+    amendments = [old for old in document.get("amendments", [])
+                  if (old["change"], old["path"]) != (change, path)] + [entry]
+    out = {key: item for key, item in document.items() if key not in ("keys", "amendments")}
+    return out | {"amendments": amendments, "keys": dict(sorted(keys.items()))}
+
+
+def parse_amendments(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
+    """(change, path, value) of each --remove, --add and --enum on the command line."""
+    changes: list[tuple[str, str, Any]] = [("remove", path, None) for path in args.remove]
+    for text in args.add:
+        path, kind = text.split("=", 1) if "=" in text else (text, "")
+        changes.append(("add", path, kind))
+    for text in args.enum:
+        path, values = text.split("=", 1) if "=" in text else (text, "")
+        changes.append(("enum", path, values.split(",") if values else []))
+    return changes
+
+
+def amend_main(argv: list[str]) -> int:
+    cli = argparse.ArgumentParser(prog="config_schema.py amend", description="Apply sourced changes to a schema.")
+    cli.add_argument("component", choices=sorted(PARSERS))
+    cli.add_argument("--remove", action="append", default=[], metavar="PATH")
+    cli.add_argument("--add", action="append", default=[], metavar="PATH=TYPE")
+    cli.add_argument("--enum", action="append", default=[], metavar="PATTERN=V1,V2")
+    cli.add_argument("--source", required=True, help="upstream's statement: repository, file, version, words")
+    cli.add_argument("--schema", help="default: tests/unit/roles/config_schemas/<component>.yml")
+    args = cli.parse_args(argv)
+    out = Path(args.schema) if args.schema else SCHEMA_DIR / f"{args.component}.yml"
+    text = out.read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    try:
+        for change, path, value in parse_amendments(args):
+            document = amend(document, change, path, args.source, value)
+    except ValueError as error:
+        raise SystemExit(f"{out}: {error}") from None
+    preamble = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    out.write_text(preamble + dump(document))
+    print(f"{out}: {len(document['amendments'])} amendments, {len(document['keys'])} key paths")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["amend"]:
+        return amend_main(argv[1:])
     cli = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     cli.add_argument("component", choices=sorted(PARSERS))
     cli.add_argument("reference", help="the upstream reference file, read at --commit")

@@ -6,12 +6,14 @@ dots; `<path>[]` describes the items of a list, `<path>.*` any key of a map.
 
 Types: map (only the listed children), open (any keys and values), list,
 string, int, float, bool, duration, any. A YAML null is accepted anywhere:
-the upstream parsers keep the default for it.
+the upstream parsers keep the default for it. A key an `enum` amendment names
+(its path a pattern, `*` matching any part) takes only the values listed there.
 """
 from __future__ import annotations
 
+import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ class Schema:
     version: str
     format: str  # yaml, or ini (Grafana: every value is text in the file)
     keys: dict[str, str]
+    # key path pattern -> the values upstream says the key takes
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -40,7 +44,8 @@ class Schema:
 
 def load_schema(component: str, directory: Path = SCHEMA_DIR) -> Schema:
     data = yaml.safe_load((directory / f"{component}.yml").read_text(encoding="utf-8"))
-    return Schema(data["component"], str(data["version"]), data.get("format", "yaml"), data["keys"])
+    enums = {entry["path"]: tuple(entry["values"]) for entry in data.get("amendments", []) if entry["change"] == "enum"}
+    return Schema(data["component"], str(data["version"]), data.get("format", "yaml"), data["keys"], enums)
 
 
 def _join(path: str, key: str) -> str:
@@ -96,6 +101,17 @@ CHECKS = {
 }
 
 
+def _text(value: Any) -> str:
+    """A scalar as the upstream parser reads it for a string key (YAML true is "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _listed(values: tuple[str, ...]) -> str:
+    return ", ".join(value if value else "''" for value in values)
+
+
 def _type_name(value: Any) -> str:
     """The plain type name (Ansible hands over tagged subclasses of str, dict, ...)."""
     for kind in (bool, int, float, str, list, dict):
@@ -129,11 +145,22 @@ class _Walker:
             found = _type_name(value)
             self.errors.append(f"{self.schema.label}: {shown} is {found} {value!r:.60}, expected {kind}")
             return
+        allowed = self.allowed(path)
+        if allowed is not None and not isinstance(value, (dict, list)) and _text(value) not in allowed:
+            self.errors.append(f"{self.schema.label}: {shown} is {value!r:.60}, expected one of {_listed(allowed)}")
+            return
         if kind == "map":
             self.mapping(value, path, shown)
         elif kind == "list" and f"{path}[]" in self.schema.keys:
             for index, item in enumerate(value):
                 self.value(item, f"{path}[]", f"{shown}[{index}]", self.schema.keys[f"{path}[]"])
+
+    def allowed(self, path: str) -> tuple[str, ...] | None:
+        """The values an enum amendment gives the key at `path`, if any."""
+        for pattern, values in self.schema.enums.items():
+            if fnmatch.fnmatchcase(path, pattern):
+                return values
+        return None
 
     def mapping(self, value: dict, path: str, shown: str) -> None:
         for key, child in value.items():

@@ -8,6 +8,7 @@ by lab/config_schema.py from the upstream reference).
 """
 from __future__ import annotations
 
+import fnmatch
 import sys
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,82 @@ def test_a_wrongly_typed_value_is_caught():
     assert f"{schema.label}: server.http_listen_port is str 'http', expected int" in check(config, schema)
 
 
+# Mutation tests: one change per schema of each kind the check exists for, each of which the
+# pinned release refuses (or, for Grafana's ini, would silently misread), so each must fail
+# naming the release and the key path. (case id, role, variables, the message expected)
+MUTATIONS: list[tuple[str, str, dict, str]] = [
+    # Keys older releases took and the pinned one does not. Tempo: "Remove deprecated
+    # querier.query_live_store config. This field must be removed from configs on upgrade"
+    # (CHANGELOG.md v3.0.0, #7048). Mimir: removed by 3.1.0's #15091 after the schema's
+    # snapshot (its amendments). Loki: limits_config.enforce_metric_name, common in 2.x
+    # configs, is not in 3.7's reference. Grafana: angular_support_enabled, which Grafana's
+    # Angular deprecation page said would go in "the next major release after Grafana v11".
+    ("removed-key", "tempo", {"tempo_config_overrides": {"querier": {"query_live_store": True}}},
+     "tempo 3.1.0: unknown key querier.query_live_store"),
+    # Tempo's receivers are the collector's config, closed: the OpenCensus receiver went in 3.0
+    # ("Remove Opencensus receiver", #6523), and a misspelt OTLP key is refused as the collector would.
+    ("removed-receiver", "tempo", {"tempo_config_overrides": {"distributor": {"receivers": {"opencensus": {}}}}},
+     "tempo 3.1.0: unknown key distributor.receivers.opencensus"),
+    ("misspelt-receiver-key", "tempo",
+     {"tempo_config_overrides": {"distributor": {"receivers": {"otlp": {"protocols": {"grpc": {"endpont": "x"}}}}}}},
+     "tempo 3.1.0: unknown key distributor.receivers.otlp.protocols.grpc.endpont"),
+    ("removed-key", "mimir", {"mimir_config_overrides": {"frontend": {"use_active_series_decoder": True}}},
+     "mimir 3.2.2: unknown key frontend.use_active_series_decoder"),
+    ("removed-key", "loki", {"loki_config_overrides": {"limits_config": {"enforce_metric_name": False}}},
+     "loki 3.7.8: unknown key limits_config.enforce_metric_name"),
+    ("removed-key", "grafana", {"grafana_ini_overrides": {"security": {"angular_support_enabled": False}}},
+     "grafana 13.2.3: unknown key security.angular_support_enabled"),
+    # A value outside the set upstream names (see each schema's enum amendments).
+    ("wrong-enum", "tempo", {"tempo_config_overrides": {"storage": {"trace": {"backend": "filesystem"}}}},
+     "tempo 3.1.0: storage.trace.backend is 'filesystem', expected one of local, gcs, s3, azure"),
+    ("wrong-enum", "mimir", {"mimir_config_overrides": {"blocks_storage": {"backend": "local"}}},
+     "mimir 3.2.2: blocks_storage.backend is 'local', expected one of s3, gcs, azure, swift, filesystem"),
+    ("wrong-enum-pattern", "mimir", {"mimir_config_overrides": {"ingester": {"ring": {"kvstore": {"store": "redis"}}}}},
+     "mimir 3.2.2: ingester.ring.kvstore.store is 'redis', expected one of consul, etcd, inmemory, memberlist, multi"),
+    ("wrong-enum", "loki", {"loki_config_overrides": {"server": {"log_level": "verbose"}}},
+     "loki 3.7.8: server.log_level is 'verbose', expected one of debug, info, warn, error"),
+    ("wrong-enum", "grafana", {"grafana_ini_overrides": {"database": {"type": "sqlite"}}},
+     "grafana 13.2.3: database.type is 'sqlite', expected one of mysql, postgres, sqlite3"),
+    # A value of another type.
+    ("wrong-type", "tempo", {"tempo_config_overrides": {"server": {"http_listen_port": "http"}}},
+     "tempo 3.1.0: server.http_listen_port is str 'http', expected int"),
+    ("wrong-type", "mimir", {"mimir_config_overrides": {"limits": {"ingestion_rate": "fast"}}},
+     "mimir 3.2.2: limits.ingestion_rate is str 'fast', expected float"),
+    ("wrong-type", "loki", {"loki_config_overrides": {"limits_config": {"retention_period": 7}}},
+     "loki 3.7.8: limits_config.retention_period is int 7, expected duration"),
+    ("wrong-type", "grafana", {"grafana_ini_overrides": {"server": {"http_port": "http"}}},
+     "grafana 13.2.3: server.http_port is str 'http', expected int"),
+]
+
+
+@pytest.mark.parametrize(("case", "role", "extra", "message"), MUTATIONS,
+                         ids=[f"{mutation[1]}-{mutation[0]}" for mutation in MUTATIONS])
+def test_a_config_the_pinned_release_refuses_fails_naming_the_release_and_the_key(
+        case: str, role: str, extra: dict, message: str):
+    schema = load_schema(role)
+    assert message.startswith(f"{schema.label}: ")
+    assert message in check(render(role, extra), schema)
+    # The same role without the mutation passes (the CASES above), so the finding is the mutation's.
+
+
+@pytest.mark.parametrize("role", sorted(CONFIG_VARIABLE))
+def test_every_amendment_names_its_source_and_fits_the_schema(role: str):
+    """Amendments are upstream's statements applied where no copy at the tag was reachable:
+    each names where upstream says it; an enum's pattern matches keys of the schema, and a
+    removed key is gone from it."""
+    document = yaml.safe_load((Path(__file__).resolve().parent / "config_schemas" / f"{role}.yml").read_text())
+    assert document.get("amendments"), f"{role}: no enum or other amendment"
+    for entry in document["amendments"]:
+        assert len(entry["source"]) > 40, entry
+        if entry["change"] == "enum":
+            assert [key for key in document["keys"] if fnmatch.fnmatchcase(key, entry["path"])], entry
+            assert entry["values"], entry
+        elif entry["change"] == "remove":
+            assert not [key for key in document["keys"] if key == entry["path"] or key.startswith(entry["path"] + ".")]
+        else:
+            assert document["keys"][entry["path"]] == entry["type"], entry
+
+
 @pytest.mark.parametrize("text", ["yes", "On", "1", "f", "FALSE", "n"])
 def test_grafana_booleans_are_read_as_grafana_reads_them(text: str):
     """Every text gopkg.in/ini.v1's parseBool takes is a boolean to Grafana, so the check takes it too."""
@@ -207,7 +284,7 @@ def test_tempo_otlp_receivers_and_remote_write_use_tls():
     tls = TLS_DIRS["tempo"]
     config = render("tempo", {"lgtm_tls": True, "tempo_metrics_generator_enabled": True,
                               "tempo_metrics_generator_remote_write_url": "https://mimir.example:9009/api/v1/push"})
-    # distributor.receivers is open in the schema (the collector's receiver config): checked here.
+    # Key names are checked against the schema (distributor.receivers is closed); the values here.
     for protocol, endpoint in (("grpc", "0.0.0.0:4317"), ("http", "0.0.0.0:4318")):
         assert config["distributor"]["receivers"]["otlp"]["protocols"][protocol] == {
             "endpoint": endpoint, "tls": {"cert_file": f"{tls}/tls.crt", "key_file": f"{tls}/tls.key"}}
