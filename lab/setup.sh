@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything the lab and the tests need on a fresh machine, reusing caches:
-#   1. Debian packages (docker.io, debootstrap, and what the lab Kubernetes runs on) when missing
+#   1. Debian packages (docker.io, debootstrap, what the lab Kubernetes runs on, headless Chromium) when missing
 #   2. a Docker engine, started here when none answers
 #   3. the Python tools, pinned in requirements-dev.txt, in a virtualenv
 #   4. the checkout made visible as the collection observability.lgtm
@@ -33,6 +33,8 @@ command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v rsync >/dev/null || missing+=(rsync)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# The browser tests' headless Chromium (tests/molecule/browser.py).
+command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-shell)
 # The lab Kubernetes (lab/k8s_lab.py): runtime, CNI plugins, packet filter, and a
 # static C toolchain for its pause binary.
 PATH="$PATH:/usr/sbin:/sbin"

@@ -70,6 +70,13 @@ def group_host(group: str) -> Any:
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY)
 
 
+def docker_addresses(name: str) -> tuple[set[str], str]:
+    """A lab host's addresses on its networks and the controller's address (the gateway) on its first."""
+    networks = json.loads(subprocess.run(["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", name],
+                                         check=True, capture_output=True, text=True).stdout)
+    return {n["IPAddress"] for n in networks.values()}, next(iter(networks.values()))["Gateway"]
+
+
 def backend_of(signal: str) -> str:
     """The backend whose inventory group has a host, as site.yml's wiring chose it."""
     present = [name for name in SIGNAL_BACKENDS[signal] if group_hosts(name)]

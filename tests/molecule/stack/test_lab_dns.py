@@ -29,8 +29,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dns_capture import Capture
-from lgtm_stack import (backend_of, complete_trace, group_host, group_hosts, place_order, stack_access, traces_api,
-                        wait_for)
+from lgtm_stack import (backend_of, complete_trace, docker_addresses, group_host, group_hosts, place_order,
+                        stack_access, traces_api, wait_for)
 
 CAPTURE_BOUND_S = 120
 # Run on each lab host with its python3: JSON of what it resolved and what its DNS servers answered.
@@ -70,13 +70,6 @@ if control:
 print(json.dumps({"servers": servers, "asked": asked, "unknown": resolve(unknown),
                   "resolved": {name: resolve(name) for bare in names for name in (bare, bare + ".")}}))
 """
-
-
-def docker_addresses(name: str) -> tuple[set[str], str]:
-    """A lab host's addresses on its networks and the controller's address (the gateway) on its first."""
-    networks = json.loads(subprocess.run(["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", name],
-                                         check=True, capture_output=True, text=True).stdout)
-    return {n["IPAddress"] for n in networks.values()}, next(iter(networks.values()))["Gateway"]
 
 
 def probe(host: str, names: list[str], unknown: str, control: dict[str, str] | None) -> dict:

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
-from lgtm_stack import (REPO, Http, assert_context_crossed_the_hop, attribute, backend_of, figures_of, group_host,
-                        group_hosts, instant_query, log_lines, logs_api, logsql_range_stats, metrics_api,
-                        record_figures, stack_access, traced_orders, traces_api, wait_for)
+from browser import Browser
+from lgtm_stack import (REPO, Http, assert_context_crossed_the_hop, attribute, backend_of, docker_addresses,
+                        figures_of, group_host, group_hosts, instant_query, log_lines, logs_api, logsql_range_stats,
+                        metrics_api, record_figures, stack_access, traced_orders, traces_api, wait_for)
 
 sys.path.insert(0, str(REPO / "lab"))
 import dashboards  # noqa: E402  (lab/dashboards.py: the shipped dashboards' panels as data)
 
 GRAFANA_PASSWORD_FILE = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."), "grafana-admin-password")
+# Screenshots of the browser tests, beside the scenarios' logs ($LGTM_CACHE/logs).
+SCREENSHOTS = Path(os.environ.get("LGTM_CACHE", Path.home() / ".cache" / "observability-lgtm")) / "logs" / "screenshots"
+# vmui has drawn the rows of a query's answer.
+VMUI_ROWS_DRAWN = "document.querySelectorAll('.vm-group-logs-row').length > 0"
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +70,30 @@ def test_logs_backend_returns_the_log_line_with_the_trace_id(logs, orders):
     lines = wait_for(lambda: log_lines(logs, "shop-front", order["trace_id"]), seconds=30)
     assert any(f"order {order['order_id']} accepted" in line for line in lines or []), \
         logs.explain(f"log line of order {order['order_id']} by trace ID {order['trace_id']}", lines)
+
+
+def test_the_logs_ui_shows_the_orders_log_line_in_a_browser(logs, orders):
+    """What a person sees: VictoriaLogs' own UI (vmui), opened in headless Chromium from the
+    controller on the lab network, asked for the order's trace ID over the last hour, draws the
+    order's log line; no console error. The screenshot is kept under the logs folder (the README's
+    picture comes from it). Where logs go to Loki, Grafana is the UI, which the lab cannot run;
+    over TLS with basic auth the scenario's other checks cover the API."""
+    if logs.component != "victorialogs" or stack_access().tls:
+        pytest.skip("vmui is checked where VictoriaLogs serves plain HTTP (default, distributed)")
+    order = orders[0]
+    assert wait_for(lambda: log_lines(logs, "shop-front", order["trace_id"]), seconds=30), "not stored yet"
+    address = sorted(docker_addresses(group_hosts("victorialogs")[0])[0])[0]
+    port = urllib.parse.urlsplit(logs.base).port
+    end = (datetime.now(timezone.utc) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    query = urllib.parse.quote(f"trace_id:{order['trace_id']}")
+    url = f"http://{address}:{port}/select/vmui/#/?query={query}&g0.range_input=1h&g0.end_input={end}"
+    screenshot = SCREENSHOTS / f"{os.environ.get('MOLECULE_SCENARIO_NAME', 'stack')}-vmui-trace.png"
+    with Browser(allow=(address,)) as browser:
+        page = browser.open(url, ready=VMUI_ROWS_DRAWN, screenshot=screenshot)
+    assert not page.console_errors, f"{url}: console errors {page.console_errors}; screenshot {screenshot}"
+    assert f"order {order['order_id']} accepted" in page.text, \
+        f"{url}: the order's log line is not on the page; screenshot {screenshot}; text {page.text[:800]!r}"
+    print(f"\nFIGURES-UI vmui_seconds={page.seconds} screenshot={screenshot}")
 
 
 def test_metrics_backend_returns_the_request_counter_with_bounded_labels(metrics, orders):
