@@ -49,6 +49,12 @@ class Source:
     language: str
     query_type: str = ""
 
+    @property
+    def ref(self) -> Dict[str, str]:
+        """How a panel or query names this data source: its plugin and the signal's fixed UID."""
+        from ansible_collections.observability.lgtm.plugins.module_utils.grafana_datasources import UIDS
+        return {"type": self.type, "uid": UIDS[self.signal]}
+
 
 # Prometheus and Mimir both answer PromQL on the metrics data source.
 METRICS = Source("metrics", "", "prometheus", "promql")
@@ -255,9 +261,7 @@ class PluginQuery:
 
 def plugin_query(source: Source, ref: str, query: Query) -> Dict[str, object]:
     """A query's model for a data source plugin the SDK has no builder for."""
-    from ansible_collections.observability.lgtm.plugins.module_utils.grafana_datasources import UIDS
-
-    model: Dict[str, object] = {"refId": ref, "datasource": {"type": source.type, "uid": UIDS[source.signal]},
+    model: Dict[str, object] = {"refId": ref, "datasource": source.ref,
                                 "editorMode": "code", "expr": query.expr, "legendFormat": query.legend}
     if source.query_type:
         model["queryType"] = source.query_type
@@ -273,9 +277,8 @@ def build(dashboard: Dashboard) -> Dict[str, object]:
     from grafana_foundation_sdk.cog.encoder import JSONEncoder
     from grafana_foundation_sdk.models.common import DataSourceRef, LegendDisplayMode, LegendPlacement
     from grafana_foundation_sdk.models.dashboard import GridPos
-    from ansible_collections.observability.lgtm.plugins.module_utils.grafana_datasources import UIDS
 
-    source = DataSourceRef(type_val=dashboard.source.type, uid=UIDS[dashboard.source.signal])
+    source = DataSourceRef(type_val=dashboard.source.ref["type"], uid=dashboard.source.ref["uid"])
     builder = (DashboardBuilder(dashboard.title).uid(dashboard.uid).tags(["lgtm", "observability.lgtm"])
                .timezone("utc").refresh("30s").time("now-1h", "now").readonly())
     for number, panel in enumerate(dashboard.panels):
