@@ -157,10 +157,15 @@ def write_digest_file(path: Path, source: Path) -> None:
 
 def write_sums_file(path: Path, files: dict[str, Path], binary_marker: bool = False) -> None:
     """The `sha256sum` line format upstream checksum files use, one line per
-    file under the name given; `shasum -b` (Jaeger) marks names with '*'."""
+    file under the name given; `shasum -b` (Jaeger) marks names with '*'. Lines of
+    other files already there stay (a release's file lists every architecture's)."""
     separator = " *" if binary_marker else "  "
-    path.write_text("".join(f"{sha256_of(source)}{separator}{name}\n"
-                            for name, source in sorted(files.items())))
+    lines = {name: f"{sha256_of(source)}{separator}{name}\n" for name, source in files.items()}
+    if path.exists():
+        for line in path.read_text().splitlines(keepends=True):
+            name = line.split()[-1].lstrip("*") if line.strip() else ""
+            lines.setdefault(name, line if line.endswith("\n") else line + "\n")
+    path.write_text("".join(lines[name] for name in sorted(lines) if name))
 
 
 def read_sums_file(path: Path, name: str, algorithm: str = "sha256") -> str | None:

@@ -19,6 +19,10 @@ Two sources fill it:
                                       COMPONENT@VERSION names an upgrade_from release
     mirror.py build --only before     only the upgrade_from releases (--only pinned: all others);
                                       lab/setup.sh builds the two side by side
+    mirror.py build --machine aarch64 [COMPONENT ...]
+                                      cross-build the pinned releases for an arm64 host, under
+                                      upstream's arm64 names beside this machine's (on demand only:
+                                      neither the set-up nor `make test` builds them)
     mirror.py import DIR              serve the upstream release files found below DIR
     mirror.py has COMPONENT ...       exit 0 when the mirror holds each one's pinned release
     mirror.py verify                  check every built artifact against its checksum file
@@ -91,17 +95,21 @@ class ReleasePaths:
 
 
 # The machine architecture the lab builds for and serves: this machine's (Go builds natively).
+# `build --machine aarch64` cross-builds the pinned releases for another one on demand
+# (pure Go, CGO off), served beside this machine's under upstream's names for it.
 MACHINE = platform.machine()
+MACHINES: tuple[str, ...] = CATALOGUE.MACHINES
+GO_ARCHITECTURES: dict[str, str] = dict(CATALOGUE.GO_ARCHITECTURES)
 
 
-def role_release_paths(role: str, role_vars: dict[str, object] | None = None) -> ReleasePaths:
+def role_release_paths(role: str, role_vars: dict[str, object] | None = None, machine: str = MACHINE) -> ReleasePaths:
     """Render the role's artifact and checksum URLs from its defaults (Ansible's
-    own templating, as the play does) with the mirror as base URL, for this
-    machine's architecture named as the role's upstream names it (the stack
+    own templating, as the play does) with the mirror as base URL, for the machine
+    architecture (this machine's unless named) as the role's upstream names it (the stack
     catalogue's, which the role's vars read); role_vars select another release
     than the pinned one (upgrade_from_role_vars)."""
     overrides: dict[str, object] = {**(role_vars or {}), "lgtm_artifact_mirror": BASE,
-                                    f"{role}_release_architecture": CATALOGUE.release_architectures(MACHINE)[role]}
+                                    f"{role}_release_architecture": CATALOGUE.release_architectures(machine)[role]}
     rendered = buildkit.render_role_templates(
         REPO / "roles" / role, {kind: "{{ %s_%s_url }}" % (role, kind) for kind in ("artifact", "checksum")},
         overrides)
@@ -162,9 +170,15 @@ class Release:
     root: Path = MIRROR
     name: str = ""
     pins: dict = field(default_factory=dict)
+    machine: str = MACHINE
 
     def __post_init__(self) -> None:
         self.name = self.name or self.component
+
+    @property
+    def foreign(self) -> str:
+        """'' for this machine's build, else the Go name of the architecture it is built for."""
+        return "" if self.machine == MACHINE else GO_ARCHITECTURES[self.machine]
 
     @property
     def directory(self) -> Path:
@@ -180,10 +194,10 @@ class Release:
 
     @property
     def stamp(self) -> Path:
-        return STAMPS / f"{self.component}-{self.version}.json"
+        return STAMPS / f"{self.component}-{self.version}{'-' + self.foreign if self.foreign else ''}.json"
 
     def workdir(self) -> Path:
-        path = BUILD / self.component / self.version
+        path = BUILD / self.component / self.version / self.foreign
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -218,7 +232,39 @@ def cache_state(release: Release, key: str) -> str:
             return f"{name} corrupt (sha256 mismatch)"
     if not release.checksum_file.exists():
         return f"{release.paths.checksum_file} missing"
+    # A checksum file of the whole release (Jaeger's, Prometheus') lists every architecture's file.
+    if buildkit.read_sums_file(release.checksum_file, release.paths.artifact) != stamp["sha256"].get(
+            release.paths.artifact):
+        return f"{release.paths.checksum_file} lacks {release.paths.artifact}"
     return "hit"
+
+
+def shares_checksum_file(release: Release) -> bool:
+    """Whether the release's checksum file also lists the files of another architecture."""
+    return any(role_release_paths(release.component, machine=other).checksum_file == release.paths.checksum_file
+               for other in MACHINES if other != release.machine) if release.root == MIRROR else False
+
+
+class CrossBuild:
+    """Go builds for another machine architecture while it is open: the Go tools read GOOS
+    and GOARCH from the environment that every build step passes on."""
+
+    def __init__(self, release: Release) -> None:
+        self.target = {"GOOS": "linux", "GOARCH": release.foreign} if release.foreign else {}
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> "CrossBuild":
+        for key, value in self.target.items():
+            self.saved[key] = os.environ.get(key)
+            os.environ[key] = value
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def build_release(release: Release) -> None:
@@ -236,9 +282,11 @@ def build_release(release: Release) -> None:
     started = time.monotonic()
     release.stamp.unlink(missing_ok=True)
     release.directory.mkdir(parents=True, exist_ok=True)
-    for path in (release.artifact, release.checksum_file):
-        path.unlink(missing_ok=True)
-    release.build(release, pins)
+    release.artifact.unlink(missing_ok=True)
+    if not shares_checksum_file(release):
+        release.checksum_file.unlink(missing_ok=True)
+    with CrossBuild(release):
+        release.build(release, pins)
     STAMPS.mkdir(parents=True, exist_ok=True)
     release.stamp.write_text(json.dumps(
         {"recipe": key, "sha256": {release.paths.artifact: sha256_of(release.artifact)},
@@ -429,7 +477,12 @@ def upgrade_from_role_vars(pins: dict, component: str) -> dict[str, object]:
     return {f"{component}_version": before["version"], **before.get("role_vars", {})}
 
 
-def releases(pins: dict) -> dict[str, Release]:
+def releases(pins: dict, machine: str = MACHINE) -> dict[str, Release]:
+    """Every release the lab builds; for another machine architecture, the pinned ones only."""
+    if machine != MACHINE:
+        return {name: Release(name, pins[name]["version"], role_release_paths(name, machine=machine), recipe,
+                              pins=pinned(pins, name), machine=machine)
+                for name, recipe in RECIPES.items()}
     built = {name: Release(name, pins[name]["version"], role_release_paths(name), recipe,
                            pins=pinned(pins, name))
              for name, recipe in RECIPES.items()}
@@ -588,7 +641,10 @@ def main() -> int:
     parser.add_argument("arguments", nargs="*")
     parser.add_argument("--only", choices=["pinned", "before"],
                         help="build: only the upgrade_from releases (before) or all the others (pinned)")
-    args = parser.parse_args()
+    parser.add_argument("--machine", choices=MACHINES, default=MACHINE,
+                        help="build, verify, artifact: the pinned releases for this machine architecture "
+                             "(default this machine's; another is cross-built on demand, never by make)")
+    args = parser.parse_intermixed_args()
     try:
         if args.command == "import":
             if len(args.arguments) != 1 or not Path(args.arguments[0]).is_dir():
@@ -610,7 +666,9 @@ def main() -> int:
             print(mirror_url())
             return 0
         pins = load_pins()
-        known = releases(pins)
+        if args.machine != MACHINE and args.command not in ("build", "verify", "artifact"):
+            parser.error("--machine goes with build, verify and artifact")
+        known = releases(pins, args.machine)
         wanted = args.arguments or list(known)
         if args.only:
             if args.command != "build" or args.arguments:
@@ -632,7 +690,7 @@ def main() -> int:
             if set(wanted) - set(RECIPES):
                 parser.error(f"artifact takes components of {sorted(RECIPES)}")
             for name in wanted:
-                paths = role_release_paths(name)
+                paths = role_release_paths(name, machine=args.machine)
                 try:
                     digest = verified_digest(paths, MIRROR / paths.directory)
                 except (StepFailed, OSError):

@@ -244,3 +244,53 @@ def test_import_refuses_a_plugin_archive_that_does_not_match_and_serves_nothing(
     assert f"{plugin.artifact}: sha1" in result.stderr and "nothing was imported" in result.stderr
     assert not (tmp_path / "cache" / "mirror" / plugin.directory).exists()
     assert not (tmp_path / "cache" / "mirror" / tempo.directory).exists()
+
+
+def test_another_machines_releases_are_named_as_upstream_names_them_for_it():
+    """`build --machine aarch64`: the pinned releases only, under each upstream's arm64 names, with
+    stamps and work folders of their own (this machine's cache is never touched by them)."""
+    foreign = mirror_module.releases(PINS, "aarch64")
+    assert sorted(foreign) == sorted(mirror_module.RECIPES)
+    jaeger = foreign["jaeger"]
+    assert jaeger.paths.artifact == "jaeger-2.12.0-linux-arm64.tar.gz"
+    assert jaeger.paths.checksum_file == mirror_module.role_release_paths("jaeger").checksum_file
+    assert foreign["victorialogs"].paths.artifact == f"victoria-logs-linux-arm64-v{VL}.tar.gz"
+    assert jaeger.stamp.name == "jaeger-2.12.0-arm64.json"
+    assert jaeger.workdir().name == "arm64"
+    native = mirror_module.releases(PINS)["jaeger"]
+    assert native.stamp.name == "jaeger-2.12.0.json" and native.foreign == ""
+
+
+def test_a_release_wide_checksum_file_keeps_every_architectures_line(tmp_path: Path):
+    """Jaeger's and Prometheus' checksum files list every architecture's archive: writing one
+    architecture's line keeps the other's; VictoriaLogs' and the collector's are per archive."""
+    sums = tmp_path / "jaeger-2.12.0.sha256sum.txt"
+    amd64, arm64 = tmp_path / "amd64.tar.gz", tmp_path / "arm64.tar.gz"
+    amd64.write_bytes(b"amd64")
+    arm64.write_bytes(b"arm64")
+    mirror_module.write_sums_file(sums, {"jaeger-2.12.0-linux-amd64.tar.gz": amd64}, binary_marker=True)
+    mirror_module.write_sums_file(sums, {"jaeger-2.12.0-linux-arm64.tar.gz": arm64}, binary_marker=True)
+    amd64.write_bytes(b"amd64, rebuilt")
+    mirror_module.write_sums_file(sums, {"jaeger-2.12.0-linux-amd64.tar.gz": amd64}, binary_marker=True)
+    assert sums.read_text() == (f"{hashlib.sha256(b'amd64, rebuilt').hexdigest()} *jaeger-2.12.0-linux-amd64.tar.gz\n"
+                                f"{hashlib.sha256(b'arm64').hexdigest()} *jaeger-2.12.0-linux-arm64.tar.gz\n")
+    foreign = mirror_module.releases(PINS, "aarch64")
+    assert mirror_module.shares_checksum_file(foreign["jaeger"])
+    assert mirror_module.shares_checksum_file(foreign["prometheus"])
+    assert not mirror_module.shares_checksum_file(foreign["victorialogs"])
+    assert not mirror_module.shares_checksum_file(foreign["otel_collector"])
+
+
+def test_a_cross_build_sets_the_target_for_its_go_steps_only():
+    foreign = mirror_module.releases(PINS, "aarch64")["victorialogs"]
+    before = {key: os.environ.get(key) for key in ("GOOS", "GOARCH")}
+    with mirror_module.CrossBuild(foreign):
+        assert (os.environ["GOOS"], os.environ["GOARCH"]) == ("linux", "arm64")
+    assert {key: os.environ.get(key) for key in ("GOOS", "GOARCH")} == before
+    with mirror_module.CrossBuild(mirror_module.releases(PINS)["victorialogs"]):
+        assert {key: os.environ.get(key) for key in ("GOOS", "GOARCH")} == before
+
+
+def test_machine_goes_with_the_commands_that_build_or_read_releases():
+    result = mirror(REAL_CACHE, "path", "otel_collector", "--machine", "aarch64")
+    assert result.returncode == 2 and "--machine goes with build, verify and artifact" in result.stderr
