@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -106,8 +107,6 @@ class Browser:
 
     # --- the protocol: one JSON message per NUL-terminated frame each way ----------------
     def _read_message(self, deadline: float) -> dict[str, Any]:
-        import select  # only where a browser runs
-
         while b"\0" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
