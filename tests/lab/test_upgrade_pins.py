@@ -112,6 +112,12 @@ def test_what_the_earlier_collector_leaves_out_is_not_in_the_stacks_config():
             converge = yaml.safe_load((REPO / "molecule" / "upgrade" / "converge.yml").read_text())
             deploy = next(play for play in converge if "ansible.builtin.import_playbook" in play)
             assert deploy["vars"].get("lgtm_host_metrics") is False, "molecule/upgrade converges N with host metrics"
+        elif module.endswith("/loadbalancingexporter"):
+            # Agents balance over several gateway hosts, or over a cluster's gateway pods; the
+            # upgrade scenario has one gateway host, which its agents reach directly.
+            inventory = yaml.safe_load((REPO / "molecule" / "upgrade" / "molecule.yml").read_text())["platforms"]
+            gateways = [host for host in inventory if "otel_collector" in host.get("groups", [])]
+            assert len(gateways) == 1, "molecule/upgrade has several gateway hosts: its agents need load_balancing"
         else:
             raise AssertionError(f"{module}: say here why the stack does not need it")
 
