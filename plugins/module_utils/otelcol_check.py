@@ -102,7 +102,7 @@ def check_rendered(config: Config, spec: Spec) -> List[str]:
     return problems
 
 
-NETWORK_EXPORTER_TYPES = frozenset({"otlp", "otlphttp", "otlp_grpc", "otlp_http"})
+NETWORK_EXPORTER_TYPES = frozenset({"otlp", "otlphttp", "otlp_grpc", "otlp_http", "loadbalancing", "load_balancing"})
 
 
 def exporter_problems(exporter_id: str, exporter: Any, extensions: Mapping, hint: str) -> List[str]:

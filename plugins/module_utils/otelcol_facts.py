@@ -53,6 +53,9 @@ TYPE_RENAMES: Dict[Tuple[str, str], Tuple[Version, str]] = {
     ("receivers", "filelog"): ((0, 149, 0), "file_log"),
     ("receivers", "hostmetrics"): ((0, 151, 0), "host_metrics"),
     ("processors", "resourcedetection"): ((0, 155, 0), "resource_detection"),
+    # metadata.yaml `type` in the module proxy's zips: loadbalancing at v0.152.0, load_balancing
+    # at v0.157.0 (v0.153.0 to v0.156.0 are not served here).
+    ("exporters", "loadbalancing"): ((0, 157, 0), "load_balancing"),
 }
 
 
@@ -303,7 +306,7 @@ RESOURCE_DETECTORS: Tuple[str, ...] = ("system", "env")
 
 # Kubernetes (spec.kubernetes): an agent runs on every node (a DaemonSet) and
 # tags the data of the pods on its node with the k8sattributes processor; a
-# gateway (a Deployment behind a Service) receives from the agents.
+# gateway (a StatefulSet behind a Service) receives from the agents.
 KUBERNETES_ROLES: Tuple[str, ...] = ("agent", "gateway")
 
 # The environment variable an agent reads its node's name from (the downward
@@ -320,6 +323,8 @@ DOWNWARD_API_ENV: Dict[str, str] = {
     "K8S_POD_NAME": "metadata.name",
     "K8S_POD_NAMESPACE": "metadata.namespace",
     "K8S_POD_IP": "status.podIP",
+    # A StatefulSet pod's number (Kubernetes 1.28 and later label every such pod with it).
+    "K8S_POD_INDEX": "metadata.labels['apps.kubernetes.io/pod-index']",
 }
 # An environment variable name the way a shell (and every collector image) reads it.
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -421,8 +426,18 @@ def disk_queue_share_bytes(spec: Spec) -> Optional[int]:
     return spec.persistent_queue_max_mib * MIB // max(disk_queue_count(spec), 1)
 
 
-def backend_exporter_id(backend: BackendSpec, version: Version) -> str:
-    """The id of a backend's exporter in the rendered config, named for the target version."""
+# How a load-balanced backend's exporter picks the collector for each item, per signal: a trace
+# whole to one collector (tail sampling, span metrics and the service graph need all its spans);
+# metrics and logs by their resource (one pod's or host's series stay together). Upstream's
+# default for metrics, `service`, refuses data without service.name (host metrics have none).
+LOAD_BALANCING_ROUTING: Dict[str, str] = {"traces": "traceID", "metrics": "resource", "logs": "resource"}
+
+
+def backend_exporter_id(backend: BackendSpec, version: Version, signal: str = "") -> str:
+    """The id of a backend's exporter in the rendered config, named for the target version. A
+    load-balanced backend has one exporter per signal (each signal routes by its own key)."""
+    if backend.load_balancing is not None:
+        return f"{versioned_type('exporters', 'loadbalancing', version)}/{backend.name}_{signal}"
     protocol = backend_protocol(backend)
     old_type = protocol.exporter if protocol is not None else "debug"
     return f"{versioned_type('exporters', old_type, version)}/{backend.name}"

@@ -119,8 +119,9 @@ def emitted_components(spec: Spec) -> List[Tuple[str, str, str]]:
                                          for receiver in spec.receivers.values()]
     for backend in spec.backends.values():
         protocol = BACKEND_TYPES[backend.type].protocols.get(backend.protocol)
-        found.append((backend.path, "exporters",
-                      versioned_type("exporters", protocol.exporter if protocol else "debug", version)))
+        exporter = "loadbalancing" if backend.load_balancing is not None else \
+            protocol.exporter if protocol else "debug"
+        found.append((backend.path, "exporters", versioned_type("exporters", exporter, version)))
     found.extend((connector.path, "connectors", versioned_type("connectors", connector.type, version))
                  for connector in spec.connectors.values())
     found.append(("spec.memory", "processors", "memory_limiter"))

@@ -19,8 +19,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config, Problems, SpecError
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    check_keys, parse_host_port, read_bool, read_duration, read_mapping, read_name, read_port_number, read_str,
-    read_str_list,
+    check_keys, parse_host_port, read_bool, read_duration, read_int, read_mapping, read_name, read_port_number,
+    read_str, read_str_list,
 )
 
 
@@ -60,6 +60,7 @@ DROP_TARGET_INFO: Config = {"source_labels": ["__name__"], "regex": "target_info
 # A target's host may be an environment variable the collector expands when it
 # starts (a node agent's own node: "${env:K8S_NODE_IP}:10250").
 ENV_HOST_PATTERN = re.compile(ENV_REFERENCE_PATTERN + r":([0-9]+)")
+ENV_REFERENCE = re.compile(ENV_REFERENCE_PATTERN)
 
 
 def read_scrape_target(value: Any, path: str) -> str:
@@ -152,12 +153,35 @@ def read_target_labels(value: Any, path: str) -> Config:
     return dict(labels)
 
 
+SHARD_LABEL = "__tmp_lgtm_shard"
+
+
+def scrape_shard(value: Any, path: str) -> List[Config]:
+    """`shard: {count, index}`: of `count` collectors with the same job, this one (number `index`,
+    from 0; a literal or ${env:NAME}) scrapes the targets whose address hashes to its number, so
+    that each target is scraped once (twice, its series would be written over each other)."""
+    mapping = read_mapping(value, path)
+    check_keys(mapping, path, ("count", "index"))
+    count = read_int(mapping.get("count"), f"{path}.count", minimum=1)
+    index = mapping.get("index")
+    if isinstance(index, bool) or not isinstance(index, (int, str)) or str(index) == "":
+        raise SpecError(f"{path}.index: expected this collector's number (0 to {count - 1}) or ${{env:NAME}}, "
+                        f"got {index!r}")
+    if isinstance(index, int) or str(index).isdigit():
+        if not 0 <= int(index) < count:
+            raise SpecError(f"{path}.index: {index} is not between 0 and {count - 1}")
+    elif not ENV_REFERENCE.fullmatch(str(index)):
+        raise SpecError(f"{path}.index: {index!r} is neither a number nor ${{env:NAME}}")
+    return [{"source_labels": ["__address__"], "modulus": count, "target_label": SHARD_LABEL, "action": "hashmod"},
+            {"source_labels": [SHARD_LABEL], "regex": str(index), "action": "keep"}]
+
+
 def read_scrape_job(value: Any, path: str) -> Config:
     """One prometheus scrape job, rendered as a scrape config."""
     mapping = read_mapping(value, path)
-    check_keys(mapping, path, ("job_name", "job", "targets", "labels", "scrape_interval", "metrics_path", "scheme",
-                               "ca_file", "insecure_skip_verify", "basic_auth", "bearer_token_file",
-                               "service_account", "keep_metrics"))
+    check_keys(mapping, path, ("job_name", "job", "instance", "shard", "targets", "labels", "scrape_interval",
+                               "metrics_path", "scheme", "ca_file", "insecure_skip_verify", "basic_auth",
+                               "bearer_token_file", "service_account", "keep_metrics"))
     targets = read_str_list(mapping.get("targets"), f"{path}.targets")
     if not targets:
         raise SpecError(f"{path}.targets: expected at least one 'host:port' target")
@@ -178,9 +202,17 @@ def read_scrape_job(value: Any, path: str) -> Config:
         if not metrics_path.startswith("/"):
             raise SpecError(f"{path}.metrics_path: must start with '/', got {metrics_path!r}")
         job["metrics_path"] = metrics_path
+    relabel: List[Config] = []
     if "job" in mapping:
         # Several jobs (one per scheme or credential) can share one job label.
-        job["relabel_configs"] = [{"target_label": "job", "replacement": read_str(mapping["job"], f"{path}.job")}]
+        relabel.append({"target_label": "job", "replacement": read_str(mapping["job"], f"{path}.job")})
+    if "instance" in mapping:
+        # Where the address says the same on several collectors (each one's own 127.0.0.1:8888).
+        relabel.append({"target_label": "instance", "replacement": read_str(mapping["instance"], f"{path}.instance")})
+    if "shard" in mapping:
+        relabel.extend(scrape_shard(mapping["shard"], f"{path}.shard"))
+    if relabel:
+        job["relabel_configs"] = relabel
     scheme = read_str(mapping.get("scheme", "http"), f"{path}.scheme", ("http", "https"))
     if scheme == "https":
         job["scheme"] = "https"

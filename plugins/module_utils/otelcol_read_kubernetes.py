@@ -6,7 +6,7 @@
 The key absent (or null) is a plain host collector. An ``agent`` (a DaemonSet,
 one per node) also takes the settings of the k8sattributes processor it runs
 and whether its data folder is on its node (``node_data``: a disk queue is then possible);
-a ``gateway`` (a Deployment behind a Service) takes the size of its claim,
+a ``gateway`` (a StatefulSet behind a Service) takes the size of its claim,
 which holds its disk queue (the queue's bound is derived from it). The rules
 that need the whole spec (an agent does not sample, ...) are in the lint stage.
 """
@@ -64,7 +64,7 @@ def read_kubernetes(spec: Mapping) -> Optional[KubernetesSpec]:
     role = None
     if "role" not in mapping:
         problems.add(f"{path}.role: missing; accepted: agent (a DaemonSet: one collector per node, which tags the "
-                     f"data of its node's pods) or gateway (a Deployment behind a Service, which the agents send to)")
+                     f"data of its node's pods) or gateway (a StatefulSet behind a Service, which the agents send to)")
     else:
         role = problems.attempt(read_str, mapping["role"], f"{path}.role", KUBERNETES_ROLES)
     if role == "gateway":

@@ -20,8 +20,9 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     BackendSpec, Config, ConnectorSpec, KubernetesSpec, PipelineSpec, ReceiverSpec, SamplingSpec, Spec, TlsSpec,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, backend_exporter_id, backend_protocol, connector_rendered_id, disk_queue_share_bytes,
-    exporters_batch_themselves, has_remote_write_queue, k8s_attributes_id, persistent_queue_applies,
+    BACKEND_TYPES, LOAD_BALANCING_ROUTING, backend_exporter_id, backend_protocol, connector_rendered_id,
+    disk_queue_share_bytes, exporters_batch_themselves, has_remote_write_queue, k8s_attributes_id,
+    persistent_queue_applies,
     resource_detection_id,
 )
 
@@ -111,12 +112,24 @@ def basicauth_id(backend: BackendSpec) -> str:
     return f"basicauth/{id_suffix(backend.name)}"
 
 
-def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
-    """A backend's exporter."""
+def render_exporter(spec: Spec, backend: BackendSpec, signal: str = "") -> Config:
+    """A backend's exporter (a load-balanced backend's for one signal)."""
     protocol = backend_protocol(backend)
     if protocol is None:
         return {"verbosity": backend.verbosity}
-    exporter: Config = {"endpoint": backend_endpoint(backend), "timeout": backend.timeout}
+    if backend.load_balancing is not None:
+        return render_load_balancing(spec, backend, signal)
+    return render_network_exporter(spec, backend)
+
+
+def render_network_exporter(spec: Spec, backend: BackendSpec) -> Config:
+    """A network backend's exporter: endpoint, TLS, credentials, retries and queue."""
+    protocol = backend_protocol(backend)
+    if protocol is None:
+        raise ValueError(f"{backend.path}: a debug backend has no network exporter")
+    exporter: Config = {"timeout": backend.timeout}
+    if backend.load_balancing is None:
+        exporter["endpoint"] = backend_endpoint(backend)
     is_grpc = protocol.is_grpc
     tls_settings = render_tls_client(backend.tls)
     if is_grpc and not backend.tls.enabled:
@@ -141,6 +154,43 @@ def render_exporter(spec: Spec, backend: BackendSpec) -> Config:
     else:
         exporter["sending_queue"] = render_sending_queue(spec, backend)
     return exporter
+
+
+def render_load_balancing(spec: Spec, backend: BackendSpec, signal: str) -> Config:
+    """A load-balanced backend's exporter for one signal: the queue and the retries at the top,
+    where they outlive the collectors behind it; none in the OTLP exporter it makes per collector.
+
+    Upstream runs one OTLP exporter per resolved collector and gives those no disk queue; one
+    that queued in memory or retried by itself would report success for what it held, and what it
+    held would go with it when its collector leaves the list (a pod deleted, a host removed). So a
+    failure goes straight back to this exporter's queue, which retries it, routed afresh, until
+    the collectors take it. A request split over several collectors is retried whole: the ones
+    that took their part get it again (counted as duplicates by the lab's proofs).
+    """
+    balancing = backend.load_balancing
+    if balancing is None:
+        raise ValueError(f"{backend.path}: not a load-balanced backend")
+    otlp = {key: value for key, value in render_network_exporter(spec, backend).items()
+            if key not in ("endpoint", "sending_queue", "retry_on_failure")}
+    otlp["sending_queue"] = {"enabled": False}
+    otlp["retry_on_failure"] = {"enabled": False}
+    if balancing.dns is not None:
+        hostname, port = balancing.dns.rsplit(":", 1)
+        if backend.tls.enabled and backend.tls.server_name is None:
+            # Each connection goes to an address the name resolved to: the certificate is checked
+            # against the name, as for a sender that connects by name.
+            otlp["tls"] = dict(otlp.get("tls", {}), server_name_override=hostname.strip("[]"))
+        resolver: Config = {"dns": {"hostname": hostname.strip("[]"), "port": port, "interval": balancing.interval}}
+    else:
+        resolver = {"static": {"hostnames": list(balancing.static)}}
+    return {
+        "routing_key": LOAD_BALANCING_ROUTING[signal],
+        "protocol": {"otlp": otlp},
+        "resolver": resolver,
+        "timeout": backend.timeout,
+        "retry_on_failure": render_retry_on_failure(spec, backend),
+        "sending_queue": render_sending_queue(spec, backend),
+    }
 
 
 def bearertokenauth_id(receiver: ReceiverSpec) -> str:
@@ -229,10 +279,10 @@ def render_k8s_attributes(kubernetes: KubernetesSpec) -> Config:
     }
 
 
-def rendered_id_for(spec: Spec, name: str) -> str:
-    """Map a name used in spec.pipelines to the component id in the rendered config."""
+def rendered_id_for(spec: Spec, name: str, signal: str = "") -> str:
+    """Map a name used in spec.pipelines (of that signal) to the component id in the rendered config."""
     if name in spec.backends:
-        return backend_exporter_id(spec.backends[name], spec.version)
+        return backend_exporter_id(spec.backends[name], spec.version, signal)
     if name in spec.connectors:
         return connector_rendered_id(spec.connectors[name], spec.version)
     if name in spec.receivers:
@@ -266,8 +316,21 @@ def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
     return {
         "receivers": [rendered_id_for(spec, name) for name in pipeline.receivers],
         "processors": order,
-        "exporters": [rendered_id_for(spec, name) for name in pipeline.exporters],
+        "exporters": [rendered_id_for(spec, name, pipeline.signal) for name in pipeline.exporters],
     }
+
+
+def render_exporters(spec: Spec) -> Config:
+    """Every backend's exporter; a load-balanced backend's once per signal that exports to it."""
+    exporters: Config = {}
+    for backend in spec.backends.values():
+        signals = [""]
+        if backend.load_balancing is not None:
+            signals = sorted({pipeline.signal for pipeline in spec.pipelines.values()
+                              if backend.name in pipeline.exporters})
+        for signal in signals:
+            exporters[backend_exporter_id(backend, spec.version, signal)] = render_exporter(spec, backend, signal)
+    return exporters
 
 
 def render(spec: Spec) -> Config:
@@ -321,8 +384,7 @@ def render(spec: Spec) -> Config:
         "receivers": {receiver_rendered_id(receiver, spec.version): render_receiver(receiver)
                       for receiver in spec.receivers.values()},
         "processors": processors,
-        "exporters": {backend_exporter_id(backend, spec.version): render_exporter(spec, backend)
-                      for backend in spec.backends.values()},
+        "exporters": render_exporters(spec),
         "connectors": {connector_rendered_id(connector, spec.version): render_connector(connector)
                        for connector in spec.connectors.values()},
         "extensions": extensions,

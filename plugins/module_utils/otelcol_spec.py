@@ -103,6 +103,18 @@ class TlsSpec:
 
 
 @dataclass
+class LoadBalancingSpec:
+    """backends.<name>.load_balancing: send to several collectors, each trace whole to one of them
+    (the load_balancing exporter). ``dns``: a name whose every address is a collector (a
+    Kubernetes headless Service), with the port; ``static``: the collectors' "host:port"s."""
+
+    dns: Optional[str] = None
+    static: List[str] = field(default_factory=list)
+    # How often the dns name is resolved again (upstream's default).
+    interval: str = "5s"
+
+
+@dataclass
 class BackendSpec:
     name: str
     type: str
@@ -118,6 +130,7 @@ class BackendSpec:
     verbosity: str = "basic"
     queue_size: int = 1000
     timeout: str = "10s"
+    load_balancing: Optional[LoadBalancingSpec] = None
 
 
 @dataclass

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""spec.kubernetes: the agent (DaemonSet) and gateway (Deployment) configurations, one case per rule."""
+"""spec.kubernetes: the agent (DaemonSet) and gateway (StatefulSet) configurations, one case per rule."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[4]
 MODULE_UTILS = ROOT / "plugins" / "module_utils"
 STAGES = ["otelcol_spec", "otelcol_facts", "otelcol_values", "otelcol_read", "otelcol_lint", "otelcol_render", "otelcol_overrides",
           "otelcol_check", "otelcol_read_kubernetes", "otelcol_read_access", "otelcol_kubernetes_needs",
-          "otelcol_read_host", "otelcol_render_host"]
+          "otelcol_read_host", "otelcol_render_host", "otelcol_read_backend"]
 PREFIX = "ansible_collections.observability.lgtm.plugins.module_utils."
 
 
@@ -62,7 +62,8 @@ def test_needs_filter_file_is_a_thin_entry_point() -> None:
     assert lines <= 60
 
 
-@pytest.mark.parametrize("reader", ["otelcol_read_kubernetes", "otelcol_read_host", "otelcol_read_access"])
+@pytest.mark.parametrize("reader", ["otelcol_read_kubernetes", "otelcol_read_host", "otelcol_read_access",
+                                    "otelcol_read_backend"])
 def test_the_section_readers_do_not_use_rendering(reader: str) -> None:
     for name in imported_modules(MODULE_UTILS / f"{reader}.py"):
         assert not name.endswith(("otelcol_render", "otelcol_render_host", "otelcol_overrides", "otelcol_check")), name
