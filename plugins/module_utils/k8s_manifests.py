@@ -32,7 +32,7 @@ Object = Dict[str, Any]
 
 PART_OF = "observability-lgtm"
 MANAGED_BY = "observability.lgtm"
-KINDS = ("Deployment", "DaemonSet")
+KINDS = ("Deployment", "DaemonSet", "StatefulSet")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 # The unprivileged user every container runs as unless the role says otherwise.
 DEFAULT_RUN_AS_USER = 10001
@@ -44,6 +44,12 @@ SUBDOMAIN_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 HIGHEST_USER_PRIORITY = 1_000_000_000
 TOLERATION_KEYS = ("key", "operator", "value", "effect", "tolerationSeconds")
 CONFIG_KEY_PATTERN = re.compile(r"[^-._a-zA-Z0-9]")
+
+
+def headless_service_name(name: str) -> str:
+    """The headless Service of a StatefulSet: one DNS record per ready pod (the agents' load
+    balancing resolves it), beside the component's ClusterIP Service."""
+    return f"{name}-headless"
 
 
 class ManifestError(Exception):
@@ -440,23 +446,60 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
                         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
         cluster_objects = [{"kind": "ClusterRoleBinding", "name": role_name}, {"kind": "ClusterRole", "name": role_name}]
+    replicas = 1 if kind == "DaemonSet" else require(kube, "replicas", int, kpath, 1)
+    if replicas < 1:
+        raise ManifestError(f"{kpath}.replicas: {replicas} is below 1")
+    claim_template: Optional[Object] = None
     if claim:
         claim_spec: Object = {"accessModes": ["ReadWriteOnce"],
                               "resources": {"requests": {"storage": require(kube, "storage_size", str, kpath)}}}
         storage_class = require(kube, "storage_class", str, kpath, "")
         if storage_class:
             claim_spec["storageClassName"] = storage_class
-        objects.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                        "metadata": metadata(claim, namespace, labels), "spec": claim_spec})
+        if kind == "StatefulSet":
+            # A claim per pod, made from the template: the volume is the claim's (the pod lists none).
+            claim_volume = next(volume for volume in volumes if "persistentVolumeClaim" in volume)
+            template["spec"]["volumes"] = [volume for volume in template["spec"]["volumes"] if volume is not claim_volume]
+            claim_template = {"metadata": {"name": claim_volume["name"], "labels": dict(labels)}, "spec": claim_spec}
+        else:
+            objects.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                            "metadata": metadata(claim, namespace, labels), "spec": claim_spec})
     service_ports = [{"name": p["name"], "port": p["port"], "targetPort": p["name"], "protocol": p["protocol"]}
                      for p in ports if p["service"]]
     if service_ports:
         objects.append({"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, namespace, labels),
                         "spec": {"type": "ClusterIP", "selector": selector, "ports": service_ports,
                                  "internalTrafficPolicy": policy}})
+    if kind == "StatefulSet":
+        # One address per ready pod: senders that pick the pod themselves (the agents' load
+        # balancing by trace ID) resolve this name; a pod that is not ready is left out.
+        objects.append({"apiVersion": "v1", "kind": "Service",
+                        "metadata": metadata(headless_service_name(name), namespace, labels),
+                        "spec": {"clusterIP": "None", "selector": selector, "publishNotReadyAddresses": False,
+                                 "ports": service_ports}})
+    if replicas > 1:
+        # A voluntary eviction (a drain) takes one pod at a time; the others carry the load.
+        objects.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                        "metadata": metadata(name, namespace, labels),
+                        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}}})
+        # Spread over the nodes where it can be, on one node where it cannot (a one-node cluster).
+        template["spec"]["topologySpreadConstraints"] = [{
+            "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector}}]
     workload_spec: Object = {"selector": {"matchLabels": selector}, "template": template}
-    if kind == "Deployment":
-        workload_spec["replicas"] = require(kube, "replicas", int, kpath, 1)
+    if kind == "StatefulSet":
+        workload_spec.update({
+            "replicas": replicas, "serviceName": headless_service_name(name),
+            # Pods start and stop together (none waits for another's readiness); an update
+            # still replaces them one at a time, each back with its own claim and queue.
+            "podManagementPolicy": "Parallel",
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "volumeClaimTemplates": [claim_template] if claim_template else [],
+            # A claim outlives its pod and a scale-down: what a removed pod's queue still held
+            # is sent by whichever pod takes that claim again.
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}})
+    elif kind == "Deployment":
+        workload_spec["replicas"] = replicas
         # A volume a single node mounts cannot be shared by the old and the new
         # pod: replace, else surge so the old pod serves until the new is ready.
         workload_spec["strategy"] = ({"type": "Recreate"} if claim else
@@ -490,7 +533,12 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
                         "template": {"metadata": {"labels": job_labels},
                                      "spec": dict(pod_spec, restartPolicy="Never", containers=[job_container],
                                                   volumes=job_volumes)}}}
+    # A workload of another kind under the same name is what an earlier release of the role
+    # deployed (the gateway was a Deployment): it goes once this one is rolled out.
+    superseded = [{"apiVersion": "apps/v1", "kind": other, "metadata": {"name": name, "namespace": namespace}}
+                  for other in ("Deployment",) if kind == "StatefulSet"]
     return {
+        "superseded": superseded,
         "namespace": {"apiVersion": "v1", "kind": "Namespace",
                       "metadata": {"name": namespace, "labels": {"app.kubernetes.io/part-of": PART_OF}}},
         "config": [service_account] + config,

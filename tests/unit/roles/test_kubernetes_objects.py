@@ -57,7 +57,10 @@ def test_backends_validate_their_configuration_and_keep_data_on_a_claim(rendered
     objects = rendered[role]
     validator = "/bin/promtool" if role == "prometheus" else IMAGES[role][1]
     assert objects["validate_job"]["spec"]["template"]["spec"]["containers"][0]["command"][0] == validator
-    assert "PersistentVolumeClaim" in [item["kind"] for item in objects["objects"]], "data survives a new pod"
+    workload = objects["objects"][-1]
+    claims = [item for item in objects["objects"] if item["kind"] == "PersistentVolumeClaim"] + \
+        workload["spec"].get("volumeClaimTemplates", [])
+    assert claims, "data survives a new pod"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -84,11 +87,31 @@ def test_victorialogs_flags_are_arguments_and_validated_by_its_parser(rendered):
     assert rendered["victorialogs"]["validate_job"]["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "-version"
 
 
-def test_the_gateway_queue_is_on_its_claim(rendered):
+def test_the_gateway_queue_is_on_a_claim_of_each_pod(rendered):
     objects = rendered["otel_collector"]
-    assert objects["workload"] == {"kind": "Deployment", "name": "otelcol-gateway"}
-    claim = next(item for item in objects["objects"] if item["kind"] == "PersistentVolumeClaim")
+    assert objects["workload"] == {"kind": "StatefulSet", "name": "otelcol-gateway"}
+    assert "PersistentVolumeClaim" not in [item["kind"] for item in objects["objects"]], "one claim per pod"
+    workload = objects["objects"][-1]["spec"]
+    claim = workload["volumeClaimTemplates"][0]
     assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    mounts = {mount["name"]: mount["mountPath"] for mount in container(objects)["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == "/var/lib/otelcol"
+    assert claim["metadata"]["name"] not in [volume["name"] for volume in workload["template"]["spec"]["volumes"]]
+
+
+def test_the_gateway_pods_are_two_spread_evicted_one_at_a_time_and_named_by_a_headless_service(rendered):
+    objects = {(item["kind"], item["metadata"]["name"]): item for item in rendered["otel_collector"]["objects"]}
+    workload = objects[("StatefulSet", "otelcol-gateway")]["spec"]
+    assert workload["replicas"] == 2 and workload["serviceName"] == "otelcol-gateway-headless"
+    headless = objects[("Service", "otelcol-gateway-headless")]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is False
+    assert "otlp-grpc" in [port["name"] for port in headless["ports"]]
+    assert objects[("Service", "otelcol-gateway")]["spec"]["type"] == "ClusterIP"
+    assert objects[("PodDisruptionBudget", "otelcol-gateway")]["spec"]["maxUnavailable"] == 1
+    spread = workload["template"]["spec"]["topologySpreadConstraints"][0]
+    assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert rendered["otel_collector"]["superseded"] == [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "otelcol-gateway", "namespace": "observability"}}]
 
 
 def test_the_demo_front_reaches_the_back_at_its_service(rendered):

@@ -60,6 +60,42 @@ def test_a_stateful_component_gets_a_claim_a_service_and_a_deployment_that_repla
     assert [port["name"] for port in service["spec"]["ports"]] == ["otlp-grpc"], "the health port stays inside"
 
 
+def test_a_statefulset_gets_a_claim_per_pod_a_headless_service_a_budget_and_spread_pods():
+    built = build_manifests(component(k_kind="StatefulSet", k_replicas=3), "observability")
+    assert kinds(built) == ["Service", "Service", "PodDisruptionBudget", "StatefulSet"]
+    headless = built["objects"][1]
+    assert headless["metadata"]["name"] == "jaeger-headless" and headless["spec"]["clusterIP"] == "None"
+    assert [port["name"] for port in headless["spec"]["ports"]] == ["otlp-grpc"], "the Service's ports"
+    spec = workload(built)["spec"]
+    assert spec["replicas"] == 3 and spec["serviceName"] == "jaeger-headless"
+    (template,) = spec["volumeClaimTemplates"]
+    assert template["metadata"]["name"] == "data-0"
+    assert template["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert template["metadata"]["labels"]["app.kubernetes.io/part-of"] == "observability-lgtm", "removed with purge"
+    assert "data-0" not in [volume["name"] for volume in spec["template"]["spec"]["volumes"]]
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert built["objects"][2]["spec"]["maxUnavailable"] == 1
+    assert spec["template"]["spec"]["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "ScheduleAnyway"
+    # The validation Job mounts an empty folder where each pod mounts its claim.
+    job_volumes = {volume["name"]: volume for volume in built["validate_job"]["spec"]["template"]["spec"]["volumes"]}
+    assert job_volumes["data-0"] == {"name": "data-0", "emptyDir": {}}
+    assert built["superseded"] == [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                    "metadata": {"name": "jaeger", "namespace": "observability"}}]
+
+
+def test_one_pod_needs_no_budget_and_no_spread_and_other_kinds_supersede_nothing():
+    built = build_manifests(component(k_kind="StatefulSet", k_replicas=1), "observability")
+    assert kinds(built) == ["Service", "Service", "StatefulSet"]
+    assert "topologySpreadConstraints" not in workload(built)["spec"]["template"]["spec"]
+    assert build_manifests(component(), "observability")["superseded"] == []
+
+
+def test_a_deployment_of_several_pods_gets_a_budget_and_spread_too():
+    built = build_manifests(component(k_replicas=2, k_storage_size=""), "observability")
+    assert kinds(built) == ["Service", "PodDisruptionBudget", "Deployment"]
+    assert workload(built)["spec"]["replicas"] == 2
+
+
 def test_the_configuration_is_an_immutable_configmap_named_by_its_content_and_mounted_at_the_host_path():
     first = build_manifests(component(), "observability")
     changed = build_manifests(component(config_files=[{"dest": "/etc/jaeger/config.yaml", "content": "a: 2\n"}]),
@@ -218,7 +254,9 @@ def test_removal_reads_only_the_name():
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"k_image": None}, "common_component.kubernetes.image: required, missing"),
-    ({"k_kind": "StatefulSet"}, "common_component.kubernetes.kind: 'StatefulSet' is not one of Deployment, DaemonSet"),
+    ({"k_kind": "StatefulSet", "k_replicas": 0}, "common_component.kubernetes.replicas: 0 is below 1"),
+    ({"k_kind": "ReplicaSet"},
+     "common_component.kubernetes.kind: 'ReplicaSet' is not one of Deployment, DaemonSet, StatefulSet"),
     ({"k_ports": [{"name": "x", "port": 70000}]}, "common_component.kubernetes.ports[0].port: 70000 is not a port"),
     ({"k_ports": "4317"}, "common_component.kubernetes.ports: expected list, got str"),
     ({"k_run_as_user": 0}, "common_component.kubernetes.run_as_user: 0 is root"),
