@@ -78,7 +78,7 @@ def agent_spec(ports: bench.Ports, log_file: Path, data_dir: Path) -> bench.Conf
     return bench.stack_var("lgtm_stack_host_agent_spec", {
         "lgtm_host_log_files": [str(log_file)], "lgtm_host_journal": False,
         "otel_collector_data_dir": str(data_dir),
-        "wiring_endpoints": {"otel_collector": {"otlp_grpc": f"127.0.0.1:{ports.sink_grpc}"}},
+        "wiring_endpoints": {"otel_collector": {"host_agents_backend": {"endpoint": f"127.0.0.1:{ports.sink_grpc}"}}},
     })
 
 

@@ -185,7 +185,10 @@ def stack_spec(ports: Ports) -> Config:
             "traces": {**sink, "type": LAB_BACKENDS["traces"], "otlp_grpc_port": ports.sink_grpc},
             "metrics": {**sink, "type": LAB_BACKENDS["metrics"], "port": ports.sink_http},
             "logs": {**sink, "type": LAB_BACKENDS["logs"], "port": ports.sink_http},
+            "otel_collector": {"kubernetes": False, "hosts": ["bench-gateway"]},
         },
+        # The name a gateway host gives its data (collector.gateway).
+        "inventory_hostname": "bench-gateway",
         "lgtm_stack_scrape_targets": {"otel_collector": f"127.0.0.1:{ports.telemetry}",
                                       "sink": f"127.0.0.1:{ports.sink_telemetry}"},
     })

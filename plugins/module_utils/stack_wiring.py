@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Mapping, Sequence
 
+from ansible_collections.observability.lgtm.plugins.module_utils.k8s_manifests import headless_service_name
 from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import Component, component
 
 # On a host that also runs a collector, the traces backend's OTLP receivers
@@ -128,6 +129,19 @@ def stack_endpoints(inventory: Inventory, backends: Mapping[str, str], tls: bool
     collector_entry = component("otel_collector")
     collector_address = inventory.address(collector, AGENT_SERVICE)
     collector_grpc = collector_entry.port("otlp_grpc")
+    # Where agents send: one gateway host directly; several by trace ID across all of them (a fixed
+    # list); on a cluster, across the gateway's pods, each by the name its headless Service gives it
+    # (<pod>.<headless service>.<namespace>.svc, the pod named <gateway>-<number>): site.yml makes the
+    # list from the number of pods, so the list stays fixed while a pod restarts (its traces wait
+    # for it instead of going, split, to another pod).
+    on_cluster = inventory.on_kubernetes(collector)
+    gateway_hosts = [f"{inventory.address(host, GATEWAY_SERVICE)}:{collector_grpc}" for host in collectors]
+    host_agents_backend: Dict[str, Any] = (
+        {"load_balancing": {"static": gateway_hosts}} if len(collectors) > 1 and not on_cluster
+        else {"endpoint": f"{collector_address}:{collector_grpc}"})
+    namespace = inventory.variables(collector).get("lgtm_kubernetes_namespace", DEFAULT_NAMESPACE)
+    gateway_pod = {"prefix": f"{GATEWAY_SERVICE}-",
+                   "suffix": f".{headless_service_name(GATEWAY_SERVICE)}.{namespace}.svc:{collector_grpc}"}
     return {
         "traces": {
             "type": traces.name, "host": traces_host, "address": traces_address,
@@ -154,6 +168,8 @@ def stack_endpoints(inventory: Inventory, backends: Mapping[str, str], tls: bool
             "otlp_http": f"{scheme}://{collector_address}:{collector_entry.port('otlp_http')}",
             "otlp_grpc": f"{collector_address}:{collector_grpc}",
             "gateway_otlp_grpc": f"{inventory.address(collector, GATEWAY_SERVICE)}:{collector_grpc}",
-            "kubernetes": inventory.on_kubernetes(collector),
+            "host_agents_backend": host_agents_backend,
+            "gateway_pod": gateway_pod if on_cluster else {},
+            "kubernetes": on_cluster,
         },
     }

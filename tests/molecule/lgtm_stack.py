@@ -205,7 +205,7 @@ def trace(api: Http, trace_id: str) -> list[dict[str, Any]] | None:
             for span in scope_spans["spans"]:
                 kind = span.get("kind")
                 spans.append({**span, "service": attributes.get("service.name"),
-                              "kind": SPAN_KINDS.get(kind, kind)})
+                              "kind": SPAN_KINDS.get(kind, kind), "resource": attributes})
     return spans or None
 
 

@@ -1,12 +1,14 @@
 """The stack on the lab's single-node Kubernetes, proven end to end.
 
 site.yml deployed the collector as a node agent (DaemonSet) and a gateway
-(Deployment with its persistent queue on a claim), Jaeger, Prometheus,
+(a StatefulSet of two pods, each with its persistent queue on its own claim, to
+which the agents send each trace whole by trace ID), Jaeger, Prometheus,
 VictoriaLogs and the demo shop. From the controller (the host routes to the
 cluster's Service and pod ranges through the node's namespace) orders go to the
 shop's Service and are read back from each backend's own API; every span must
-carry the pod metadata only the node agent adds. A gateway pod is killed while
-orders are sent: every order's trace must still arrive (sent = stored). The
+carry the pod metadata only the node agent adds, and every trace one gateway
+pod's name. One gateway pod is deleted, then every one is killed, while orders
+are sent: every order's trace must still arrive (sent = stored), whole. The
 Grafana-stack objects, which cannot run here, go to the API server as a
 server-side dry run, which checks every field against the real API.
 """
@@ -124,15 +126,28 @@ def test_the_network_guards_are_in_place_while_the_cluster_runs():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_agent_runs_on_every_node_and_gateway_keeps_its_queue_on_a_claim():
+GATEWAY_SELECTOR = "app.kubernetes.io/name=otelcol-gateway"
+GATEWAY_REPLICAS = 2
+
+
+def test_agent_runs_on_every_node_and_each_gateway_pod_keeps_its_queue_on_its_own_claim():
     nodes = json.loads(kubectl("get", "nodes", "-o", "json"))["items"]
     agent = get("daemonset", "otelcol-agent")["status"]
     assert agent["numberReady"] == len(nodes) == agent["desiredNumberScheduled"], agent
-    gateway = get("deployment", "otelcol-gateway")
-    volumes = gateway["spec"]["template"]["spec"]["volumes"]
-    assert any(v.get("persistentVolumeClaim", {}).get("claimName") == "otelcol-gateway-data" for v in volumes), volumes
-    claim = get("pvc", "otelcol-gateway-data")
-    assert claim["status"]["phase"] == "Bound", claim["status"]
+    gateway = get("statefulset", "otelcol-gateway")
+    assert gateway["status"].get("readyReplicas") == GATEWAY_REPLICAS, gateway["status"]
+    template = gateway["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+    for ordinal in range(GATEWAY_REPLICAS):
+        claim = get("pvc", f"{template}-otelcol-gateway-{ordinal}")
+        assert claim["status"]["phase"] == "Bound", claim["status"]
+    # The agents' load balancing resolves the headless Service to one address per ready pod.
+    slices = get("endpointslices", selector="kubernetes.io/service-name=otelcol-gateway-headless")["items"]
+    addresses = {address for item in slices for endpoint in item.get("endpoints") or []
+                 if endpoint.get("conditions", {}).get("ready") for address in endpoint["addresses"]}
+    pods = {pod["status"]["podIP"] for pod in get("pods", selector=GATEWAY_SELECTOR)["items"]}
+    assert addresses == pods and len(pods) == GATEWAY_REPLICAS, (addresses, pods)
+    budget = get("poddisruptionbudget", "otelcol-gateway")
+    assert budget["status"]["disruptionsAllowed"] == 1, budget["status"]
 
 
 AGENT_SELECTOR = "app.kubernetes.io/name=otelcol-agent"
@@ -353,34 +368,118 @@ def test_the_request_counter_is_in_prometheus_with_bounded_labels(orders):
     assert result and sum(float(s["value"][1]) for s in result) >= 1, metrics.explain(query, result)
 
 
-def test_killing_the_gateway_during_orders_loses_none(jaeger, orders):
-    assert orders, "the stack must work before the gateway is killed"
+def orders_during(fault: Any, label: str) -> tuple[list[str], list[str], float]:
+    """Send orders 0.2 s apart, at least KILL_RUN_ORDERS and until `fault` (done 1.5 s in) is over
+    and every gateway pod is ready again; the trace ids the shop answered, its refusals, and the
+    seconds from the fault until every gateway pod was ready again."""
     sent: list[str] = []
     errors: list[str] = []
+    over = threading.Event()
 
     def send() -> None:
-        for number in range(KILL_RUN_ORDERS):
+        number = 0
+        while number < KILL_RUN_ORDERS or not over.is_set():
             try:
-                sent.append(place_order(f"kill-{int(time.time())}-{number}"))
+                sent.append(place_order(f"{label}-{int(time.time())}-{number}"))
             except Exception as error:  # an order the shop refused is not "sent"
                 errors.append(str(error))
+            number += 1
             time.sleep(0.2)
 
-    before = get("pods", selector="app.kubernetes.io/name=otelcol-gateway")["items"]
     sender = threading.Thread(target=send)
     sender.start()
-    time.sleep(1.5)
-    kubectl("delete", "pod", "-n", NAMESPACE, "--grace-period=0", "--force",
-            *[p["metadata"]["name"] for p in before])
-    sender.join()
-    kubectl("rollout", "status", "-n", NAMESPACE, "deployment/otelcol-gateway", "--timeout=180s")
-    after = get("pods", selector="app.kubernetes.io/name=otelcol-gateway")["items"]
-    assert {p["metadata"]["uid"] for p in after}.isdisjoint({p["metadata"]["uid"] for p in before})
-    stored = [t for t in sent if wait_for(lambda t=t: complete_trace(jaeger, t), seconds=120)]
-    lost = len(sent) - len(stored)
-    print(f"\nFIGURES-KILL sent={len(sent)} stored={len(stored)} lost={lost} refused_by_shop={len(errors)}")
+    try:
+        time.sleep(1.5)
+        started = time.monotonic()
+        fault()
+        kubectl("rollout", "status", "-n", NAMESPACE, "statefulset/otelcol-gateway", "--timeout=180s")
+        recovered = time.monotonic() - started
+    finally:
+        over.set()
+        sender.join()
+    return sent, errors, recovered
+
+
+def stored_traces(jaeger: ClusterHttp, sent: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The complete trace of each sent order that arrived (missing ones are left out)."""
+    found = {trace_id: wait_for(lambda t=trace_id: complete_trace(jaeger, t), seconds=120) for trace_id in sent}
+    return {trace_id: spans for trace_id, spans in found.items() if spans}
+
+
+def gateways_and_duplicates(traces: dict[str, list[dict[str, Any]]]) -> tuple[list[str], int]:
+    """The traces whose spans more than one gateway pod handled, and the spans stored twice."""
+    split = [trace_id for trace_id, spans in traces.items()
+             if len({span["resource"].get("collector.gateway") for span in spans}) != 1]
+    duplicates = sum(len(spans) - len({span["spanId"] for span in spans}) for spans in traces.values())
+    return split, duplicates
+
+
+def counted_fault(jaeger: ClusterHttp, figure: str, sent: list[str], errors: list[str], recovered: float,
+                  extra: str = "") -> tuple[int, list[str]]:
+    """After a fault under orders: print its figures (sent, stored, lost, split, copies) and return
+    the traces lost and those split over gateway pods."""
+    traces = stored_traces(jaeger, sent)
+    split, duplicates = gateways_and_duplicates(traces)
+    lost = len(sent) - len(traces)
+    print(f"\nFIGURES-{figure} sent={len(sent)} stored={len(traces)} lost={lost} split={len(split)} "
+          f"duplicate_spans={duplicates} refused_by_shop={len(errors)} recovered_s={recovered:.1f}{extra}")
     assert len(sent) >= KILL_RUN_ORDERS // 2, errors
-    assert lost == 0, f"{lost} of {len(sent)} traces lost after the gateway pod was killed"
+    return lost, split
+
+
+def test_every_trace_is_handled_whole_by_one_gateway_pod_and_both_take_traces(jaeger, orders):
+    traces = {order["trace_id"]: order["spans"] for order in orders if order["spans"]}
+    split, duplicates = gateways_and_duplicates(traces)
+    assert not split, f"traces split over gateway pods: {split}"
+    used = {spans[0]["resource"].get("collector.gateway") for spans in traces.values()}
+    assert used == {f"otelcol-gateway-{ordinal}" for ordinal in range(GATEWAY_REPLICAS)}, used
+    assert duplicates == 0
+
+
+def test_deleting_one_gateway_pod_during_orders_loses_none_and_keeps_each_trace_whole(jaeger, orders):
+    assert orders, "the stack must work before a gateway pod goes"
+    victim = "otelcol-gateway-1"
+    before = get("pod", victim)["metadata"]["uid"]
+    sent, errors, recovered = orders_during(
+        lambda: kubectl("delete", "pod", "-n", NAMESPACE, victim, "--wait=false"), "replica")
+    assert get("pod", victim)["metadata"]["uid"] != before
+    lost, split = counted_fault(jaeger, "REPLICA", sent, errors, recovered)
+    assert lost == 0, f"{lost} of {len(sent)} traces lost after {victim} was deleted"
+    assert not split, f"traces split over gateway pods while {victim} was replaced: {split}"
+
+
+def test_killing_every_gateway_pod_during_orders_loses_none(jaeger, orders):
+    assert orders, "the stack must work before the gateway is killed"
+    before = get("pods", selector=GATEWAY_SELECTOR)["items"]
+    sent, errors, recovered = orders_during(lambda: kubectl(
+        "delete", "pod", "-n", NAMESPACE, "--grace-period=0", "--force", *[p["metadata"]["name"] for p in before]),
+        "kill")
+    after = get("pods", selector=GATEWAY_SELECTOR)["items"]
+    assert {p["metadata"]["uid"] for p in after}.isdisjoint({p["metadata"]["uid"] for p in before})
+    lost, _split = counted_fault(jaeger, "KILL", sent, errors, recovered)
+    assert lost == 0, f"{lost} of {len(sent)} traces lost after the gateway pods were killed"
+
+
+def test_a_rolling_change_of_the_gateway_under_orders_loses_none_and_keeps_each_trace_whole(jaeger, orders):
+    """site.yml changes the gateway's configuration (a resource attribute) and back while orders are
+    sent: each time the StatefulSet replaces its pods one by one, each back on its own claim."""
+    assert orders, "the stack must work before the gateway changes"
+    runs: list[subprocess.CompletedProcess[str]] = []
+    revisions: list[str] = []
+
+    def change_and_back() -> None:
+        for environment in ("rolling-change", "lab"):
+            runs.append(ansible_playbook(REPO / "playbooks" / "site.yml", "--tags", "otel_collector",
+                                         "-e", f"lgtm_environment={environment}"))
+            kubectl("rollout", "status", "-n", NAMESPACE, "statefulset/otelcol-gateway", "--timeout=180s")
+            revisions.append(get("statefulset", "otelcol-gateway")["status"]["currentRevision"])
+    sent, errors, recovered = orders_during(change_and_back, "rolling")
+    for run in runs:
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    lost, split = counted_fault(jaeger, "ROLLING", sent, errors, recovered, " (two rollouts)")
+    assert len(set(revisions)) == 2, f"the gateway did not roll out twice: {revisions}"
+    assert lost == 0, f"{lost} of {len(sent)} traces lost while the gateway rolled"
+    assert not split, f"traces split over gateway pods while the gateway rolled: {split}"
 
 
 def test_grafana_stack_objects_pass_the_api_servers_dry_run(tmp_path):

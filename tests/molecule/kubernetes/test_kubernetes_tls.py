@@ -71,17 +71,29 @@ def cluster_ip(service: str) -> str:
     return get("service", service)["spec"]["clusterIP"]
 
 
+def service_addresses(service: str) -> list[str]:
+    """Where a Service's name leads: its cluster IP, or for a headless Service each ready pod's address."""
+    address = cluster_ip(service)
+    if address != "None":
+        return [address]
+    slices = get("endpointslices", selector=f"kubernetes.io/service-name={service}")["items"]
+    return sorted({pod for item in slices for endpoint in item.get("endpoints") or []
+                   if endpoint.get("conditions", {}).get("ready") for pod in endpoint["addresses"]})
+
+
 def curl(service: str, port: int, url_path: str, *args: str, tls: bool = True,
-         headers: bool = True) -> tuple[int, str, str]:
-    """curl from the controller to a Service: with TLS by its name (resolved to its cluster IP) trusting only
-    the generated CA, else plain to its cluster IP. Exit status, HTTP status ('' when none), the output:
-    the response's headers (unless headers=False) and body, then curl's messages."""
+         headers: bool = True, address: str | None = None) -> tuple[int, str, str]:
+    """curl from the controller to a Service (or to `address`, one of its pods): with TLS by its name
+    (resolved to that address) trusting only the generated CA, else plain to that address. Exit status,
+    HTTP status ('' when none), the output: the response's headers (unless headers=False) and body, then
+    curl's messages."""
     name = f"{service}.{NAMESPACE}.svc"
+    address = address or cluster_ip(service)
     if tls:
-        target = ["--cacert", str(CA_DIR / "ca.crt"), "--resolve", f"{name}:{port}:{cluster_ip(service)}",
+        target = ["--cacert", str(CA_DIR / "ca.crt"), "--resolve", f"{name}:{port}:{address}",
                   f"https://{name}:{port}{url_path}"]
     else:
-        target = [f"http://{cluster_ip(service)}:{port}{url_path}"]
+        target = [f"http://{address}:{port}{url_path}"]
     result = subprocess.run(["curl", "-sS", "-m", "10", *(["-D", "-"] if headers else []), "-o", "-",
                              "-w", "\nHTTP_CODE=%{http_code}", *args, *target],
                             capture_output=True, text=True, timeout=30, check=False)
@@ -139,19 +151,22 @@ def test_every_service_port_refuses_plain_text_and_serves_tls_for_its_name(conve
     problems = []
     grpc_body = EPHEMERAL / "empty.grpc"
     grpc_body.write_bytes(GRPC_EMPTY_FRAME)
-    for service, port in ports:
-        rc, status, text = curl(service, port, "/", tls=False)
+    # A headless Service (the gateway's, which the agents balance over) leads to each pod: each is checked.
+    targets = [(service, port, address) for service, port in ports for address in service_addresses(service)]
+    for service, port, address in targets:
+        where = f"{service}:{port} ({address})"
+        rc, status, text = curl(service, port, "/", tls=False, address=address)
         if not (rc != 0 or not status or (status == "400" and "HTTPS server" in text)):
-            problems.append(f"{service}:{port} answered plain HTTP: {status} {text[-200:]!r}")
+            problems.append(f"{where} answered plain HTTP: {status} {text[-200:]!r}")
         rc, status, text = curl(service, port, OTLP_GRPC_PATH, "--http2-prior-knowledge", "-H",
                                 "content-type: application/grpc", "-H", "te: trailers", "--data-binary",
-                                f"@{grpc_body}", tls=False)
+                                f"@{grpc_body}", tls=False, address=address)
         if rc == 0 and "grpc-status: 0" in text.lower():
-            problems.append(f"{service}:{port} took a plain-text gRPC export")
-        rc, status, text = curl(service, port, "/")
+            problems.append(f"{where} took a plain-text gRPC export")
+        rc, status, text = curl(service, port, "/", address=address)
         if rc != 0 or not status:
-            problems.append(f"{service}:{port} did not serve TLS for {service}.{NAMESPACE}.svc: rc={rc} {text[-300:]!r}")
-    FIGURES["ports_checked"] = [f"{service}:{port}" for service, port in ports]
+            problems.append(f"{where} did not serve TLS for {service}.{NAMESPACE}.svc: rc={rc} {text[-300:]!r}")
+    FIGURES["ports_checked"] = [f"{service}:{port} ({address})" for service, port, address in targets]
     assert not problems, "\n".join(problems)
 
 

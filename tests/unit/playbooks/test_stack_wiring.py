@@ -134,7 +134,12 @@ def test_every_backend_choice_wires_the_collector_and_grafana(tmp_path, traces, 
     jobs = out["config"]["receivers"]["prometheus/stack"]["config"]["scrape_configs"]
     assert {job["static_configs"][0]["labels"]["component"] for job in jobs} == \
         {"otel_collector", traces, metrics, logs, "grafana"}
-    assert all(job["relabel_configs"] == [{"target_label": "job", "replacement": "lgtm-stack"}] for job in jobs)
+    # The collector's own series are named by the gateway (127.0.0.1 would be the same on several);
+    # one gateway scrapes every other target itself.
+    job_label = {"target_label": "job", "replacement": "lgtm-stack"}
+    relabel = {job["static_configs"][0]["labels"]["component"]: job["relabel_configs"] for job in jobs}
+    assert relabel.pop("otel_collector") == [job_label, {"target_label": "instance", "replacement": "aio"}]
+    assert all(configs == [job_label] for configs in relabel.values()), relabel
 
     datasources = {ds["uid"]: ds for ds in out["datasources"]}
     logs_type = {"loki": "loki", "victorialogs": "victoriametrics-logs-datasource"}[logs]
@@ -265,7 +270,17 @@ def test_on_kubernetes_components_are_reached_at_their_services_and_apps_send_to
     # The gateway keeps the queue on disk; the agent tags with pod metadata and sends to the gateway.
     assert "file_storage" in str(out["config"]["extensions"])
     agent = out["agent"]
-    assert agent["exporters"]["otlp_grpc/gateway"]["endpoint"] == "otelcol-gateway.obs.svc:4317"
+    # Each trace whole to one gateway pod (by trace ID), metrics and logs by their resource, over
+    # the pods the gateway's headless Service names.
+    routing = {signal: agent["exporters"][f"load_balancing/gateway_{signal}"]["routing_key"]
+               for signal in ("traces", "metrics", "logs")}
+    assert routing == {"traces": "traceID", "metrics": "resource", "logs": "resource"}
+    # The list of pods stays fixed while one restarts: its traces wait for it instead of going, split,
+    # to the other; as many as the role runs (otel_collector_kubernetes_gateway_replicas, 2).
+    assert agent["exporters"]["load_balancing/gateway_traces"]["resolver"] == {"static": {"hostnames": [
+        "otelcol-gateway-0.otelcol-gateway-headless.obs.svc:4317",
+        "otelcol-gateway-1.otelcol-gateway-headless.obs.svc:4317"]}}
+    assert agent["service"]["pipelines"]["traces"]["exporters"] == ["load_balancing/gateway_traces"]
     assert all(pipeline["processors"][:2] == ["memory_limiter", "k8s_attributes"]
                for pipeline in agent["service"]["pipelines"].values()), agent["service"]["pipelines"]
     # It reads every pod's output from the kubelet's files but the collectors' own, and queues on disk.
@@ -273,7 +288,12 @@ def test_on_kubernetes_components_are_reached_at_their_services_and_apps_send_to
     assert pods["include"] == ["/var/log/pods/*/*/*.log"] and pods["exclude"] == ["/var/log/pods/*_otelcol-*/*/*.log"]
     assert pods["operators"] == [{"type": "container"}]
     assert agent["service"]["pipelines"]["logs"]["receivers"] == ["otlp", "file_log/pods"]
-    assert agent["exporters"]["otlp_grpc/gateway"]["sending_queue"]["storage"] == "file_storage/queue"
+    # The queue on disk is the load balancer's own: what a gateway pod did not take is routed again.
+    balanced = agent["exporters"]["load_balancing/gateway_logs"]
+    assert balanced["sending_queue"]["storage"] == "file_storage/queue"
+    assert balanced["retry_on_failure"]["max_elapsed_time"] == "0s"
+    assert balanced["protocol"]["otlp"]["sending_queue"] == {"enabled": False}
+    assert balanced["protocol"]["otlp"]["retry_on_failure"] == {"enabled": False}
     # It scrapes its own node's kubelet with its service account, the kubelet's certificate checked.
     jobs = {job["job_name"]: job for job in agent["receivers"]["prometheus/kubelet"]["config"]["scrape_configs"]}
     assert {name: job["metrics_path"] for name, job in jobs.items()} == {
@@ -384,10 +404,14 @@ def test_with_tls_on_kubernetes_agents_and_gateway_are_wired_over_tls_with_the_t
             assert otlp["tls"] == server_tls and otlp["auth"]["authenticator"].startswith("bearertokenauth"), name
         assert config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]["host"] == \
             "127.0.0.1", name
-    gateway = out["agent"]["exporters"]["otlp_grpc/gateway"]
-    assert gateway["endpoint"] == "otelcol-gateway.observability.svc:4317"
-    assert gateway["tls"] == {"ca_file": ca}
-    assert gateway["headers"] == {"Authorization": "Bearer t0ken"}
+    for signal in ("traces", "metrics", "logs"):
+        gateway = out["agent"]["exporters"][f"load_balancing/gateway_{signal}"]
+        assert gateway["resolver"]["static"]["hostnames"][0] == \
+            "otelcol-gateway-0.otelcol-gateway-headless.observability.svc:4317"
+        # A pod's name is longer than the certificate's *.<namespace>.svc: checked by the Service's name.
+        assert gateway["protocol"]["otlp"]["tls"] == {
+            "ca_file": ca, "server_name_override": "otelcol-gateway.observability.svc"}
+        assert gateway["protocol"]["otlp"]["headers"] == {"Authorization": "Bearer t0ken"}
     exporters = out["tls_config"]["exporters"]
     assert exporters["otlp_grpc/traces"]["endpoint"] == "jaeger.observability.svc:4317"
     assert exporters["otlp_http/metrics"]["endpoint"].startswith("https://prometheus.observability.svc:9090")
@@ -414,8 +438,11 @@ def test_with_tls_jaeger_and_victorialogs_get_their_credentials(tmp_path):
             out["tls_config"]["receivers"]["prometheus/stack"]["config"]["scrape_configs"]}
     assert jobs["lgtm-stack-logs"]["basic_auth"] == {"username": "logs-user", "password": "l-pass"}
     assert "basic_auth" not in jobs["lgtm-stack-metrics"]
+    # The collector's own series are named by the gateway, as without TLS.
+    own = [{"target_label": "instance", "replacement": "aio"}]
     assert {name: (job["static_configs"][0]["labels"], job["relabel_configs"]) for name, job in jobs.items()} == {
-        f"lgtm-stack-{name}": ({"component": component}, [{"target_label": "job", "replacement": "lgtm-stack"}])
+        f"lgtm-stack-{name}": ({"component": component}, [{"target_label": "job", "replacement": "lgtm-stack"}]
+                               + (own if name == "otel_collector" else []))
         for name, component in (("otel_collector", "otel_collector"), ("jaeger", "jaeger"),
                                 ("metrics", "prometheus"), ("logs", "victorialogs"))}
     traces = next(ds for ds in out["datasources"] if ds["uid"] == "lgtm-traces")
@@ -446,3 +473,25 @@ def test_on_kubernetes_victorialogs_gets_no_data_source_the_image_cannot_serve(t
     assert out["plugins_checked"] == ["jaeger", "prometheus"] and out["plugins_installed"] == []
     # Nor the logs dashboard, whose panels query that data source.
     assert out["dashboards"] == ["lgtm-stack", "lgtm-demo-shop", "lgtm-hosts"]
+
+
+def test_two_gateway_hosts_share_the_scrape_name_their_data_and_agents_balance_over_both(tmp_path):
+    groups = {"otel_collector": ["gw1", "gw2"], "jaeger": ["j"], "prometheus": ["p"], "victorialogs": ["v"]}
+    out = rendered(tmp_path, groups)  # as gw1, the first gateway, sees it
+    config = out["gateway_host"]
+    jobs = {job["static_configs"][0]["labels"]["component"]: job
+            for job in config["receivers"]["prometheus/stack"]["config"]["scrape_configs"]}
+    assert jobs["otel_collector"]["relabel_configs"][-1] == {"target_label": "instance", "replacement": "gw1"}
+    for component in ("jaeger", "prometheus", "victorialogs"):
+        hashmod, keep = jobs[component]["relabel_configs"][-2:]
+        assert hashmod == {"source_labels": ["__address__"], "modulus": 2, "target_label": "__tmp_lgtm_shard",
+                           "action": "hashmod"}, component
+        assert keep == {"source_labels": ["__tmp_lgtm_shard"], "regex": "0", "action": "keep"}, component
+    # Each gateway's span metrics and service graph are its own series: two would write the same ones.
+    assert {"key": "collector.gateway", "value": "gw1", "action": "upsert"} in config["processors"]["resource"]["attributes"]
+    assert {"name": "collector.gateway"} in config["connectors"]["span_metrics"]["dimensions"]
+    assert "collector.gateway" in config["connectors"]["service_graph"]["dimensions"]
+    exporters = out["host_agent"]["exporters"]
+    assert sorted(exporters) == ["load_balancing/gateway_logs", "load_balancing/gateway_metrics",
+                                 "load_balancing/gateway_traces"]
+    assert exporters["load_balancing/gateway_traces"]["resolver"] == {"static": {"hostnames": ["gw1:4317", "gw2:4317"]}}

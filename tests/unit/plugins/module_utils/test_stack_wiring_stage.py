@@ -24,7 +24,9 @@ def test_all_in_one_moves_the_traces_receivers_off_the_collectors_ports() -> Non
     assert wired["traces"]["query"] == "http://aio:16686" and wired["traces"]["metrics"] == "aio:14269"
     assert wired["metrics"]["query"] == "http://aio:9090" and wired["logs"]["http"] == "http://aio:9428"
     assert wired["otel_collector"] == {"hosts": ["aio"], "agents": [], "address": "aio", "otlp_http": "http://aio:4318",
-                                       "otlp_grpc": "aio:4317", "gateway_otlp_grpc": "aio:4317", "kubernetes": False}
+                                       "otlp_grpc": "aio:4317", "gateway_otlp_grpc": "aio:4317",
+                                       "host_agents_backend": {"endpoint": "aio:4317"}, "gateway_pod": {},
+                                       "kubernetes": False}
     assert wired["grafana"] == {"host": "", "address": "", "http": ""}
 
 
@@ -47,6 +49,18 @@ def test_on_kubernetes_components_are_services_in_the_namespace() -> None:
     assert wired["otel_collector"]["otlp_grpc"] == "otelcol-agent.obs.svc:4317"
     assert wired["otel_collector"]["gateway_otlp_grpc"] == "otelcol-gateway.obs.svc:4317"
     assert wired["otel_collector"]["kubernetes"] is True
+    # Node agents send to each gateway pod by the name the headless Service gives it.
+    assert wired["otel_collector"]["gateway_pod"] == {
+        "prefix": "otelcol-gateway-", "suffix": ".otelcol-gateway-headless.obs.svc:4317"}
+
+
+def test_agents_balance_over_several_gateway_hosts_and_send_to_one_directly() -> None:
+    groups = {"otel_collector": ["gw1", "gw2"], "jaeger": ["j"], "prometheus": ["p"], "victorialogs": ["v"]}
+    wired = stack_endpoints(inventory(groups, {"gw2": {"lgtm_address": "10.9.0.2"}}), BACKENDS, tls=False)
+    assert wired["otel_collector"]["host_agents_backend"] == {"load_balancing": {"static": ["gw1:4317", "10.9.0.2:4317"]}}
+    assert wired["otel_collector"]["gateway_pod"] == {}
+    wired = stack_endpoints(inventory(dict(groups, otel_collector=["gw1"])), BACKENDS, tls=False)
+    assert wired["otel_collector"]["host_agents_backend"] == {"endpoint": "gw1:4317"}
 
 
 def test_every_host_but_the_gateways_and_clusters_gets_an_agent_by_default() -> None:

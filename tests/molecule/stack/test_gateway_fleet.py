@@ -1,0 +1,120 @@
+"""Several gateway hosts (the distributed scenario has two): the agents send each trace whole to
+one of them by trace ID (load_balancing over a fixed list), and losing a gateway or changing the
+tier loses nothing.
+
+Counted load (telemetrygen from the controller, each item tagged with its run's id) goes to the
+demo host's agent while one gateway's collector is stopped for a while, and again while site.yml
+changes every gateway's configuration (`serial: 1`: one gateway restarts at a time). Each run
+counts, per signal, what was sent, what the backends store, the copies among them (a request the
+load balancer retried whole), and the traces whose spans two gateways handled (every gateway
+names its data, collector.gateway). Skipped where the inventory has one gateway host.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any, Callable
+
+import pytest
+import testinfra
+from lgtm_stack import (INVENTORY, Http, backend_of, distinct_logs, distinct_spans, docker_addresses, group_hosts,
+                        logs_api, metrics_api, send_counted, site, stack_access, stored_counted, traces_api, wait_for)
+
+GATEWAYS = group_hosts("otel_collector")
+pytestmark = pytest.mark.skipif(len(GATEWAYS) < 2, reason="the inventory has one gateway host")
+RATE = 20
+SECONDS = 40
+SERVICE = "fleet"
+METRIC = "fleet_gen"
+
+
+@pytest.fixture(scope="module")
+def apis() -> dict[str, Http]:
+    access = stack_access()
+    return {"traces": traces_api(backend_of("traces"), access), "metrics": metrics_api(backend_of("metrics"), access),
+            "logs": logs_api(backend_of("logs"), access)}
+
+
+@pytest.fixture(scope="module")
+def agent_address() -> str:
+    """The demo host's agent, which balances over the gateways."""
+    addresses, _gateway = docker_addresses(group_hosts("demo")[0])
+    return sorted(addresses)[0]
+
+
+def trace_gateways(api: Http, run_id: str) -> dict[str, set[str]]:
+    """For every trace of a run, the gateways that handled its spans (Jaeger's query API)."""
+    status, answer = api.get("/api/traces", service=SERVICE, tags=json.dumps({"run.id": run_id}),
+                             limit="100000", lookback="2h")
+    assert status == 200, answer
+    found: dict[str, set[str]] = {}
+    for item in answer.get("data") or []:
+        processes = {pid: {tag["key"]: tag["value"] for tag in process.get("tags", [])}
+                     for pid, process in item["processes"].items()}
+        found[item["traceID"]] = {processes[span["processID"]].get("collector.gateway", "") for span in item["spans"]}
+    return found
+
+
+def counted_run(apis: dict[str, Http], address: str, fault: Callable[[], Any], label: str,
+                seconds: int = SECONDS) -> dict[str, Any]:
+    """Counted load to the agent for `seconds` with `fault` done 10 s into it; the counts once every
+    backend has all it will get. The fault must be over before the load is."""
+    run_id = f"{label}-{uuid.uuid4().hex[:8]}"
+    sent: dict[str, int] = {}
+    sender = threading.Thread(target=lambda: sent.update(
+        send_counted(address, run_id, seconds, RATE, service=SERVICE, metric=METRIC)))
+    sender.start()
+    time.sleep(10)
+    started = time.monotonic()
+    fault()
+    fault_s = time.monotonic() - started
+    assert sender.is_alive(), f"the load ended before the fault did ({fault_s:.0f} s): not a proof under load"
+    sender.join()
+
+    def all_stored() -> dict[str, int] | None:
+        now = stored_counted(apis, run_id, SERVICE, METRIC)
+        return now if now == sent else None
+    stored = wait_for(all_stored, seconds=240, interval=5) or stored_counted(apis, run_id, SERVICE, METRIC)
+    distinct = {"traces": distinct_spans(apis["traces"], run_id, SERVICE), "logs": distinct_logs(apis["logs"], run_id)}
+    split = [trace for trace, gateways in trace_gateways(apis["traces"], run_id).items() if len(gateways) != 1]
+    figures = {"run": label, "sent": sent, "stored": stored,
+               "duplicates": {signal: stored[signal] - distinct[signal] for signal in distinct},
+               "split_traces": len(split), "fault_s": round(fault_s, 1)}
+    print("\nFIGURES-FLEET " + json.dumps(figures))
+    return figures
+
+
+def test_a_gateway_stopped_during_load_loses_nothing_and_no_trace_is_split(apis, agent_address):
+    second = testinfra.get_host(f"ansible://{GATEWAYS[1]}", ansible_inventory=INVENTORY)
+
+    def outage() -> None:
+        second.check_output("systemctl stop otelcol")
+        time.sleep(SECONDS / 4)
+        second.check_output("systemctl start otelcol")
+
+    figures = counted_run(apis, agent_address, outage, "gateway-stopped")
+    assert figures["stored"] == figures["sent"], figures
+    assert figures["split_traces"] == 0, figures
+
+
+def test_a_serial_change_of_every_gateway_during_load_loses_nothing(apis, agent_address):
+    changed: dict[str, Any] = {}
+
+    def change() -> None:
+        # A new resource attribute value: every gateway's configuration changes and each restarts, in turn.
+        run = site("--tags", "otel_collector", extra_vars={"lgtm_environment": f"fleet-{uuid.uuid4().hex[:6]}"})
+        changed["run"] = run
+
+    # site.yml takes 80 s here (both gateways, in turn): the load lasts longer.
+    figures = counted_run(apis, agent_address, change, "serial-change", seconds=150)
+    run = changed["run"]
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    # Each gateway host restarted, one after the other (serial: 1 gives each its own play batch).
+    tasks = run.stdout.split("TASK [")
+    restarted = [host for task in tasks if task.startswith("observability.lgtm.common : Restart for new files")
+                 for host in GATEWAYS if f"changed: [{host}]" in task]
+    assert sorted(restarted) == sorted(GATEWAYS), restarted
+    assert figures["stored"] == figures["sent"], figures
+    assert figures["split_traces"] == 0, figures
