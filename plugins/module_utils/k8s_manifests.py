@@ -535,8 +535,8 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
                                                   volumes=job_volumes)}}}
     # A workload of another kind under the same name is what an earlier release of the role
     # deployed (the gateway was a Deployment): it goes once this one is rolled out.
-    superseded = [{"apiVersion": "apps/v1", "kind": other, "metadata": {"name": name, "namespace": namespace}}
-                  for other in ("Deployment",) if kind == "StatefulSet"]
+    superseded = ([{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace}}]
+                  if kind == "StatefulSet" else [])
     return {
         "superseded": superseded,
         "namespace": {"apiVersion": "v1", "kind": "Namespace",

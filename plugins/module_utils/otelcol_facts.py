@@ -433,14 +433,19 @@ def disk_queue_share_bytes(spec: Spec) -> Optional[int]:
 LOAD_BALANCING_ROUTING: Dict[str, str] = {"traces": "traceID", "metrics": "resource", "logs": "resource"}
 
 
+def backend_exporter_type(backend: BackendSpec, version: Version) -> str:
+    """The type of a backend's exporter, named for the target version."""
+    protocol = backend_protocol(backend)
+    old_type = "loadbalancing" if backend.load_balancing is not None else \
+        protocol.exporter if protocol is not None else "debug"
+    return versioned_type("exporters", old_type, version)
+
+
 def backend_exporter_id(backend: BackendSpec, version: Version, signal: str = "") -> str:
     """The id of a backend's exporter in the rendered config, named for the target version. A
     load-balanced backend has one exporter per signal (each signal routes by its own key)."""
-    if backend.load_balancing is not None:
-        return f"{versioned_type('exporters', 'loadbalancing', version)}/{backend.name}_{signal}"
-    protocol = backend_protocol(backend)
-    old_type = protocol.exporter if protocol is not None else "debug"
-    return f"{versioned_type('exporters', old_type, version)}/{backend.name}"
+    suffix = f"_{signal}" if backend.load_balancing is not None else ""
+    return f"{backend_exporter_type(backend, version)}/{backend.name}{suffix}"
 
 
 def k8s_attributes_id(version: Version) -> str:

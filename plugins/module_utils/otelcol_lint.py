@@ -20,7 +20,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     Config, ListenAddress, Spec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    BACKEND_TYPES, COLLECTOR_OTLP_GRPC, CONNECTOR_SIGNALS, DISK_QUEUE_MIN_SHARE_MIB, EXPORTER_BATCHING_VERSION,
+    BACKEND_TYPES, COLLECTOR_OTLP_GRPC, backend_exporter_type, CONNECTOR_SIGNALS, DISK_QUEUE_MIN_SHARE_MIB, EXPORTER_BATCHING_VERSION,
     ID_NAME_MAX_LENGTH, MIB, RECEIVER_SIGNALS, component_type, default_port, disk_queue_count,
     disk_queue_share_bytes, has_remote_write_queue, is_k8s_attributes, k8s_attributes_id, removed_component, resource_detection_id,
     versioned_type, format_version,
@@ -117,11 +117,8 @@ def emitted_components(spec: Spec) -> List[Tuple[str, str, str]]:
     version = spec.version
     found: List[Tuple[str, str, str]] = [(receiver.path, "receivers", receiver.type)
                                          for receiver in spec.receivers.values()]
-    for backend in spec.backends.values():
-        protocol = BACKEND_TYPES[backend.type].protocols.get(backend.protocol)
-        exporter = "loadbalancing" if backend.load_balancing is not None else \
-            protocol.exporter if protocol else "debug"
-        found.append((backend.path, "exporters", versioned_type("exporters", exporter, version)))
+    found.extend((backend.path, "exporters", backend_exporter_type(backend, version))
+                 for backend in spec.backends.values())
     found.extend((connector.path, "connectors", versioned_type("connectors", connector.type, version))
                  for connector in spec.connectors.values())
     found.append(("spec.memory", "processors", "memory_limiter"))

@@ -42,6 +42,8 @@ def read_tls(value: Any, path: str) -> TlsSpec:
     return tls
 
 
+# A host name or address, IPv6 in brackets: no scheme, port or path.
+HOST_PATTERN = r"[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]"
 BACKEND_KEYS = ("type", "host", "port", "protocol", "endpoint", "load_balancing", "tls", "headers", "tenant", "auth",
                 "persistent", "verbosity", "queue_size", "timeout")
 
@@ -116,13 +118,13 @@ def read_backend_address(backend: BackendSpec, mapping: Mapping, path: str) -> N
         if "host" not in mapping:
             raise SpecError(f"{path}.host: missing; the {backend_type} host name or address, e.g. '{backend_type}.lab'")
         backend.host = read_str(mapping["host"], f"{path}.host")
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]", backend.host):
+        if not re.fullmatch(HOST_PATTERN, backend.host):
             raise SpecError(f"{path}.host: {backend.host!r} is not a host name or address (no scheme, port or path)")
         if "port" in mapping:
             backend.port = read_int(mapping["port"], f"{path}.port", minimum=1, maximum=65535)
 
 
-COLLECTOR_ADDRESS_PATTERN = re.compile(r"([A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):([0-9]+)")
+COLLECTOR_ADDRESS_PATTERN = re.compile(f"({HOST_PATTERN}):([0-9]+)")
 
 
 def read_collector_address(value: Any, path: str) -> str:

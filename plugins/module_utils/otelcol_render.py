@@ -122,30 +122,33 @@ def render_exporter(spec: Spec, backend: BackendSpec, signal: str = "") -> Confi
     return render_network_exporter(spec, backend)
 
 
-def render_network_exporter(spec: Spec, backend: BackendSpec) -> Config:
-    """A network backend's exporter: endpoint, TLS, credentials, retries and queue."""
+def render_connection(spec: Spec, backend: BackendSpec) -> Config:
+    """How a network backend's exporter reaches it: timeout, TLS and credentials (no endpoint)."""
     protocol = backend_protocol(backend)
     if protocol is None:
         raise ValueError(f"{backend.path}: a debug backend has no network exporter")
-    exporter: Config = {"timeout": backend.timeout}
-    if backend.load_balancing is None:
-        exporter["endpoint"] = backend_endpoint(backend)
-    is_grpc = protocol.is_grpc
+    connection: Config = {"timeout": backend.timeout}
     tls_settings = render_tls_client(backend.tls)
-    if is_grpc and not backend.tls.enabled:
-        exporter["tls"] = {"insecure": True}
+    if protocol.is_grpc and not backend.tls.enabled:
+        connection["tls"] = {"insecure": True}
     elif backend.tls.enabled and tls_settings:
-        exporter["tls"] = tls_settings
+        connection["tls"] = tls_settings
     headers = dict(backend.headers)
     if backend.auth is not None and uses_basicauth_extension(spec):
-        exporter["auth"] = {"authenticator": basicauth_id(backend)}
+        connection["auth"] = {"authenticator": basicauth_id(backend)}
     elif backend.auth is not None:
         # A build without the basicauth extension (the lab's, say) gets the
         # header that extension would send.
         credentials = base64.b64encode(f"{backend.auth[0]}:{backend.auth[1]}".encode("utf-8")).decode("ascii")
         headers["Authorization"] = f"Basic {credentials}"
     if headers:
-        exporter["headers"] = headers
+        connection["headers"] = headers
+    return connection
+
+
+def render_network_exporter(spec: Spec, backend: BackendSpec) -> Config:
+    """A network backend's exporter: endpoint, connection, retries and queue."""
+    exporter: Config = {"endpoint": backend_endpoint(backend), **render_connection(spec, backend)}
     exporter["retry_on_failure"] = render_retry_on_failure(spec, backend)
     if has_remote_write_queue(backend):
         # prometheusremotewrite has no exporterhelper sending_queue; its
@@ -170,17 +173,16 @@ def render_load_balancing(spec: Spec, backend: BackendSpec, signal: str) -> Conf
     balancing = backend.load_balancing
     if balancing is None:
         raise ValueError(f"{backend.path}: not a load-balanced backend")
-    otlp = {key: value for key, value in render_network_exporter(spec, backend).items()
-            if key not in ("endpoint", "sending_queue", "retry_on_failure")}
-    otlp["sending_queue"] = {"enabled": False}
-    otlp["retry_on_failure"] = {"enabled": False}
+    otlp = dict(render_connection(spec, backend), sending_queue={"enabled": False},
+                retry_on_failure={"enabled": False})
     if balancing.dns is not None:
-        hostname, port = balancing.dns.rsplit(":", 1)
+        address, port = balancing.dns.rsplit(":", 1)
+        hostname = address.strip("[]")
         if backend.tls.enabled and backend.tls.server_name is None:
             # Each connection goes to an address the name resolved to: the certificate is checked
             # against the name, as for a sender that connects by name.
-            otlp["tls"] = dict(otlp.get("tls", {}), server_name_override=hostname.strip("[]"))
-        resolver: Config = {"dns": {"hostname": hostname.strip("[]"), "port": port, "interval": balancing.interval}}
+            otlp["tls"] = dict(otlp.get("tls", {}), server_name_override=hostname)
+        resolver: Config = {"dns": {"hostname": hostname, "port": port, "interval": balancing.interval}}
     else:
         resolver = {"static": {"hostnames": list(balancing.static)}}
     return {
