@@ -387,14 +387,19 @@ def send_counted(address: str, run_id: str, seconds: int, rate: int, service: st
     return {"traces": traces * (1 + CHILD_SPANS), "logs": count, "metrics": count}
 
 
-def run_span_ids(api: Http, run_id: str, service: str) -> list[tuple[str, str]]:
-    """(trace ID, span ID) of every span of a run that Jaeger returns through its query API, a span
-    stored twice listed twice."""
+def run_traces(api: Http, run_id: str, service: str) -> list[dict[str, Any]]:
+    """The traces of a run as Jaeger's query API returns them (spans and processes); none on an error."""
     status, answer = api.get("/api/traces", service=service, tags=json.dumps({"run.id": run_id}),
                              limit="100000", lookback="2h")
     if status != 200 or not isinstance(answer, dict):
         return []
-    return [(trace["traceID"], span["spanID"]) for trace in answer.get("data") or [] for span in trace["spans"]
+    return answer.get("data") or []
+
+
+def run_span_ids(api: Http, run_id: str, service: str) -> list[tuple[str, str]]:
+    """(trace ID, span ID) of every span of a run that Jaeger returns through its query API, a span
+    stored twice listed twice."""
+    return [(trace["traceID"], span["spanID"]) for trace in run_traces(api, run_id, service) for span in trace["spans"]
             if any(tag["key"] == "run.id" and tag["value"] == run_id for tag in span.get("tags", []))]
 
 

@@ -20,7 +20,8 @@ from typing import Any, Callable
 import pytest
 import testinfra
 from lgtm_stack import (INVENTORY, Http, backend_of, distinct_logs, distinct_spans, docker_addresses, group_hosts,
-                        logs_api, metrics_api, send_counted, site, stack_access, stored_counted, traces_api, wait_for)
+                        logs_api, metrics_api, run_traces, send_counted, site, stack_access, stored_counted, traces_api,
+                        wait_for)
 
 GATEWAYS = group_hosts("otel_collector")
 pytestmark = pytest.mark.skipif(len(GATEWAYS) < 2, reason="the inventory has one gateway host")
@@ -46,11 +47,10 @@ def agent_address() -> str:
 
 def trace_gateways(api: Http, run_id: str) -> dict[str, set[str]]:
     """For every trace of a run, the gateways that handled its spans (Jaeger's query API)."""
-    status, answer = api.get("/api/traces", service=SERVICE, tags=json.dumps({"run.id": run_id}),
-                             limit="100000", lookback="2h")
-    assert status == 200, answer
+    traces = run_traces(api, run_id, SERVICE)
+    assert traces, f"Jaeger returned no trace of run {run_id}"
     found: dict[str, set[str]] = {}
-    for item in answer.get("data") or []:
+    for item in traces:
         processes = {pid: {tag["key"]: tag["value"] for tag in process.get("tags", [])}
                      for pid, process in item["processes"].items()}
         found[item["traceID"]] = {processes[span["processID"]].get("collector.gateway", "") for span in item["spans"]}
