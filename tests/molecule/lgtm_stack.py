@@ -21,6 +21,7 @@ import re
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -385,6 +386,20 @@ def send_counted(address: str, run_id: str, seconds: int, rate: int, service: st
         output = process.communicate(timeout=seconds * 3 + 60)[0]
         assert process.returncode == 0, f"telemetrygen {signal} failed:\n{output[-3000:]}"
     return {"traces": traces * (1 + CHILD_SPANS), "logs": count, "metrics": count}
+
+
+def send_counted_until(done: threading.Event, address: str, run_id: str, rate: int, service: str, metric: str,
+                       segment: int = 20) -> dict[str, int]:
+    """Counted load as send_counted gives, in runs of `segment` seconds one after the other, until
+    `done` is set and one more run after that: a fault under this load is under load from its start
+    to past its end, however long it takes on a busy machine. Return the counts sent."""
+    sent = {"traces": 0, "logs": 0, "metrics": 0}
+    last = False
+    while not last:
+        last = done.is_set()
+        for signal, count in send_counted(address, run_id, segment, rate, service, metric).items():
+            sent[signal] += count
+    return sent
 
 
 def run_traces(api: Http, run_id: str, service: str) -> list[dict[str, Any]]:
