@@ -5,12 +5,16 @@
 # file) changes: the recipe digest is stored as an image label.
 #
 #   lab/images.sh [12] [13]      (default: both)
+#   lab/images.sh --recipe       print the recipe digest the images are named and labelled by
 set -euo pipefail
 
 CACHE="${LGTM_CACHE:-$HOME/.cache/observability-lgtm}"
 LOGS="$CACHE/logs"
 mkdir -p "$LOGS" "$CACHE/images"
-RECIPE="$(sha256sum "$0" | cut -c1-16)"
+# The recipe: this file and the bytecode cache every lab host gets (lab/zipimport_bytecode_cache.py).
+BYTECODE_CACHE="$(dirname "$0")/zipimport_bytecode_cache.py"
+RECIPE="$(cat "$0" "$BYTECODE_CACHE" | sha256sum | cut -c1-16)"
+if [[ "${1:-}" == "--recipe" ]]; then echo "$RECIPE"; exit 0; fi
 
 # Packages a lab host needs: systemd as PID 1, Python for Ansible, python3-apt
 # for the apt module, unzip/tar for unarchive, acl for become_user.
@@ -65,6 +69,9 @@ build_image() {
       ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
     done
     : >"$rootfs/etc/machine-id"
+    # Lab hosts keep the bytecode of Ansible's module payloads (why: the module's docstring).
+    install -m 0644 "$BYTECODE_CACHE" "$rootfs/usr/lib/python3/dist-packages/lab_zipimport_bytecode_cache.py"
+    echo "import lab_zipimport_bytecode_cache" >"$rootfs/usr/lib/python3/dist-packages/lab_zipimport_bytecode_cache.pth"
     rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"*
     tar -C "$rootfs" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
     rm -rf "$rootfs"

@@ -81,6 +81,11 @@ if [[ "$(cat "$VENV/.requirements" 2>/dev/null)" != "$wanted" ]]; then
 else
   echo "cached"
 fi
+# The modules Ansible runs on the controller (the kubernetes scenario's) keep their bytecode,
+# as on the lab hosts: lab/zipimport_bytecode_cache.py says why.
+SITE_PACKAGES="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+install -m 0644 "$REPO/lab/zipimport_bytecode_cache.py" "$SITE_PACKAGES/lab_zipimport_bytecode_cache.py"
+echo "import lab_zipimport_bytecode_cache" >"$SITE_PACKAGES/lab_zipimport_bytecode_cache.pth"
 
 step "Collection path"
 # Ansible finds collections as ansible_collections/<namespace>/<name>; a link
@@ -105,7 +110,8 @@ echo "lab Kubernetes binaries: lab/k8s_lab.py build in the background (its outpu
 k8s_build_pid=$!
 # The upgrade scenario's older releases beside the pinned ones: with one chain of builds, its
 # tail (the older releases, after Kubernetes was done) had the cores to itself and left them
-# idle in every module download and link.
+# idle in every module download and link. They come in the reverse order of the pinned ones, so
+# that a component's two releases are not compiled at the same time (lab/mirror.py, only()).
 echo "older releases (upgrade_from): lab/mirror.py build --only before in the background (its output: $LOGS/mirror-build-before.log)"
 "$VENV/bin/python" "$REPO/lab/mirror.py" build --only before >"$LOGS/mirror-build-before.log" 2>&1 &
 before_build_pid=$!

@@ -83,8 +83,8 @@ def image_ref(component: str) -> str:
 
 def base_layer() -> Path:
     """The lab's Debian 12 base: the root file system tar lab/images.sh imports as
-    lgtm-lab/debian:12 (named after images.sh's own digest, as it names it)."""
-    recipe = hashlib.sha256(IMAGES_SH.read_bytes()).hexdigest()[:16]
+    lgtm-lab/debian:12 (named after the recipe digest images.sh gives it)."""
+    recipe = sh(["bash", str(IMAGES_SH), "--recipe"]).stdout.strip()
     path = CACHE / "images" / f"debian-12-{recipe}.tar"
     if not path.is_file():
         # images.sh keeps its tar; if it is gone but the image is there, export the image.
