@@ -102,8 +102,11 @@ def test_only_splits_the_releases_into_the_older_ones_and_the_rest():
     before, pinned = mirror_module.only(known, "before"), mirror_module.only(known, "pinned")
     assert sorted(before + pinned) == sorted(known)
     assert before == [f"{name}@{entry['upgrade_from']['version']}" for name, entry in PINS.items()
-                      if entry.get("upgrade_from", {}).get("version")]
+                      if entry.get("upgrade_from", {}).get("version")][::-1]
     assert "otel_collector" in pinned and "telemetrygen" in pinned
+    # Built side by side, a component's two releases do not start together (the collector's
+    # first among the pinned ones, last among the older ones).
+    assert pinned[0] == "otel_collector" and before[-1].startswith("otel_collector@")
 
 
 def test_unknown_component_is_refused_by_name():
