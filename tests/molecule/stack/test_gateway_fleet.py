@@ -154,8 +154,8 @@ def test_control_spans_of_one_trace_sent_to_both_gateways_are_found_split(apis):
     is stored with spans that both gateways handled, and the check counts each as split."""
     run_id = f"split-control-{uuid.uuid4().hex[:8]}"
     first, second = (sorted(docker_addresses(host)[0])[0] for host in GATEWAYS[:2])
-    for _ in range(CONTROL_TRACES):
-        trace_id, root = os.urandom(16), os.urandom(8)
+    traces = [(os.urandom(16), os.urandom(8)) for trace in range(CONTROL_TRACES)]
+    for trace_id, root in traces:
         send_span(first, run_id, trace_id, root, b"", "control-root")
         send_span(second, run_id, trace_id, os.urandom(8), root, "control-child")
 
