@@ -27,7 +27,7 @@ FILTER_NAME = "otelcol_kubernetes_needs"
 
 
 def otelcol_kubernetes_needs(spec: Any, version: Optional[str] = None) -> Dict[str, List[Config]]:
-    """Return {cluster_role_rules, env, node_files}: what the workload running the spec's collector needs on Kubernetes."""
+    """Return {cluster_role_rules, env, node_files, egress}: what the workload running the spec's collector needs on Kubernetes."""
     return run_filter(FILTER_NAME, lambda: kubernetes_needs(checked_config(spec, version, FILTER_NAME)))
 
 

@@ -29,6 +29,7 @@ import re
 from typing import Any, Dict, List, Set, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_destinations import destinations
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     DOWNWARD_API_ENV,
     ENV_REFERENCE_PATTERN,
@@ -213,4 +214,7 @@ def kubernetes_needs(config: Config) -> Dict[str, List[Config]]:
         rules.append({"apiGroups": [""], "resources": [f"nodes/{name}" for name in subresources], "verbs": ["get"]})
     env = [{"name": name, "valueFrom": {"fieldRef": {"fieldPath": field_path}}}
            for name, field_path in env_fields.items()]
-    return {"cluster_role_rules": rules, "env": env, "node_files": node_files(config)}
+    egress = destinations(config)
+    if egress is not None and resources:
+        egress["kubernetes_api"] = True
+    return {"cluster_role_rules": rules, "env": env, "node_files": node_files(config), "egress": egress}

@@ -461,12 +461,36 @@ def test_agent_configs_tag_every_pipeline_and_leave_whole_traces_to_the_gateway(
 
 
 @settings(max_examples=100, deadline=None)
+@given(agent_specs())
+def test_an_agents_egress_names_every_exporter_endpoint_and_the_api_server(spec: Dict[str, Any]) -> None:
+    """Every host:port an exporter of the rendered config sends to is among the NetworkPolicy's
+    destinations (or the egress stays open), and an agent reads the API."""
+    egress = otelcol_kubernetes_needs(spec)["egress"]
+    if egress is None:
+        return
+    assert egress["kubernetes_api"] is True
+    allowed = {(item["host"], item["port"]) for item in egress["to"]}
+    assert all(isinstance(host, str) and 0 < port < 65536 for host, port in allowed)
+    for exporter in otelcol_config(spec)["exporters"].values():
+        endpoint = exporter.get("endpoint") if isinstance(exporter, dict) else None
+        if isinstance(endpoint, str):
+            authority = endpoint.split("://", 1)[-1].split("/", 1)[0]
+            host, _colon, port = authority.rpartition(":")
+            if port.isdigit():
+                assert (host.lower(), int(port)) in allowed, (endpoint, sorted(allowed))
+
+
+@settings(max_examples=100, deadline=None)
 @given(specs())
 def test_gateway_configs_are_the_host_configs(spec: Dict[str, Any]) -> None:
     assert otelcol_config(dict(spec, kubernetes={"role": "gateway"})) == otelcol_config(spec)
     needs = otelcol_kubernetes_needs(dict(spec, kubernetes={"role": "gateway"}))
-    # No RBAC and no environment; the node folders are the ones the same receivers read anywhere.
-    assert needs == {"cluster_role_rules": [], "env": [], "node_files": otelcol_kubernetes_needs(spec)["node_files"]}
+    # No RBAC and no environment; the node folders and the destinations are the ones the same
+    # receivers and exporters have anywhere, and no API access.
+    host_needs = otelcol_kubernetes_needs(spec)
+    assert needs == {"cluster_role_rules": [], "env": [], "node_files": host_needs["node_files"],
+                     "egress": host_needs["egress"]}
+    assert needs["egress"] is None or needs["egress"]["kubernetes_api"] is False
 
 
 @settings(max_examples=GENERATED_SPECS, deadline=None, suppress_health_check=[HealthCheck.too_slow])

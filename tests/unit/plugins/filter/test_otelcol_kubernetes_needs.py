@@ -35,13 +35,17 @@ def test_filter_module_exposes_the_filter() -> None:
 
 
 def test_default_agent_needs_pods_namespaces_and_its_node_name() -> None:
-    assert otelcol_kubernetes_needs(agent_spec()) == {"cluster_role_rules": [PODS_AND_NAMESPACES], "env": [NODE_NAME],
-                                                      "node_files": []}
+    assert otelcol_kubernetes_needs(agent_spec()) == {
+        "cluster_role_rules": [PODS_AND_NAMESPACES], "env": [NODE_NAME], "node_files": [],
+        "egress": {"to": [{"host": "otelcol-gateway.observability.svc", "port": 4317}], "kubernetes_api": True}}
 
 
 @pytest.mark.parametrize("spec_factory", [gateway_spec, host_spec])
 def test_gateway_and_host_need_nothing(spec_factory: Any) -> None:
-    assert otelcol_kubernetes_needs(spec_factory()) == {"cluster_role_rules": [], "env": [], "node_files": []}
+    assert otelcol_kubernetes_needs(spec_factory()) == {
+        "cluster_role_rules": [], "env": [], "node_files": [],
+        "egress": {"to": [{"host": "loki", "port": 3100}, {"host": "mimir", "port": 9009}, {"host": "tempo", "port": 4317}],
+                   "kubernetes_api": False}}
 
 
 def agent_reading(receivers: Dict[str, Any]) -> Dict[str, Any]:
@@ -164,7 +168,9 @@ def test_labels_and_annotations_from_other_kinds_through_overrides() -> None:
 
 def test_passthrough_needs_no_api_access() -> None:
     spec = agent_with(["k8s.node.uid"], {"passthrough": True})
-    assert otelcol_kubernetes_needs(spec) == {"cluster_role_rules": [], "env": [NODE_NAME], "node_files": []}
+    assert otelcol_kubernetes_needs(spec) == {
+        "cluster_role_rules": [], "env": [NODE_NAME], "node_files": [],
+        "egress": {"to": [{"host": "otelcol-gateway.observability.svc", "port": 4317}], "kubernetes_api": False}}
 
 
 def test_env_follows_the_overridden_filter() -> None:
