@@ -28,6 +28,11 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from ansible_collections.observability.lgtm.plugins.module_utils.k8s_network_policy import (
+    NetworkPolicyError,
+    network_policy,
+)
+
 Object = Dict[str, Any]
 
 PART_OF = "observability-lgtm"
@@ -470,6 +475,12 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         objects.append({"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, namespace, labels),
                         "spec": {"type": "ClusterIP", "selector": selector, "ports": service_ports,
                                  "internalTrafficPolicy": policy}})
+    try:
+        policy_object = network_policy(metadata(name, namespace, labels), selector, ports, kube, kpath)
+    except NetworkPolicyError as error:
+        raise ManifestError(str(error)) from None
+    if policy_object:
+        objects.append(policy_object)
     if kind == "StatefulSet":
         # One address per ready pod: senders that pick the pod themselves (the agents' load
         # balancing by trace ID) resolve this name; a pod that is not ready is left out.

@@ -34,14 +34,21 @@ PLAY = """
       when: "'otel_collector' in {roles}"
       ansible.builtin.set_fact:
         otel_collector_config: "{{{{ otel_collector_effective_spec | observability.lgtm.otelcol_config }}}}"
+    - name: Load the shared lifecycle's defaults and vars
+      ansible.builtin.include_vars:
+        file: "{{{{ repo }}}}/roles/common/{{{{ item }}}}/main.yml"
+      loop: [defaults, vars]
+    # What the lifecycle applies (common_k8s_manifests): the role's description with the
+    # lifecycle's own settings (the NetworkPolicy switch) merged in.
     - name: Write the objects
       ansible.builtin.copy:
-        content: "{{{{ lookup('ansible.builtin.vars', item ~ '_component')
-                   | observability.lgtm.k8s_manifests('{namespace}') | to_json }}}}"
+        content: "{{{{ common_k8s_manifests | to_json }}}}"
         dest: "{out}/{{{{ item }}}}.json"
         mode: "0600"
       loop: "{{{{ {roles} }}}}"
       vars:
+        lgtm_kubernetes_namespace: "{namespace}"
+        common_component: "{{{{ lookup('ansible.builtin.vars', item ~ '_component') }}}}"
         demo_shop_service: "{{{{ demo_shop_services[1] }}}}"
         demo_shop_component: "{{{{ demo_shop_kubernetes_component }}}}"
 """

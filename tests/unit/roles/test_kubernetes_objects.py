@@ -130,3 +130,47 @@ def test_grafana_secrets_are_in_a_secret_and_its_database_on_a_claim(rendered):
     assert "PersistentVolumeClaim" in [item["kind"] for item in objects["objects"]]
     mounts = {m["mountPath"] for m in container(objects)["volumeMounts"]}
     assert {"/var/lib/grafana/secret_key", "/etc/grafana/grafana.ini", "/etc/grafana/provisioning/plugins"} <= mounts
+
+
+def policy_of(rendered: dict, role: str) -> dict:
+    return next(item for item in rendered[role]["objects"] if item["kind"] == "NetworkPolicy")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_components_pods_take_connections_on_their_declared_ports_only(rendered, role):
+    policy = policy_of(rendered, role)
+    declared = sorted({port["containerPort"] for port in container(rendered[role])["ports"]})
+    assert policy["spec"]["podSelector"]["matchLabels"] == rendered[role]["objects"][-1]["spec"]["selector"]["matchLabels"]
+    assert sorted(port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]) == declared
+
+
+GATEWAY_SPEC = {
+    "backends": {"jaeger": {"type": "otlp", "endpoint": "jaeger.observability.svc:4317"},
+                 "victorialogs": {"type": "victorialogs", "host": "victorialogs", "port": 9428},
+                 "saas": {"type": "otlp", "endpoint": "otlp.example.com:443"}},
+    "pipelines": {"traces": {"exporters": ["jaeger"]}, "logs": {"exporters": ["victorialogs", "saas"]}},
+}
+
+
+def test_the_gateway_reaches_the_backends_its_configuration_names_and_nothing_else(tmp_path):
+    objects = render_objects(tmp_path, ["otel_collector"], "observability", {"otel_collector_spec": GATEWAY_SPEC})
+    policy = policy_of(objects, "otel_collector")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["spec"]["egress"] == [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "jaeger"}}}],
+         "ports": [{"port": 4317, "protocol": "TCP"}]},
+        {"ports": [{"port": 443, "protocol": "TCP"}]},
+        {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "victorialogs"}}}],
+         "ports": [{"port": 9428, "protocol": "TCP"}]},
+    ], "the backends of the namespace at their pods, one outside on its port only; no API server for a gateway"
+
+
+def test_switched_off_no_policy_is_built(tmp_path):
+    objects = render_objects(tmp_path, ["jaeger"], "observability", {"lgtm_kubernetes_network_policy": False})
+    assert not [item for item in objects["jaeger"]["objects"] if item["kind"] == "NetworkPolicy"]
+
+
+@pytest.mark.parametrize("role", [role for role in ROLES if role != "otel_collector"])
+def test_the_other_components_keep_their_egress_open(rendered, role):
+    assert policy_of(rendered, role)["spec"]["policyTypes"] == ["Ingress"]

@@ -334,3 +334,29 @@ def test_a_readiness_url_that_needs_credentials_is_probed_on_its_port_only():
     assert "httpGet" not in container["readinessProbe"] and "pw-9f2" not in str(container)
     https = container_of(build_manifests(component(readiness_url="https://127.0.0.1:14133/status"), "observability"))
     assert https["readinessProbe"]["httpGet"] == {"path": "/status", "port": 14133, "scheme": "HTTPS"}
+
+
+def test_a_network_policy_comes_with_the_objects_where_switched_on() -> None:
+    assert not [item for item in build_manifests(COMPONENT, "obs")["objects"] if item["kind"] == "NetworkPolicy"]
+    component = copy.deepcopy(COMPONENT)
+    component["kubernetes"].update({"network_policy": True,
+                                    "egress": {"to": [{"host": "victorialogs.obs.svc", "port": 9428}],
+                                               "kubernetes_api": False}})
+    objects = build_manifests(component, "obs")["objects"]
+    policy = next(item for item in objects if item["kind"] == "NetworkPolicy")
+    assert policy["metadata"]["name"] == "jaeger" and policy["metadata"]["namespace"] == "obs"
+    assert policy["metadata"]["labels"]["app.kubernetes.io/part-of"] == "observability-lgtm", "removed by its labels"
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "jaeger",
+                                                             "app.kubernetes.io/part-of": "observability-lgtm"}}
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": 4317, "protocol": "TCP"}, {"port": 13133, "protocol": "TCP"}]}]
+    assert policy["spec"]["egress"][1] == {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "victorialogs"}}}],
+                                           "ports": [{"port": 9428, "protocol": "TCP"}]}
+    assert [item["kind"] for item in objects].index("NetworkPolicy") < [item["kind"] for item in objects].index(
+        "StatefulSet" if "StatefulSet" in [item["kind"] for item in objects] else "Deployment"), "in place before the pods"
+
+
+def test_a_bad_egress_is_a_manifest_error_naming_the_key() -> None:
+    component = copy.deepcopy(COMPONENT)
+    component["kubernetes"].update({"network_policy": True, "egress": {"to": [{"host": "tempo", "port": "x"}]}})
+    with pytest.raises(ManifestError, match=r"common_component\.kubernetes\.egress\.to\[0\]"):
+        build_manifests(component, "obs")
