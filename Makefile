@@ -27,7 +27,7 @@ SCENARIOS ?= reliability kubernetes upgrade tls distributed victorialogs default
   grafana tempo mimir loki default_lgtm distributed_lgtm
 export MOLECULE_JOBS ?= 3
 
-.PHONY: help setup setup-tools lab test lint sanity units specs dashboards molecule soak test-benchmarks benchmarks bench-collector bench-profile bench-agent bench-stack
+.PHONY: help setup setup-tools lab test lint sanity units specs dashboards molecule soak test-benchmarks benchmarks bench-collector bench-profile bench-agent bench-stack bench-fleet
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -117,20 +117,26 @@ bench-agent: setup-tools ## a host agent's CPU, memory and series, idle and at 1
 	$(VENV)/bin/python lab/mirror.py build otel_collector
 	$(VENV)/bin/python benchmarks/agent_bench.py
 
+BENCH_FLEET_ARGS ?=
+bench-fleet: setup-tools ## the same load through a host agent to one gateway, then balanced over two (figures)
+	$(VENV)/bin/python lab/mirror.py build otel_collector telemetrygen
+	$(VENV)/bin/python benchmarks/gateway_fleet.py $(BENCH_FLEET_ARGS)
+
 bench-stack: setup ## converge, re-run and request-to-trace of the all-in-one stack on a fresh lab host (figures)
 	$(VENV)/bin/python benchmarks/stack_bench.py --orders 30
 
-# make test runs the collector's two after the scenarios. bench-stack is not among them: the
+# make test runs the collector's two and the gateway fleet's after the scenarios. bench-stack is not among them: the
 # default scenario, which make test runs, converges, re-runs and times the same orders and
 # prints the same FIGURES line (beside two other scenarios); bench-stack measures them again
 # on a fresh host of an otherwise idle machine, for the README's figures. Nor is bench-agent:
 # what an agent must do (every line once across restarts and rotations, metrics per host) is
 # the default and distributed scenarios' tests; its figures are for the README.
 # One round each: make test proves that every benchmark runs and loses nothing; the README's
-# figures come from `make bench-collector` (5 rounds) on an otherwise idle machine.
+# figures come from `make bench-collector` (5 rounds) and `make bench-fleet` (3) on an otherwise idle machine.
 test-benchmarks:
 	$(MAKE) bench-collector BENCH_COLLECTOR_ARGS="--rounds 1"
 	$(MAKE) bench-profile
+	$(MAKE) bench-fleet BENCH_FLEET_ARGS="--rounds 1"
 
 benchmarks: test-benchmarks ## every benchmark, printing its figures (make test runs the collector's)
 	$(MAKE) bench-agent

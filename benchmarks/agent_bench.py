@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -256,11 +255,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if any(rate < 0 for rate in args.rates) or args.seconds <= 0:
         parser.error("--rates must be 0 or more and --seconds more than 0")
-    signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(143))
-    try:
-        figures = run(args)
-    except bench.RunFailed as failure:
-        print(f"ERROR: {failure}", file=sys.stderr)
+    figures = bench.figures_of(run, args)
+    if figures is None:
         return 1
     pinning = f"pinned to CPU {figures['agent_cpus']}" if figures["pinned"] else "unpinned"
     print(f"host agent, collector {figures['collector_version']} ({figures['collector']}), receivers "

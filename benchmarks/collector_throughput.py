@@ -856,23 +856,36 @@ def run_in(args: argparse.Namespace, ports: Ports, workdir: str) -> Dict[str, An
     }
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="runs of each config (default 5; figures are medians)")
+def add_load_options(parser: argparse.ArgumentParser, rounds: int, traces: int, what: str) -> None:
+    """The options of a telemetrygen load, shared by the benchmarks that send one."""
+    parser.add_argument("--rounds", type=int, default=rounds, help=f"runs of each {what} (default {rounds}; figures are medians)")
     parser.add_argument("--clients", type=int, default=2, help="telemetrygen processes (default 2)")
     parser.add_argument("--workers", type=int, default=4, help="workers per telemetrygen process (default 4)")
-    parser.add_argument("--traces", type=int, default=25000,
-                        help=f"traces per worker, {SPANS_PER_TRACE} spans each (default 25000)")
+    parser.add_argument("--traces", type=int, default=traces,
+                        help=f"traces per worker, {SPANS_PER_TRACE} spans each (default {traces})")
     parser.add_argument("--timeout", type=float, default=300, help="seconds one run may take (default 300)")
+
+
+def figures_of(run_benchmark: Callable[[argparse.Namespace], Dict[str, Any]], args: argparse.Namespace
+               ) -> Optional[Dict[str, Any]]:
+    """The run's figures, or None after printing why the run could not measure. SIGTERM unwinds
+    like Ctrl-C, so every process the run started is stopped."""
+    signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(143))
+    try:
+        return run_benchmark(args)
+    except RunFailed as failure:
+        print(f"ERROR: {failure}", file=sys.stderr)
+        return None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_load_options(parser, 5, 25000, "config")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the collector under test to its own CPU")
     parser.add_argument("--only", nargs="+", metavar="CONFIG", help="run only these configs (names as printed)")
     args = parser.parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so every process started here is stopped.
-    signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(143))
-    try:
-        figures = run(args)
-    except RunFailed as failure:
-        print(f"ERROR: {failure}", file=sys.stderr)
+    figures = figures_of(run, args)
+    if figures is None:
         return 1
     pinning = f"pinned to CPU {figures['collector_cpus']}" if figures["pinned"] else "unpinned"
     print(f"collector {figures['collector_version']} ({figures['collector']}), {figures['spans_per_run']} spans a run "
