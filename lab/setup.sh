@@ -83,9 +83,18 @@ else
 fi
 # The modules Ansible runs on the controller (the kubernetes scenario's) keep their bytecode,
 # as on the lab hosts: lab/zipimport_bytecode_cache.py says why.
+# make test runs this script's --no-build part (for lint and sanity) beside the whole of it: each
+# file is written under a name of its own and renamed into place, so the two never clash (a plain
+# `install` of the same file twice at once fails with "File exists").
 SITE_PACKAGES="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
-install -m 0644 "$REPO/lab/zipimport_bytecode_cache.py" "$SITE_PACKAGES/lab_zipimport_bytecode_cache.py"
-echo "import lab_zipimport_bytecode_cache" >"$SITE_PACKAGES/lab_zipimport_bytecode_cache.pth"
+put_content() {  # put_content DEST CONTENT: DEST holds CONTENT, mode 0644, replaced atomically
+  [[ -f "$1" && "$(cat "$1")" == "$2" ]] && return 0
+  local tmp
+  tmp="$(mktemp "$1.XXXXXX")"
+  printf '%s\n' "$2" >"$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$1"
+}
+put_content "$SITE_PACKAGES/lab_zipimport_bytecode_cache.py" "$(cat "$REPO/lab/zipimport_bytecode_cache.py")"
+put_content "$SITE_PACKAGES/lab_zipimport_bytecode_cache.pth" "import lab_zipimport_bytecode_cache"
 
 step "Collection path"
 # Ansible finds collections as ansible_collections/<namespace>/<name>; a link
