@@ -122,13 +122,21 @@ class Ports:
     hop_grpc: int
 
 
-def free_ports() -> Ports:
-    """Ephemeral loopback ports, all held open until every one is chosen so none repeats."""
+def free_port_sets(count: int) -> List[Ports]:
+    """count sets of ephemeral loopback ports, all held open until every one is chosen so none
+    repeats, within a set or across the sets (processes started later bind them one by one)."""
+    fields = len(Ports.__dataclass_fields__)
     with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _listener in range(len(Ports.__dataclass_fields__))]
+        sockets = [stack.enter_context(socket.socket()) for _listener in range(fields * count)]
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
-        return Ports(*(sock.getsockname()[1] for sock in sockets))
+        numbers = [sock.getsockname()[1] for sock in sockets]
+    return [Ports(*numbers[index * fields:(index + 1) * fields]) for index in range(count)]
+
+
+def free_ports() -> Ports:
+    """One set of ephemeral loopback ports, none repeated."""
+    return free_port_sets(1)[0]
 
 
 def collector_filters() -> tuple[Callable[..., Config], Callable[..., str]]:

@@ -70,8 +70,8 @@ def measure(lab: bench.Lab, workdir: Path, sink_ports: bench.Ports, layout: int,
     """One layout: the sink stays up; the gateways and the agent are started fresh for this run."""
     otelcol_config, _gomemlimit = bench.collector_filters()
     version, host_mib = bench.collector_version(), bench.host_memory_mib()
-    gateway_ports = [bench.free_ports() for _gateway in range(layout)]
-    agent_ports = bench.free_ports()
+    # Chosen together: ports chosen one set at a time could repeat, as none is bound until its process starts.
+    *gateway_ports, agent_ports = bench.free_port_sets(layout + 1)
     started: List[tuple[str, Any, bench.Ports]] = []
     try:
         for index, ports in enumerate(gateway_ports):

@@ -51,3 +51,10 @@ def test_the_agent_configs_pass_validate(tmp_path: Path, gateways: int) -> None:
     result = subprocess.run([os.environ["LGTM_OTELCOL_BIN"], "validate", f"--config={path}"], capture_output=True,
                             text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_port_sets_of_one_run_never_repeat_a_port() -> None:
+    """The gateways and the agent are started one after another: ports chosen set by set could
+    repeat (none is bound yet), which failed a make test run (the agent's OTLP port was a gateway's)."""
+    numbers = [number for ports in bench.free_port_sets(3) for number in vars(ports).values()]
+    assert len(numbers) == 3 * len(bench.Ports.__dataclass_fields__) == len(set(numbers))
