@@ -91,29 +91,34 @@ def endpoint_values(value: Any) -> List[str]:
     return found
 
 
-def mapping(value: Any) -> Mapping:
-    return value if isinstance(value, Mapping) else {}
+# Lenient readers of the final configuration, shared by stage 7 (otelcol_kubernetes_needs too).
+def mapping_at(value: Any, key: str) -> Mapping:
+    """value[key] when both are mappings, else empty (overrides may hold anything; the collector checks it)."""
+    item = value.get(key) if isinstance(value, Mapping) else None
+    return item if isinstance(item, Mapping) else {}
 
 
-def listing(value: Any) -> List[Any]:
-    return value if isinstance(value, list) else []
+def list_at(value: Mapping, key: str) -> List[Any]:
+    """value[key] when it is a list, else empty."""
+    item = value.get(key)
+    return item if isinstance(item, list) else []
 
 
 def loadbalancing_destinations(exporter: Mapping) -> List[Destination]:
     """Where a loadbalancing exporter's resolver leads: a DNS name or a static list, at their ports."""
-    resolver = mapping(exporter.get("resolver"))
+    resolver = mapping_at(exporter, "resolver")
     if "dns" in resolver:
-        dns = mapping(resolver["dns"])
+        dns = mapping_at(resolver, "dns")
         port = dns.get("port", LOADBALANCING_PORT)
         if not isinstance(dns.get("hostname"), str) or not str(port).isdigit():
             raise Unknown("the loadbalancing exporter's dns resolver")
         return [host_and_port(f"{dns['hostname']}:{port}")]
     if "static" in resolver:
         return [host_and_port(name if ":" in name else f"{name}:{LOADBALANCING_PORT}")
-                for name in listing(mapping(resolver["static"]).get("hostnames")) if isinstance(name, str)]
+                for name in list_at(mapping_at(resolver, "static"), "hostnames") if isinstance(name, str)]
     if "k8s" in resolver:
-        k8s = mapping(resolver["k8s"])
-        ports = listing(k8s.get("ports")) or [LOADBALANCING_PORT]
+        k8s = mapping_at(resolver, "k8s")
+        ports = list_at(k8s, "ports") or [LOADBALANCING_PORT]
         if not isinstance(k8s.get("service"), str) or not all(str(port).isdigit() for port in ports):
             raise Unknown("the loadbalancing exporter's k8s resolver")
         return [host_and_port(f"{k8s['service']}:{port}") for port in ports]
@@ -133,14 +138,15 @@ def receiver_destinations(receiver_id: str, receiver: Mapping) -> Tuple[List[Des
                 else [{"host": "", "port": KUBELET_PORT}]), False
     if kind == "prometheus":
         destinations: List[Destination] = []
-        for job in listing(mapping(receiver.get("config")).get("scrape_configs")):
-            job = mapping(job)
+        for job in list_at(mapping_at(receiver, "config"), "scrape_configs"):
+            job = job if isinstance(job, Mapping) else {}
             if any(key.endswith("_sd_configs") for key in job):
                 raise Unknown(f"the targets {receiver_id} discovers")
             scheme = job.get("scheme", "http")
-            for static in listing(job.get("static_configs")):
+            for static in list_at(job, "static_configs"):
                 destinations += [host_and_port(target, scheme if isinstance(scheme, str) else "http")
-                                 for target in listing(mapping(static).get("targets")) if isinstance(target, str)]
+                                 for target in list_at(static if isinstance(static, Mapping) else {}, "targets")
+                                 if isinstance(target, str)]
         return destinations, False
     raise Unknown(f"where the receiver {receiver_id} connects")
 
@@ -151,21 +157,21 @@ def destinations(config: Config) -> Optional[Dict[str, Any]]:
     try:
         found: List[Destination] = []
         kubernetes_api = False
-        for exporter_id, exporter in mapping(config.get("exporters")).items():
-            exporter = mapping(exporter)
+        for exporter_id, exporter in mapping_at(config, "exporters").items():
+            exporter = exporter if isinstance(exporter, Mapping) else {}
             if canonical_type("exporters", component_type(str(exporter_id))) == "loadbalancing":
                 found += loadbalancing_destinations(exporter)
             else:
                 found += [host_and_port(value) for value in endpoint_values(exporter)]
-        for receiver_id, receiver in mapping(config.get("receivers")).items():
-            pulled, api = receiver_destinations(str(receiver_id), mapping(receiver))
+        for receiver_id, receiver in mapping_at(config, "receivers").items():
+            pulled, api = receiver_destinations(str(receiver_id), receiver if isinstance(receiver, Mapping) else {})
             found += pulled
             kubernetes_api = kubernetes_api or api
-        for extension_id in mapping(config.get("extensions")):
+        for extension_id in mapping_at(config, "extensions"):
             if component_type(str(extension_id)) not in LOCAL_EXTENSIONS:
                 raise Unknown(f"where the extension {extension_id} connects")
         # The collector's own telemetry pushed over OTLP (its readers' and processors' exporters).
-        found += [host_and_port(value) for value in otlp_endpoints(mapping(mapping(config.get("service")).get("telemetry")))]
+        found += [host_and_port(value) for value in otlp_endpoints(mapping_at(mapping_at(config, "service"), "telemetry"))]
     except Unknown:
         return None
     unique = {(item["host"], item["port"]): item for item in found}

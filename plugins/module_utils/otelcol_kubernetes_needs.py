@@ -29,7 +29,7 @@ import re
 from typing import Any, Dict, List, Set, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_destinations import destinations
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_destinations import destinations, list_at, mapping_at
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     DOWNWARD_API_ENV,
     ENV_REFERENCE_PATTERN,
@@ -68,18 +68,6 @@ FROM_RESOURCES = {
     "daemonset": ("daemonsets",),
     "job": ("jobs",),
 }
-
-
-def mapping_at(value: Any, key: str) -> Mapping:
-    """value[key] when both are mappings, else empty (overrides may hold anything; the collector checks it)."""
-    item = value.get(key) if isinstance(value, Mapping) else None
-    return item if isinstance(item, Mapping) else {}
-
-
-def list_at(value: Mapping, key: str) -> List[Any]:
-    """value[key] when it is a list, else empty."""
-    item = value.get(key)
-    return item if isinstance(item, list) else []
 
 
 def watched_resources(processor: Mapping) -> Set[str]:
