@@ -1,12 +1,16 @@
-"""The lab's single-node Kubernetes: upstream Kubernetes, etcd and CoreDNS built
-from their published Go modules and run as plain processes in a network
-namespace of their own, with guards so that nothing sent to a pod or Service
-address can leave the machine.
+"""The lab's Kubernetes: upstream Kubernetes, etcd and CoreDNS built from their
+published Go modules and run as plain processes, a control-plane node and two
+workers, each node in a network namespace of its own, with guards so that
+nothing sent to a pod or Service address can leave the machine.
 
     k8s_lab.py build                 build the binaries and the pause/CoreDNS images (cached)
     k8s_lab.py up                    start the cluster (when already up: report and exit 0)
     k8s_lab.py down                  stop it, remove what `up` added; caches stay
-    k8s_lab.py guards                exit 1 naming each guard that is missing
+    k8s_lab.py guards                exit 1 naming each guard that is missing (every node)
+    k8s_lab.py nodes                 print the nodes' names, control-plane node first
+    k8s_lab.py node-stop NAME        a worker lost: its kubelet, kube-proxy, containerd and
+                                     containers killed
+    k8s_lab.py node-start NAME       a stopped worker started again
     k8s_lab.py images [COMPONENT...] build the lab images from the artifact mirror's
                                      binaries and import them into the cluster
     k8s_lab.py kubeconfig            print the admin kubeconfig's path
@@ -19,7 +23,9 @@ Versions: lab/kubernetes.yml. Layout under $LGTM_CACHE (default
     k8s/bin/       the binaries
     k8s/images/    image archives (docker-archive tars) and their recipe digests
     k8s/containerd/  containerd's root: imported images survive `down`
-    k8s/run/       the running cluster's state (PKI, etcd, kubelet): new on every `up`
+    k8s/containerd-lgtm-lab-N/  each worker's containerd root
+    k8s/run/       the running cluster's state (PKI, etcd, kubelet): new on every `up`;
+                   a worker's in k8s/run/nodes/lgtm-lab-N/
     k8s/admin.conf the admin kubeconfig (API server https://10.250.0.2:6443)
     stamps/k8s-*.json  what each build was made from; logs/k8s-*.log one log per step
 Volatile state (pid files, sockets, what `up` changed on the host) is in /run/lgtm-k8s.
@@ -39,10 +45,11 @@ from k8s.addons import provisioner
 from k8s.build import build
 from k8s.images import images
 from k8s.layout import ADMIN_CONF, BIN, Layout
-from k8s.lifecycle import cluster_state, control_plane_node, down, up
+from k8s.lifecycle import cluster_nodes, cluster_state, control_plane_node, down, start_node, stop_node, up
 from k8s.network import load_changes, missing_guards
 
-COMMANDS = ["build", "up", "down", "guards", "images", "kubeconfig", "kubectl", "status", "provisioner"]
+COMMANDS = ["build", "up", "down", "guards", "nodes", "node-stop", "node-start", "images", "kubeconfig", "kubectl",
+            "status", "provisioner"]
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -53,19 +60,26 @@ def argument_parser() -> argparse.ArgumentParser:
 
 
 def check_guards(layout: Layout) -> int:
-    """`guards`: 0 when every recorded guard is in place, 1 naming each missing one,
-    2 when the cluster is not up (nothing recorded)."""
-    node = control_plane_node(layout)
-    if not node.changes.exists():
-        print("k8s: the cluster is not up: no guards to check")
+    """`guards`: 0 when every recorded guard of every node is in place, 1 naming each
+    missing one, 2 when a node is not up (nothing recorded)."""
+    nodes = cluster_nodes(layout)
+    absent = [node.name for node in nodes if not node.changes.exists()]
+    if absent:
+        print(f"k8s: not up ({', '.join(absent)}): no guards to check")
         return 2
-    missing = missing_guards(node)
+    missing = [f"{node.name}: {name}" for node in nodes for name in missing_guards(node)]
     for name in missing:
         print(f"MISSING guard: {name}")
     if not missing:
-        guards = [change.name for change in load_changes(node) if change.guard]
-        print("\n".join(f"ok: {name}" for name in guards))
+        print("\n".join(f"ok: {node.name}: {change.name}" for node in nodes
+                        for change in load_changes(node) if change.guard))
     return 1 if missing else 0
+
+
+def one_name(arguments: list[str]) -> str:
+    if len(arguments) != 1:
+        raise StepFailed("name exactly one worker node (`k8s_lab.py nodes` lists them)")
+    return arguments[0]
 
 
 def main() -> int:
@@ -83,7 +97,13 @@ def main() -> int:
         elif args.command == "guards":
             return check_guards(layout)
         elif args.command == "images":
-            images(layout, control_plane_node(layout), args.arguments)
+            images(layout, cluster_nodes(layout), args.arguments)
+        elif args.command == "nodes":
+            print("\n".join(node.name for node in cluster_nodes(layout)))
+        elif args.command == "node-stop":
+            stop_node(layout, one_name(args.arguments))
+        elif args.command == "node-start":
+            start_node(layout, one_name(args.arguments))
         elif args.command == "kubeconfig":
             print(ADMIN_CONF)
         elif args.command == "kubectl":

@@ -1,4 +1,4 @@
-"""The lab's single-node Kubernetes, one module per seam (lab/k8s_lab.py is the
+"""The lab's Kubernetes (a control-plane node and two workers), one module per seam (lab/k8s_lab.py is the
 command line):
 
     layout     where things are: the cache folders, the cluster-wide ranges, Layout

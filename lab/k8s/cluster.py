@@ -112,11 +112,12 @@ def control_plane_processes(layout: Layout, node: Node) -> list[Process]:
     ]
 
 
-def processes(layout: Layout, node: Node) -> list[Process]:
-    """The cluster's processes in start order (stop order is the reverse): the
-    node's containerd, the control plane, then the node's kubelet and kube-proxy."""
-    return [containerd_process(node), *control_plane_processes(layout, node),
-            *kubelet_processes(layout, node)]
+def processes(layout: Layout, nodes: list[Node]) -> list[Process]:
+    """The cluster's processes in start order (stop order is the reverse): every
+    node's containerd, the control plane (on the first node), then every node's
+    kubelet and kube-proxy."""
+    return [*(containerd_process(layout, node) for node in nodes), *control_plane_processes(layout, nodes[0]),
+            *(process for node in nodes for process in kubelet_processes(layout, node))]
 
 
 # --- PKI and kubeconfigs -------------------------------------------------------------
@@ -131,36 +132,77 @@ def kubeadm_phases(layout: Layout, node: Node, version: str) -> None:
     run("k8s", "kubeadm-kubeconfig", [kubeadm, "init", "phase", "kubeconfig", "all", "--config",
                                       str(config), "--kubeconfig-dir", str(layout.kubeconfigs)])
     write_admin_client(layout, layout.kubeconfigs / "admin.conf")
+
+
+def node_credentials(layout: Layout, control_plane: Node, node: Node) -> None:
+    """The node's kubelet serving certificate and its kubelet's kubeconfig, both signed by
+    the cluster's CA (kubeadm's ca.crt, which every pod's service account mounts)."""
     write_kubelet_serving_certificate(layout, node)
+    write_kubelet_kubeconfig(layout, control_plane, node)
 
 
-def write_kubelet_serving_certificate(layout: Layout, node: Node) -> None:
-    """The node's kubelet serving certificate, signed by the cluster's CA (kubeadm's
-    ca.crt, which every pod's service account mounts), for the node's name and address:
-    what a CSR of serverTLSBootstrap gets once approved, without the approval step."""
+def node_identity(node: Node) -> x509.Name:
+    """The name the Node authorizer and NodeRestriction admission know a node's kubelet by."""
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node.name}")])
+
+
+def signed_by_cluster_ca(layout: Layout, name: x509.Name, usage: x509.ObjectIdentifier,
+                         alternative_names: list[x509.GeneralName]) -> tuple[bytes, bytes]:
+    """A new key and a 30-day certificate for it, signed by the cluster's CA, as PEM (key, certificate)."""
     ca_cert = x509.load_pem_x509_certificate((layout.pki / "ca.crt").read_bytes())
     ca_key = serialization.load_pem_private_key((layout.pki / "ca.key").read_bytes(), password=None)
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node.name}")])
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_cert.subject)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=30))
-                   .add_extension(x509.SubjectAlternativeName([
-                       x509.DNSName(node.name), x509.IPAddress(ipaddress.ip_address(node.node_ip))]), critical=False)
-                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                   .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
-                                                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                                crl_sign=False, encipher_only=False, decipher_only=False),
-                                  critical=True)
-                   .sign(ca_key, hashes.SHA256()))
-    node.kubelet_serving_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                           serialization.PrivateFormat.PKCS8,
-                                                           serialization.NoEncryption()))
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_cert.subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=30))
+               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
+                                            data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                            crl_sign=False, encipher_only=False, decipher_only=False),
+                              critical=True))
+    if alternative_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
+    certificate = builder.sign(ca_key, hashes.SHA256())
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()),
+            certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def write_kubelet_serving_certificate(layout: Layout, node: Node) -> None:
+    """The node's kubelet serving certificate for the node's name and address: what a CSR
+    of serverTLSBootstrap gets once approved, without the approval step."""
+    key, certificate = signed_by_cluster_ca(
+        layout, node_identity(node), ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.DNSName(node.name), x509.IPAddress(ipaddress.ip_address(node.node_ip))])
+    node.kubelet_serving_key.write_bytes(key)
     node.kubelet_serving_key.chmod(0o600)
-    node.kubelet_serving_cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    node.kubelet_serving_cert.write_bytes(certificate)
+
+
+def kubelet_kubeconfig(control_plane: Node, node: Node, ca: bytes, key: bytes, certificate: bytes) -> dict[str, Any]:
+    """A kubeconfig for the node's kubelet: the API server on the control-plane node,
+    the user system:node:NAME (group system:nodes)."""
+    def data(pem: bytes) -> str:
+        return base64.b64encode(pem).decode()
+    user = f"system:node:{node.name}"
+    cluster = {"server": api_url(control_plane), "certificate-authority-data": data(ca)}
+    return {"apiVersion": "v1", "kind": "Config", "current-context": node.name,
+            "clusters": [{"name": CLUSTER_NAME, "cluster": cluster}],
+            "users": [{"name": user, "user": {"client-certificate-data": data(certificate),
+                                              "client-key-data": data(key)}}],
+            "contexts": [{"name": node.name, "context": {"cluster": CLUSTER_NAME, "user": user}}]}
+
+
+def write_kubelet_kubeconfig(layout: Layout, control_plane: Node, node: Node) -> None:
+    """What kubeadm's phase writes for its one node, for every node: each kubelet
+    may then only register and change its own Node (NodeRestriction)."""
+    key, certificate = signed_by_cluster_ca(layout, node_identity(node), ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    node.kubelet_kubeconfig.write_text(yaml.safe_dump(kubelet_kubeconfig(
+        control_plane, node, (layout.pki / "ca.crt").read_bytes(), key, certificate)))
+    node.kubelet_kubeconfig.chmod(0o600)
 
 
 def write_admin_client(layout: Layout, kubeconfig: Path) -> None:

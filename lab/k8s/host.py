@@ -79,7 +79,8 @@ def read_pid(layout: Layout, name: str) -> int | None:
     if not cmdline:
         # Empty while nsenter execs the component (and for a zombie, ruled out above).
         return pid
-    expected = name if name != "provisioner" else ENTRY_POINT.name
+    # A worker's process is named `program@node` (Node.process).
+    expected = name.split("@")[0] if name != "provisioner" else ENTRY_POINT.name
     return pid if any(Path(arg.decode(errors="replace")).name == expected
                       for arg in cmdline.split(b"\0")) else None
 

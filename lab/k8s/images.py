@@ -236,9 +236,9 @@ def build_image(component: str, artifact: tuple[str, Path] | None) -> Path:
     return archive
 
 
-def images(layout: Layout, node: Node, wanted: list[str]) -> None:
-    """Build the wanted lab images (all when none is named); import them into the
-    node's containerd when the cluster runs (else `up` imports them)."""
+def images(layout: Layout, nodes: list[Node], wanted: list[str]) -> None:
+    """Build the wanted lab images (all when none is named); import them into every
+    running node's containerd (a node that is not running imports them when it starts)."""
     unknown = sorted(set(wanted) - set(IMAGE_SPECS))
     if unknown:
         raise StepFailed(f"unknown component(s) {unknown}; choose from {sorted(IMAGE_SPECS)}")
@@ -246,8 +246,9 @@ def images(layout: Layout, node: Node, wanted: list[str]) -> None:
     artifacts = release_artifacts([c for c in components if c != "demo_shop"])
     for component in components:
         build_image(component, artifacts.get(component))
-    if read_pid(layout, "containerd") is None:
+    running = [node for node in nodes if read_pid(layout, node.process("containerd")) is not None]
+    if not running:
         print("k8s: the cluster is not up; `up` imports the images")
-        return
-    imported = import_images(node)
-    print(f"k8s: imported {', '.join(imported) or 'nothing new'} into the cluster's containerd")
+    for node in running:
+        imported = import_images(node)
+        print(f"k8s: imported {', '.join(imported) or 'nothing new'} into the containerd of {node.name}")

@@ -24,22 +24,29 @@ PINS_FILE = LAB_DIR / "kubernetes.yml"
 ADMIN_CONF = K8S / "admin.conf"
 
 SERVICE_CIDR = "10.96.0.0/16"
-# The cluster's pod range: today the one node's whole range (node.py).
-POD_CIDR = "10.244.0.0/24"
+# The cluster's pod range; each node takes a /24 of it (node.py).
+POD_CIDR = "10.244.0.0/16"
 DNS_IP = "10.96.0.10"
 API_PORT = 6443
 CLUSTER_NAME = "lgtm-lab"
+# A control-plane node (tainted: only what tolerates it runs there) and two workers.
+NODE_COUNT = 3
+# The folders of `run` a DaemonSet's hostPath names (the scenarios point the agent at
+# them): each node sees its own copy at the same path, so an agent reads its node only.
+PER_NODE_FOLDERS = ("pod-logs", "node-data")
 
 
 @dataclass(frozen=True)
 class Layout:
     """Where a cluster keeps its state: `run` is new on every `up`; `runtime` is
     volatile (tmpfs); `containerd_root` keeps imported images across `down`.
-    The first node's folders are these very folders (node.py)."""
+    The first node's folders are these very folders (node.py); `nodes` is how
+    many nodes the cluster has."""
     run: Path = K8S / "run"
     runtime: Path = Path("/run/lgtm-k8s")
     containerd_root: Path = K8S / "containerd"
     bin: Path = BIN
+    nodes: int = NODE_COUNT
 
     @property
     def pki(self) -> Path:

@@ -6,7 +6,11 @@ leave the machine:
   and IPv6), in place before the veth exists;
 - in the node's namespace, a blackhole route for the Service range (a ClusterIP
   without kube-proxy rules goes nowhere instead of out of the default route)
-  and a drop of pod traffic out of the namespace to anything but the host.
+  and a drop of pod traffic out of the namespace to anything but the lab's
+  nodes (the host's veths, the nodes' addresses) and pods.
+
+Pod traffic between nodes goes through the host: a route to each node's pod
+range via its node, and FORWARD accepts between the lab's veths only.
 
 Each change is recorded before it is made; tear-down undoes exactly the
 recorded changes, last first, also after a set-up that failed half-way. The
@@ -23,7 +27,7 @@ from typing import Any, Iterable
 
 from .host import sh
 from .layout import POD_CIDR, SERVICE_CIDR
-from .node import Node
+from .node import LINKS, Node
 
 
 @dataclass(frozen=True)
@@ -58,22 +62,37 @@ def host_guards(node: Node, uplinks: list[str], ip6tables: bool = True) -> list[
     return guards
 
 
+def pod_exits(node: Node) -> list[list[str]]:
+    """The mangle FORWARD rules for pod traffic leaving the node's namespace, in the
+    order they are inserted (each at the top): a drop, then above it an accept for
+    the lab's links and one for the cluster's pods. mangle FORWARD runs before filter
+    FORWARD, where kube-proxy inserts its own jumps."""
+    out = ["FORWARD", "-s", node.pod_cidr, "-o", node.node_veth]
+    return [[*out, "-j", "DROP"], [*out, "-d", str(LINKS), "-j", "ACCEPT"], [*out, "-d", POD_CIDR, "-j", "ACCEPT"]]
+
+
 def node_guards(node: Node) -> list[Change]:
     """Inside the node's namespace: the Service range is a blackhole, and pod traffic
-    towards the node's veth is dropped unless it is for the host. Deleting the
-    namespace removes both, so they need no undo of their own."""
+    towards the node's veth is dropped unless it is for the lab's nodes or pods.
+    Deleting the namespace removes both, so they need no undo of their own."""
     enter = node.enter
-    # mangle FORWARD runs before filter FORWARD, where kube-proxy inserts its own jumps.
-    pod_rule = ["FORWARD", "-s", node.pod_cidr, "-o", node.node_veth, "!", "-d", node.host_ip,
-                "-j", "DROP"]
+    drop, *accepts = pod_exits(node)
     return [
         Change("node: blackhole for the service range",
                [[*enter, "ip", "route", "add", "blackhole", SERVICE_CIDR]], [], True,
                [*enter, "ip", "route", "show", "type", "blackhole", SERVICE_CIDR], True),
         Change("node: drop pod traffic towards the uplink",
-               [[*enter, "iptables", "-w", "-t", "mangle", "-I", *pod_rule]], [], True,
-               [*enter, "iptables", "-w", "-t", "mangle", "-C", *pod_rule]),
+               [[*enter, "iptables", "-w", "-t", "mangle", "-I", *rule] for rule in (drop, *accepts)], [], True,
+               [*enter, "iptables", "-w", "-t", "mangle", "-C", *drop]),
     ]
+
+
+def forward_between_nodes() -> Change:
+    """On the host, with the control-plane node: forwarding between the lab's veths
+    (Docker sets FORWARD's policy to DROP); towards an uplink the guards drop first."""
+    rule = ["FORWARD", "-i", "lgtmk8s+", "-o", "lgtmk8s+", "-j", "ACCEPT"]
+    return Change("host: forward between the lab's nodes", [["iptables", "-w", "-I", *rule]],
+                  [["iptables", "-w", "-D", *rule]], False, ["iptables", "-w", "-C", *rule])
 
 
 def guard_in_place(change: Change, returncode: int, stdout: str) -> bool:
@@ -104,8 +123,11 @@ def network_plan(node: Node, uplinks: list[str], ip6tables: bool = True) -> list
                              [*enter, "ip", "link", "set", "lo", "up"],
                              [*enter, "ip", "route", "add", "default", "via", node.host_ip]], []),
     ]
-    # The host reaches ClusterIPs and pod IPs through the node (kube-proxy DNATs there).
-    for cidr in (SERVICE_CIDR, node.pod_cidr):
+    # The host reaches the node's pods through the node, and ClusterIPs through the
+    # control-plane node (kube-proxy DNATs there).
+    if node.control_plane:
+        changes.append(forward_between_nodes())
+    for cidr in ([SERVICE_CIDR] if node.control_plane else []) + [node.pod_cidr]:
         route = [cidr, "via", node.node_ip, "dev", node.host_veth]
         changes.append(Change(f"host: route {cidr} via the node", [["ip", "route", "add", *route]],
                               [["ip", "route", "delete", *route]], False,

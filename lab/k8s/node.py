@@ -4,14 +4,21 @@ cgroups, and the images and containers in its containerd.
 
 A node lives in a network namespace of its own, joined to the host by a veth
 pair; everything it listens on is inside that namespace, so two nodes never
-collide on a port. The first node (index 0) is the one the lab runs today: the
+collide on a port. The first node (index 0) is the control-plane node: the
 control plane runs in its namespace and its folders are the cluster's (Layout).
+Every other node (a worker) also has a mount namespace of its own, made when
+its containerd starts and entered by its kubelet, in which its own folders are
+bound over the cluster's PER_NODE_FOLDERS: a DaemonSet's hostPath there is the
+node's own, as on separate machines.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +27,12 @@ import yaml
 
 from .archive import archive_manifest
 from .host import Process, sh
-from .layout import DNS_IP, IMAGES, POD_CIDR, Layout
+from .layout import DNS_IP, IMAGES, PER_NODE_FOLDERS, POD_CIDR, Layout
 
 # Every node gets a /30 of LINKS for its veth pair (host side first) and a /24
 # of NODE_POD_RANGES for its pods; index 0 gets the first of each.
 LINKS = ipaddress.ip_network("10.250.0.0/24")
-NODE_POD_RANGES = ipaddress.ip_network("10.244.0.0/16")
+NODE_POD_RANGES = ipaddress.ip_network(POD_CIDR)
 MAX_NODES = 64  # the /30s in LINKS
 
 
@@ -46,6 +53,15 @@ class Node:
     run: Path
     runtime: Path
     containerd_root: Path
+
+    @property
+    def control_plane(self) -> bool:
+        return self.index == 0
+
+    def process(self, program: str) -> str:
+        """The name (pid file, log) of one of the node's processes: the program's own on
+        the control-plane node, `program@node` on the others (host.read_pid reads it)."""
+        return program if self.control_plane else f"{program}@{self.name}"
 
     @property
     def netns_path(self) -> Path:
@@ -81,6 +97,10 @@ class Node:
     @property
     def kubelet_serving_key(self) -> Path:
         return self.run / "kubelet-serving.key"
+
+    @property
+    def kubelet_kubeconfig(self) -> Path:
+        return self.run / "kubelet.conf"
 
     @property
     def kube_proxy_config_file(self) -> Path:
@@ -187,7 +207,9 @@ def kubelet_config(layout: Layout, node: Node) -> dict[str, Any]:
             "clusterDNS": [DNS_IP], "clusterDomain": "cluster.local",
             # The host's resolvers are unreachable from the node: give pods none.
             "resolvConf": "",
-            "podLogsDir": str(node.run / "pod-logs"),
+            # The same path on every node: a worker's own folder is bound over it in its
+            # mount namespace (PER_NODE_FOLDERS), where the agents' hostPath finds it.
+            "podLogsDir": str(layout.run / "pod-logs"),
             "healthzBindAddress": "127.0.0.1",
             "failSwapOn": False,
             "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
@@ -212,7 +234,8 @@ def kube_proxy_config(layout: Layout, node: Node) -> dict[str, Any]:
 
 def write_node_configs(layout: Layout, node: Node, sandbox_image: str) -> None:
     """The node's folders and its containerd, CNI, kubelet and kube-proxy configs."""
-    for folder in (node.run, node.cni_conf, node.containerd_root):
+    for folder in (node.run, node.cni_conf, node.containerd_root,
+                   *(base / name for base in (layout.run, node.run) for name in PER_NODE_FOLDERS)):
         folder.mkdir(parents=True, exist_ok=True)
     node.containerd_config_file.write_text(containerd_config(node, sandbox_image))
     (node.cni_conf / "10-lgtm-k8s.conflist").write_text(json.dumps(cni_conflist(node), indent=2))
@@ -220,24 +243,46 @@ def write_node_configs(layout: Layout, node: Node, sandbox_image: str) -> None:
     node.kube_proxy_config_file.write_text(yaml.safe_dump(kube_proxy_config(layout, node)))
 
 
-def containerd_process(node: Node) -> Process:
-    return Process("containerd", ["containerd", "--config", str(node.containerd_config_file)])
+def own_mounts(layout: Layout, node: Node) -> list[list[str]]:
+    """The binds that give a worker its own PER_NODE_FOLDERS (none on the control-plane
+    node, whose folders are the cluster's)."""
+    if node.control_plane:
+        return []
+    return [["mount", "--bind", str(node.run / name), str(layout.run / name)] for name in PER_NODE_FOLDERS]
+
+
+def containerd_process(layout: Layout, node: Node) -> Process:
+    """A worker's containerd starts in a new mount namespace (its shims and containers
+    inherit it), private towards the host, with the node's own folders bound in."""
+    argv = ["containerd", "--config", str(node.containerd_config_file)]
+    binds = own_mounts(layout, node)
+    if binds:
+        script = " && ".join(" ".join(bind) for bind in binds) + ' && exec "$@"'
+        argv = ["unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", script, "sh", *argv]
+    return Process(node.process("containerd"), argv)
+
+
+def mount_namespace_of(pid: int) -> str:
+    """What nsenter takes to enter the mount namespace of a running process."""
+    return f"--mount=/proc/{pid}/ns/mnt"
 
 
 def kubelet_processes(layout: Layout, node: Node) -> list[Process]:
-    """kubelet and kube-proxy of the node, from the lab's binaries (containerd first)."""
-    conf, b = layout.kubeconfigs, layout.bin
+    """kubelet and kube-proxy of the node, from the lab's binaries (containerd first).
+    The control-plane node registers with its taint: only pods that tolerate it run there."""
+    b = layout.bin
+    taints = ["--register-with-taints=node-role.kubernetes.io/control-plane:NoSchedule"] if node.control_plane else []
     return [
-        Process("kubelet", [
+        Process(node.process("kubelet"), [
             str(b / "kubelet"), f"--config={node.kubelet_config_file}",
-            f"--kubeconfig={conf / 'kubelet.conf'}", f"--root-dir={node.run / 'kubelet'}",
+            f"--kubeconfig={node.kubelet_kubeconfig}", f"--root-dir={node.run / 'kubelet'}",
             f"--cert-dir={node.run / 'kubelet-pki'}", f"--node-ip={node.node_ip}",
             f"--hostname-override={node.name}",
             # cAdvisor inside the kubelet reads the containers' names from containerd at
             # this flag's socket (default /run/containerd/containerd.sock), not at the
             # runtime endpoint: without it every container's series lacks its pod and name.
-            f"--containerd={node.socket}"]),
-        Process("kube-proxy", [str(b / "kube-proxy"), f"--config={node.kube_proxy_config_file}"]),
+            f"--containerd={node.socket}", *taints]),
+        Process(node.process("kube-proxy"), [str(b / "kube-proxy"), f"--config={node.kube_proxy_config_file}"]),
     ]
 
 
@@ -262,6 +307,25 @@ def create_cgroups(node: Node) -> None:
         for name in ("cpuset.cpus", "cpuset.mems"):
             if (hierarchy / name).exists() and not (group / name).read_text().strip():
                 (group / name).write_text((hierarchy / name).read_text())
+
+
+def kill_processes(node: Node, seconds: float = 10) -> list[int]:
+    """SIGKILL every process in the node's cgroups (its pods' containers and sandboxes), again
+    until none is left or time runs out: a shim killed leaves its container running, reparented,
+    so a node that goes away must lose its containers this way. Returns the pids still there."""
+    deadline = time.monotonic() + seconds
+    while True:
+        pids = sorted({int(pid) for hierarchy in cgroup_hierarchies()[:1]
+                       for procs in (hierarchy / node.cgroup_root).rglob("cgroup.procs")
+                       for pid in procs.read_text().split()})
+        if not pids or time.monotonic() > deadline:
+            return pids
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
 
 
 def remove_cgroups(node: Node) -> list[str]:

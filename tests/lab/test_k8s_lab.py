@@ -16,8 +16,8 @@ import k8s_lab  # noqa: E402  (lab/ is not a package)
 def test_the_sub_commands_are_the_ones_callers_use():
     parser = k8s_lab.argument_parser()
     choices = next(action.choices for action in parser._actions if action.dest == "command")
-    assert list(choices) == ["build", "up", "down", "guards", "images", "kubeconfig", "kubectl",
-                             "status", "provisioner"]
+    assert list(choices) == ["build", "up", "down", "guards", "nodes", "node-stop", "node-start", "images",
+                             "kubeconfig", "kubectl", "status", "provisioner"]
     args = parser.parse_args(["kubectl", "get", "pods", "-A"])
     assert (args.command, args.arguments) == ("kubectl", ["get", "pods", "-A"])
 

@@ -80,9 +80,13 @@ def test_node_guards_live_in_the_nodes_namespace():
     assert blackhole.check == [*enter, "ip", "route", "show", "type", "blackhole", "10.96.0.0/16"]
     # `ip route show` exits 0 with no route: only its output proves the blackhole.
     assert blackhole.check_output
-    rule = ["FORWARD", "-s", "10.244.0.0/24", "-o", "lgtmk8s-n", "!", "-d", "10.250.0.1", "-j", "DROP"]
-    assert pod_drop.add == [[*enter, "iptables", "-w", "-t", "mangle", "-I", *rule]]
-    assert pod_drop.check == [*enter, "iptables", "-w", "-t", "mangle", "-C", *rule]
+    out = ["FORWARD", "-s", "10.244.0.0/24", "-o", "lgtmk8s-n"]
+    drop = [*out, "-j", "DROP"]
+    # Each inserted at the top: the accepts for the lab's links and pods end up above the drop.
+    assert pod_drop.add == [[*enter, "iptables", "-w", "-t", "mangle", "-I", *rule]
+                            for rule in (drop, [*out, "-d", "10.250.0.0/24", "-j", "ACCEPT"],
+                                         [*out, "-d", "10.244.0.0/16", "-j", "ACCEPT"])]
+    assert pod_drop.check == [*enter, "iptables", "-w", "-t", "mangle", "-C", *drop]
     # Deleting the namespace removes both: no undo of their own.
     assert blackhole.undo == [] and pod_drop.undo == []
 
@@ -115,6 +119,8 @@ def test_tear_down_undoes_every_recorded_change_in_reverse_and_nothing_else():
          ["ip", "route", "delete", "10.244.0.0/24", "via", "10.250.0.2", "dev", "lgtmk8s-h"]),
         ("host: route 10.96.0.0/16 via the node",
          ["ip", "route", "delete", "10.96.0.0/16", "via", "10.250.0.2", "dev", "lgtmk8s-h"]),
+        ("host: forward between the lab's nodes",
+         ["iptables", "-w", "-D", "FORWARD", "-i", "lgtmk8s+", "-o", "lgtmk8s+", "-j", "ACCEPT"]),
         ("veth", ["ip", "link", "delete", "lgtmk8s-h"]),
         ("host: drop lgtmk8s-h -> eth0 (IPv6)", ["ip6tables", "-w", "-D", *FORWARD_ETH0]),
         ("host: drop lgtmk8s-h -> eth0", ["iptables", "-w", "-D", *FORWARD_ETH0]),
@@ -124,6 +130,14 @@ def test_tear_down_undoes_every_recorded_change_in_reverse_and_nothing_else():
     assert network.undo_commands(plan[:2]) == [
         ("host: drop lgtmk8s-h -> eth0", ["iptables", "-w", "-D", *FORWARD_ETH0]),
         ("netns", ["ip", "netns", "delete", "lgtm-k8s"])]
+
+
+def test_a_workers_plan_routes_its_pods_only_and_leaves_the_host_wide_changes_to_the_control_plane_node():
+    worker = node.node_at(layout.Layout(), 2)
+    names = [change.name for change in network.network_plan(worker, ["eth0"])]
+    assert "host: route 10.244.2.0/24 via the node" in names
+    assert "host: route 10.96.0.0/16 via the node" not in names
+    assert "host: forward between the lab's nodes" not in names
 
 
 def test_recorded_changes_read_back_as_they_were_made(tmp_path):
@@ -155,7 +169,8 @@ def test_uplinks_and_conflicts_from_ip_json():
 
 
 def test_lab_ranges_do_not_overlap():
-    nets = [ipaddress.ip_network(c) for c in (NODE.link_cidr, layout.SERVICE_CIDR, layout.POD_CIDR)]
+    nets = [ipaddress.ip_network(c) for c in (str(node.LINKS), layout.SERVICE_CIDR, layout.POD_CIDR)]
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
     assert ipaddress.ip_address(layout.DNS_IP) in ipaddress.ip_network(layout.SERVICE_CIDR)
-    assert network.lab_ranges([NODE]) == sorted({NODE.link_cidr, layout.SERVICE_CIDR, layout.POD_CIDR})
+    # Each node's pod range is its own /24 of the cluster's.
+    assert network.lab_ranges([NODE]) == sorted({NODE.link_cidr, layout.SERVICE_CIDR, layout.POD_CIDR, NODE.pod_cidr})

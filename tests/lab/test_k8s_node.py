@@ -20,13 +20,14 @@ NODE = node.node_at(LAYOUT, 0)
 
 
 def test_the_first_node_is_the_lab_node_as_it_always_was():
-    """Names, addresses and folders of the single-node lab: what README.md,
+    """Names, addresses and folders of the control-plane node: what README.md,
     /run/lgtm-k8s, the cache and the host's routes have always used."""
     first = node.node_at(layout.Layout(), 0)
     assert (first.name, first.netns, first.host_veth, first.node_veth) == \
         ("lgtm-lab", "lgtm-k8s", "lgtmk8s-h", "lgtmk8s-n")
     assert (first.host_ip, first.node_ip, first.link_cidr) == ("10.250.0.1", "10.250.0.2", "10.250.0.0/30")
-    assert first.pod_cidr == layout.POD_CIDR == "10.244.0.0/24"
+    assert first.pod_cidr == "10.244.0.0/24" and layout.POD_CIDR == "10.244.0.0/16"
+    assert first.control_plane and first.process("kubelet") == "kubelet"
     assert first.cgroup_root == "lgtm-k8s"
     assert first.netns_path == Path("/run/netns/lgtm-k8s")
     assert first.enter == ["nsenter", "--net=/run/netns/lgtm-k8s", "--"]
@@ -45,6 +46,8 @@ def test_another_node_shares_nothing_that_must_be_its_own():
     assert not ipaddress.ip_network(first.link_cidr).overlaps(ipaddress.ip_network(second.link_cidr))
     assert not ipaddress.ip_network(first.pod_cidr).overlaps(ipaddress.ip_network(second.pod_cidr))
     assert (second.host_ip, second.node_ip) == ("10.250.0.5", "10.250.0.6")
+    assert not second.control_plane and second.process("kubelet") == "kubelet@lgtm-lab-1"
+    assert ipaddress.ip_network(second.pod_cidr).subnet_of(ipaddress.ip_network(layout.POD_CIDR))
 
 
 @pytest.mark.parametrize("index", [0, 1, node.MAX_NODES - 1])
@@ -79,7 +82,7 @@ def test_cni_conflist_uses_the_pod_range_and_no_masquerade():
     bridge = node.cni_conflist(NODE)["plugins"][0]
     assert bridge["type"] == "bridge" and bridge["isGateway"] and bridge["hairpinMode"]
     assert bridge["ipMasq"] is False
-    assert bridge["ipam"]["ranges"] == [[{"subnet": layout.POD_CIDR}]]
+    assert bridge["ipam"]["ranges"] == [[{"subnet": NODE.pod_cidr}]]
     assert len(bridge["bridge"]) <= 15
 
 
@@ -102,7 +105,9 @@ def test_kube_proxy_config():
 
 def test_a_nodes_processes_use_its_own_configs_and_address():
     kubelet, kube_proxy = node.kubelet_processes(LAYOUT, NODE)
-    assert node.containerd_process(NODE).argv == ["containerd", "--config", "/c/run/containerd.toml"]
+    assert node.containerd_process(LAYOUT, NODE).argv == ["containerd", "--config", "/c/run/containerd.toml"]
+    assert "--register-with-taints=node-role.kubernetes.io/control-plane:NoSchedule" in kubelet.argv
+    assert "--kubeconfig=/c/run/kubelet.conf" in kubelet.argv
     assert kubelet.argv[0] == "/c/bin/kubelet" and "--node-ip=10.250.0.2" in kubelet.argv
     assert "--hostname-override=lgtm-lab" in kubelet.argv
     # cAdvisor finds the node's own containerd (the containers' pod and name on their series).
@@ -118,3 +123,24 @@ def test_down_finds_the_network_namespace_of_a_pod_sandbox():
     joined = {"linux": {"namespaces": [{"type": "network", "path": "/proc/42/ns/net"}]}}
     assert node.network_namespaces(joined) == []
     assert node.network_namespaces({}) == []
+
+
+def test_a_worker_runs_in_a_mount_namespace_of_its_own_with_its_folders_bound_over_the_shared_paths():
+    """The agents' hostPath folders (PER_NODE_FOLDERS) are the same path on every node; a worker's
+    containerd (and so its containers) sees its own folder there, the control-plane node the cluster's."""
+    worker = node.node_at(LAYOUT, 1)
+    process = node.containerd_process(LAYOUT, worker)
+    assert process.name == "containerd@lgtm-lab-1"
+    assert process.argv[:4] == ["unshare", "--mount", "--propagation", "slave"]
+    script = process.argv[process.argv.index("-c") + 1]
+    for name in layout.PER_NODE_FOLDERS:
+        assert f"mount --bind /c/run/nodes/lgtm-lab-1/{name} /c/run/{name}" in script
+    assert script.endswith('exec "$@"') and process.argv[-3:] == ["containerd", "--config",
+                                                                  "/c/run/nodes/lgtm-lab-1/containerd.toml"]
+    assert node.own_mounts(LAYOUT, NODE) == []
+    kubelet, kube_proxy = node.kubelet_processes(LAYOUT, worker)
+    assert (kubelet.name, kube_proxy.name) == ("kubelet@lgtm-lab-1", "kube-proxy@lgtm-lab-1")
+    assert not [arg for arg in kubelet.argv if arg.startswith("--register-with-taints")]
+    assert "--kubeconfig=/c/run/nodes/lgtm-lab-1/kubelet.conf" in kubelet.argv
+    # Every kubelet writes the pods' logs at the shared path: its own folder on a worker.
+    assert node.kubelet_config(LAYOUT, worker)["podLogsDir"] == "/c/run/pod-logs"

@@ -1,4 +1,4 @@
-"""The stack on the lab's single-node Kubernetes, proven end to end.
+"""The stack on the lab's three-node Kubernetes (a tainted control-plane node, two workers), proven end to end.
 
 site.yml deployed the collector as a node agent (DaemonSet) and a gateway
 (a StatefulSet of two pods, each with its persistent queue on its own claim, to
@@ -131,9 +131,8 @@ GATEWAY_REPLICAS = 2
 
 
 def test_agent_runs_on_every_node_and_each_gateway_pod_keeps_its_queue_on_its_own_claim():
-    nodes = json.loads(kubectl("get", "nodes", "-o", "json"))["items"]
     agent = get("daemonset", "otelcol-agent")["status"]
-    assert agent["numberReady"] == len(nodes) == agent["desiredNumberScheduled"], agent
+    assert agent["numberReady"] == len(nodes()) == agent["desiredNumberScheduled"] == 3, agent
     gateway = get("statefulset", "otelcol-gateway")
     assert gateway["status"].get("readyReplicas") == GATEWAY_REPLICAS, gateway["status"]
     template = gateway["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
@@ -151,7 +150,7 @@ def test_agent_runs_on_every_node_and_each_gateway_pod_keeps_its_queue_on_its_ow
 
 
 AGENT_SELECTOR = "app.kubernetes.io/name=otelcol-agent"
-TEST_TAINT = "observability.lgtm/test=agent-placement"
+CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
 def agent_pods() -> list[dict[str, Any]]:
@@ -162,30 +161,42 @@ def ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
 
 
+def nodes() -> list[dict[str, Any]]:
+    return json.loads(kubectl("get", "nodes", "-o", "json"))["items"]
+
+
+def control_plane() -> str:
+    """The name of the lab's control-plane node, found by its taint."""
+    (name,) = [node["metadata"]["name"] for node in nodes()
+               if CONTROL_PLANE_TAINT in [{k: t[k] for k in ("key", "effect")} for t in node["spec"].get("taints", [])]]
+    return name
+
+
 def test_the_agent_lands_on_a_tainted_node_with_its_priority_class_where_other_pods_may_not():
-    """The agent's DaemonSet tolerates every taint (a control plane's too) and its pods carry the PriorityClass
-    the role created. With the node tainted NoSchedule, a pod without a toleration (the control) is not
-    scheduled, while the agent pod that replaces a deleted one is, and runs with the class's priority."""
+    """The agent's DaemonSet tolerates every taint (the control plane's too) and its pods carry the PriorityClass
+    the role created. On the control-plane node (tainted NoSchedule by the cluster), a pod without a toleration
+    (the control) is not scheduled, while the agent pod that replaces a deleted one is, and runs with the
+    class's priority."""
     priority_class = json.loads(kubectl("get", "priorityclass", "observability-lgtm-node-agent", "-o", "json"))
     assert priority_class["value"] == 1_000_000, priority_class
     assert priority_class["metadata"]["labels"]["app.kubernetes.io/name"] == "otelcol-agent", priority_class
     spec = get("daemonset", "otelcol-agent")["spec"]
     # Its queue and offsets are on the node: the old pod goes before the new one opens them.
     assert spec["updateStrategy"]["rollingUpdate"] == {"maxUnavailable": 1, "maxSurge": 0}, spec["updateStrategy"]
-    (old,) = agent_pods()
-    node = old["spec"]["nodeName"]
+    node = control_plane()
+    (old,) = [pod for pod in agent_pods() if pod["spec"]["nodeName"] == node]
     control = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": "untolerated-probe", "namespace": NAMESPACE},
                "spec": {"nodeSelector": {"kubernetes.io/hostname": node}, "automountServiceAccountToken": False,
                         "containers": [{"name": "probe", "image": old["spec"]["containers"][0]["image"],
                                         "command": ["/otelcol-contrib", "--version"]}]}}
-    kubectl("taint", "nodes", node, f"{TEST_TAINT}:NoSchedule")
     try:
         kubectl("apply", "-f", "-", stdin=json.dumps(control))
         kubectl("delete", "pod", "-n", NAMESPACE, old["metadata"]["name"], "--wait=true")
 
         def replacement() -> dict[str, Any] | None:
-            pods = [pod for pod in agent_pods() if pod["metadata"]["uid"] != old["metadata"]["uid"] and ready(pod)]
+            pods = [pod for pod in agent_pods() if pod["spec"]["nodeName"] == node
+                    and pod["metadata"]["uid"] != old["metadata"]["uid"] and ready(pod)]
             return pods[0] if pods else None
         new = wait_for(replacement, seconds=120, interval=1)
 
@@ -196,9 +207,7 @@ def test_the_agent_lands_on_a_tainted_node_with_its_priority_class_where_other_p
         probe = get("pod", "untolerated-probe")
     finally:
         kubectl("delete", "pod", "-n", NAMESPACE, "untolerated-probe", "--ignore-not-found", "--wait=false")
-        kubectl("taint", "nodes", node, f"{TEST_TAINT}:NoSchedule-")
     assert new, f"no ready agent pod replaced {old['metadata']['name']} on the tainted node: {agent_pods()}"
-    assert new["spec"]["nodeName"] == node
     assert new["spec"]["priorityClassName"] == "observability-lgtm-node-agent"
     assert new["spec"]["priority"] == 1_000_000, "the admission gave the pod its class's value"
     assert unscheduled and probe["status"]["phase"] == "Pending", probe["status"]
@@ -339,7 +348,7 @@ def test_every_node_reports_its_kubelets_metrics_under_its_name():
         "agent containers": f'container_memory_working_set_bytes{{job="kubelet-cadvisor", namespace="{NAMESPACE}", '
                             f'pod=~"otelcol-agent-.*", container="otelcol-agent"}} > 0',
     }
-    expected = {"up": [(job, node) for node in nodes for job in ("kubelet-cadvisor", "kubelet-resource")],
+    expected = {"up": sorted((job, node) for node in nodes for job in ("kubelet-cadvisor", "kubelet-resource")),
                 "node memory": [("kubelet-resource", node) for node in nodes],
                 "agent containers": [("kubelet-cadvisor", node) for node in nodes]}
 

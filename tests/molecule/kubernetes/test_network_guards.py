@@ -11,60 +11,83 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "lab"))
 from k8s import host, layout, network  # noqa: E402  (lab/ is not a package)
+from k8s import node as node_module  # noqa: E402
 from k8s.node import node_at  # noqa: E402
 
 LAYOUT = layout.Layout()
-NODE = node_at(LAYOUT, 0)  # the cluster's one node
+NODES = [node_at(LAYOUT, index) for index in range(LAYOUT.nodes)]
+CONTROL_PLANE = NODES[0]
+each_node = pytest.mark.parametrize("node", NODES, ids=[node.name for node in NODES])
 
 
 def test_the_cluster_is_up():
-    assert NODE.changes.exists() and host.read_pid(LAYOUT, "kubelet") is not None, \
-        "the lab Kubernetes is not up: the scenario's create step (`lab/k8s_lab.py up`) should have started it"
+    assert len(NODES) == 3
+    for node in NODES:
+        assert node.changes.exists() and host.read_pid(LAYOUT, node.process("kubelet")) is not None, \
+            f"{node.name} is not up: the scenario's create step (`lab/k8s_lab.py up`) should have started it"
 
 
 def sh(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, env=host.env(), check=False)
 
 
-def node(*argv: str) -> subprocess.CompletedProcess[str]:
-    return sh(*NODE.enter, *argv)
+def inside(node: node_module.Node, *argv: str) -> subprocess.CompletedProcess[str]:
+    return sh(*node.enter, *argv)
 
 
-def test_every_recorded_guard_is_in_place():
-    assert network.missing_guards(NODE) == []
+@each_node
+def test_every_recorded_guard_is_in_place(node):
+    assert network.missing_guards(node) == []
 
 
-def test_the_host_drops_node_traffic_towards_every_uplink():
+@each_node
+def test_the_host_drops_node_traffic_towards_every_uplink(node):
     routes = json.loads(sh("ip", "-j", "route", "show", "default").stdout or "[]")
     uplinks = network.uplinks_from(routes)
     assert uplinks, "the host has no default route"
     for uplink in uplinks:
-        rule = ["FORWARD", "-i", NODE.host_veth, "-o", uplink, "-j", "DROP"]
+        rule = ["FORWARD", "-i", node.host_veth, "-o", uplink, "-j", "DROP"]
         assert sh("iptables", "-w", "-C", *rule).returncode == 0, f"no FORWARD drop towards {uplink}"
 
 
-def test_the_service_range_is_a_blackhole_inside_the_node():
-    routes = node("ip", "route", "show", "type", "blackhole").stdout
+@each_node
+def test_the_service_range_is_a_blackhole_inside_the_node(node):
+    routes = inside(node, "ip", "route", "show", "type", "blackhole").stdout
     assert layout.SERVICE_CIDR in routes
 
 
-def test_pod_traffic_towards_the_uplink_is_dropped_inside_the_node():
-    rule = ["FORWARD", "-s", NODE.pod_cidr, "-o", NODE.node_veth, "!", "-d", NODE.host_ip, "-j", "DROP"]
-    assert node("iptables", "-w", "-t", "mangle", "-C", *rule).returncode == 0
+@each_node
+def test_pod_traffic_leaves_the_node_only_for_the_labs_nodes_and_pods(node):
+    """The node's mangle FORWARD: accepts towards the lab's links and pod range first, then the drop."""
+    rules = inside(node, "iptables", "-w", "-t", "mangle", "-S", "FORWARD").stdout.splitlines()
+    ours = [rule for rule in rules if f"-s {node.pod_cidr}" in rule]
+    assert ours == [f"-A FORWARD -s {node.pod_cidr} -d {layout.POD_CIDR} -o {node.node_veth} -j ACCEPT",
+                    f"-A FORWARD -s {node.pod_cidr} -d {node_module.LINKS} -o {node.node_veth} -j ACCEPT",
+                    f"-A FORWARD -s {node.pod_cidr} -o {node.node_veth} -j DROP"], rules
 
 
-def test_the_pod_bridge_does_not_masquerade_pods():
+@each_node
+def test_the_pod_bridge_does_not_masquerade_pods(node):
     """No per-pod NAT towards the outside (the bridge plugin's ipMasq): a pod's
     packet never passes as the node's."""
-    rules = node("iptables", "-w", "-t", "nat", "-S", "POSTROUTING").stdout
-    prefix = NODE.pod_cidr.rsplit(".", 1)[0] + "."
+    rules = inside(node, "iptables", "-w", "-t", "nat", "-S", "POSTROUTING").stdout
+    prefix = node.pod_cidr.rsplit(".", 1)[0] + "."
     assert not [rule for rule in rules.splitlines() if f"-s {prefix}" in rule], rules
 
 
-def test_host_routes_lead_only_to_the_node():
-    for cidr in (layout.SERVICE_CIDR, NODE.pod_cidr):
+@each_node
+def test_host_routes_lead_only_to_the_node(node):
+    for cidr in ([layout.SERVICE_CIDR] if node.control_plane else []) + [node.pod_cidr]:
         route = sh("ip", "route", "show", "exact", cidr).stdout
-        assert f"via {NODE.node_ip} dev {NODE.host_veth}" in route, cidr
+        assert f"via {node.node_ip} dev {node.host_veth}" in route, cidr
+
+
+def test_the_host_forwards_between_the_labs_veths_only():
+    rules = sh("iptables", "-w", "-S", "FORWARD").stdout.splitlines()
+    accepts = [rule for rule in rules if "lgtmk8s" in rule and rule.endswith("ACCEPT")]
+    assert accepts == ["-A FORWARD -i lgtmk8s+ -o lgtmk8s+ -j ACCEPT"], rules

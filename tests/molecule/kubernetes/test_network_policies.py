@@ -28,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from k8s import layout  # noqa: E402  (lab/ is not a package)
 from k8s.node import node_at  # noqa: E402
 
-NODE = node_at(layout.Layout(), 0)
-TASKS = NODE.runtime / "containerd" / "io.containerd.runtime.v2.task" / "k8s.io"
+LAYOUT = layout.Layout()
+# Each node's containerd keeps its tasks (with each container's pid) in its own state folder.
+TASKS = {node.name: node.runtime / "containerd" / "io.containerd.runtime.v2.task" / "k8s.io"
+         for node in (node_at(LAYOUT, index) for index in range(LAYOUT.nodes))}
 STACK = ("otelcol-agent", "otelcol-gateway", "jaeger", "prometheus", "victorialogs")
 ESTABLISHED, LISTEN = "01", "0A"
 SAMPLE_S = 8
@@ -65,10 +67,10 @@ def sockets(pid: int) -> List[Tuple[str, str, int, str, int]]:
 
 
 def container_pid(pod: Dict[str, Any]) -> Optional[int]:
-    """The process of the pod's first running container, from containerd's task folder."""
+    """The process of the pod's first running container, from its node's containerd's task folder."""
     for status in pod["status"].get("containerStatuses") or []:
         container_id = (status.get("containerID") or "").split("://")[-1]
-        pid_file = TASKS / container_id / "init.pid"
+        pid_file = TASKS[pod["spec"]["nodeName"]] / container_id / "init.pid"
         if container_id and pid_file.exists():
             return int(pid_file.read_text().strip())
     return None
