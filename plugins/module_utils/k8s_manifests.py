@@ -475,12 +475,11 @@ def build_manifests(component: Any, namespace: Any, extra_labels: Any = None, re
         objects.append({"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, namespace, labels),
                         "spec": {"type": "ClusterIP", "selector": selector, "ports": service_ports,
                                  "internalTrafficPolicy": policy}})
-    try:
-        policy_object = network_policy(metadata(name, namespace, labels), selector, ports, kube, kpath)
-    except NetworkPolicyError as error:
-        raise ManifestError(str(error)) from None
-    if policy_object:
-        objects.append(policy_object)
+    if require(kube, "network_policy", bool, kpath, False):
+        try:
+            objects.append(network_policy(metadata(name, namespace, labels), selector, ports, kube, kpath))
+        except NetworkPolicyError as error:
+            raise ManifestError(str(error)) from None
     if kind == "StatefulSet":
         # One address per ready pod: senders that pick the pod themselves (the agents' load
         # balancing by trace ID) resolve this name; a pod that is not ready is left out.

@@ -81,15 +81,8 @@ def egress_rule(destination: Mapping[str, Any], namespace: str, where: str) -> O
 
 
 def network_policy(metadata: Object, selector: Mapping[str, str], ports: List[Object], kube: Mapping[str, Any],
-                   path: str) -> Optional[Object]:
-    """The NetworkPolicy of a component's pods, or None where ``kubernetes.network_policy`` is off."""
-    enabled = kube.get("network_policy", False)
-    if isinstance(enabled, str) and enabled.lower() in ("true", "false"):
-        enabled = enabled.lower() == "true"
-    if not isinstance(enabled, bool):
-        raise NetworkPolicyError(f"{path}.network_policy: expected bool, got {type(enabled).__name__}")
-    if not enabled:
-        return None
+                   path: str) -> Object:
+    """The NetworkPolicy of a component's pods (the caller checks ``kubernetes.network_policy``)."""
     namespace = str(metadata.get("namespace", ""))
     declared = sorted({(port["port"], port["protocol"]) for port in ports})
     spec: Object = {"podSelector": {"matchLabels": dict(selector)}, "policyTypes": ["Ingress"],

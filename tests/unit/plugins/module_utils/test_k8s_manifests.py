@@ -355,6 +355,17 @@ def test_a_network_policy_comes_with_the_objects_where_switched_on() -> None:
         "StatefulSet" if "StatefulSet" in [item["kind"] for item in objects] else "Deployment"), "in place before the pods"
 
 
+def test_the_network_policy_switch_reads_as_a_boolean_and_off_builds_none() -> None:
+    component = copy.deepcopy(COMPONENT)
+    component["kubernetes"].update({"network_policy": "false", "egress": {"to": []}})
+    assert not [item for item in build_manifests(component, "obs")["objects"] if item["kind"] == "NetworkPolicy"]
+    component["kubernetes"]["network_policy"] = "true"
+    assert [item for item in build_manifests(component, "obs")["objects"] if item["kind"] == "NetworkPolicy"]
+    component["kubernetes"]["network_policy"] = "yes"
+    with pytest.raises(ManifestError, match=r"common_component\.kubernetes\.network_policy: expected bool"):
+        build_manifests(component, "obs")
+
+
 def test_a_bad_egress_is_a_manifest_error_naming_the_key() -> None:
     component = copy.deepcopy(COMPONENT)
     component["kubernetes"].update({"network_policy": True, "egress": {"to": [{"host": "tempo", "port": "x"}]}})

@@ -30,11 +30,6 @@ def test_a_host_names_a_service_of_the_namespace_or_none(host: str, expected: Op
     assert service_in_namespace(host, "obs") == expected
 
 
-def test_off_builds_nothing() -> None:
-    assert policy({}) is None
-    assert policy({"network_policy": "false", "egress": {"to": []}}) is None
-
-
 def test_the_pods_take_connections_on_their_declared_ports_only_and_keep_egress_open_unless_told() -> None:
     built = policy({"network_policy": True})
     assert built["apiVersion"] == "networking.k8s.io/v1" and built["kind"] == "NetworkPolicy"
@@ -73,7 +68,6 @@ def test_the_api_ports_are_the_given_ones_and_only_where_the_api_is_read() -> No
 
 
 @pytest.mark.parametrize("kube, key", [
-    ({"network_policy": "yes"}, "common_component.kubernetes.network_policy"),
     ({"network_policy": True, "egress": ["tempo:4317"]}, "common_component.kubernetes.egress"),
     ({"network_policy": True, "egress": {"to": [{"host": "tempo", "port": 0}]}}, "common_component.kubernetes.egress.to[0]"),
     ({"network_policy": True, "egress": {"to": ["tempo"]}}, "common_component.kubernetes.egress.to[0]"),
