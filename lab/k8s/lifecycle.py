@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from .layout import ADMIN_CONF, ENTRY_POINT, Layout
 from .network import apply_network, conflicts, lab_ranges, missing_guards, network_plan, undo_network, \
     uplinks_from
 from .node import (Node, containerd_process, create_cgroups, ctr, import_images, kill_processes, kubelet_processes,
-                   mount_namespace_of, mounts_under, node_at, remove_cgroups, remove_containers, shim_pids,
+                   mount_namespace_of, mounts_under, node_at, remove_cgroups, remove_containers,
                    write_node_configs)
 
 
@@ -232,11 +231,6 @@ def kill_node(layout: Layout, node: Node) -> list[int]:
     that went away. Returns the pids that would not die."""
     for program in ("kube-proxy", "kubelet", "containerd"):
         stop(layout, node.process(program))
-    for pid in shim_pids(node):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return kill_processes(node)
 
 

@@ -310,22 +310,27 @@ def create_cgroups(node: Node) -> None:
 
 
 def kill_processes(node: Node, seconds: float = 10) -> list[int]:
-    """SIGKILL every process in the node's cgroups (its pods' containers and sandboxes), again
-    until none is left or time runs out: a shim killed leaves its container running, reparented,
-    so a node that goes away must lose its containers this way. Returns the pids still there."""
+    """SIGKILL the node's containerd shims and every process in the node's cgroups (its pods'
+    containers and sandboxes), again until none is left or time runs out: a shim killed
+    leaves its container running, reparented, so a node that goes away must lose its
+    containers this way. Returns the pids still there."""
+    def in_cgroups() -> set[int]:
+        return {int(pid) for hierarchy in cgroup_hierarchies()[:1]
+                for procs in (hierarchy / node.cgroup_root).rglob("cgroup.procs")
+                for pid in procs.read_text().split()}
     deadline = time.monotonic() + seconds
-    while True:
-        pids = sorted({int(pid) for hierarchy in cgroup_hierarchies()[:1]
-                       for procs in (hierarchy / node.cgroup_root).rglob("cgroup.procs")
-                       for pid in procs.read_text().split()})
-        if not pids or time.monotonic() > deadline:
-            return pids
+    pids = set(shim_pids(node)) | in_cgroups()
+    while pids:
+        if time.monotonic() > deadline:
+            return sorted(pids)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         time.sleep(0.2)
+        pids = in_cgroups()
+    return []
 
 
 def remove_cgroups(node: Node) -> list[str]:

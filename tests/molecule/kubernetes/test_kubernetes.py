@@ -39,12 +39,17 @@ ORDERS = 20
 KILL_RUN_ORDERS = 30
 
 
-def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> str:
-    result = subprocess.run([sys.executable, str(REPO / "lab" / "k8s_lab.py"), "kubectl", *args],
-                            input=stdin, capture_output=True, text=True, timeout=180, check=False)
+def k8s_lab(*args: str, check: bool = True, stdin: str | None = None, timeout: float = 180) -> str:
+    """A command of the lab cluster's command line (lab/k8s_lab.py); with check, a failure fails the test."""
+    result = subprocess.run([sys.executable, str(REPO / "lab" / "k8s_lab.py"), *args],
+                            input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise AssertionError(f"k8s_lab.py {' '.join(args)} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
     return result.stdout
+
+
+def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> str:
+    return k8s_lab("kubectl", *args, check=check, stdin=stdin)
 
 
 def get(kind: str, name: str = "", selector: str = "") -> Any:
@@ -121,9 +126,7 @@ def orders(jaeger: ClusterHttp) -> list[dict[str, Any]]:
 
 
 def test_the_network_guards_are_in_place_while_the_cluster_runs():
-    result = subprocess.run([sys.executable, str(REPO / "lab" / "k8s_lab.py"), "guards"],
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    k8s_lab("guards", timeout=60)
 
 
 GATEWAY_SELECTOR = "app.kubernetes.io/name=otelcol-gateway"
@@ -163,6 +166,10 @@ def ready(pod: dict[str, Any]) -> bool:
 
 def nodes() -> list[dict[str, Any]]:
     return json.loads(kubectl("get", "nodes", "-o", "json"))["items"]
+
+
+def node_names() -> list[str]:
+    return sorted(node["metadata"]["name"] for node in nodes())
 
 
 def control_plane() -> str:
@@ -324,15 +331,15 @@ def test_every_line_a_pod_writes_to_stdout_arrives_once_with_its_pod_across_an_a
 def test_every_node_reports_its_own_metrics_under_its_name():
     """Each node's agent reads the node's metrics from the node's root (read-only at /hostfs) and tags every
     point with its node's name, which Prometheus promotes to the label k8s_node_name."""
-    nodes = sorted(item["metadata"]["name"] for item in json.loads(kubectl("get", "nodes", "-o", "json"))["items"])
+    names = node_names()
     metrics = ClusterHttp("prometheus", service_url("prometheus", "http"))
     query = 'count by (k8s_node_name) ({__name__=~"system_memory_usage.*"})'
 
     def reporting() -> list[str] | None:
         found = sorted(entry["metric"].get("k8s_node_name", "") for entry in instant_query(metrics, query) or [])
-        return found if found == nodes else None
+        return found if found == names else None
 
-    assert wait_for(reporting, seconds=90), metrics.explain(f"memory usage of every node {nodes} by k8s_node_name",
+    assert wait_for(reporting, seconds=90), metrics.explain(f"memory usage of every node {names} by k8s_node_name",
                                                             instant_query(metrics, query))
 
 
@@ -340,7 +347,7 @@ def test_every_node_reports_its_kubelets_metrics_under_its_name():
     """Each node's agent scrapes its own kubelet (the resource and cAdvisor endpoints) at the node's address with
     its service account's token, checking the kubelet's certificate against the cluster's CA: both jobs answer
     on every node (up is 1), with each node's own memory (resource) and the agent pod's own containers (cAdvisor)."""
-    nodes = sorted(item["metadata"]["name"] for item in json.loads(kubectl("get", "nodes", "-o", "json"))["items"])
+    names = node_names()
     metrics = ClusterHttp("prometheus", service_url("prometheus", "http"))
     queries = {
         "up": 'up{job=~"kubelet-resource|kubelet-cadvisor"} == 1',
@@ -348,9 +355,9 @@ def test_every_node_reports_its_kubelets_metrics_under_its_name():
         "agent containers": f'container_memory_working_set_bytes{{job="kubelet-cadvisor", namespace="{NAMESPACE}", '
                             f'pod=~"otelcol-agent-.*", container="otelcol-agent"}} > 0',
     }
-    expected = {"up": sorted((job, node) for node in nodes for job in ("kubelet-cadvisor", "kubelet-resource")),
-                "node memory": [("kubelet-resource", node) for node in nodes],
-                "agent containers": [("kubelet-cadvisor", node) for node in nodes]}
+    expected = {"up": sorted((job, node) for node in names for job in ("kubelet-cadvisor", "kubelet-resource")),
+                "node memory": [("kubelet-resource", node) for node in names],
+                "agent containers": [("kubelet-cadvisor", node) for node in names]}
 
     def reporting() -> dict[str, list] | None:
         # Each (job, node) once: an agent pod replaced minutes ago (the stdout test's) still has series
@@ -363,9 +370,9 @@ def test_every_node_reports_its_kubelets_metrics_under_its_name():
     found = wait_for(reporting, seconds=120)
     series = {entry["metric"].get("job"): entry["value"][1]
               for entry in instant_query(metrics, 'count by (job) ({job=~"kubelet-resource|kubelet-cadvisor"})') or []}
-    print(f"\nFIGURES-KUBELET series_by_job={json.dumps(series, sort_keys=True)} nodes={len(nodes)}")
+    print(f"\nFIGURES-KUBELET series_by_job={json.dumps(series, sort_keys=True)} nodes={len(names)}")
     assert found, metrics.explain(
-        f"the kubelet's metrics of every node {nodes}, by job and k8s_node_name",
+        f"the kubelet's metrics of every node {names}, by job and k8s_node_name",
         {name: instant_query(metrics, query) for name, query in queries.items()}) + "\n  the agent's log:\n" + \
         kubectl("logs", "-n", NAMESPACE, "daemonset/otelcol-agent", "--tail=20", check=False)
 

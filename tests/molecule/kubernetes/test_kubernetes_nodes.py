@@ -18,27 +18,18 @@ other worker.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from typing import Any, Callable
 
 import pytest
 from lgtm_stack import wait_for
-from test_kubernetes import (GATEWAY_SELECTOR, NAMESPACE, REPO, control_plane, counted_fault, get, kubectl, nodes,
-                             orders_during, ready)
+from test_kubernetes import (GATEWAY_SELECTOR, NAMESPACE, control_plane, counted_fault, get, k8s_lab, kubectl,
+                             node_names, orders_during, ready)
 from test_kubernetes import jaeger  # noqa: F401 # pylint: disable=unused-import
 
 OUT_OF_SERVICE_KEY = "node.kubernetes.io/out-of-service"
 OUT_OF_SERVICE = f"{OUT_OF_SERVICE_KEY}=nodeshutdown:NoExecute"
 FIGURES: dict[str, Any] = {}
-
-
-def lab(*args: str) -> str:
-    result = subprocess.run([sys.executable, str(REPO / "lab" / "k8s_lab.py"), *args], capture_output=True,
-                            text=True, timeout=300, check=False)
-    assert result.returncode == 0, f"k8s_lab.py {' '.join(args)}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
-    return result.stdout
 
 
 def node_ready(name: str) -> bool:
@@ -73,7 +64,7 @@ def settled() -> bool:
 def workers() -> tuple[str, str]:
     """(victim, survivor): the victim is the worker of gateway pod 1, left with nothing but its agent
     and that gateway pod; the survivor runs everything else of the stack (and CoreDNS)."""
-    names = sorted(node["metadata"]["name"] for node in nodes())
+    names = node_names()
     workers = [name for name in names if name != control_plane()]
     victim = gateway_pod(1)["spec"]["nodeName"]
     assert victim in workers, f"gateway pod 1 runs on {victim}, not on a worker of {workers}"
@@ -96,7 +87,7 @@ def workers() -> tuple[str, str]:
 
 
 def test_the_cluster_has_a_tainted_control_plane_and_two_workers_and_the_gateway_pods_spread_over_the_workers():
-    names = sorted(node["metadata"]["name"] for node in nodes())
+    names = node_names()
     assert len(names) == 3 and all(node_ready(name) for name in names), names
     control = control_plane()
     placed = sorted(pod["spec"]["nodeName"] for pod in get("pods", selector=GATEWAY_SELECTOR)["items"])
@@ -129,7 +120,7 @@ def lose(victim: str, survivor: str) -> Callable[[], None]:
     shutdown), which lets the cluster delete its pods and the StatefulSet start gateway pod 1 on the
     survivor, on the same claim."""
     def fault() -> None:
-        lab("node-stop", victim)
+        k8s_lab("node-stop", victim, timeout=300)
         assert wait_for(lambda: not node_ready(victim), seconds=180, interval=1), f"{victim} still Ready"
         kubectl("taint", "node", victim, OUT_OF_SERVICE)
 
@@ -155,11 +146,11 @@ def test_losing_the_worker_of_a_gateway_pod_during_orders_loses_none_and_keeps_e
         # The lost node removed from the cluster, as an operator does, and the machine back: its kubelet
         # registers it again (a node joining), and the agents' DaemonSet starts its pod there.
         kubectl("delete", "node", victim, "--wait=true")
-        lab("node-start", victim)
+        k8s_lab("node-start", victim, timeout=300)
     agents = "app.kubernetes.io/name=otelcol-agent"
     back = wait_for(lambda: node_ready(victim) and settled() and sorted(
         pod["spec"]["nodeName"] for pod in get("pods", selector=agents)["items"] if ready(pod)) ==
-        sorted(node["metadata"]["name"] for node in nodes()), seconds=240, interval=1)
+        node_names(), seconds=240, interval=1)
     node_back_s = time.monotonic() - started
     joined = json.loads(kubectl("get", "node", victim, "-o", "json"))
     lost, split = counted_fault(jaeger, "NODE-LOSS", sent, errors, recovered, f" node_back_s={node_back_s:.1f}")

@@ -17,10 +17,10 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "lab"))
 from k8s import host, layout, network  # noqa: E402  (lab/ is not a package)
 from k8s import node as node_module  # noqa: E402
-from k8s.node import node_at  # noqa: E402
+from k8s.lifecycle import cluster_nodes  # noqa: E402
 
 LAYOUT = layout.Layout()
-NODES = [node_at(LAYOUT, index) for index in range(LAYOUT.nodes)]
+NODES = cluster_nodes(LAYOUT)
 CONTROL_PLANE = NODES[0]
 each_node = pytest.mark.parametrize("node", NODES, ids=[node.name for node in NODES])
 

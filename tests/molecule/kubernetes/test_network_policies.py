@@ -26,12 +26,12 @@ from test_kubernetes import NAMESPACE, get, kubectl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from k8s import layout  # noqa: E402  (lab/ is not a package)
-from k8s.node import node_at  # noqa: E402
+from k8s.lifecycle import cluster_nodes  # noqa: E402
 
 LAYOUT = layout.Layout()
 # Each node's containerd keeps its tasks (with each container's pid) in its own state folder.
 TASKS = {node.name: node.runtime / "containerd" / "io.containerd.runtime.v2.task" / "k8s.io"
-         for node in (node_at(LAYOUT, index) for index in range(LAYOUT.nodes))}
+         for node in cluster_nodes(LAYOUT)}
 STACK = ("otelcol-agent", "otelcol-gateway", "jaeger", "prometheus", "victorialogs")
 ESTABLISHED, LISTEN = "01", "0A"
 SAMPLE_S = 8
