@@ -81,6 +81,22 @@ def test_ports_come_from_the_same_variables_as_on_a_host(rendered):
     assert ports("otel_collector")["otlp-http"] == 4318
 
 
+@pytest.mark.parametrize("metrics_address, declared", [
+    (None, 8888),               # the configuration's default reader: 0.0.0.0:8888
+    ("0.0.0.0:9464", 9464),
+    ("127.0.0.1:8888", None),   # loopback only: nothing to declare, nothing to let in
+])
+def test_the_collector_declares_the_port_its_configuration_serves_its_metrics_on(tmp_path, metrics_address, declared):
+    """Read off the final configuration, not the spec: with no metrics_address in the spec the collector
+    still serves on the default, and an enforced NetworkPolicy refuses every port not declared."""
+    spec = dict(GATEWAY_SPEC, **({"telemetry": {"metrics_address": metrics_address}} if metrics_address else {}))
+    objects = render_objects(tmp_path, ["otel_collector"], "observability", {"otel_collector_spec": spec})
+    ports = {port["name"]: port["containerPort"] for port in container(objects["otel_collector"])["ports"]}
+    assert ports.get("metrics") == declared
+    ingress = {port["port"] for rule in policy_of(objects, "otel_collector")["spec"]["ingress"] for port in rule["ports"]}
+    assert (declared in ingress) if declared else (8888 not in ingress)
+
+
 def test_victorialogs_flags_are_arguments_and_validated_by_its_parser(rendered):
     command = container(rendered["victorialogs"])["command"]
     assert "-storageDataPath=/var/lib/victorialogs/data" in command
