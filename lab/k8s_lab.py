@@ -1,15 +1,16 @@
-"""The lab's Kubernetes: upstream Kubernetes, etcd and CoreDNS built from their
-published Go modules and run as plain processes, a control-plane node and two
-workers, each node in a network namespace of its own, with guards so that
-nothing sent to a pod or Service address can leave the machine.
+"""The lab's Kubernetes: upstream Kubernetes, etcd, CoreDNS and kube-router (its
+NetworkPolicy firewall only) built from their published Go modules and run as
+plain processes, a control-plane node and two workers, each node in a network
+namespace of its own, with guards so that nothing sent to a pod or Service
+address can leave the machine.
 
     k8s_lab.py build                 build the binaries and the pause/CoreDNS images (cached)
     k8s_lab.py up                    start the cluster (when already up: report and exit 0)
     k8s_lab.py down                  stop it, remove what `up` added; caches stay
     k8s_lab.py guards                exit 1 naming each guard that is missing (every node)
     k8s_lab.py nodes                 print the nodes' names, control-plane node first
-    k8s_lab.py node-stop NAME        a worker lost: its kubelet, kube-proxy, containerd and
-                                     containers killed
+    k8s_lab.py node-stop NAME        a worker lost: its kubelet, kube-proxy, kube-router,
+                                     containerd and containers killed
     k8s_lab.py node-start NAME       a stopped worker started again
     k8s_lab.py images [COMPONENT...] build the lab images from the artifact mirror's
                                      binaries and import them into the cluster

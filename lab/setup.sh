@@ -35,7 +35,7 @@ command -v rsync >/dev/null || missing+=(rsync)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 # The browser tests' headless Chromium (tests/molecule/browser.py).
 command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-shell)
-# The lab Kubernetes (lab/k8s_lab.py): runtime, CNI plugins, packet filter, and a
+# The lab Kubernetes (lab/k8s_lab.py): runtime, CNI plugins, packet filter and sets, and a
 # static C toolchain for its pause binary.
 PATH="$PATH:/usr/sbin:/sbin"
 command -v containerd >/dev/null || missing+=(containerd)
@@ -43,6 +43,8 @@ command -v runc >/dev/null || missing+=(runc)
 [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
 command -v iptables >/dev/null || missing+=(iptables)
 command -v conntrack >/dev/null || missing+=(conntrack)
+# Its NetworkPolicy enforcer's sets (kube-router runs the ipset command).
+command -v ipset >/dev/null || missing+=(ipset)
 command -v gcc >/dev/null || missing+=(gcc)
 # The tools' interpreter (step 3): Debian's Python 3.11, with its venv module.
 /usr/bin/python3.11 -c 'import ensurepip' 2>/dev/null || missing+=(python3.11-venv)

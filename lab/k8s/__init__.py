@@ -2,11 +2,13 @@
 command line):
 
     layout     where things are: the cache folders, the cluster-wide ranges, Layout
-    build      the binaries and the pause/CoreDNS images, built from their recipes and cached
+    build      the binaries (kube-router included) and the pause/CoreDNS images, built from
+               their recipes and cached
     archive    docker-archive image tars, written without Docker
     images     the stack's lab images from the artifact mirror's binaries
     node       one node: its names, addresses and folders (Node), containerd,
-               kubelet and kube-proxy, its cgroups and its containers
+               kubelet, kube-proxy and NetworkPolicy enforcer (kube-router), its
+               cgroups and its containers
     network    what `up` changes on the network of one node, the guards among those
                changes, their undo and the check that they are in place
     host       running commands and the cluster's processes on this machine

@@ -28,7 +28,7 @@ from .layout import BIN, GO_DIRS, IMAGES, PINS_FILE, SRC, STAMPS
 
 # Bump a component's revision when its recipe below changes in a way that
 # changes what it produces; the cache then rebuilds it once.
-RECIPE_REVISIONS = {"kubernetes": 1, "etcd": 1, "coredns": 2, "pause": 1}
+RECIPE_REVISIONS = {"kubernetes": 1, "etcd": 1, "coredns": 2, "pause": 1, "kube_router": 1}
 
 
 def load_pins() -> dict[str, Any]:
@@ -140,6 +140,13 @@ def lean_go_mod(upstream_go_mod: str, module: str, version: str) -> str:
     return "\n".join([*lines, "", f"require {module} {version}", ""])
 
 
+def kube_router_ldflags(module: str, version: str, build_date: str) -> list[str]:
+    """The version variables upstream's Makefile sets (pkg/version), so that the binary
+    reports its release."""
+    return [f"-X {module}/pkg/version.{name}={value}"
+            for name, value in (("Version", f"v{version}"), ("BuildDate", build_date))]
+
+
 # The sandbox ("pause") container: hold the pod's namespaces, reap children,
 # exit on SIGINT/SIGTERM. Upstream's is build/pause/linux/pause.c in Kubernetes.
 PAUSE_C = r"""#include <signal.h>
@@ -177,7 +184,7 @@ def recipe_key(name: str, pins: dict[str, Any], go: str) -> str:
     """What a component's build depends on: its pins, its recipe revision, the Go
     toolchain (not for pause), and the sources written here."""
     material: dict[str, Any] = {"pins": pins.get(name, {}), "revision": RECIPE_REVISIONS[name]}
-    if name == "kubernetes":
+    if name in ("kubernetes", "kube_router"):
         material["go"] = go
     elif name == "etcd":
         material.update(go=go, main=ETCD_MAIN)
@@ -216,17 +223,37 @@ def download_info(component: str, module: str, version: str) -> dict[str, Any]:
     return info
 
 
-def build_kubernetes(pins: dict[str, Any]) -> None:
-    pin = pins["kubernetes"]
-    version = f"v{pin['version']}"
-    info = download_info("k8s-kubernetes", pin["module"], version)
-    work = SRC / "kubernetes"
+def release_time(info: dict[str, Any]) -> str:
+    """When the module version was published (the proxy's .info file; `go mod download
+    -json` does not print it): the build date the binaries report."""
+    return str(json.loads(Path(info["Info"]).read_text()).get("Time", "")) if info.get("Info") else ""
+
+
+def wrapper_folder(name: str, pin: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """The module version downloaded (its `go mod download -json`) and a new, empty folder
+    under SRC for the module that builds it."""
+    info = download_info(f"k8s-{name}", pin["module"], f"v{pin['version']}")
+    work = SRC / name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    (work / "go.mod").write_text(wrapper_go_mod(Path(info["GoMod"]).read_text(), pin["module"],
-                                                version, pin["staging_version"]))
     BIN.mkdir(parents=True, exist_ok=True)
-    ldflags = " ".join(["-s", "-w", *kubernetes_ldflags(pin["version"], info.get("Time", ""))])
+    return info, work
+
+
+def lean_wrapper(name: str, pin: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """A wrapper folder with the module's own go.mod (lean_go_mod) and go.sum."""
+    info, work = wrapper_folder(name, pin)
+    (work / "go.mod").write_text(lean_go_mod(Path(info["GoMod"]).read_text(), pin["module"], f"v{pin['version']}"))
+    shutil.copyfile(Path(info["Dir"]) / "go.sum", work / "go.sum")
+    return info, work
+
+
+def build_kubernetes(pins: dict[str, Any]) -> None:
+    pin = pins["kubernetes"]
+    info, work = wrapper_folder("kubernetes", pin)
+    (work / "go.mod").write_text(wrapper_go_mod(Path(info["GoMod"]).read_text(), pin["module"],
+                                                f"v{pin['version']}", pin["staging_version"]))
+    ldflags = " ".join(["-s", "-w", *kubernetes_ldflags(pin["version"], release_time(info))])
     # One `go build` for all commands: they share most packages, and one
     # invocation compiles each package once on both cores.
     run("k8s-kubernetes", "go-build",
@@ -253,22 +280,25 @@ def build_coredns(pins: dict[str, Any]) -> None:
     (core/plugin) compiles the cloud providers' SDKs too, twice the packages (1,041 against
     525 by `go list -deps`)."""
     pin = pins["coredns"]
-    version = f"v{pin['version']}"
-    info = download_info("k8s-coredns", pin["module"], version)
-    work = SRC / "coredns"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    (work / "go.mod").write_text(lean_go_mod(Path(info["GoMod"]).read_text(), pin["module"], version))
-    shutil.copyfile(Path(info["Dir"]) / "go.sum", work / "go.sum")
+    info, work = lean_wrapper("coredns", pin)
     plugins = plugin_packages((Path(info["Dir"]) / "plugin.cfg").read_text(), corefile_directives(COREFILE))
     (work / "main.go").write_text(coredns_main(plugins))
-    BIN.mkdir(parents=True, exist_ok=True)
     run("k8s-coredns", "go-build", ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o",
                                     str(BIN / "coredns"), "."], cwd=work, env=go_cache_env())
     write_image_archive(IMAGES / "coredns.tar", [pin["image"]],
                         [single_file_layer({"coredns": BIN / "coredns"})],
                         {"Entrypoint": ["/coredns"], "ExposedPorts": {"53/tcp": {}, "53/udp": {}}},
                         recipe_key("coredns", pins, go_version()))
+
+
+def build_kube_router(pins: dict[str, Any]) -> None:
+    """kube-router at its own go.mod's versions (its go.mod has no replace directives)."""
+    pin = pins["kube_router"]
+    info, work = lean_wrapper("kube-router", pin)
+    ldflags = " ".join(["-s", "-w", *kube_router_ldflags(pin["module"], pin["version"], release_time(info))])
+    run("k8s-kube-router", "go-build", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o",
+                                        str(BIN / "kube-router"), f"{pin['module']}/{pin['command']}"],
+        cwd=work, env=go_cache_env())
 
 
 def build_pause(pins: dict[str, Any]) -> None:
@@ -291,6 +321,7 @@ def components(pins: dict[str, Any]) -> dict[str, Component]:
         "etcd": Component("etcd", (BIN / "etcd",), build_etcd),
         "coredns": Component("coredns", (BIN / "coredns", IMAGES / "coredns.tar"), build_coredns),
         "pause": Component("pause", (BIN / "pause", IMAGES / "pause.tar"), build_pause),
+        "kube_router": Component("kube_router", (BIN / "kube-router",), build_kube_router),
     }
 
 

@@ -25,7 +25,7 @@ from buildkit import run
 
 from .host import Process, sh
 from .layout import ADMIN_CONF, API_PORT, BIN, CLUSTER_NAME, POD_CIDR, SERVICE_CIDR, Layout
-from .node import Node, containerd_process, kubelet_processes
+from .node import Node, containerd_process, kubelet_processes, policy_enforcer_process
 
 
 def api_url(node: Node) -> str:
@@ -114,10 +114,11 @@ def control_plane_processes(layout: Layout, node: Node) -> list[Process]:
 
 def processes(layout: Layout, nodes: list[Node]) -> list[Process]:
     """The cluster's processes in start order (stop order is the reverse): every
-    node's containerd, the control plane (on the first node), then every node's
-    kubelet and kube-proxy."""
+    node's containerd, the control plane (on the first node), every node's kubelet
+    and kube-proxy, then every node's NetworkPolicy enforcer (it reads the Nodes)."""
     return [*(containerd_process(layout, node) for node in nodes), *control_plane_processes(layout, nodes[0]),
-            *(process for node in nodes for process in kubelet_processes(layout, node))]
+            *(process for node in nodes for process in kubelet_processes(layout, node)),
+            *(policy_enforcer_process(layout, node) for node in nodes)]
 
 
 # --- PKI and kubeconfigs -------------------------------------------------------------

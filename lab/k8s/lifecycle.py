@@ -1,6 +1,7 @@
 """`up`, `down` and the cluster's state: the order in which the network, the
-guards, the configs, the processes and the add-ons come and go, for every
-node (node_at(layout, i)); the first also runs the control plane. A worker can
+guards, the configs, the processes (the NetworkPolicy enforcers last) and the
+add-ons come and go, for every node (node_at(layout, i)); the first also runs
+the control plane. A worker can
 be stopped as a lost machine is (its processes and pods killed) and started
 again (`stop_node`, `start_node`)."""
 from __future__ import annotations
@@ -24,9 +25,9 @@ from .host import Steps, env, read_pid, sh, start, stop, wait_for
 from .layout import ADMIN_CONF, ENTRY_POINT, Layout
 from .network import apply_network, conflicts, lab_ranges, missing_guards, network_plan, undo_network, \
     uplinks_from
-from .node import (Node, containerd_process, create_cgroups, ctr, import_images, kill_processes, kubelet_processes,
-                   mount_namespace_of, mounts_under, node_at, remove_cgroups, remove_containers,
-                   write_node_configs)
+from .node import (Node, containerd_process, create_cgroups, ctr, enforcing, import_images, kill_processes,
+                   kubelet_processes, mount_namespace_of, mounts_under, node_at, policy_enforcer_process,
+                   remove_cgroups, remove_containers, write_node_configs)
 
 
 def control_plane_node(layout: Layout) -> Node:
@@ -85,7 +86,7 @@ def preflight(pins: dict[str, Any], nodes: list[Node]) -> list[dict[str, Any]]:
     if stale:
         raise StepFailed(f"not built: {', '.join(stale)}; run `lab/k8s_lab.py build`")
     for tool in ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "conntrack",
-                 "nsenter", "ip"):
+                 "nsenter", "ip", "ipset"):
         if shutil.which(tool, path=env()["PATH"]) is None:
             raise StepFailed(f"{tool} is missing; `lab/setup.sh` installs the Debian packages")
     if not Path("/usr/lib/cni/bridge").exists():
@@ -115,6 +116,13 @@ def start_kubelet(layout: Layout, node: Node) -> None:
     """The node's kubelet and kube-proxy (its containerd runs)."""
     for process in kubelet_processes(layout, node):
         start(layout, process.name, process.argv, enter(layout, node))
+
+
+def start_policy_enforcer(layout: Layout, node: Node) -> None:
+    """The node's NetworkPolicy enforcer, once its chains filter the node's traffic."""
+    process = policy_enforcer_process(layout, node)
+    start(layout, process.name, process.argv, node.enter)
+    wait_for(f"the NetworkPolicy enforcer of {node.name}", lambda: enforcing(node), layout, 60, [process.name])
 
 
 def up(layout: Layout) -> None:
@@ -180,9 +188,16 @@ def up(layout: Layout) -> None:
         shutil.copy(layout.kubeconfigs / "admin.conf", ADMIN_CONF)
         ADMIN_CONF.chmod(0o600)
     steps.step("etcd, API server, controller-manager, scheduler, kubelets, kube-proxies", control_plane)
-    watched = list(procs) + ["provisioner"]
+    enforcers = [policy_enforcer_process(layout, node).name for node in nodes]
     steps.step("every node Ready", lambda: wait_for(
-        "every node Ready", lambda: all(node_ready(api, node) for node in nodes), layout, 180, watched))
+        "every node Ready", lambda: all(node_ready(api, node) for node in nodes), layout, 180,
+        [name for name in procs if name not in enforcers] + ["provisioner"]))
+
+    def start_enforcers() -> None:
+        for node in nodes:
+            start_policy_enforcer(layout, node)
+    steps.step("NetworkPolicy enforcers (kube-router's firewall) on every node", start_enforcers)
+    watched = list(procs) + ["provisioner"]
     # kubelet may not give itself a node-role label (NodeRestriction): the admin does.
     steps.step("control-plane role label", lambda: kubectl(
         ["label", "node", control.name, "node-role.kubernetes.io/control-plane=", "--overwrite"]))
@@ -226,10 +241,10 @@ def drain(layout: Layout, nodes: list[Node]) -> None:
 
 
 def kill_node(layout: Layout, node: Node) -> list[int]:
-    """Stop the node's kube-proxy, kubelet and containerd, then kill its shims and every
-    process in its cgroups (its containers): what the node ran is gone, as on a machine
-    that went away. Returns the pids that would not die."""
-    for program in ("kube-proxy", "kubelet", "containerd"):
+    """Stop the node's NetworkPolicy enforcer, kube-proxy, kubelet and containerd, then kill
+    its shims and every process in its cgroups (its containers): what the node ran is gone,
+    as on a machine that went away. Returns the pids that would not die."""
+    for program in ("kube-router", "kube-proxy", "kubelet", "containerd"):
         stop(layout, node.process(program))
     return kill_processes(node)
 
@@ -241,11 +256,13 @@ def stop_node(layout: Layout, name: str) -> None:
     left = kill_node(layout, node)
     if left:
         raise StepFailed(f"{node.name}: processes still running after SIGKILL: {left}")
-    print(f"k8s: {node.name} stopped: kubelet, kube-proxy, containerd and every container killed", flush=True)
+    print(f"k8s: {node.name} stopped: kubelet, kube-proxy, kube-router, containerd and every container killed",
+          flush=True)
 
 
 def start_node(layout: Layout, name: str) -> None:
-    """`node-start NAME`: a stopped worker comes back (containerd, kubelet, kube-proxy)."""
+    """`node-start NAME`: a stopped worker comes back (containerd, kubelet, kube-proxy, its
+    NetworkPolicy enforcer)."""
     node = worker(layout, name)
     if read_pid(layout, node.process("kubelet")) is not None:
         print(f"k8s: {node.name} runs already")
@@ -255,6 +272,7 @@ def start_node(layout: Layout, name: str) -> None:
     api = Api(layout, control_plane_node(layout))
     wait_for(f"{node.name} Ready", lambda: node_ready(api, node), layout, 180,
              [node.process(program) for program in ("containerd", "kubelet", "kube-proxy")])
+    start_policy_enforcer(layout, node)
     print(f"k8s: {node.name} started and Ready", flush=True)
 
 
@@ -275,7 +293,7 @@ def down(layout: Layout) -> None:
             warnings.append(f"{what}: {failure}")
     attempt("pods stopped by the kubelets", lambda: drain(layout, nodes))
     for node in nodes:
-        for program in ("kube-proxy", "kubelet"):
+        for program in ("kube-router", "kube-proxy", "kubelet"):
             stop(layout, node.process(program))
     for name in ("kube-apiserver", "etcd"):
         stop(layout, name)

@@ -27,7 +27,7 @@ import yaml
 
 from .archive import archive_manifest
 from .host import Process, sh
-from .layout import DNS_IP, IMAGES, PER_NODE_FOLDERS, POD_CIDR, Layout
+from .layout import DNS_IP, IMAGES, PER_NODE_FOLDERS, POD_CIDR, SERVICE_CIDR, Layout
 
 # Every node gets a /30 of LINKS for its veth pair (host side first) and a /24
 # of NODE_POD_RANGES for its pods; index 0 gets the first of each.
@@ -284,6 +284,29 @@ def kubelet_processes(layout: Layout, node: Node) -> list[Process]:
             f"--containerd={node.socket}", *taints]),
         Process(node.process("kube-proxy"), [str(b / "kube-proxy"), f"--config={node.kube_proxy_config_file}"]),
     ]
+
+
+def policy_enforcer_process(layout: Layout, node: Node) -> Process:
+    """The node's NetworkPolicy enforcer: kube-router with its firewall only (iptables and
+    ipsets in the node's network namespace, for the pods on this node). Its router, service
+    proxy (kube-proxy is the lab's) and CNI set-up stay off; its health and metrics servers
+    too, as nothing reads them (a cluster would)."""
+    return Process(node.process("kube-router"), [
+        str(layout.bin / "kube-router"), f"--kubeconfig={layout.kubeconfigs / 'admin.conf'}",
+        f"--hostname-override={node.name}", "--run-firewall=true", "--run-router=false",
+        "--run-service-proxy=false", "--enable-cni=false", f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--health-port=0", "--metrics-port=0"])
+
+
+# Chains kube-router's firewall puts in front of the filter table's INPUT, FORWARD and OUTPUT
+# once it synced (pkg/controllers/netpol, ensureTopLevelChains).
+ENFORCER_CHAINS = ("KUBE-ROUTER-INPUT", "KUBE-ROUTER-FORWARD", "KUBE-ROUTER-OUTPUT")
+
+
+def enforcing(node: Node) -> bool:
+    """Whether the node's filter table sends traffic through the enforcer's chains."""
+    rules = sh([*node.enter, "iptables", "-S"], check=False).stdout
+    return all(f"-j {chain}" in rules for chain in ENFORCER_CHAINS)
 
 
 # --- cgroups ---------------------------------------------------------------------------

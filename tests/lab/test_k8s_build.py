@@ -57,6 +57,19 @@ def test_version_ldflags_set_both_packages():
         assert f"-X {package}.gitMajor=1" in flags and f"-X {package}.gitMinor=34" in flags
 
 
+def test_kube_router_reports_its_release():
+    flags = build.kube_router_ldflags("github.com/cloudnativelabs/kube-router/v2", "2.1.0", "2024-03-02T21:45:54Z")
+    assert flags == ["-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v2.1.0",
+                     "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=2024-03-02T21:45:54Z"]
+
+
+def test_the_build_date_is_the_module_versions_time_from_the_proxys_info_file(tmp_path):
+    info = tmp_path / "v2.1.0.info"
+    info.write_text('{"Version":"v2.1.0","Time":"2024-03-02T21:45:54Z"}')
+    assert build.release_time({"Info": str(info)}) == "2024-03-02T21:45:54Z"
+    assert build.release_time({}) == ""
+
+
 # Lines of CoreDNS' plugin.cfg (v1.12.4): a bare package is one of CoreDNS' own plugins.
 PLUGIN_CFG = """# Directives are registered in the order they should be executed.
 metadata:metadata
@@ -114,6 +127,9 @@ def test_pins_are_in_one_file_and_consistent():
     assert set(PINS["kubernetes"]["commands"]) == {
         "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
         "kubectl", "kubeadm"}
+    # The approved list's version of kube-router (its module path carries the major version).
+    assert PINS["kube_router"]["version"] == "2.1.0"
+    assert PINS["kube_router"]["module"].endswith(f"/v{PINS['kube_router']['version'].split('.')[0]}")
 
 
 def test_recipe_key_changes_with_pins_revision_and_go(monkeypatch):
@@ -124,6 +140,7 @@ def test_recipe_key_changes_with_pins_revision_and_go(monkeypatch):
     assert key != build.recipe_key("etcd", other, "go1.26")
     # A pin of another component does not rebuild this one.
     assert key == build.recipe_key("etcd", {**PINS, "coredns": {"version": "9"}}, "go1.26")
+    assert build.recipe_key("kube_router", PINS, "go1.26") != build.recipe_key("kube_router", PINS, "go1.27")
     monkeypatch.setitem(build.RECIPE_REVISIONS, "etcd", 99)
     assert key != build.recipe_key("etcd", PINS, "go1.26")
     # pause is C: the Go toolchain does not matter, its source does.
@@ -139,12 +156,14 @@ RECORDED_KEYS = {
     "etcd": "9295f4f47cf8b0fd0d7e84820198a4771c8a2057ce752bf0d39964054678de17",
     "coredns": "4668e73f3078c559e69210b1544cce2a9c887202b2dea2cea67ad3f94d0b1f97",  # revision 2: the Corefile's plugins only
     "pause": "85e34cfe979c6ae90bbc267a6e1c9b4fe95ac40d6882ab77eada7ced7c4a7987",
+    "kube_router": "afff46fa3b9c653f05c7bd157b351591d7837950fab1e2a8bb3637665ee03751",  # added with revision 1
 }
 
 
 def test_recipe_keys_depend_on_recipe_data_only_and_are_unchanged():
     pins = {"kubernetes": {"version": "1.0.0"}, "etcd": {"version": "2.0.0"},
-            "coredns": {"version": "3.0.0"}, "pause": {"image": "example.org/pause:1"}}
+            "coredns": {"version": "3.0.0"}, "pause": {"image": "example.org/pause:1"},
+            "kube_router": {"version": "4.0.0"}}
     keys = {name: build.recipe_key(name, pins, "" if name == "pause" else "go1.0")
             for name in RECORDED_KEYS}
     assert keys == RECORDED_KEYS
@@ -152,12 +171,13 @@ def test_recipe_keys_depend_on_recipe_data_only_and_are_unchanged():
 
 def test_components_and_their_stamps_keep_their_places():
     components = build.components(PINS)
-    assert list(components) == ["kubernetes", "etcd", "coredns", "pause"]
+    assert list(components) == ["kubernetes", "etcd", "coredns", "pause", "kube_router"]
     for name, component in components.items():
         assert component.stamp == build.STAMPS / f"k8s-{name}.json"
     assert components["etcd"].outputs == (build.BIN / "etcd",)
     assert components["coredns"].outputs == (build.BIN / "coredns", build.IMAGES / "coredns.tar")
     assert components["pause"].outputs == (build.BIN / "pause", build.IMAGES / "pause.tar")
+    assert components["kube_router"].outputs == (build.BIN / "kube-router",)
     assert components["kubernetes"].outputs == tuple(build.BIN / name for name in PINS["kubernetes"]["commands"])
 
 

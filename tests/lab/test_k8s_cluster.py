@@ -29,14 +29,16 @@ def test_kubeadm_config_pins_the_version_and_the_ranges():
 def test_processes_run_from_the_lab_binaries_in_start_order():
     procs = cluster.processes(LAYOUT, [NODE])
     assert [p.name for p in procs] == ["containerd", "etcd", "kube-apiserver", "kube-controller-manager",
-                                       "kube-scheduler", "kubelet", "kube-proxy"]
+                                       "kube-scheduler", "kubelet", "kube-proxy", "kube-router"]
     for process in procs[1:]:
         assert process.argv[0] == f"/c/bin/{process.name}"
-    # Every node's containerd first, then the control plane, then every node's kubelet and kube-proxy.
+    # Every node's containerd first, then the control plane, then every node's kubelet and kube-proxy,
+    # then every node's NetworkPolicy enforcer.
     three = [p.name for p in cluster.processes(LAYOUT, [node.node_at(LAYOUT, i) for i in range(3)])]
     assert three == ["containerd", "containerd@lgtm-lab-1", "containerd@lgtm-lab-2", "etcd", "kube-apiserver",
                      "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
-                     "kubelet@lgtm-lab-1", "kube-proxy@lgtm-lab-1", "kubelet@lgtm-lab-2", "kube-proxy@lgtm-lab-2"]
+                     "kubelet@lgtm-lab-1", "kube-proxy@lgtm-lab-1", "kubelet@lgtm-lab-2", "kube-proxy@lgtm-lab-2",
+                     "kube-router", "kube-router@lgtm-lab-1", "kube-router@lgtm-lab-2"]
     apiserver = procs[2].argv
     assert "--authorization-mode=Node,RBAC" in apiserver
     assert "--service-cluster-ip-range=10.96.0.0/16" in apiserver

@@ -144,3 +144,15 @@ def test_a_worker_runs_in_a_mount_namespace_of_its_own_with_its_folders_bound_ov
     assert "--kubeconfig=/c/run/nodes/lgtm-lab-1/kubelet.conf" in kubelet.argv
     # Every kubelet writes the pods' logs at the shared path: its own folder on a worker.
     assert node.kubelet_config(LAYOUT, worker)["podLogsDir"] == "/c/run/pod-logs"
+
+
+def test_a_nodes_networkpolicy_enforcer_is_kube_routers_firewall_alone():
+    """In the node's network namespace (lifecycle.start_policy_enforcer enters it), for its own pods;
+    the router, the service proxy (GHSA-phqm-jgc3-qf8g concerns it) and the CNI set-up off."""
+    enforcer = node.policy_enforcer_process(LAYOUT, node.node_at(LAYOUT, 2))
+    assert enforcer.name == "kube-router@lgtm-lab-2" and enforcer.argv[0] == "/c/bin/kube-router"
+    for flag in ("--hostname-override=lgtm-lab-2", "--run-firewall=true", "--run-router=false",
+                 "--run-service-proxy=false", "--enable-cni=false", "--service-cluster-ip-range=10.96.0.0/16",
+                 "--kubeconfig=/c/run/kubeconfig/admin.conf"):
+        assert flag in enforcer.argv
+    assert node.policy_enforcer_process(LAYOUT, NODE).name == "kube-router"

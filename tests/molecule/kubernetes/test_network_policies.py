@@ -1,20 +1,22 @@
-"""The stack's NetworkPolicies admit every connection the running stack makes, and refuse the ones
-the issue forbids (an agent reaching past the gateways, a gateway reaching an agent).
+"""The stack's NetworkPolicies admit every connection the running stack makes, and the cluster refuses
+the ones the issue forbids (an agent reaching past the gateways, a gateway reaching an agent).
 
-The lab cluster does not enforce NetworkPolicy: kube-network-policies (the approved v0.8.0) sends
-packets to a userspace queue with nftables' `queue` expression, which this machine's kernel lacks
-(CONFIG_NFT_QUEUE is not set), and kube-router v2.1.0, the other approved enforcer, is reported
-with security flaws. So this is the static proof, on the live cluster: the API server took every
-policy; the connections each pod of the stack holds are read from its own network namespace
-(`/proc/<pid>/net/tcp[6]` of its container's process, sampled for a few seconds) and each is
-evaluated against the policies of both ends with NetworkPolicy's rules (a connection passes the
-client's egress and the server's ingress); two connections the policies must refuse are evaluated
-too, as the control that shows the evaluation can say no.
+The lab cluster enforces NetworkPolicy with kube-router's firewall on every node (lab/k8s/node.py,
+policy_enforcer_process). Enforcement is tried for real: a TCP connection is opened from inside a
+client pod's own network namespace (`nsenter --net=/proc/<pid>/ns/net`, so the packets carry the
+pod's address) to a server pod; the forbidden ones must be refused, while the same client reaches
+what it may and a pod without an egress policy reaches the same server port (the controls: the
+refusal is the policy's, not a closed port). Beside that, the evaluation that does not depend on
+an enforcer: the API server took every policy; the connections each pod of the stack holds are
+read from its own network namespace (`/proc/<pid>/net/tcp[6]` of its container's process, sampled
+for a few seconds) and each is evaluated against the policies of both ends with NetworkPolicy's
+rules; and the forbidden ones are evaluated too.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -211,3 +213,70 @@ def test_the_policies_refuse_what_the_tiers_must_not_reach(cluster, client_name,
     client, server = pod_of(client_name), pod_of(server_name)
     verdict, by = admitted(cluster["policies"], client, server["status"]["podIP"], server, port)
     assert not verdict and by == f"{client['metadata']['name']}'s egress", by
+
+
+# Run inside a pod's network namespace by connect_from: one TCP connect, its outcome as one word.
+CONNECT = """
+import errno, socket, sys
+s = socket.socket(); s.settimeout(float(sys.argv[3]))
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("refused" if e.errno == errno.ECONNREFUSED else errno.errorcode.get(e.errno, str(e)))
+"""
+
+
+def connect_from(pod: Dict[str, Any], address: str, port: int, seconds: float = 5) -> str:
+    """'connected', 'refused', 'timeout' or the errno's name: one TCP connection from the pod's network namespace."""
+    pid = container_pid(pod)
+    assert pid, f"no process found for {pod['metadata']['name']}"
+    return subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable, "-c", CONNECT, address,
+                           str(port), str(seconds)], capture_output=True, text=True, check=True,
+                          timeout=seconds + 10).stdout.strip()
+
+
+def pods_of(cluster: Dict[str, Any], name: str) -> List[Dict[str, Any]]:
+    return [pod for pod in cluster["pods"] if pod["metadata"]["labels"].get("app.kubernetes.io/name") == name
+            or pod["metadata"]["labels"].get("app") == name]
+
+
+def test_every_node_runs_the_enforcer():
+    for node in cluster_nodes(LAYOUT):
+        rules = subprocess.run([*node.enter, "iptables", "-S"], capture_output=True, text=True, check=True).stdout
+        assert "-j KUBE-ROUTER-FORWARD" in rules, f"{node.name}: kube-router's chains are not in its filter table"
+
+
+@pytest.mark.parametrize("client_name, server_name, port, allowed_name, allowed_port", [
+    # An agent reaches the gateways only: refused towards VictoriaLogs and Jaeger's UI, from
+    # every agent (each node's, so on the server's node and on another).
+    ("otelcol-agent", "victorialogs", 9428, "otelcol-gateway", 4317),
+    ("otelcol-agent", "jaeger", 16686, "otelcol-gateway", 4317),
+    # A gateway reaches the backends only: refused towards every agent.
+    ("otelcol-gateway", "otelcol-agent", 4317, "victorialogs", 9428),
+])
+def test_the_cluster_refuses_what_the_tiers_must_not_reach(cluster, client_name, server_name, port, allowed_name,
+                                                           allowed_port):
+    clients, servers = pods_of(cluster, client_name), pods_of(cluster, server_name)
+    allowed, control = pods_of(cluster, allowed_name)[0], pods_of(cluster, "shop-front")[0]
+    assert clients and servers, (client_name, server_name)
+    outcomes = {}
+    for client in clients:
+        for server in servers:
+            where = "same node" if client["spec"]["nodeName"] == server["spec"]["nodeName"] else "across nodes"
+            outcomes[(client["metadata"]["name"], server["metadata"]["name"], where)] = connect_from(
+                client, server["status"]["podIP"], port)
+        # The same client still reaches what it may.
+        outcomes[(client["metadata"]["name"], allowed["metadata"]["name"], "allowed")] = connect_from(
+            client, allowed["status"]["podIP"], allowed_port)
+    # The control: a pod whose egress is open reaches the very port the policy refused.
+    for server in servers:
+        outcomes[(control["metadata"]["name"], server["metadata"]["name"], "control")] = connect_from(
+            control, server["status"]["podIP"], port)
+    print("FIGURES-NETWORK-POLICY-ENFORCED", json.dumps({f"{client_name} -> {server_name}:{port}": {
+        " -> ".join(key[:2]) + f" ({key[2]})": outcome for key, outcome in outcomes.items()}}))
+    wrong = {key: outcome for key, outcome in outcomes.items()
+             if outcome != ("connected" if key[2] in ("allowed", "control") else "refused")}
+    assert not wrong, wrong
+    assert {key[2] for key in outcomes} >= {"control", "allowed", "same node", "across nodes"}, sorted(outcomes)
