@@ -123,6 +123,11 @@ def processes(layout: Layout, nodes: list[Node]) -> list[Process]:
 
 # --- PKI and kubeconfigs -------------------------------------------------------------
 
+# The kubeconfigs kubeadm writes for the lab: not its `kubelet` one (`all` would write it), since
+# every node's kubelet gets its own (write_kubelet_kubeconfig).
+KUBEADM_KUBECONFIGS = ("admin", "super-admin", "controller-manager", "scheduler")
+
+
 def kubeadm_phases(layout: Layout, node: Node, version: str) -> None:
     """The PKI and the kubeconfigs from kubeadm's phases, and the admin's client
     certificate for Api."""
@@ -130,8 +135,9 @@ def kubeadm_phases(layout: Layout, node: Node, version: str) -> None:
     config.write_text(kubeadm_config(layout, node, version))
     kubeadm = str(layout.bin / "kubeadm")
     run("k8s", "kubeadm-certs", [kubeadm, "init", "phase", "certs", "all", "--config", str(config)])
-    run("k8s", "kubeadm-kubeconfig", [kubeadm, "init", "phase", "kubeconfig", "all", "--config",
-                                      str(config), "--kubeconfig-dir", str(layout.kubeconfigs)])
+    for name in KUBEADM_KUBECONFIGS:
+        run("k8s", f"kubeadm-kubeconfig-{name}", [kubeadm, "init", "phase", "kubeconfig", name, "--config",
+                                                  str(config), "--kubeconfig-dir", str(layout.kubeconfigs)])
     write_admin_client(layout, layout.kubeconfigs / "admin.conf")
 
 
