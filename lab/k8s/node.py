@@ -34,6 +34,12 @@ from .layout import DNS_IP, IMAGES, PER_NODE_FOLDERS, POD_CIDR, SERVICE_CIDR, La
 LINKS = ipaddress.ip_network("10.250.0.0/24")
 NODE_POD_RANGES = ipaddress.ip_network(POD_CIDR)
 MAX_NODES = 64  # the /30s in LINKS
+# Where every kubelet binds its device plugin registration socket: a constant of
+# k8s.io/kubelet (deviceplugin/v1beta1 KubeletSocket), no flag or root-dir moves it. Each
+# kubelet removes the socket it finds and binds its own, so kubelets starting together
+# on one file system race (one failed with "bind: address already in use"): a worker
+# gets its own folder there in its mount namespace (own_mounts).
+KUBELET_DEVICE_PLUGINS = Path("/var/lib/kubelet/device-plugins")
 
 
 @dataclass(frozen=True)
@@ -234,7 +240,7 @@ def kube_proxy_config(layout: Layout, node: Node) -> dict[str, Any]:
 
 def write_node_configs(layout: Layout, node: Node, sandbox_image: str) -> None:
     """The node's folders and its containerd, CNI, kubelet and kube-proxy configs."""
-    for folder in (node.run, node.cni_conf, node.containerd_root,
+    for folder in (node.run, node.cni_conf, node.containerd_root, KUBELET_DEVICE_PLUGINS, node.run / "device-plugins",
                    *(base / name for base in (layout.run, node.run) for name in PER_NODE_FOLDERS)):
         folder.mkdir(parents=True, exist_ok=True)
     node.containerd_config_file.write_text(containerd_config(node, sandbox_image))
@@ -244,11 +250,12 @@ def write_node_configs(layout: Layout, node: Node, sandbox_image: str) -> None:
 
 
 def own_mounts(layout: Layout, node: Node) -> list[list[str]]:
-    """The binds that give a worker its own PER_NODE_FOLDERS (none on the control-plane
-    node, whose folders are the cluster's)."""
+    """The binds that give a worker its own PER_NODE_FOLDERS and kubelet device plugin folder
+    (none on the control-plane node, whose folders are the cluster's and the host's)."""
     if node.control_plane:
         return []
-    return [["mount", "--bind", str(node.run / name), str(layout.run / name)] for name in PER_NODE_FOLDERS]
+    return [*(["mount", "--bind", str(node.run / name), str(layout.run / name)] for name in PER_NODE_FOLDERS),
+            ["mount", "--bind", str(node.run / "device-plugins"), str(KUBELET_DEVICE_PLUGINS)]]
 
 
 def containerd_process(layout: Layout, node: Node) -> Process:

@@ -135,6 +135,8 @@ def test_a_worker_runs_in_a_mount_namespace_of_its_own_with_its_folders_bound_ov
     script = process.argv[process.argv.index("-c") + 1]
     for name in layout.PER_NODE_FOLDERS:
         assert f"mount --bind /c/run/nodes/lgtm-lab-1/{name} /c/run/{name}" in script
+    # kubelet's device plugin socket has one fixed path: each worker's kubelet binds its own.
+    assert "mount --bind /c/run/nodes/lgtm-lab-1/device-plugins /var/lib/kubelet/device-plugins" in script
     assert script.endswith('exec "$@"') and process.argv[-3:] == ["containerd", "--config",
                                                                   "/c/run/nodes/lgtm-lab-1/containerd.toml"]
     assert node.own_mounts(LAYOUT, NODE) == []

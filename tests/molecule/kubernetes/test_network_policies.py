@@ -124,6 +124,11 @@ def admitted(policies: List[Dict[str, Any]], client: Dict[str, Any], server_addr
     return True, ""
 
 
+def pods_of(cluster: Dict[str, Any], name: str) -> List[Dict[str, Any]]:
+    """The running pods of one component (its app.kubernetes.io/name)."""
+    return [pod for pod in cluster["pods"] if pod["metadata"]["labels"].get("app.kubernetes.io/name") == name]
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Dict[str, Any]:
     pods = [pod for pod in get("pods")["items"] if pod["status"].get("phase") == "Running"]
@@ -208,9 +213,7 @@ def test_every_connection_the_stack_holds_is_admitted_by_the_policies_of_both_en
     ("otelcol-agent", "jaeger", 16686),
 ])
 def test_the_policies_refuse_what_the_tiers_must_not_reach(cluster, client_name, server_name, port):
-    def pod_of(name: str) -> Dict[str, Any]:
-        return next(pod for pod in cluster["pods"] if pod["metadata"]["labels"].get("app.kubernetes.io/name") == name)
-    client, server = pod_of(client_name), pod_of(server_name)
+    client, server = pods_of(cluster, client_name)[0], pods_of(cluster, server_name)[0]
     verdict, by = admitted(cluster["policies"], client, server["status"]["podIP"], server, port)
     assert not verdict and by == f"{client['metadata']['name']}'s egress", by
 
@@ -235,11 +238,6 @@ def connect_from(pod: Dict[str, Any], address: str, port: int, seconds: float = 
     return subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable, "-c", CONNECT, address,
                            str(port), str(seconds)], capture_output=True, text=True, check=True,
                           timeout=seconds + 10).stdout.strip()
-
-
-def pods_of(cluster: Dict[str, Any], name: str) -> List[Dict[str, Any]]:
-    return [pod for pod in cluster["pods"] if pod["metadata"]["labels"].get("app.kubernetes.io/name") == name
-            or pod["metadata"]["labels"].get("app") == name]
 
 
 def test_every_node_runs_the_enforcer():
