@@ -26,8 +26,8 @@ from .layout import ADMIN_CONF, ENTRY_POINT, Layout
 from .network import apply_network, conflicts, lab_ranges, missing_guards, network_plan, undo_network, \
     uplinks_from
 from .node import (Node, containerd_process, create_cgroups, ctr, enforcing, import_images, kill_processes,
-                   kubelet_processes, mount_namespace_of, mounts_under, node_at, policy_enforcer_process,
-                   remove_cgroups, remove_containers, write_node_configs)
+                   kubelet_processes, mount_namespace_of, mounts_under, node_at, node_processes,
+                   policy_enforcer_process, remove_cgroups, remove_containers, write_node_configs)
 
 
 def control_plane_node(layout: Layout) -> Node:
@@ -244,8 +244,8 @@ def kill_node(layout: Layout, node: Node) -> list[int]:
     """Stop the node's NetworkPolicy enforcer, kube-proxy, kubelet and containerd, then kill
     its shims and every process in its cgroups (its containers): what the node ran is gone,
     as on a machine that went away. Returns the pids that would not die."""
-    for program in ("kube-router", "kube-proxy", "kubelet", "containerd"):
-        stop(layout, node.process(program))
+    for process in reversed(node_processes(layout, node)):
+        stop(layout, process.name)
     return kill_processes(node)
 
 
@@ -271,7 +271,7 @@ def start_node(layout: Layout, name: str) -> None:
     start_kubelet(layout, node)
     api = Api(layout, control_plane_node(layout))
     wait_for(f"{node.name} Ready", lambda: node_ready(api, node), layout, 180,
-             [node.process(program) for program in ("containerd", "kubelet", "kube-proxy")])
+             [process.name for process in [containerd_process(layout, node), *kubelet_processes(layout, node)]])
     start_policy_enforcer(layout, node)
     print(f"k8s: {node.name} started and Ready", flush=True)
 
@@ -293,8 +293,10 @@ def down(layout: Layout) -> None:
             warnings.append(f"{what}: {failure}")
     attempt("pods stopped by the kubelets", lambda: drain(layout, nodes))
     for node in nodes:
-        for program in ("kube-router", "kube-proxy", "kubelet"):
-            stop(layout, node.process(program))
+        containerd = containerd_process(layout, node).name  # stays until its containers are removed (below)
+        for process in reversed(node_processes(layout, node)):
+            if process.name != containerd:
+                stop(layout, process.name)
     for name in ("kube-apiserver", "etcd"):
         stop(layout, name)
     for node in nodes:

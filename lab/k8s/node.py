@@ -305,6 +305,12 @@ def policy_enforcer_process(layout: Layout, node: Node) -> Process:
         "--health-port=0", "--metrics-port=0"])
 
 
+def node_processes(layout: Layout, node: Node) -> list[Process]:
+    """The node's own processes in start order (stop order is the reverse): containerd, kubelet
+    and kube-proxy, the NetworkPolicy enforcer."""
+    return [containerd_process(layout, node), *kubelet_processes(layout, node), policy_enforcer_process(layout, node)]
+
+
 # Chains kube-router's firewall puts in front of the filter table's INPUT, FORWARD and OUTPUT
 # once it synced (pkg/controllers/netpol, ensureTopLevelChains).
 ENFORCER_CHAINS = ("KUBE-ROUTER-INPUT", "KUBE-ROUTER-FORWARD", "KUBE-ROUTER-OUTPUT")

@@ -158,3 +158,9 @@ def test_a_nodes_networkpolicy_enforcer_is_kube_routers_firewall_alone():
                  "--kubeconfig=/c/run/kubeconfig/admin.conf"):
         assert flag in enforcer.argv
     assert node.policy_enforcer_process(LAYOUT, NODE).name == "kube-router"
+
+
+def test_a_nodes_processes_start_containerd_first_and_the_enforcer_last():
+    """lifecycle stops a node's processes in the reverse order (kill_node, down)."""
+    assert [process.name for process in node.node_processes(LAYOUT, node.node_at(LAYOUT, 1))] == [
+        "containerd@lgtm-lab-1", "kubelet@lgtm-lab-1", "kube-proxy@lgtm-lab-1", "kube-router@lgtm-lab-1"]

@@ -29,6 +29,7 @@ from test_kubernetes import NAMESPACE, get, kubectl
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 from k8s import layout  # noqa: E402  (lab/ is not a package)
 from k8s.lifecycle import cluster_nodes  # noqa: E402
+from k8s.node import enforcing  # noqa: E402
 
 LAYOUT = layout.Layout()
 # Each node's containerd keeps its tasks (with each container's pid) in its own state folder.
@@ -242,8 +243,7 @@ def connect_from(pod: Dict[str, Any], address: str, port: int, seconds: float = 
 
 def test_every_node_runs_the_enforcer():
     for node in cluster_nodes(LAYOUT):
-        rules = subprocess.run([*node.enter, "iptables", "-S"], capture_output=True, text=True, check=True).stdout
-        assert "-j KUBE-ROUTER-FORWARD" in rules, f"{node.name}: kube-router's chains are not in its filter table"
+        assert enforcing(node), f"{node.name}: kube-router's chains are not in its filter table"
 
 
 @pytest.mark.parametrize("client_name, server_name, port, allowed_name, allowed_port", [
