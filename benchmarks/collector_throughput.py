@@ -206,7 +206,8 @@ def bench_spec(spec: Config, ports: Ports, host_mib: int, queue_dir: str) -> Con
     """The role's effective spec ({'memory': ...} combined with the spec), listeners on
     loopback ports, the persistent queue (when the spec has one) in this run's directory."""
     if "persistent_queue" in spec:
-        spec = {**spec, "persistent_queue": {**spec["persistent_queue"], "directory": queue_dir}}
+        spec = {**spec, "persistent_queue": {**spec["persistent_queue"], "directory": queue_dir,
+                                             "intake_address": f"127.0.0.1:{ports.hop_grpc}"}}
     return {"memory": {"host_mib": host_mib}, **spec,
             "receivers": {**spec.get("receivers", {}),
                           "otlp": {"grpc": f"127.0.0.1:{ports.otlp_grpc}", "http": f"127.0.0.1:{ports.otlp_http}"}},
@@ -227,8 +228,10 @@ def host_memory_mib() -> int:
 
 
 def traces_exporter(config: Config) -> str:
-    """The exporter of the traces pipeline (not a connector)."""
-    exporters = [name for name in config["service"]["pipelines"]["traces"]["exporters"]
+    """The traces backend's exporter (not a connector, not the intake): of the pipeline behind the
+    traces intake where there is one, else of the traces pipeline."""
+    pipelines = config["service"]["pipelines"]
+    exporters = [name for name in pipelines.get(FAN_OUT, pipelines["traces"])["exporters"]
                  if name in config.get("exporters", {})]
     if len(exporters) != 1:
         raise ValueError(f"expected one exporter in the traces pipeline, got {exporters}")
@@ -336,34 +339,28 @@ def with_batch_processor_ahead_of_the_queue(config: Config) -> Config:
 
 
 # Ways to lower the cost of the disk queue (issue 18), each measured beside the rendered config.
-ONE_QUEUE_AHEAD = "~ one disk queue ahead of the traces fan-out"
+NO_INTAKE = "~ no intake: each exporter's queue refuses"
 FSYNC = "~ file_storage fsync on"
 NO_COMPRESSION = "~ no compression towards the backends"
 ZSTD = "~ zstd towards the backends"
-COST_ALTERNATIVES = (ONE_QUEUE_AHEAD, FSYNC, NO_COMPRESSION, ZSTD)
-HOP_RECEIVER = "otlp/fanout"
-HOP_EXPORTER = "otlp/fanout"
+COST_ALTERNATIVES = (NO_INTAKE, FSYNC, NO_COMPRESSION, ZSTD)
+# The pipeline site.yml's traces pipeline hands its requests to through its intake.
+FAN_OUT = "traces/fan_out"
 
 
-def with_one_queue_ahead_of_the_fanout(config: Config, hop_port: int) -> Config:
-    """The traces pipeline cut in two at a loopback hop: its receivers and processors, then one OTLP
-    exporter holding the traces exporter's disk queue (and batching) to a receiver on loopback, whose
-    pipeline fans out to the traces backend's exporter and the connectors. The backend's exporter keeps
-    no queue: it retries in place until the backend takes the request, and the hop has no timeout, so
-    the fan-out never fails back and a refusal can come only from the one queue, before the fan-out
-    (no consumer counts a resent span twice)."""
+def without_intake(config: Config) -> Config:
+    """The traces pipeline joined again: its receivers and processors, then the fan-out to the
+    backend's exporter and the connectors, each exporter's disk queue refusing when full (the
+    shape before the intake: a refusal has the sender resend to every consumer)."""
     out = copy.deepcopy(config)
-    traces = out["service"]["pipelines"]["traces"]
-    backend = traces_exporter(out)
-    exporter = out["exporters"][backend]
-    out["exporters"][HOP_EXPORTER] = {
-        "endpoint": f"127.0.0.1:{hop_port}", "tls": {"insecure": True}, "compression": "none", "timeout": "0s",
-        "sending_queue": exporter["sending_queue"], "retry_on_failure": copy.deepcopy(exporter["retry_on_failure"])}
-    exporter["sending_queue"] = {"enabled": False}
-    out["receivers"][HOP_RECEIVER] = {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{hop_port}"}}}
-    out["service"]["pipelines"]["traces/fanout"] = {"receivers": [HOP_RECEIVER], "processors": ["memory_limiter"],
-                                                    "exporters": traces["exporters"]}
-    traces["exporters"] = [HOP_EXPORTER]
+    pipelines = out["service"]["pipelines"]
+    fan_out = pipelines.pop(FAN_OUT)
+    intake_exporter = pipelines["traces"]["exporters"][0]
+    pipelines["traces"]["exporters"] = fan_out["exporters"]
+    del out["exporters"][intake_exporter]
+    del out["receivers"][fan_out["receivers"][0]]
+    for exporter in out["exporters"].values():
+        exporter.get("sending_queue", {}).pop("block_on_overflow", None)
     return out
 
 
@@ -375,21 +372,32 @@ def with_fsync(config: Config) -> Config:
     return out
 
 
+def intake_endpoints(config: Config) -> set:
+    """Where the config's intakes listen: the receivers of the pipelines behind them."""
+    pipelines = config["service"]["pipelines"]
+    return {protocol["endpoint"] for pipeline_id, pipeline in pipelines.items() if pipeline_id.endswith("fan_out")
+            for receiver in pipeline["receivers"]
+            for protocol in config["receivers"][receiver]["protocols"].values()}
+
+
 def with_backend_compression(config: Config, compression: str) -> Config:
-    """Every backend exporter's compression set to `compression` (the exporters default to gzip)."""
+    """Every backend exporter's compression set to `compression` (the exporters default to gzip; an
+    intake's exporter, on loopback, sends uncompressed)."""
     out = copy.deepcopy(config)
+    intakes = intake_endpoints(out)
     for exporter in out.get("exporters", {}).values():
-        if "endpoint" in exporter:
+        if "endpoint" in exporter and exporter["endpoint"] not in intakes:
             exporter["compression"] = compression
     return out
 
 
-def cost_alternatives(rendered: Config, hop_port: int) -> Dict[str, Config]:
-    """Where exporters queue on disk: one queue ahead of the traces fan-out instead of one per
-    exporter, the queue synced on every write, and the backends' compression off or zstd."""
+def cost_alternatives(rendered: Config) -> Dict[str, Config]:
+    """Where exporters queue on disk: no intake ahead of the traces fan-out, the queue synced on
+    every write, and the backends' compression off or zstd."""
     if not disk_storages(rendered):
         return {}
-    return {ONE_QUEUE_AHEAD: with_one_queue_ahead_of_the_fanout(rendered, hop_port), FSYNC: with_fsync(rendered),
+    alternatives = {NO_INTAKE: without_intake(rendered)} if FAN_OUT in rendered["service"]["pipelines"] else {}
+    return {**alternatives, FSYNC: with_fsync(rendered),
             NO_COMPRESSION: with_backend_compression(rendered, "none"), ZSTD: with_backend_compression(rendered, "zstd")}
 
 
@@ -759,7 +767,7 @@ def configs(ports: Ports, queue_dir: str = "/tmp/collector-throughput-queue") ->
     spec = bench_spec(stack_spec(ports), ports, host_memory_mib(), queue_dir)
     rendered = plain(otelcol_config(spec, collector_version()))
     under_test = {PASS_THROUGH: pass_through_config(rendered, ports), RENDERED: rendered, **variants(rendered),
-                  **cost_alternatives(rendered, ports.hop_grpc), **peer_configs_under_test(rendered, ports)}
+                  **cost_alternatives(rendered), **peer_configs_under_test(rendered, ports)}
     return under_test, sink_config(rendered, ports), otelcol_gomemlimit(spec)
 
 

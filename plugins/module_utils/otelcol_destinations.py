@@ -21,6 +21,7 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import Config
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import is_loopback
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     canonical_type,
     component_type,
@@ -174,7 +175,8 @@ def destinations(config: Config) -> Optional[Dict[str, Any]]:
         found += [host_and_port(value) for value in otlp_endpoints(mapping_at(mapping_at(config, "service"), "telemetry"))]
     except Unknown:
         return None
-    unique = {(item["host"], item["port"]): item for item in found}
+    # A connection to loopback (an intake's hop) stays in the pod: no NetworkPolicy sees it.
+    unique = {(item["host"], item["port"]): item for item in found if not is_loopback(item["host"])}
     return {"to": [unique[key] for key in sorted(unique)], "kubernetes_api": kubernetes_api}
 
 

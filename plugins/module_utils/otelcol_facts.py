@@ -13,10 +13,10 @@ gets in the rendered configuration of a given version.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
-    BackendSpec, ConnectorSpec, Spec, Version,
+    BackendSpec, ConnectorSpec, ListenAddress, PipelineSpec, Spec, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import (
     CATALOGUE, Component as CatalogueComponent, default_port as catalogue_port,
@@ -410,12 +410,65 @@ def persistent_queue_applies(spec: Spec, backend: BackendSpec) -> bool:
     return not has_remote_write_queue(backend)
 
 
+def disk_queued_exporters(spec: Spec, pipeline: PipelineSpec) -> Set[Tuple[str, str]]:
+    """The (backend, signal) queues on disk a pipeline exports to (a debug backend keeps none)."""
+    return {(name, pipeline.signal) for name in pipeline.exporters
+            if name in spec.backends and persistent_queue_applies(spec, spec.backends[name])
+            and backend_protocol(spec.backends[name]) is not None}
+
+
+def intake_pipelines(spec: Spec) -> List[str]:
+    """The pipelines that take data in through one disk queue of their own, the intake, in spec order.
+
+    A pipeline that hands each request to several consumers (exporters, connectors) while one of
+    them may refuse it would, on that refusal, make the sender resend to all, and the others would
+    count or store it twice. So where a pipeline fans out and a disk queue is among its consumers,
+    the request waits in the intake's queue instead, which alone refuses (when full), and the
+    queues behind it wait for room rather than refuse. A pipeline that exports to a backend whose
+    queues wait (an exporter's queue settings serve every signal it exports) gets an intake too:
+    else that backend would keep its sender waiting instead of refusing it.
+    """
+    if spec.persistent_queue_intake is None:
+        return []
+    waiting: Set[str] = set()
+    chosen: Set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for pipeline_id, pipeline in spec.pipelines.items():
+            backends = {name for name, _signal in disk_queued_exporters(spec, pipeline)}
+            if pipeline_id in chosen or not backends:
+                continue
+            if len(pipeline.exporters) > 1 or backends & waiting:
+                chosen.add(pipeline_id)
+                waiting |= backends
+                changed = True
+    return [pipeline_id for pipeline_id in spec.pipelines if pipeline_id in chosen]
+
+
+def intake_addresses(spec: Spec) -> Dict[str, ListenAddress]:
+    """Where each intake listens, by pipeline: spec.persistent_queue.intake_address, one port up for each next one."""
+    address = spec.persistent_queue_intake
+    if address is None:
+        return {}
+    return {pipeline_id: ListenAddress(address.host, address.port + index, address.path)
+            for index, pipeline_id in enumerate(intake_pipelines(spec))}
+
+
+def waiting_backends(spec: Spec) -> Set[str]:
+    """The backends whose disk queues sit behind an intake: full, they wait for room instead of refusing."""
+    return {name for pipeline_id in intake_pipelines(spec)
+            for name, _signal in disk_queued_exporters(spec, spec.pipelines[pipeline_id])}
+
+
 def disk_queue_count(spec: Spec) -> int:
     """How many queues the collector keeps on disk: one per backend and signal it exports (the
-    exporter helper opens a queue for each signal an exporter serves); a debug backend has none."""
-    return len({(name, pipeline.signal) for pipeline in spec.pipelines.values() for name in pipeline.exporters
-                if name in spec.backends and persistent_queue_applies(spec, spec.backends[name])
-                and backend_protocol(spec.backends[name]) is not None})
+    exporter helper opens a queue for each signal an exporter serves), and each intake's; a debug
+    backend has none."""
+    queues = set()
+    for pipeline in spec.pipelines.values():
+        queues |= disk_queued_exporters(spec, pipeline)
+    return len(queues) + len(intake_pipelines(spec))
 
 
 def disk_queue_share_bytes(spec: Spec) -> Optional[int]:

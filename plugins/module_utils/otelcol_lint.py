@@ -21,7 +21,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, COLLECTOR_OTLP_GRPC, backend_exporter_type, CONNECTOR_SIGNALS, DISK_QUEUE_MIN_SHARE_MIB, EXPORTER_BATCHING_VERSION,
-    ID_NAME_MAX_LENGTH, MIB, RECEIVER_SIGNALS, component_type, default_port, disk_queue_count,
+    ID_NAME_MAX_LENGTH, MIB, RECEIVER_SIGNALS, component_type, default_port, disk_queue_count, intake_addresses,
     disk_queue_share_bytes, has_remote_write_queue, is_k8s_attributes, k8s_attributes_id, removed_component, resource_detection_id,
     versioned_type, format_version,
 )
@@ -357,6 +357,7 @@ def spec_listen_addresses(spec: Spec) -> List[ListenAddress]:
     addresses.append(spec.health_check)
     addresses.extend(address for address in (spec.pprof, spec.zpages) if address is not None)
     addresses.append(spec.telemetry_metrics)
+    addresses.extend(intake_addresses(spec).values())
     return addresses
 
 

@@ -32,7 +32,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_distrib
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_backend import read_backend, read_tls
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_kubernetes import read_kubernetes
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_queue import (
-    read_persistent_queue, read_persistent_queue_max_mib,
+    read_persistent_queue, read_persistent_queue_intake, read_persistent_queue_max_mib,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_read_host import (
     read_file_log, read_host_metrics, read_journald, read_resource_detection, settle_offsets_directory,
@@ -432,11 +432,13 @@ def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
                                  ("debug", "info", "warn", "error"), default="info")
 
     kubernetes = problems.attempt(read_kubernetes, spec)
+    max_mib = problems.attempt(read_persistent_queue_max_mib, spec, version, kubernetes)
     return Spec(
         version=version, memory=memory, receivers=receivers, backends=backends, connectors=connectors,
         processors=processors, pipelines=pipelines, resource_attributes=resource_attributes,
         persistent_queue_directory=persistent_directory,
-        persistent_queue_max_mib=problems.attempt(read_persistent_queue_max_mib, spec, version, kubernetes),
+        persistent_queue_max_mib=max_mib,
+        persistent_queue_intake=problems.attempt(read_persistent_queue_intake, spec, persistent_directory, max_mib),
         health_check=health_check, pprof=pprof, zpages=zpages,
         telemetry_metrics=telemetry_metrics, telemetry_metrics_level=metrics_level, log_level=log_level,
         batch=problems.attempt(read_batch, spec, default=BatchSpec()),

@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stage 2, read (durability): ``spec.persistent_queue``, the exporters' disk queue.
 
-Where the queue lives (``directory``) and how much it may hold on disk
-(``max_mib``, all exporters' queues together). Each reader raises ``SpecError``
-naming the spec path; none reads the host.
+Where the queue lives (``directory``), how much it may hold on disk
+(``max_mib``, all exporters' queues together) and where the intake of a pipeline
+that fans out listens (``intake_address``, on loopback). Each reader raises
+``SpecError`` naming the spec path; none reads the host.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from typing import Mapping, Optional
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     DEFAULT_DISK_QUEUE_MAX_MIB, DISK_QUEUE_BYTES_VERSION, DISK_QUEUE_ROOM_FACTOR, format_version,
 )
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import KubernetesSpec, SpecError, Version
-from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    check_keys, read_absolute_path, read_bool, read_int, read_mapping,
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec import (
+    KubernetesSpec, ListenAddress, SpecError, Version,
 )
+from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
+    check_keys, is_loopback, parse_host_port, read_absolute_path, read_bool, read_int, read_mapping,
+)
+from ansible_collections.observability.lgtm.plugins.module_utils.stack_catalogue import component as catalogue_component
 
 PATH = "spec.persistent_queue"
+INTAKE_DEFAULT = catalogue_component("otel_collector").ports["intake"].endpoint
 
 
 def read_persistent_queue(spec: Mapping) -> Optional[str]:
@@ -28,7 +33,7 @@ def read_persistent_queue(spec: Mapping) -> Optional[str]:
     if spec.get("persistent_queue") is None:
         return None
     queue = read_mapping(spec["persistent_queue"], PATH)
-    check_keys(queue, PATH, ("enabled", "directory", "max_mib"))
+    check_keys(queue, PATH, ("enabled", "directory", "max_mib", "intake_address"))
     if not read_bool(queue.get("enabled", True), f"{PATH}.enabled"):
         return None
     return read_absolute_path(queue.get("directory"), f"{PATH}.directory")
@@ -65,3 +70,22 @@ def read_persistent_queue_max_mib(spec: Mapping, version: Version,
                         f"({kubernetes.path}.storage_size, {kubernetes.storage_mib} MiB), as the queue's database may "
                         f"need; give at most {kubernetes.storage_mib // DISK_QUEUE_ROOM_FACTOR}, or a larger claim")
     return max_mib
+
+
+def read_persistent_queue_intake(spec: Mapping, directory: Optional[str], max_mib: Optional[int]) -> Optional[ListenAddress]:
+    """Where the intake of a pipeline that fans out listens (otelcol_facts.intake_pipelines); None
+    without a disk queue, or where the queues count requests (collectors before the bytes sizer:
+    the intake is sized in bytes like every disk queue).
+
+    The intake's queue waits behind nothing but its own bound; the queues behind it wait for room
+    (``block_on_overflow``, in the exporter helper's README since v0.123.0).
+    """
+    if directory is None or max_mib is None:
+        return None
+    queue = spec["persistent_queue"]
+    address = parse_host_port(queue.get("intake_address", INTAKE_DEFAULT), f"{PATH}.intake_address")
+    if not is_loopback(address.host):
+        raise SpecError(f"{PATH}.intake_address: {address.text} is not on loopback; the intake hands the collector's "
+                        f"own requests from one pipeline to the next, without TLS or authentication, so it listens "
+                        f"on loopback only, e.g. \"{INTAKE_DEFAULT}\"")
+    return address

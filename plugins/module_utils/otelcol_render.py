@@ -21,9 +21,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, LOAD_BALANCING_ROUTING, backend_exporter_id, backend_protocol, connector_rendered_id,
-    disk_queue_share_bytes, exporters_batch_themselves, has_remote_write_queue, k8s_attributes_id,
-    persistent_queue_applies,
-    resource_detection_id,
+    component_id_of, disk_queue_share_bytes, exporters_batch_themselves, has_remote_write_queue, intake_addresses, intake_pipelines,
+    k8s_attributes_id, persistent_queue_applies, resource_detection_id, versioned_type, waiting_backends,
 )
 
 PERSISTENT_QUEUE_STORAGE_ID = "file_storage/queue"
@@ -60,15 +59,27 @@ def backend_endpoint(backend: BackendSpec) -> str:
 
 def render_sending_queue(spec: Spec, backend: BackendSpec) -> Config:
     """The exporterhelper sending queue of a backend's exporter, with batching from spec.batch."""
-    queue: Config = {"enabled": True, "num_consumers": 10, "queue_size": backend.queue_size}
-    if persistent_queue_applies(spec, backend):
+    return render_queue(spec, backend.queue_size, persistent_queue_applies(spec, backend),
+                        waits=backend.name in waiting_backends(spec))
+
+
+def render_queue(spec: Spec, queue_size: int, on_disk: bool, waits: bool = False) -> Config:
+    """An exporterhelper sending queue: on disk or in memory, batching from spec.batch.
+
+    On disk and bounded in bytes, a full queue refuses new data with a retryable error, which
+    the receiver hands to the sender as "unavailable"; what it accepted stays until delivered.
+    Behind an intake (``waits``) it waits for room instead (``block_on_overflow``): its
+    pipeline's other consumers have taken the request already, and a refusal would have the
+    intake resend it to them all.
+    """
+    queue: Config = {"enabled": True, "num_consumers": 10, "queue_size": queue_size}
+    if on_disk:
         queue["storage"] = PERSISTENT_QUEUE_STORAGE_ID
         share = disk_queue_share_bytes(spec)
         if share is not None:
-            # Bounded in bytes on disk: when full, the queue refuses new data with a
-            # retryable error (block_on_overflow stays false), which the receiver hands
-            # to the sender as "unavailable"; what it accepted stays until delivered.
             queue.update(sizer="bytes", queue_size=share)
+            if waits:
+                queue["block_on_overflow"] = True
     if exporters_batch_themselves(spec.version):
         # The queue counts requests; the batch counts items, so min_size is not
         # bounded by queue_size (the collector checks that only for equal sizers).
@@ -315,11 +326,85 @@ def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
         order.append(sampler_id(pipeline))
     if not exporters_batch_themselves(spec.version):
         order.append("batch")
+    exporters = [rendered_id_for(spec, name, pipeline.signal) for name in pipeline.exporters]
+    if pipeline.pipeline_id in intake_pipelines(spec):
+        exporters = [intake_exporter_id(spec, pipeline.pipeline_id)]
     return {
         "receivers": [rendered_id_for(spec, name) for name in pipeline.receivers],
         "processors": order,
-        "exporters": [rendered_id_for(spec, name, pipeline.signal) for name in pipeline.exporters],
+        "exporters": exporters,
     }
+
+
+# The request the intake hands on waits while the queues behind it are full; a timeout would hand it
+# back after the pipeline's connectors had counted it, and the intake would send it again. So the
+# hop's timeout outlasts any outage the queues are sized for (a year).
+INTAKE_TIMEOUT = "8760h"
+# The intake's exporter batches what it reads back from its disk queue by size: each request it hands
+# on holds at least 1 MiB (or what arrived within spec.batch.flush_timeout) and at most 4 MiB, whatever
+# the size of a span. Batched by count instead, a batch of large spans read back at disk speed grew
+# past the collector's memory budget (the reliability scenario's burst of 1 MiB spans: OOM-killed).
+INTAKE_BATCH_BYTES = {"min_size": 1024 * 1024, "max_size": 4 * 1024 * 1024}
+# How many requests the intake hands on at once, each a few copies of up to 4 MiB in flight (read back,
+# batched, marshalled, received, handed to the queues behind). The reliability scenario's burst of 1 MiB
+# spans (memory limit 200 MiB, cap 250 MiB) peaked at 229 MiB of anonymous memory with the exporter
+# helper's default of 10, at 194 MiB with 2. The queues behind the hop take a request at disk speed.
+INTAKE_CONSUMERS = 2
+# The receiver behind it takes any request the batch may hand on: a single item (a span, a log record)
+# larger than the batch's max_size is sent alone.
+INTAKE_MAX_MESSAGE_MIB = 512
+
+
+def intake_name(pipeline_id: str) -> str:
+    """The name of a pipeline's intake exporter and receiver: 'traces/sampled' -> 'intake_traces_sampled'."""
+    return f"intake_{id_suffix(pipeline_id)}"
+
+
+def intake_exporter_id(spec: Spec, pipeline_id: str) -> str:
+    """The id of the OTLP exporter a pipeline hands its requests to, through the intake's queue."""
+    return component_id_of(versioned_type("exporters", "otlp", spec.version), intake_name(pipeline_id))
+
+
+def intake_receiver_id(pipeline_id: str) -> str:
+    """The id of the loopback OTLP receiver that takes a pipeline's requests from its intake."""
+    return component_id_of("otlp", intake_name(pipeline_id))
+
+
+def fan_out_pipeline_id(pipeline_id: str) -> str:
+    """The pipeline behind an intake, which fans out: 'traces' -> 'traces/fan_out',
+    'traces/sampled' -> 'traces/sampled_fan_out'."""
+    return f"{pipeline_id}_fan_out" if "/" in pipeline_id else f"{pipeline_id}/fan_out"
+
+
+def render_intake(spec: Spec) -> Tuple[Config, Config, Config]:
+    """The intakes: their exporters, their receivers and the pipelines behind them (each fans out).
+
+    The pipeline keeps its receivers and processors and exports to its intake alone: an OTLP
+    exporter with a disk queue of its own share, retrying until taken, over loopback without
+    compression to a receiver whose pipeline hands each request to the original consumers.
+    """
+    exporters: Config = {}
+    receivers: Config = {}
+    pipelines: Config = {}
+    for pipeline_id, address in intake_addresses(spec).items():
+        endpoint = address.text
+        exporters[intake_exporter_id(spec, pipeline_id)] = {
+            "endpoint": endpoint, "tls": {"insecure": True}, "compression": "none", "timeout": INTAKE_TIMEOUT,
+            "retry_on_failure": dict(RETRY_ON_FAILURE, max_elapsed_time=RETRY_UNTIL_STORED),
+            # Only with a bound in bytes (otelcol_read_queue): its share replaces the size given here.
+            "sending_queue": dict(render_queue(spec, 0, on_disk=True), num_consumers=INTAKE_CONSUMERS, batch={
+                "flush_timeout": spec.batch.flush_timeout, "sizer": "bytes", **INTAKE_BATCH_BYTES}),
+        }
+        receivers[intake_receiver_id(pipeline_id)] = {"protocols": {"grpc": {
+            "endpoint": endpoint, "max_recv_msg_size_mib": INTAKE_MAX_MESSAGE_MIB}}}
+        pipeline = spec.pipelines[pipeline_id]
+        pipelines[fan_out_pipeline_id(pipeline_id)] = {
+            "receivers": [intake_receiver_id(pipeline_id)],
+            # Under memory pressure it refuses ahead of the fan-out too: the intake retries.
+            "processors": ["memory_limiter"],
+            "exporters": [rendered_id_for(spec, name, pipeline.signal) for name in pipeline.exporters],
+        }
+    return exporters, receivers, pipelines
 
 
 def render_exporters(spec: Spec) -> Config:
@@ -363,6 +448,8 @@ def render(spec: Spec) -> Config:
             processors[sampler_id] = sampler_config
     pipelines = {pipeline_id: render_pipeline(spec, pipeline)
                  for pipeline_id, pipeline in spec.pipelines.items()}
+    intake_exporters, intake_receivers, fan_out_pipelines = render_intake(spec)
+    pipelines.update(fan_out_pipelines)
 
     extensions: Config = {"health_check": {"endpoint": spec.health_check.text}}
     if spec.persistent_queue_directory is not None and any(
@@ -383,10 +470,10 @@ def render(spec: Spec) -> Config:
         extensions["zpages"] = {"endpoint": spec.zpages.text}
 
     return {
-        "receivers": {receiver_rendered_id(receiver, spec.version): render_receiver(receiver)
-                      for receiver in spec.receivers.values()},
+        "receivers": {**{receiver_rendered_id(receiver, spec.version): render_receiver(receiver)
+                         for receiver in spec.receivers.values()}, **intake_receivers},
         "processors": processors,
-        "exporters": render_exporters(spec),
+        "exporters": {**render_exporters(spec), **intake_exporters},
         "connectors": {connector_rendered_id(connector, spec.version): render_connector(connector)
                        for connector in spec.connectors.values()},
         "extensions": extensions,

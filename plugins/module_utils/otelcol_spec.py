@@ -291,6 +291,9 @@ class Spec:
     # The disk queue's bound in MiB, all exporters' queues together; None: each queue
     # counts requests (a backend's queue_size), as collectors before the bytes sizer do.
     persistent_queue_max_mib: Optional[int] = None
+    # Where the first intake listens (loopback; one port up for each further pipeline that takes
+    # data in through an intake: otelcol_facts.intake_pipelines); None without a disk queue.
+    persistent_queue_intake: Optional[ListenAddress] = None
     # Problems found while reading, and the names of the items that could not be
     # read (lint skips references to them rather than call them undefined).
     problems: List[str] = field(default_factory=list)

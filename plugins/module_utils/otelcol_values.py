@@ -10,6 +10,8 @@ to read whole spec sections.
 
 from __future__ import annotations
 
+import ipaddress
+
 import re
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -257,3 +259,13 @@ def parse_host_port(value: Any, path: str) -> ListenAddress:
     if not match.group(1):
         raise SpecError(f"{path}: {text!r} has no host; bind explicitly, e.g. \"0.0.0.0:{port}\" or \"127.0.0.1:{port}\"")
     return ListenAddress(host=match.group(1).strip("[]"), port=port, path=path)
+
+
+def is_loopback(host: str) -> bool:
+    """True for a host only its own machine (or pod) reaches: 'localhost', 127.0.0.0/8, ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -174,6 +174,10 @@ CATALOGUE: Dict[str, Component] = {
             "otlp_http": Port(4318, "otel_collector_spec.receivers.otlp.http"),
             "health": Port(13133, "otel_collector_spec.extensions.health_check"),
             "metrics": Port(8888, "otel_collector_spec.telemetry.metrics_address"),
+            # The intake: where a pipeline that fans out hands its disk queue's requests to the
+            # pipeline behind it, on loopback (one port per such pipeline, counting up from this one).
+            "intake": Port(4319, "otel_collector_spec.persistent_queue.intake_address", protocol="grpc",
+                           host="127.0.0.1"),
         },
         health_port="health", health_path="/", metrics_port="metrics"),
     "tempo": Component(

@@ -53,8 +53,9 @@ def test_the_spec_is_site_ymls_with_only_listeners_moved():
         ([f"127.0.0.1:{PORTS.sink_telemetry}"], {"component": "sink"})]
     moved = bench.bench_spec(spec, PORTS, 4096, "/run/bench/queue")
     assert moved["memory"] == {"host_mib": 4096}
-    # The stack's persistent queue stays, in this run's directory.
-    assert moved["persistent_queue"] == {**spec["persistent_queue"], "directory": "/run/bench/queue"}
+    # The stack's persistent queue stays, in this run's directory, its intake on this run's port.
+    assert moved["persistent_queue"] == {**spec["persistent_queue"], "directory": "/run/bench/queue",
+                                         "intake_address": f"127.0.0.1:{PORTS.hop_grpc}"}
     unchanged = {key for key in spec if key not in ("receivers", "extensions", "telemetry", "persistent_queue")}
     assert {key: moved[key] for key in unchanged} == {key: spec[key] for key in unchanged}
     assert {k: v for k, v in moved["receivers"].items() if k != "otlp"} == \
@@ -68,12 +69,15 @@ def test_rendered_config_sends_everything_to_the_sink_and_listens_on_loopback_on
     endpoints = {name: exporter["endpoint"] for name, exporter in rendered["exporters"].items()}
     assert endpoints == {"otlp_grpc/traces": f"127.0.0.1:{PORTS.sink_grpc}",
                          "otlp_http/metrics": f"http://127.0.0.1:{PORTS.sink_http}/api/v1/otlp",
-                         "otlp_http/logs": f"http://127.0.0.1:{PORTS.sink_http}/insert/opentelemetry"}
+                         "otlp_http/logs": f"http://127.0.0.1:{PORTS.sink_http}/insert/opentelemetry",
+                         "otlp_grpc/intake_traces": f"127.0.0.1:{PORTS.hop_grpc}"}
     assert sorted(listeners(rendered)) == sorted(f"127.0.0.1:{port}" for port in (
-        PORTS.otlp_grpc, PORTS.otlp_http, PORTS.health_check, PORTS.telemetry))
+        PORTS.otlp_grpc, PORTS.otlp_http, PORTS.health_check, PORTS.telemetry, PORTS.hop_grpc))
     traces = rendered["service"]["pipelines"]["traces"]
     assert traces["processors"] == ["memory_limiter", "resource"]
-    assert traces["exporters"] == ["otlp_grpc/traces", "span_metrics", "service_graph"]
+    assert traces["exporters"] == ["otlp_grpc/intake_traces"]
+    assert rendered["service"]["pipelines"][bench.FAN_OUT]["exporters"] == [
+        "otlp_grpc/traces", "span_metrics", "service_graph"]
 
 
 def test_pass_through_has_no_processors_and_the_same_telemetry(configs):
@@ -132,23 +136,36 @@ def test_the_alternative_batches_ahead_of_the_queue_instead_of_after_it(configs)
         {k: v for k, v in rendered.items() if k not in ("processors", "exporters", "service")}
 
 
-def test_one_queue_ahead_of_the_fanout_moves_the_traces_queue_before_a_loopback_hop(configs):
-    """Issue 18's alternative: the traces exporter's disk queue moves to one OTLP exporter to a loopback
-    receiver, whose pipeline fans out to the traces exporter (no queue left, retrying in place) and the
-    connectors; the hop has no timeout, so the fan-out never fails back to it."""
+def test_the_rendered_traces_pipeline_takes_data_in_through_its_intake_on_the_runs_port(configs):
+    """site.yml's traces pipeline fans out (the backend and two connectors): it hands its requests to
+    its intake, on this run's loopback port, whose pipeline fans out; the traces backend's disk queue
+    waits for room behind it instead of refusing."""
     under_test, _sink, _limit = configs
-    rendered, alternative = under_test[bench.RENDERED], under_test[bench.ONE_QUEUE_AHEAD]
+    rendered = under_test[bench.RENDERED]
+    pipelines = rendered["service"]["pipelines"]
+    assert pipelines["traces"]["exporters"] == ["otlp_grpc/intake_traces"]
+    assert pipelines[bench.FAN_OUT] == {"receivers": ["otlp/intake_traces"], "processors": ["memory_limiter"],
+                                        "exporters": ["otlp_grpc/traces", "span_metrics", "service_graph"]}
+    assert rendered["exporters"]["otlp_grpc/intake_traces"]["endpoint"] == f"127.0.0.1:{PORTS.hop_grpc}"
+    assert rendered["receivers"]["otlp/intake_traces"]["protocols"]["grpc"]["endpoint"] == f"127.0.0.1:{PORTS.hop_grpc}"
+    assert rendered["exporters"]["otlp_grpc/traces"]["sending_queue"]["block_on_overflow"] is True
+    assert bench.traces_exporter(rendered) == "otlp_grpc/traces"
+
+
+def test_no_intake_joins_the_traces_pipeline_again(configs):
+    """Issue 18's comparison: the shape before the intake, the traces pipeline fanning out itself and
+    each exporter's disk queue refusing when full."""
+    under_test, _sink, _limit = configs
+    rendered, alternative = under_test[bench.RENDERED], under_test[bench.NO_INTAKE]
     pipelines = alternative["service"]["pipelines"]
-    assert pipelines["traces"]["exporters"] == [bench.HOP_EXPORTER]
-    assert pipelines["traces"]["processors"] == rendered["service"]["pipelines"]["traces"]["processors"]
-    assert pipelines["traces/fanout"] == {"receivers": [bench.HOP_RECEIVER], "processors": ["memory_limiter"],
-                                          "exporters": ["otlp_grpc/traces", "span_metrics", "service_graph"]}
-    hop = alternative["exporters"][bench.HOP_EXPORTER]
-    assert hop["endpoint"] == f"127.0.0.1:{PORTS.hop_grpc}" and hop["timeout"] == "0s"
-    assert hop["sending_queue"] == rendered["exporters"]["otlp_grpc/traces"]["sending_queue"]
-    assert hop["retry_on_failure"]["max_elapsed_time"] == "0s"
-    assert alternative["exporters"]["otlp_grpc/traces"]["sending_queue"] == {"enabled": False}
-    assert sorted(listeners(alternative)) == sorted([*listeners(rendered), f"127.0.0.1:{PORTS.hop_grpc}"])
+    assert bench.FAN_OUT not in pipelines
+    assert pipelines["traces"] == {**rendered["service"]["pipelines"]["traces"],
+                                   "exporters": ["otlp_grpc/traces", "span_metrics", "service_graph"]}
+    assert "otlp_grpc/intake_traces" not in alternative["exporters"]
+    assert "otlp/intake_traces" not in alternative["receivers"]
+    assert sorted(listeners(rendered)) == sorted([*listeners(alternative), f"127.0.0.1:{PORTS.hop_grpc}"])
+    assert not any("block_on_overflow" in exporter.get("sending_queue", {})
+                   for exporter in alternative["exporters"].values())
     # The metrics and logs pipelines (one exporter each, no fan-out) keep their own disk queues.
     for name in ("otlp_http/metrics", "otlp_http/logs"):
         assert alternative["exporters"][name] == rendered["exporters"][name]
@@ -161,10 +178,13 @@ def test_fsync_and_compression_alternatives_change_one_setting(configs):
     assert synced["extensions"]["file_storage/queue"] == {**rendered["extensions"]["file_storage/queue"], "fsync": True}
     assert {k: v for k, v in synced.items() if k != "extensions"} == {k: v for k, v in rendered.items() if k != "extensions"}
     for name, compression in ((bench.NO_COMPRESSION, "none"), (bench.ZSTD, "zstd")):
-        exporters = under_test[name]["exporters"]
+        # The intake's exporter, on loopback, sends uncompressed in every config.
+        exporters = dict(under_test[name]["exporters"])
+        assert exporters.pop("otlp_grpc/intake_traces") == rendered["exporters"]["otlp_grpc/intake_traces"]
+        assert rendered["exporters"]["otlp_grpc/intake_traces"]["compression"] == "none"
         assert {exporter["compression"] for exporter in exporters.values()} == {compression}
         assert {k: {key: value for key, value in v.items() if key != "compression"} for k, v in exporters.items()} == \
-            rendered["exporters"]
+            {k: v for k, v in rendered["exporters"].items() if k != "otlp_grpc/intake_traces"}
 
 
 def test_each_cost_alternative_is_reported_against_the_rendered_and_the_pass_through():
@@ -172,13 +192,13 @@ def test_each_cost_alternative_is_reported_against_the_rendered_and_the_pass_thr
     for index in range(3):
         runs += [bench.Measurement(bench.PASS_THROUGH, index, 1000, 1.0, 0.003),
                  bench.Measurement(bench.RENDERED, index, 1000, 1.0, 0.008),
-                 bench.Measurement(bench.ONE_QUEUE_AHEAD, index, 1000, 1.0, 0.006)]
+                 bench.Measurement(bench.NO_INTAKE, index, 1000, 1.0, 0.006)]
     figures = bench.alternatives_figures(runs, bench.summarize(runs))
-    assert list(figures) == [bench.ONE_QUEUE_AHEAD]
-    assert figures[bench.ONE_QUEUE_AHEAD]["ratio_to_pass_through"]["median"] == 0.5
-    assert figures[bench.ONE_QUEUE_AHEAD]["cpu_us_per_span_over_rendered"]["median"] == -2.0
+    assert list(figures) == [bench.NO_INTAKE]
+    assert figures[bench.NO_INTAKE]["ratio_to_pass_through"]["median"] == 0.5
+    assert figures[bench.NO_INTAKE]["cpu_us_per_span_over_rendered"]["median"] == -2.0
     printed = bench.report(bench.summarize(runs), bench.ratio(runs), {}, bench.gap(runs), None, figures)
-    assert "one disk queue ahead of the traces fan-out / pass-through: median 0.50 (0.50-0.50); CPU per span over " \
+    assert "no intake: each exporter's queue refuses / pass-through: median 0.50 (0.50-0.50); CPU per span over " \
            "the rendered's -2.000 us" in printed
 
 

@@ -301,6 +301,83 @@ def test_disk_queue_share_must_hold_a_default_grpc_request() -> None:
     assert otelcol_config(with_changes(persistent_queue={"directory": "/q", "max_mib": 12}))
 
 
+def fan_out_spec(**queue: Any) -> Dict[str, Any]:
+    """base_spec with its traces also feeding span metrics (the traces pipeline fans out) and a disk queue."""
+    spec = with_changes(persistent_queue={"directory": "/q", **queue}, connectors={"spanmetrics": {}})
+    spec["pipelines"]["traces"]["exporters"] = ["tempo", "spanmetrics"]
+    spec["pipelines"]["metrics"]["receivers"] = ["otlp", "spanmetrics"]
+    return spec
+
+
+def test_a_pipeline_that_fans_out_takes_data_in_through_one_disk_queue_that_alone_refuses() -> None:
+    """Issue 18: refuse before the fan-out. The traces pipeline feeds Tempo's exporter and span metrics;
+    it hands its requests to its intake (an OTLP exporter with a disk queue of its own share, to a
+    loopback receiver), whose pipeline fans out. Full, the intake refuses (no block_on_overflow); the
+    queue behind it waits for room instead, and the hop never times out while it waits. The metrics
+    and logs pipelines, one consumer each, keep their own refusing queues."""
+    config = otelcol_config(fan_out_spec(max_mib=400))
+    pipelines = config["service"]["pipelines"]
+    assert pipelines["traces"] == {"receivers": ["otlp"], "processors": ["memory_limiter"],
+                                   "exporters": ["otlp_grpc/intake_traces"]}
+    assert pipelines["traces/fan_out"] == {"receivers": ["otlp/intake_traces"], "processors": ["memory_limiter"],
+                                           "exporters": ["otlp_grpc/tempo", "span_metrics"]}
+    intake = config["exporters"]["otlp_grpc/intake_traces"]
+    assert intake["endpoint"] == "127.0.0.1:4319" and intake["tls"] == {"insecure": True}
+    assert intake["compression"] == "none" and intake["timeout"] == "8760h"
+    assert intake["retry_on_failure"]["max_elapsed_time"] == "0s"
+    # Four queues on disk share the bound: Tempo's, Mimir's, Loki's and the intake's.
+    assert {key: intake["sending_queue"][key] for key in ("storage", "sizer", "queue_size")} == \
+        {"storage": "file_storage/queue", "sizer": "bytes", "queue_size": 100 * MIB}
+    assert "block_on_overflow" not in intake["sending_queue"]
+    # It hands on batches bounded in bytes (1 to 4 MiB), whatever the size of a span, two at a time.
+    assert intake["sending_queue"]["num_consumers"] == 2
+    assert intake["sending_queue"]["batch"] == {"flush_timeout": "200ms", "sizer": "bytes",
+                                                "min_size": MIB, "max_size": 4 * MIB}
+    assert config["exporters"]["otlp_grpc/tempo"]["sending_queue"]["block_on_overflow"] is True
+    for exporter_id in ("otlp_http/mimir", "otlp_http/loki"):
+        assert "block_on_overflow" not in config["exporters"][exporter_id]["sending_queue"]
+        assert config["exporters"][exporter_id]["sending_queue"]["queue_size"] == 100 * MIB
+    assert config["receivers"]["otlp/intake_traces"] == {"protocols": {"grpc": {
+        "endpoint": "127.0.0.1:4319", "max_recv_msg_size_mib": 512}}}
+
+
+def test_no_intake_without_a_fan_out_a_disk_queue_or_a_bound_in_bytes() -> None:
+    """One consumer per pipeline: each queue refuses by itself, nothing to resend twice. A queue in
+    memory, or counted in requests (collectors before the bytes sizer), gets no intake either."""
+    for config in (otelcol_config(with_changes(persistent_queue={"directory": "/q"})),
+                   otelcol_config(fan_out_spec(enabled=False)),
+                   otelcol_config(fan_out_spec(), "0.129.0")):
+        assert not [name for name in config["exporters"] if "intake" in name]
+        assert not [name for name in config["service"]["pipelines"] if "fan_out" in name]
+        assert not any("block_on_overflow" in exporter.get("sending_queue", {})
+                       for exporter in config["exporters"].values())
+
+
+def test_each_pipeline_sharing_a_waiting_backend_gets_its_own_intake_on_the_next_port() -> None:
+    """A backend behind an intake waits when full, for every signal it exports (one queue setting per
+    exporter): so a pipeline of another signal exporting to it gets an intake too, one port up."""
+    spec = fan_out_spec(intake_address="127.0.0.1:5000")
+    spec["backends"]["gateway"] = {"type": "otlp", "endpoint": "gateway.lab:4317"}
+    spec["pipelines"]["traces"]["exporters"].append("gateway")
+    spec["pipelines"]["logs"]["exporters"] = ["gateway"]
+    del spec["backends"]["loki"]
+    config = otelcol_config(spec)
+    pipelines = config["service"]["pipelines"]
+    assert pipelines["traces"]["exporters"] == ["otlp_grpc/intake_traces"]
+    assert pipelines["logs"]["exporters"] == ["otlp_grpc/intake_logs"]
+    assert pipelines["logs/fan_out"]["exporters"] == ["otlp_grpc/gateway"]
+    assert config["exporters"]["otlp_grpc/intake_traces"]["endpoint"] == "127.0.0.1:5000"
+    assert config["exporters"]["otlp_grpc/intake_logs"]["endpoint"] == "127.0.0.1:5001"
+    assert pipelines["metrics"]["exporters"] == ["otlp_http/mimir"]
+
+
+def test_the_intake_listens_on_loopback_only_and_clashes_are_named() -> None:
+    message = render_error(fan_out_spec(intake_address="0.0.0.0:4319"))
+    assert "spec.persistent_queue.intake_address: 0.0.0.0:4319 is not on loopback" in message
+    message = render_error(fan_out_spec(intake_address="127.0.0.1:8888"))
+    assert "127.0.0.1:8888 clashes with" in message and "spec.persistent_queue.intake_address" in message
+
+
 def test_persistent_queue_needs_absolute_directory() -> None:
     message = render_error(with_changes(persistent_queue={"directory": "queue"}))
     assert "spec.persistent_queue.directory: expected an absolute path" in message

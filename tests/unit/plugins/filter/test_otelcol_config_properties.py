@@ -166,9 +166,10 @@ def specs(draw: Any) -> Dict[str, Any]:
             if backend.get("protocol") == "remote_write":
                 backend["persistent"] = False
         if draw(st.booleans()):
-            # From the least that leaves every exporter 4 MiB of the bound.
-            spec["persistent_queue"]["max_mib"] = draw(st.integers(min_value=4 * len(spec["backends"]),
-                                                                   max_value=4096))
+            # From the least that leaves every queue 4 MiB of the bound: at most one per backend and
+            # one per pipeline (an intake's).
+            spec["persistent_queue"]["max_mib"] = draw(st.integers(
+                min_value=4 * (len(spec["backends"]) + len(spec["pipelines"])), max_value=4096))
     if draw(st.booleans()):
         spec["batch"] = {"flush_timeout": draw(st.sampled_from(["100ms", "1s"])),
                          "min_size": draw(st.integers(min_value=1, max_value=10000)), "max_size": 0}

@@ -87,3 +87,11 @@ def test_a_connection_it_cannot_read_leaves_the_egress_open(config: Dict[str, An
 
 def test_a_collector_that_only_listens_connects_nowhere() -> None:
     assert destinations({"receivers": {"otlp": {}}, "exporters": {"debug": {}}}) == {"to": [], "kubernetes_api": False}
+
+
+def test_a_connection_to_loopback_stays_in_the_pod() -> None:
+    """An intake's hop (an exporter to a receiver of the same collector on loopback) is no egress."""
+    config = {"exporters": {"otlp_grpc/intake_traces": {"endpoint": "127.0.0.1:4319"},
+                            "otlp_grpc/tempo": {"endpoint": "tempo.lab:4317"},
+                            "otlp_grpc/v6": {"endpoint": "[::1]:4320"}}}
+    assert destinations(config) == {"to": [{"host": "tempo.lab", "port": 4317}], "kubernetes_api": False}

@@ -28,7 +28,7 @@ def test_directory_or_none() -> None:
 
 @pytest.mark.parametrize(("queue", "message"), [
     ({"directory": "q"}, "spec.persistent_queue.directory: expected an absolute path"),
-    ({"directory": "/q", "max_bytes": 1}, "spec.persistent_queue.max_bytes: unknown key; accepted keys: directory, enabled, max_mib"),
+    ({"directory": "/q", "max_bytes": 1}, "spec.persistent_queue.max_bytes: unknown key; accepted keys: directory, enabled, intake_address, max_mib"),
     ("yes", "spec.persistent_queue: expected a mapping"),
 ])
 def test_directory_refusals_name_the_key(queue: Any, message: str) -> None:
