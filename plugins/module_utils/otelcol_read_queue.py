@@ -74,7 +74,7 @@ def read_persistent_queue_max_mib(spec: Mapping, version: Version,
 
 def read_persistent_queue_intake(spec: Mapping, directory: Optional[str], max_mib: Optional[int]) -> Optional[ListenAddress]:
     """Where the intake of a pipeline that fans out listens (otelcol_facts.intake_pipelines); None
-    without a disk queue, or where the queues count requests (collectors before the bytes sizer:
+    where ``intake_address`` is null, without a disk queue, or where the queues count requests (collectors before the bytes sizer:
     the intake is sized in bytes like every disk queue).
 
     The intake's queue waits behind nothing but its own bound; the queues behind it wait for room
@@ -83,6 +83,10 @@ def read_persistent_queue_intake(spec: Mapping, directory: Optional[str], max_mi
     if directory is None or max_mib is None:
         return None
     queue = spec["persistent_queue"]
+    if "intake_address" in queue and queue["intake_address"] is None:
+        # Asked for no intake: each queue refuses by itself, and a resend is counted again by the
+        # pipeline's other consumers (what the intake costs: the README's "Collector throughput").
+        return None
     address = parse_host_port(queue.get("intake_address", INTAKE_DEFAULT), f"{PATH}.intake_address")
     if not is_loopback(address.host):
         raise SpecError(f"{PATH}.intake_address: {address.text} is not on loopback; the intake hands the collector's "

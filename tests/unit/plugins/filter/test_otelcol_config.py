@@ -343,9 +343,11 @@ def test_a_pipeline_that_fans_out_takes_data_in_through_one_disk_queue_that_alon
 
 def test_no_intake_without_a_fan_out_a_disk_queue_or_a_bound_in_bytes() -> None:
     """One consumer per pipeline: each queue refuses by itself, nothing to resend twice. A queue in
-    memory, or counted in requests (collectors before the bytes sizer), gets no intake either."""
+    memory, or counted in requests (collectors before the bytes sizer), gets no intake either, nor a
+    spec whose intake_address is null."""
     for config in (otelcol_config(with_changes(persistent_queue={"directory": "/q"})),
                    otelcol_config(fan_out_spec(enabled=False)),
+                   otelcol_config(fan_out_spec(intake_address=None)),   # asked for none
                    otelcol_config(fan_out_spec(), "0.129.0")):
         assert not [name for name in config["exporters"] if "intake" in name]
         assert not [name for name in config["service"]["pipelines"] if "fan_out" in name]
