@@ -231,7 +231,7 @@ def traces_exporter(config: Config) -> str:
     """The traces backend's exporter (not a connector, not the intake): of the pipeline behind the
     traces intake where there is one, else of the traces pipeline."""
     pipelines = config["service"]["pipelines"]
-    exporters = [name for name in pipelines.get(FAN_OUT, pipelines["traces"])["exporters"]
+    exporters = [name for name in pipelines.get(fan_out("traces"), pipelines["traces"])["exporters"]
                  if name in config.get("exporters", {})]
     if len(exporters) != 1:
         raise ValueError(f"expected one exporter in the traces pipeline, got {exporters}")
@@ -344,8 +344,14 @@ FSYNC = "~ file_storage fsync on"
 NO_COMPRESSION = "~ no compression towards the backends"
 ZSTD = "~ zstd towards the backends"
 COST_ALTERNATIVES = (NO_INTAKE, FSYNC, NO_COMPRESSION, ZSTD)
-# The pipeline site.yml's traces pipeline hands its requests to through its intake.
-FAN_OUT = "traces/fan_out"
+
+
+def fan_out(pipeline_id: str) -> str:
+    """The pipeline the filter puts behind a pipeline's intake, which fans out (site.yml's traces
+    pipeline has one): named by the filter's own otelcol_render.fan_out_pipeline_id."""
+    collector_filters()  # this checkout's collection, importable
+    from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_render import fan_out_pipeline_id
+    return fan_out_pipeline_id(pipeline_id)
 
 
 def without_intake(config: Config) -> Config:
@@ -354,11 +360,11 @@ def without_intake(config: Config) -> Config:
     shape before the intake: a refusal has the sender resend to every consumer)."""
     out = copy.deepcopy(config)
     pipelines = out["service"]["pipelines"]
-    fan_out = pipelines.pop(FAN_OUT)
+    behind = pipelines.pop(fan_out("traces"))
     intake_exporter = pipelines["traces"]["exporters"][0]
-    pipelines["traces"]["exporters"] = fan_out["exporters"]
+    pipelines["traces"]["exporters"] = behind["exporters"]
     del out["exporters"][intake_exporter]
-    del out["receivers"][fan_out["receivers"][0]]
+    del out["receivers"][behind["receivers"][0]]
     for exporter in out["exporters"].values():
         exporter.get("sending_queue", {}).pop("block_on_overflow", None)
     return out
@@ -375,8 +381,8 @@ def with_fsync(config: Config) -> Config:
 def intake_endpoints(config: Config) -> set:
     """Where the config's intakes listen: the receivers of the pipelines behind them."""
     pipelines = config["service"]["pipelines"]
-    return {protocol["endpoint"] for pipeline_id, pipeline in pipelines.items() if pipeline_id.endswith("fan_out")
-            for receiver in pipeline["receivers"]
+    return {protocol["endpoint"] for pipeline_id in pipelines if fan_out(pipeline_id) in pipelines
+            for receiver in pipelines[fan_out(pipeline_id)]["receivers"]
             for protocol in config["receivers"][receiver]["protocols"].values()}
 
 
@@ -396,7 +402,7 @@ def cost_alternatives(rendered: Config) -> Dict[str, Config]:
     every write, and the backends' compression off or zstd."""
     if not disk_storages(rendered):
         return {}
-    alternatives = {NO_INTAKE: without_intake(rendered)} if FAN_OUT in rendered["service"]["pipelines"] else {}
+    alternatives = {NO_INTAKE: without_intake(rendered)} if fan_out("traces") in rendered["service"]["pipelines"] else {}
     return {**alternatives, FSYNC: with_fsync(rendered),
             NO_COMPRESSION: with_backend_compression(rendered, "none"), ZSTD: with_backend_compression(rendered, "zstd")}
 

@@ -410,9 +410,9 @@ def persistent_queue_applies(spec: Spec, backend: BackendSpec) -> bool:
     return not has_remote_write_queue(backend)
 
 
-def disk_queued_exporters(spec: Spec, pipeline: PipelineSpec) -> Set[Tuple[str, str]]:
-    """The (backend, signal) queues on disk a pipeline exports to (a debug backend keeps none)."""
-    return {(name, pipeline.signal) for name in pipeline.exporters
+def disk_queued_backends(spec: Spec, pipeline: PipelineSpec) -> Set[str]:
+    """The backends a pipeline exports to whose queues are on disk (a debug backend keeps none)."""
+    return {name for name in pipeline.exporters
             if name in spec.backends and persistent_queue_applies(spec, spec.backends[name])
             and backend_protocol(spec.backends[name]) is not None}
 
@@ -436,7 +436,7 @@ def intake_pipelines(spec: Spec) -> List[str]:
     while changed:
         changed = False
         for pipeline_id, pipeline in spec.pipelines.items():
-            backends = {name for name, _signal in disk_queued_exporters(spec, pipeline)}
+            backends = disk_queued_backends(spec, pipeline)
             if pipeline_id in chosen or not backends:
                 continue
             if len(pipeline.exporters) > 1 or backends & waiting:
@@ -458,7 +458,7 @@ def intake_addresses(spec: Spec) -> Dict[str, ListenAddress]:
 def waiting_backends(spec: Spec) -> Set[str]:
     """The backends whose disk queues sit behind an intake: full, they wait for room instead of refusing."""
     return {name for pipeline_id in intake_pipelines(spec)
-            for name, _signal in disk_queued_exporters(spec, spec.pipelines[pipeline_id])}
+            for name in disk_queued_backends(spec, spec.pipelines[pipeline_id])}
 
 
 def disk_queue_count(spec: Spec) -> int:
@@ -467,7 +467,7 @@ def disk_queue_count(spec: Spec) -> int:
     backend has none."""
     queues = set()
     for pipeline in spec.pipelines.values():
-        queues |= disk_queued_exporters(spec, pipeline)
+        queues |= {(name, pipeline.signal) for name in disk_queued_backends(spec, pipeline)}
     return len(queues) + len(intake_pipelines(spec))
 
 

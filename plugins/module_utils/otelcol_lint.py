@@ -26,7 +26,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
     versioned_type, format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    COMPONENT_ID_PATTERN,
+    COMPONENT_ID_PATTERN, LOOPBACK_NAMES,
 )
 
 # Attribute keys whose values are (nearly) unique per request, user or trace.
@@ -359,10 +359,6 @@ def spec_listen_addresses(spec: Spec) -> List[ListenAddress]:
     addresses.append(spec.telemetry_metrics)
     addresses.extend(intake_addresses(spec).values())
     return addresses
-
-
-# Names that resolve to the loopback addresses on every host this collection targets.
-LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
 
 
 def host_addresses(host: str) -> FrozenSet[str]:

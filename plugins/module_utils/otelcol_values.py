@@ -261,11 +261,16 @@ def parse_host_port(value: Any, path: str) -> ListenAddress:
     return ListenAddress(host=match.group(1).strip("[]"), port=port, path=path)
 
 
+# Names that resolve to the loopback addresses on every host this collection targets.
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
+
+
 def is_loopback(host: str) -> bool:
-    """True for a host only its own machine (or pod) reaches: 'localhost', 127.0.0.0/8, ::1."""
-    if host.lower() == "localhost":
+    """True for a host only its own machine (or pod) reaches: LOOPBACK_NAMES, 127.0.0.0/8, ::1."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name in LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False

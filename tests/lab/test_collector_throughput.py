@@ -76,7 +76,7 @@ def test_rendered_config_sends_everything_to_the_sink_and_listens_on_loopback_on
     traces = rendered["service"]["pipelines"]["traces"]
     assert traces["processors"] == ["memory_limiter", "resource"]
     assert traces["exporters"] == ["otlp_grpc/intake_traces"]
-    assert rendered["service"]["pipelines"][bench.FAN_OUT]["exporters"] == [
+    assert rendered["service"]["pipelines"][bench.fan_out("traces")]["exporters"] == [
         "otlp_grpc/traces", "span_metrics", "service_graph"]
 
 
@@ -144,7 +144,7 @@ def test_the_rendered_traces_pipeline_takes_data_in_through_its_intake_on_the_ru
     rendered = under_test[bench.RENDERED]
     pipelines = rendered["service"]["pipelines"]
     assert pipelines["traces"]["exporters"] == ["otlp_grpc/intake_traces"]
-    assert pipelines[bench.FAN_OUT] == {"receivers": ["otlp/intake_traces"], "processors": ["memory_limiter"],
+    assert pipelines[bench.fan_out("traces")] == {"receivers": ["otlp/intake_traces"], "processors": ["memory_limiter"],
                                         "exporters": ["otlp_grpc/traces", "span_metrics", "service_graph"]}
     assert rendered["exporters"]["otlp_grpc/intake_traces"]["endpoint"] == f"127.0.0.1:{PORTS.hop_grpc}"
     assert rendered["receivers"]["otlp/intake_traces"]["protocols"]["grpc"]["endpoint"] == f"127.0.0.1:{PORTS.hop_grpc}"
@@ -158,7 +158,7 @@ def test_no_intake_joins_the_traces_pipeline_again(configs):
     under_test, _sink, _limit = configs
     rendered, alternative = under_test[bench.RENDERED], under_test[bench.NO_INTAKE]
     pipelines = alternative["service"]["pipelines"]
-    assert bench.FAN_OUT not in pipelines
+    assert bench.fan_out("traces") not in pipelines
     assert pipelines["traces"] == {**rendered["service"]["pipelines"]["traces"],
                                    "exporters": ["otlp_grpc/traces", "span_metrics", "service_graph"]}
     assert "otlp_grpc/intake_traces" not in alternative["exporters"]

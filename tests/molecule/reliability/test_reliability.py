@@ -261,7 +261,10 @@ def in_memory_exporter(exporter: dict[str, Any]) -> dict[str, Any]:
 
 
 def behind_intake(config: dict[str, Any], pipeline_id: str) -> dict[str, Any] | None:
-    """The pipeline a pipeline hands its data to through its intake (it fans out); None without an intake."""
+    """The pipeline a pipeline hands its data to through its intake (it fans out); None without an intake.
+
+    The name is the filter's (otelcol_render.fan_out_pipeline_id), read here from the rendered config
+    as a user of it reads it: the scenario runs without the collection on its import path."""
     return config["service"]["pipelines"].get(f"{pipeline_id}/fan_out")
 
 

@@ -15,6 +15,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values 
     HOST_PORT_PATTERN,
     NAME_PATTERN,
     VERSION_PATTERN,
+    is_loopback,
     parse_host_port,
     parse_version,
     read_quantity_mib,
@@ -53,3 +54,13 @@ def test_storage_quantities_in_mib(quantity: str, mib: int) -> None:
 def test_bad_storage_quantities_name_the_key(quantity: Any, message: str) -> None:
     with pytest.raises(SpecError, match=r"spec.kubernetes.storage_size: .*" + message):
         read_quantity_mib(quantity, "spec.kubernetes.storage_size")
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("LOCALHOST.", True), ("ip6-localhost", True), ("ip6-loopback", True),
+    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True),
+    ("0.0.0.0", False), ("::", False), ("10.0.0.1", False), ("localhost.example", False), ("", False),
+])
+def test_loopback_hosts_are_the_names_and_addresses_lint_treats_as_one(host: str, loopback: bool) -> None:
+    """The intake's address check and lint's port clashes (otelcol_lint.host_addresses) share one list of names."""
+    assert is_loopback(host) is loopback
