@@ -381,8 +381,9 @@ def with_fsync(config: Config) -> Config:
 def intake_endpoints(config: Config) -> set:
     """Where the config's intakes listen: the receivers of the pipelines behind them."""
     pipelines = config["service"]["pipelines"]
-    return {protocol["endpoint"] for pipeline_id in pipelines if fan_out(pipeline_id) in pipelines
-            for receiver in pipelines[fan_out(pipeline_id)]["receivers"]
+    behind_intakes = {fan_out(pipeline_id) for pipeline_id in pipelines} & pipelines.keys()
+    return {protocol["endpoint"] for pipeline_id in behind_intakes
+            for receiver in pipelines[pipeline_id]["receivers"]
             for protocol in config["receivers"][receiver]["protocols"].values()}
 
 

@@ -26,7 +26,7 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts i
     versioned_type, format_version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_values import (
-    COMPONENT_ID_PATTERN, LOOPBACK_NAMES,
+    COMPONENT_ID_PATTERN, LOOPBACK_NAMES, host_name,
 )
 
 # Attribute keys whose values are (nearly) unique per request, user or trace.
@@ -363,7 +363,7 @@ def spec_listen_addresses(spec: Spec) -> List[ListenAddress]:
 
 def host_addresses(host: str) -> FrozenSet[str]:
     """The addresses a listen host stands for, spelled one way: 'localhost' and '127.0.0.1' meet."""
-    name = host.strip("[]").lower().rstrip(".")
+    name = host_name(host)
     if name in LOOPBACK_NAMES:
         return frozenset({"127.0.0.1", "::1"})
     try:

@@ -265,9 +265,14 @@ def parse_host_port(value: Any, path: str) -> ListenAddress:
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
 
 
+def host_name(host: str) -> str:
+    """A host spelled one way: without IPv6 brackets, lower case, without the root's trailing dot."""
+    return host.strip("[]").lower().rstrip(".")
+
+
 def is_loopback(host: str) -> bool:
     """True for a host only its own machine (or pod) reaches: LOOPBACK_NAMES, 127.0.0.0/8, ::1."""
-    name = host.strip("[]").lower().rstrip(".")
+    name = host_name(host)
     if name in LOOPBACK_NAMES:
         return True
     try:
