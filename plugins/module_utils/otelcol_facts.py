@@ -66,10 +66,14 @@ RENAMED_FROM: Dict[Tuple[str, str], str] = {
 
 
 # Exporter-side batching (`sending_queue.batch` in exporterhelper) replaced the
-# experimental `batcher` section in v0.123.0. From then on exporters batch by
-# themselves and the batch processor is not added: batching twice only adds
-# latency and memory. Older targets get the batch processor instead.
-EXPORTER_BATCHING_VERSION: Version = (0, 123, 0)
+# experimental `batcher` section in v0.123.0, but until v0.129.0 it counted with the
+# queue's sizer: a batch needs a queue counted in items or bytes, and a disk queue
+# counts requests only there, so the two could not be had together (and the batch had
+# no `sizer` key). From v0.130.0 the batch has its own sizer (queuebatch/config.go at
+# v0.129.0 and v0.130.0). From then on exporters batch by themselves and the batch
+# processor is not added: batching twice only adds latency and memory. Older targets
+# get the batch processor instead.
+EXPORTER_BATCHING_VERSION: Version = (0, 130, 0)
 
 
 # A disk queue sized in bytes: the exporter helper's persistent queue refuses every

@@ -178,6 +178,17 @@ def test_batch_processor_last_for_old_collectors() -> None:
     assert "batch" not in config["exporters"]["otlp/tempo"]["sending_queue"]
 
 
+@pytest.mark.parametrize("version", ["0.123.0", "0.129.0"])
+def test_collectors_before_0_130_batch_in_a_processor_as_their_exporters_batch_has_no_sizer(version) -> None:
+    # Up to 0.129.0 sending_queue.batch has no `sizer` key and needs a queue counted in items or bytes,
+    # which a disk queue (requests only there) cannot be: the batch processor batches instead.
+    config = otelcol_config(base_spec(), version)
+    assert config["processors"]["batch"]["send_batch_size"] == 8192
+    assert all(pipeline["processors"][-1] == "batch" for pipeline in config["service"]["pipelines"].values())
+    assert all("batch" not in exporter.get("sending_queue", {}) for exporter in config["exporters"].values())
+    assert "batch" in otelcol_config(base_spec(), "0.130.0")["exporters"]["otlp/tempo"]["sending_queue"]
+
+
 def test_user_batch_processor_is_rejected() -> None:
     spec = with_changes(processors={"batch/mine": {}})
     spec["pipelines"]["traces"]["extra_processors"] = ["batch/mine"]
