@@ -29,12 +29,13 @@ process started here is stopped at the end, on error too):
     its defaults, no processors, the same telemetry settings;
   * `rendered` with one component taken out of the rendered config, for each
     processor of the traces pipeline, each connector, and the exporters'
-    `sending_queue.batch` (since 0.123.0 the filter batches in the exporter, not
+    `sending_queue.batch` (since 0.130.0 the filter batches in the exporter, not
     with a batch processor): what each one costs;
   * `~ batch processor ahead of the queue`: the alternative the stack does not
-    take, a batch processor of the same sizes before the persistent queue instead
-    of the exporters' batching after it (cheaper per span, but a crash loses what
-    the processor holds in memory);
+    take, a batch processor (8,192 to 16,384 spans: it counts nothing else) before
+    the persistent queue instead of the exporters' batching after it (cheaper per
+    span, but a crash loses what the processor holds in memory, and its batches
+    are not bounded in bytes);
 - the peers' published configs (benchmarks/peers: docker-otel-lgtm's, the grafana.grafana
   collection's collector role example, the OpenTelemetry Helm chart's default), each
   one's traces path with only its listener and sink moved (benchmarks/peer_configs.py),
@@ -325,13 +326,17 @@ BATCH_AHEAD_OF_QUEUE = "~ batch processor ahead of the queue"
 
 def with_batch_processor_ahead_of_the_queue(config: Config) -> Config:
     """The exporters' batching (after the persistent queue) replaced by a batch
-    processor of the same sizes at the end of every pipeline (before the queue), so
-    the queue stores large requests instead of each incoming one."""
+    processor at the end of every pipeline (before the queue), so the queue stores
+    large requests instead of each incoming one. The processor counts spans only: it
+    gets the filter's sizes for a batch counted in items (otelcol_facts.BATCH_DEFAULT_SIZES)
+    and the exporters' flush timeout."""
+    collector_filters()  # this checkout's collection, importable
+    from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import BATCH_DEFAULT_SIZES
     out = without_exporter_batching(config)
     batch = next(exporter["sending_queue"]["batch"] for exporter in config["exporters"].values()
                  if "batch" in exporter.get("sending_queue", {}))
-    out.setdefault("processors", {})["batch"] = {"send_batch_size": batch["min_size"],
-                                                 "send_batch_max_size": batch["max_size"],
+    min_size, max_size = BATCH_DEFAULT_SIZES["items"]
+    out.setdefault("processors", {})["batch"] = {"send_batch_size": min_size, "send_batch_max_size": max_size,
                                                  "timeout": batch["flush_timeout"]}
     for pipeline in out["service"]["pipelines"].values():
         pipeline["processors"] = [*pipeline.get("processors", []), "batch"]

@@ -86,16 +86,32 @@ DISK_QUEUE_BYTES_VERSION: Version = (0, 130, 0)
 # all exporters' queues together, in MiB. Sized for a gateway: at 0.5 MB/s of serialized
 # OTLP (1,000 spans a second of 500 bytes) it holds about 70 minutes of an outage.
 DEFAULT_DISK_QUEUE_MAX_MIB = 2048
+# The largest message an OTLP/gRPC server takes unless told otherwise: grpc-go's default
+# receive limit, which configgrpc keeps when max_recv_msg_size_mib is unset, so the
+# collector's own OTLP receiver, Jaeger's and Tempo's take no more. A larger request is
+# refused with RESOURCE_EXHAUSTED ("received message after decompression larger than max"),
+# which the OTLP exporter does not retry (otlpexporter's shouldRetry, v0.159.0): the request
+# is dropped, whatever the queue.
+GRPC_MAX_MESSAGE_MIB = 4
 # The least share of the bound one exporter's queue may get: the largest request an
-# OTLP/gRPC sender sends by default (the receiver's 4 MiB message limit) must fit in an
-# empty queue, else it is refused every time it is retried.
-DISK_QUEUE_MIN_SHARE_MIB = 4
+# OTLP/gRPC sender sends by default must fit in an empty queue, else it is refused every
+# time it is retried.
+DISK_QUEUE_MIN_SHARE_MIB = GRPC_MAX_MESSAGE_MIB
 # How many times its bound a disk queue may take on disk: bbolt, the file_storage extension's
 # database, splits its pages half full (its default fill percent, 0.5) and never shrinks its
 # file. A host reserves this much room for each queue's file; a Kubernetes gateway's claim must
 # hold it.
 DISK_QUEUE_ROOM_FACTOR = 2
 MIB = 1024 * 1024
+# spec.batch's sizes by its sizer, where the spec gives none: (min_size, max_size). Counted in
+# bytes (the default from EXPORTER_BATCHING_VERSION on), a request is sent once it holds 1 MiB
+# or flush_timeout has passed, and holds at most what an OTLP/gRPC backend takes. Counted in
+# items, 8,192 to 16,384 spans, records or points: 16,384 spans of 256 bytes already pass
+# 4 MiB, and after an outage the queue's backlog leaves in full batches.
+BATCH_DEFAULT_SIZES: Dict[str, Tuple[int, int]] = {
+    "bytes": (1 * MIB, GRPC_MAX_MESSAGE_MIB * MIB),
+    "items": (8192, 16384),
+}
 
 
 SIGNALS: Tuple[str, ...] = ("traces", "metrics", "logs")

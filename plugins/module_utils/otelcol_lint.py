@@ -533,9 +533,16 @@ def lint_agent_forwards(spec: Spec, problems: List[str]) -> None:
 
 
 def lint_disk_queue(spec: Spec, problems: List[str]) -> None:
-    """Each exporter's share of the disk queue's bound holds the largest request a sender sends by default."""
+    """Each exporter's share of the disk queue's bound holds the largest request a sender sends by default,
+    and a batch counted in bytes like the queue (the collector refuses a min_size above queue_size then)."""
     share = disk_queue_share_bytes(spec)
-    if share is None or share >= DISK_QUEUE_MIN_SHARE_MIB * MIB:
+    if share is None:
+        return
+    if spec.batch.sizer == "bytes" and spec.batch.min_size > share:
+        problems.append(f"spec.batch.min_size: {spec.batch.min_size} bytes is more than each disk queue holds "
+                        f"({share} bytes, spec.persistent_queue.max_mib shared by {disk_queue_count(spec)} queues); "
+                        f"give at most {share}")
+    if share >= DISK_QUEUE_MIN_SHARE_MIB * MIB:
         return
     queues = disk_queue_count(spec)
     problems.append(f"spec.persistent_queue.max_mib: {spec.persistent_queue_max_mib} MiB leaves each of the "

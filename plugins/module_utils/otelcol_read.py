@@ -19,7 +19,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
     PipelineSpec, ReceiverSpec, SamplingSpec, Spec, SpecError, Version,
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
-    COMPONENT_KINDS, CONNECTOR_SIGNALS, DEFAULT_COLLECTOR_VERSION,
+    BATCH_DEFAULT_SIZES, COMPONENT_KINDS, CONNECTOR_SIGNALS, DEFAULT_COLLECTOR_VERSION, EXPORTER_BATCHING_VERSION,
+    exporters_batch_themselves, GRPC_MAX_MESSAGE_MIB,
     COLLECTOR_OTLP_GRPC, COLLECTOR_OTLP_HTTP, RECEIVER_SIGNALS, SIGNALS, canonical_type,
     component_type, connector_rendered_id, default_port, format_version, MEMORY_LIMITER_MAX_MIB,
     MIN_SAMPLING_PERCENTAGE,
@@ -328,15 +329,42 @@ def read_extensions(spec: Mapping, problems: Problems) -> ExtensionAddresses:
     return health_check, optional[0], optional[1]
 
 
-def read_batch(spec: Mapping) -> BatchSpec:
-    """spec.batch: the exporter-side (or, for old collectors, processor) batching settings."""
+BATCH_FLUSH_TIMEOUT = "200ms"
+BATCH_SIZERS = ("bytes", "items")
+
+
+def default_batch(version: Version) -> BatchSpec:
+    """spec.batch when the spec gives none: counted in bytes where exporters batch themselves, else in
+    items (the batch processor counts nothing else)."""
+    sizer = "bytes" if exporters_batch_themselves(version) else "items"
+    return BatchSpec(BATCH_FLUSH_TIMEOUT, sizer, *BATCH_DEFAULT_SIZES[sizer])
+
+
+def read_batch(spec: Mapping, version: Version) -> BatchSpec:
+    """spec.batch: the exporter-side (or, for old collectors, processor) batching settings.
+
+    Sizes given without a sizer are refused where the exporters batch: they counted items before
+    the default became bytes, and a batch counted in items may outgrow what a backend takes."""
     batch_map = read_section(spec, "batch")
     problems = Problems()
-    problems.attempt(check_keys, batch_map, "spec.batch", ("flush_timeout", "min_size", "max_size"))
-    batch = BatchSpec()
+    problems.attempt(check_keys, batch_map, "spec.batch", ("flush_timeout", "sizer", "min_size", "max_size"))
+    batch = default_batch(version)
     if "flush_timeout" in batch_map:
         batch.flush_timeout = problems.attempt(read_positive_duration, batch_map["flush_timeout"],
                                                "spec.batch.flush_timeout", default=batch.flush_timeout)
+    if "sizer" in batch_map:
+        batch.sizer = problems.attempt(read_str, batch_map["sizer"], "spec.batch.sizer", BATCH_SIZERS,
+                                       default=batch.sizer)
+        if batch.sizer == "bytes" and not exporters_batch_themselves(version):
+            problems.add(f"spec.batch.sizer: collector {format_version(version)} batches in the batch processor, "
+                         f"which counts items only; accepted: items (bytes needs collector "
+                         f"{format_version(EXPORTER_BATCHING_VERSION)} or later)")
+        batch.min_size, batch.max_size = BATCH_DEFAULT_SIZES[batch.sizer]
+    elif exporters_batch_themselves(version) and ({"min_size", "max_size"} & set(batch_map)):
+        problems.add(f"spec.batch.sizer: missing; say what min_size and max_size count, bytes or items (the "
+                     f"default, bytes, keeps each request within the {GRPC_MAX_MESSAGE_MIB} MiB an OTLP/gRPC "
+                     f"backend takes by default; counted in items, a batch of large spans may pass it, and the "
+                     f"backend's refusal drops it)")
     if "min_size" in batch_map:
         batch.min_size = problems.attempt(read_int, batch_map["min_size"], "spec.batch.min_size", minimum=1,
                                           default=batch.min_size)
@@ -441,7 +469,7 @@ def read_spec(raw: Any, version_argument: Optional[str]) -> Spec:
         persistent_queue_intake=problems.attempt(read_persistent_queue_intake, spec, persistent_directory, max_mib),
         health_check=health_check, pprof=pprof, zpages=zpages,
         telemetry_metrics=telemetry_metrics, telemetry_metrics_level=metrics_level, log_level=log_level,
-        batch=problems.attempt(read_batch, spec, default=BatchSpec()),
+        batch=problems.attempt(read_batch, spec, version, default=default_batch(version)),
         overrides=problems.attempt(read_overrides, spec, default={}),
         distribution=problems.attempt(read_distribution, spec["distribution"], "spec.distribution",
                                       default=UPSTREAM_CONTRIB) if spec.get("distribution") is not None

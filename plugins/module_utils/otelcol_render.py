@@ -21,7 +21,8 @@ from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_spec im
 )
 from ansible_collections.observability.lgtm.plugins.module_utils.otelcol_facts import (
     BACKEND_TYPES, LOAD_BALANCING_ROUTING, backend_exporter_id, backend_protocol, connector_rendered_id,
-    component_id_of, disk_queue_share_bytes, exporters_batch_themselves, has_remote_write_queue, intake_addresses, intake_pipelines,
+    BATCH_DEFAULT_SIZES, component_id_of, disk_queue_share_bytes, exporters_batch_themselves, has_remote_write_queue,
+    intake_addresses, intake_pipelines,
     k8s_attributes_id, persistent_queue_applies, resource_detection_id, versioned_type, waiting_backends,
 )
 
@@ -81,11 +82,11 @@ def render_queue(spec: Spec, queue_size: int, on_disk: bool, waits: bool = False
             if waits:
                 queue["block_on_overflow"] = True
     if exporters_batch_themselves(spec.version):
-        # The queue counts requests; the batch counts items, so min_size is not
-        # bounded by queue_size (the collector checks that only for equal sizers).
+        # The batch keeps its own sizer (bytes by default: each request within what an OTLP/gRPC
+        # backend takes); where it is the queue's too, lint bounds min_size by the queue's share.
         queue["batch"] = {
             "flush_timeout": spec.batch.flush_timeout,
-            "sizer": "items",
+            "sizer": spec.batch.sizer,
             "min_size": spec.batch.min_size,
             "max_size": spec.batch.max_size,
         }
@@ -340,11 +341,12 @@ def render_pipeline(spec: Spec, pipeline: PipelineSpec) -> Config:
 # back after the pipeline's connectors had counted it, and the intake would send it again. So the
 # hop's timeout outlasts any outage the queues are sized for (a year).
 INTAKE_TIMEOUT = "8760h"
-# The intake's exporter batches what it reads back from its disk queue by size: each request it hands
-# on holds at least 1 MiB (or what arrived within spec.batch.flush_timeout) and at most 4 MiB, whatever
-# the size of a span. Batched by count instead, a batch of large spans read back at disk speed grew
-# past the collector's memory budget (the reliability scenario's burst of 1 MiB spans: OOM-killed).
-INTAKE_BATCH_BYTES = {"min_size": 1024 * 1024, "max_size": 4 * 1024 * 1024}
+# The intake's exporter batches what it reads back from its disk queue by size, whatever spec.batch
+# says: each request it hands on holds at least 1 MiB (or what arrived within spec.batch.flush_timeout)
+# and at most 4 MiB (a backend's default batch in bytes), whatever the size of a span. Batched by count
+# instead, a batch of large spans read back at disk speed grew past the collector's memory budget (the
+# reliability scenario's burst of 1 MiB spans: OOM-killed).
+INTAKE_BATCH_BYTES = dict(zip(("min_size", "max_size"), BATCH_DEFAULT_SIZES["bytes"]))
 # How many requests the intake hands on at once, each a few copies of up to 4 MiB in flight (read back,
 # batched, marshalled, received, handed to the queues behind). The reliability scenario's burst of 1 MiB
 # spans (memory limit 200 MiB, cap 250 MiB) peaked at 229 MiB of anonymous memory with the exporter

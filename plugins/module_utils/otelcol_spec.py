@@ -258,9 +258,10 @@ class KubernetesSpec:
 
 @dataclass
 class BatchSpec:
-    flush_timeout: str = "200ms"
-    min_size: int = 8192
-    max_size: int = 16384
+    flush_timeout: str
+    sizer: str  # "bytes" or "items": what min_size and max_size count
+    min_size: int
+    max_size: int  # 0: no limit
 
 
 @dataclass

@@ -35,6 +35,11 @@ gives up; the queue-off control, the stack's exporters with every timer kept
 and the queue in memory, must lose spans in the restart, exactly what its own
 counters say it held (accepted, neither delivered nor dropped) when it
 restarted, and nothing else.
+Then spans of 1 KiB offered while Jaeger is down, to the stack's collector and
+to a control whose exporters batch by count as every exporter did before: the
+stack's, batched by size within the 4 MiB Jaeger's gRPC receiver takes, stores
+every span once; the control's batches pass that limit, Jaeger refuses them and
+the control drops them.
 Then a disk queue bounded to a few MiB, the logs backend down and more
 logs offered than fit: the collector must refuse the rest with a retryable
 answer, the sender resends it once the backend is back, and every record is
@@ -454,6 +459,92 @@ def test_memory_queue_loses_data_through_the_same_run(long_outage):
         explain(result)
 
 
+# --- large spans after an outage ---------------------------------------------------
+
+# The control: the same traces path as the fan-out control (no intake), its exporters' batches counted
+# in spans as every exporter's were before: 8,192 to 16,384, whatever their bytes. Its flush timeout
+# outlasts the offer, so each batch fills to min_size however fast the sender is, as a busy
+# collector's batches or a queue's backlog do (with 200 ms, a slow sender's batches stay small).
+ITEMS_CONTROL = Collector("otelcol-items", 54318, 58888)
+ITEMS_BATCH = {"sizer": "items", "min_size": 8192, "max_size": 16384, "flush_timeout": "20s"}
+# 12 requests of 1,000 spans of about 1.1 KB, about 13 MB: the backlog of a short traces outage, which
+# leaves the queue in full batches once Jaeger is back; 8,192 such spans are about 9 MB.
+LARGE_SPANS_OFFER = {"requests": 12, "spans": 1000, "span_bytes": 1024}
+# What an OTLP/gRPC server such as Jaeger's takes unless told otherwise (grpc-go's default); a larger
+# request is refused with RESOURCE_EXHAUSTED, which the OTLP exporter drops without retrying.
+GRPC_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def items_batched(exporter: dict[str, Any]) -> dict[str, Any]:
+    """An exporter whose batch counts items (ITEMS_BATCH) instead of bytes; the rest as rendered."""
+    queue = exporter["sending_queue"]
+    return {**exporter, "sending_queue": {**queue, "batch": {**queue["batch"], **ITEMS_BATCH}}}
+
+
+def journal_count(lab: Any, unit: str, text: str, since: float) -> int:
+    """How many lines of a unit's journal since a time (seconds since the epoch) hold the text."""
+    return int(lab.run("journalctl -u %s --since @%s --no-pager -o cat | grep -c %s", unit, str(int(since)),
+                       text).stdout.strip() or 0)
+
+
+def test_large_spans_after_an_outage_reach_jaeger_in_requests_it_takes(lab, address):
+    """Batches bounded in bytes: the stack's backend exporters batch by size, at most the 4 MiB a gRPC
+    backend takes, so spans of 1 KiB offered while Jaeger is down are delivered whole once it is back.
+    The control, the same traces path with its batches counted in spans as before, sends a batch of
+    8,192 or more such spans (about 9 MB): Jaeger refuses it (RESOURCE_EXHAUSTED), and the exporter
+    drops it without a retry, spans the collector had accepted. Runs on the site.yml converge the long outage left: the lab's 64 MiB bound
+    gives each of the four disk queues 16 MiB, more than the 13 MB offered, so nothing is refused."""
+    config = yaml.safe_load(lab.file("/etc/otelcol/config.yaml").content_string)
+    traces_exporter = backend_exporters(config, "traces")[0]
+    queue = config["exporters"][traces_exporter]["sending_queue"]
+    assert "storage" in queue and (queue["batch"]["sizer"], queue["batch"]["max_size"]) == (
+        "bytes", GRPC_MAX_MESSAGE_BYTES), queue
+    assert collector_listening(address, port=4318), "the collector's OTLP/HTTP port does not answer"
+    traces = traces_api("jaeger")
+    stamp = f"{int(time.time())}-{secrets.token_hex(3)}"
+    run_ids = {"stack": f"rel-large-stack-{stamp}", "control": f"rel-large-control-{stamp}"}
+    ports = {"stack": 4318, "control": ITEMS_CONTROL.port}
+    metrics_ports = {"stack": STACK_METRICS_PORT, "control": ITEMS_CONTROL.metrics_port}
+    sent = LARGE_SPANS_OFFER["requests"] * LARGE_SPANS_OFFER["spans"]
+    started = time.time()
+    with control_collector(lab, address, ITEMS_CONTROL,
+                           config_of=lambda rendered: fan_out_control_config(rendered, ITEMS_CONTROL, items_batched)):
+        failed_before = {mode: collector_counter(lab, DROPPED_COUNTERS["traces"], port)
+                         for mode, port in metrics_ports.items()}
+
+        def gave_up() -> dict[str, int]:
+            return {mode: int(collector_counter(lab, DROPPED_COUNTERS["traces"], port) - failed_before[mode])
+                    for mode, port in metrics_ports.items()}
+        down = time.monotonic()
+        systemctl(lab, "stop", "jaeger")
+        try:
+            answers = {mode: offer_logs(address, [traces_request(run_ids[mode], index, LARGE_SPANS_OFFER)
+                                                  for index in range(LARGE_SPANS_OFFER["requests"])], "traces",
+                                        ports[mode])[0] for mode in run_ids}
+        finally:
+            outage = time.monotonic() - down
+            systemctl(lab, "start", "jaeger")
+        # Final once Jaeger holds what was sent less what the exporters gave up, or nothing changes.
+        counts, drain_s = drained(
+            lambda: {mode: stored_and_distinct(traces, run_ids[mode]) for mode in run_ids},
+            lambda: {mode: (sent - lost, sent - lost) for mode, lost in gave_up().items()},
+            quiet_after(outage))
+        dropped_spans = gave_up()
+        refused = journal_count(lab, ITEMS_CONTROL.unit, "larger than max", started)
+    for mode in run_ids:
+        FIGURES.append(f"FIGURES-RELIABILITY large_spans {mode} requests={LARGE_SPANS_OFFER['requests']}x"
+                       f"{LARGE_SPANS_OFFER['spans']}_spans_of_{LARGE_SPANS_OFFER['span_bytes']}B answers={answers[mode]} "
+                       f"sent={sent} stored={counts[mode][0]} distinct={counts[mode][1]} dropped={dropped_spans[mode]} "
+                       f"outage_s={outage:.0f} drain_s={drain_s[mode]:.0f}"
+                       + (f" journal_larger_than_max={refused}" if mode == "control" else ""))
+        print("\n" + FIGURES[-1])
+    assert all(answer == {200: LARGE_SPANS_OFFER["requests"]} for answer in answers.values()), answers
+    assert counts["stack"] == (sent, sent) and dropped_spans["stack"] == 0, (counts, dropped_spans)
+    # The control accepted every span and lost some: each one it dropped after Jaeger refused its batch.
+    assert dropped_spans["control"] > 0 and refused > 0, (counts, dropped_spans, refused)
+    assert counts["control"][0] == counts["control"][1] == sent - dropped_spans["control"], (counts, dropped_spans)
+
+
 # --- a full disk queue ------------------------------------------------------------
 
 # Four disk queues (traces, metrics, logs and the traces pipeline's intake) share the bound: 4 MiB
@@ -578,51 +669,54 @@ def test_full_disk_queue_refuses_and_keeps_what_it_accepted(lab, address):
 # the shape before issue 18's intake). It sends its span metrics to the same Prometheus.
 FAN_OUT_CONTROL = Collector("otelcol-fan-out", 44318, 48888)
 # 100 requests of 500 spans of about 220 bytes: about 11 MB, more than the stack's intake and traces
-# queue hold together (4 MiB each) and than the control's traces queue. Spans this small keep the
-# batches the traces exporter drains its queue in (up to 16,384 spans) under the 4 MiB a gRPC
-# receiver such as Jaeger's takes by default.
+# queue hold together (4 MiB each) and than the control's traces queue.
 FAN_OUT_OFFER = {"requests": 100, "spans": 500, "span_bytes": 96}
 
 
-def traces_request(run_id: str, request: int) -> bytes:
-    """One OTLP traces request: one trace of FAN_OUT_OFFER["spans"] server spans, its service named run_id
-    (span metrics count calls by service), each span tagged with run.id and its own seq."""
+def traces_request(run_id: str, request: int, offer: dict[str, int] | None = None) -> bytes:
+    """One OTLP traces request: one trace of offer["spans"] server spans (FAN_OUT_OFFER's by default), its
+    service named run_id (span metrics count calls by service), each span tagged with run.id and its own
+    seq and padded with offer["span_bytes"]."""
+    offer = offer or FAN_OUT_OFFER
     now = time.time_ns()
     trace_id = secrets.token_bytes(16)
     spans = [Span(trace_id=trace_id, span_id=secrets.token_bytes(8), name="fan-out", kind=2,
                   start_time_unix_nano=now, end_time_unix_nano=now + 1_000_000,
                   attributes=[KeyValue(key="run.id", value=AnyValue(string_value=run_id)),
                               KeyValue(key="seq", value=AnyValue(int_value=request * 1000 + index)),
-                              KeyValue(key="pad", value=AnyValue(string_value="x" * FAN_OUT_OFFER["span_bytes"]))])
-             for index in range(FAN_OUT_OFFER["spans"])]
+                              KeyValue(key="pad", value=AnyValue(string_value="x" * offer["span_bytes"]))])
+             for index in range(offer["spans"])]
     return ExportTraceServiceRequest(resource_spans=[ResourceSpans(
         resource=Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value=run_id))]),
         scope_spans=[ScopeSpans(spans=spans)])]).SerializeToString()
 
 
-def fan_out_control_config(config: dict[str, Any]) -> dict[str, Any]:
+def fan_out_control_config(config: dict[str, Any], control: Collector = FAN_OUT_CONTROL,
+                           exporter_change: Callable[[dict[str, Any]], dict[str, Any]] = lambda exporter: exporter,
+                           ) -> dict[str, Any]:
     """The stack collector's traces path with no intake: OTLP/HTTP in on the control's port, the traces
     pipeline's processors, then the traces exporter and the connectors; the connectors' metrics through
-    the metrics pipeline's processors to its exporter. The disk queues in the control's own directory."""
+    the metrics pipeline's processors to its exporter. The disk queues in the control's own directory;
+    each exporter changed by exporter_change."""
     pipelines = config["service"]["pipelines"]
     traces_out = behind_intake(config, "traces")["exporters"]
     connectors = [name for name in traces_out if name in config["connectors"]]
     metrics = {"receivers": connectors, "processors": pipelines["metrics"]["processors"],
                "exporters": pipelines["metrics"]["exporters"]}
     traces = {"receivers": ["otlp"], "processors": pipelines["traces"]["processors"], "exporters": traces_out}
-    exporters = {name: without_intake_wait(config["exporters"][name])
+    exporters = {name: exporter_change(without_intake_wait(config["exporters"][name]))
                  for name in [*traces_out, *metrics["exporters"]] if name in config["exporters"]}
     queues = {exporter["sending_queue"]["storage"] for exporter in exporters.values()}
     return {
-        "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"0.0.0.0:{FAN_OUT_CONTROL.port}"}}}},
+        "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"0.0.0.0:{control.port}"}}}},
         "processors": {name: config["processors"][name] for name in {*traces["processors"], *metrics["processors"]}},
         "connectors": {name: config["connectors"][name] for name in connectors},
         "exporters": exporters,
-        "extensions": {queue: {**config["extensions"][queue], "directory": f"/var/lib/{FAN_OUT_CONTROL.unit}/queue"}
+        "extensions": {queue: {**config["extensions"][queue], "directory": f"/var/lib/{control.unit}/queue"}
                        for queue in queues},
         "service": {"extensions": sorted(queues), "pipelines": {"traces": traces, "metrics": metrics},
                     "telemetry": {"metrics": {"level": "basic", "readers": [{"pull": {"exporter": {"prometheus": {
-                        "host": "127.0.0.1", "port": FAN_OUT_CONTROL.metrics_port}}}}]}}},
+                        "host": "127.0.0.1", "port": control.metrics_port}}}}]}}},
     }
 
 

@@ -165,7 +165,8 @@ def test_exporter_side_batching_at_default_version_without_batch_processor() -> 
     for pipeline in config["service"]["pipelines"].values():
         assert "batch" not in pipeline["processors"]
     batch = config["exporters"]["otlp_grpc/tempo"]["sending_queue"]["batch"]
-    assert batch == {"flush_timeout": "200ms", "sizer": "items", "min_size": 8192, "max_size": 16384}
+    # Counted in bytes: each request within the 4 MiB an OTLP/gRPC backend takes by default.
+    assert batch == {"flush_timeout": "200ms", "sizer": "bytes", "min_size": 1024 * 1024, "max_size": 4 * 1024 * 1024}
 
 
 def test_batch_processor_last_for_old_collectors() -> None:
@@ -204,9 +205,34 @@ def test_batching_twice_through_overrides_is_rejected() -> None:
 
 
 def test_batch_tuning() -> None:
-    config = otelcol_config(with_changes(batch={"flush_timeout": "1s", "min_size": 100, "max_size": 0}))
-    assert config["exporters"]["otlp_http/mimir"]["sending_queue"]["batch"]["min_size"] == 100
-    assert "spec.batch.max_size" in render_error(with_changes(batch={"min_size": 100, "max_size": 10}))
+    config = otelcol_config(with_changes(batch={"flush_timeout": "1s", "sizer": "items", "min_size": 100, "max_size": 0}))
+    assert config["exporters"]["otlp_http/mimir"]["sending_queue"]["batch"] == {
+        "flush_timeout": "1s", "sizer": "items", "min_size": 100, "max_size": 0}
+    assert "spec.batch.max_size" in render_error(with_changes(batch={"sizer": "bytes", "min_size": 100, "max_size": 10}))
+    # A sizer alone brings its own default sizes.
+    items = otelcol_config(with_changes(batch={"sizer": "items"}))["exporters"]["otlp_grpc/tempo"]["sending_queue"]
+    assert (items["batch"]["min_size"], items["batch"]["max_size"]) == (8192, 16384)
+
+
+def test_batch_sizes_without_a_sizer_are_refused_where_exporters_batch() -> None:
+    # They counted items before the default became bytes: read as bytes they would mean something else.
+    message = render_error(with_changes(batch={"min_size": 8192, "max_size": 16384}))
+    assert "spec.batch.sizer: missing; say what min_size and max_size count, bytes or items" in message
+    assert "spec.batch.sizer" in render_error(with_changes(batch={"sizer": "spans"}))
+    # The batch processor of older collectors counts items only: sizes need no sizer there, bytes is refused.
+    old = otelcol_config(with_changes(batch={"min_size": 100}), "0.120.0")
+    assert old["processors"]["batch"]["send_batch_size"] == 100
+    message = render_error(with_changes(batch={"sizer": "bytes"}), "0.120.0")
+    assert "spec.batch.sizer: collector 0.120.0 batches in the batch processor, which counts items only" in message
+
+
+def test_a_batch_counted_in_bytes_fits_in_each_disk_queue() -> None:
+    # With the queue counted in bytes too, the collector refuses a min_size above the queue's size.
+    spec = with_changes(persistent_queue={"directory": "/q", "max_mib": 12}, batch={"sizer": "bytes", "min_size": 5 * 1024 * 1024, "max_size": 0})
+    message = render_error(spec)
+    assert "spec.batch.min_size: 5242880 bytes is more than each disk queue holds (4194304 bytes" in message
+    spec["batch"]["min_size"] = 4 * 1024 * 1024
+    assert otelcol_config(spec)["exporters"]["otlp_http/loki"]["sending_queue"]["batch"]["min_size"] == 4 * 1024 * 1024
 
 
 # ---------------------------------------------------------------- queue / retry / persistence
@@ -283,7 +309,7 @@ def test_disk_queue_bounded_in_bytes_shared_by_the_exporters() -> None:
     for exporter_id in ("otlp_http/loki", "otlp_http/mimir"):
         queue = exporters[exporter_id]["sending_queue"]
         assert (queue["sizer"], queue["queue_size"], queue["storage"]) == ("bytes", 150 * MIB, "file_storage/queue")
-        assert queue["batch"]["sizer"] == "items"   # the batch keeps its own sizer
+        assert queue["batch"]["sizer"] == "bytes"   # the batch's own sizer, by default bytes too
         assert "block_on_overflow" not in queue     # full: refused with a retryable error, not waited on
     assert "sizer" not in exporters["otlp_grpc/tempo"]["sending_queue"]
     assert exporters["otlp_grpc/tempo"]["sending_queue"]["queue_size"] == 1000
@@ -640,7 +666,7 @@ def apache_spec() -> Dict[str, Any]:
 
 RETRY = {"enabled": True, "initial_interval": "5s", "max_interval": "30s", "max_elapsed_time": "300s"}
 QUEUE = {"enabled": True, "num_consumers": 10, "queue_size": 1000,
-         "batch": {"flush_timeout": "200ms", "sizer": "items", "min_size": 8192, "max_size": 16384}}
+         "batch": {"flush_timeout": "200ms", "sizer": "bytes", "min_size": 1024 * 1024, "max_size": 4 * 1024 * 1024}}
 
 
 def test_jaeger_backend_defaults_to_otlp_grpc() -> None:
@@ -1253,7 +1279,7 @@ def test_problems_of_every_stage_in_one_error_sorted_by_path() -> None:
     spec = base_spec()
     spec["backends"]["tempo"]["port"] = "4317"               # read: backend field
     spec["backends"]["tempo"]["timeout"] = 5                 # read: same backend, second field
-    spec["batch"] = {"min_size": 0}                          # read: top-level section
+    spec["batch"] = {"sizer": "items", "min_size": 0}        # read: top-level section
     spec["memory"] = {"host_mib": 2048, "check_interval": 5, "color": "red"}  # read: memory, two problems
     spec["pipelines"]["logs"]["exporters"] = ["nope"]        # lint: reference
     spec["telemetry"] = {"log_level": "loud"}

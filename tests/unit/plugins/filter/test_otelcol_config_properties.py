@@ -171,8 +171,10 @@ def specs(draw: Any) -> Dict[str, Any]:
             spec["persistent_queue"]["max_mib"] = draw(st.integers(
                 min_value=4 * (len(spec["backends"]) + len(spec["pipelines"])), max_value=4096))
     if draw(st.booleans()):
+        # Either sizer; a min_size in bytes up to 4 MiB fits in every disk queue's share.
         spec["batch"] = {"flush_timeout": draw(st.sampled_from(["100ms", "1s"])),
-                         "min_size": draw(st.integers(min_value=1, max_value=10000)), "max_size": 0}
+                         "sizer": draw(st.sampled_from(["bytes", "items"])),
+                         "min_size": draw(st.integers(min_value=1, max_value=4 * 1024 * 1024)), "max_size": 0}
     if draw(st.booleans()):
         first = next(iter(spec["backends"].values()))
         if first["type"] == "tempo" and first["protocol"] == "grpc":
