@@ -49,7 +49,7 @@ traces pipeline's intake: both store every span once, the stack's span
 metrics count each span once, the control's every attempt. Then the same bound with the queue's directory on a small filesystem that something
 else fills: the collector must keep running, refuse what it cannot write with a retryable answer,
 take the resends once there is room again, store every record once, and open its queue again after
-a restart. Then a burst far above a small memory limit, with the traces backend down:
+a restart. Then a burst far above a small memory limit, the queue in memory and the traces backend down:
 the senders must see the collector refuse data (back-pressure), and the
 collector must stay the same process, never OOM-killed, its anonymous memory
 under the unit's MemoryMax. Last, site.yml at -vvv with a backend password in
@@ -902,9 +902,11 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
 BURST_LIMIT_MIB = 200          # the memory_limiter limit of the burst run: a unit cap (MemoryMax) of 250 MiB
 BURST = {"workers": 8, "size_mb": 1, "batch": 4, "seconds": 20}   # 1 MiB spans, 8 senders, no rate limit
 BURST_TIMEOUT_S = 90           # telemetrygen keeps retrying refused exports; it is stopped after this
-# The disk queue's bound in the burst run: the default on a host (the lab's hosts get 64 MiB), whose
-# traces share (a third) holds more than arrives before memory refuses, so that memory is what refuses.
-BURST_QUEUE_MAX_MIB = 2048
+# The burst run queues in memory (persistent_queue off), so that everything accepted waits in the
+# collector's memory and memory is what refuses. With the disk queue, the backends' batches bounded in
+# bytes (1 MiB each) leave nothing to pile up in memory: the same burst filled the queue first and was
+# refused as "sending queue is full", anonymous memory at most 159 MiB, the limiter never reached.
+BURST_QUEUE = {"enabled": False}
 
 
 def unit_state(lab: Any) -> dict[str, str]:
@@ -932,7 +934,7 @@ def test_burst_above_memory_limit_is_refused_without_oom_kill(lab, address):
     """A burst far above the memory limit: refused with back-pressure, no OOM kill, RSS under the unit's cap."""
     spec = stack_spec()
     spec["memory"] = {"limit_mib": BURST_LIMIT_MIB}
-    spec["persistent_queue"]["max_mib"] = BURST_QUEUE_MAX_MIB
+    spec["persistent_queue"] = BURST_QUEUE
     run = site("--tags", "otel_collector", extra_vars={"lgtm_stack_collector_spec": spec})
     assert run.returncode == 0, failed_tasks(run)
     before = unit_state(lab)
