@@ -538,13 +538,13 @@ def lint_disk_queue(spec: Spec, problems: List[str]) -> None:
     share = disk_queue_share_bytes(spec)
     if share is None:
         return
+    queues = disk_queue_count(spec)
     if spec.batch.sizer == "bytes" and spec.batch.min_size > share:
         problems.append(f"spec.batch.min_size: {spec.batch.min_size} bytes is more than each disk queue holds "
-                        f"({share} bytes, spec.persistent_queue.max_mib shared by {disk_queue_count(spec)} queues); "
+                        f"({share} bytes, spec.persistent_queue.max_mib shared by {queues} queues); "
                         f"give at most {share}")
     if share >= DISK_QUEUE_MIN_SHARE_MIB * MIB:
         return
-    queues = disk_queue_count(spec)
     problems.append(f"spec.persistent_queue.max_mib: {spec.persistent_queue_max_mib} MiB leaves each of the "
                     f"{queues} disk queues less than {DISK_QUEUE_MIN_SHARE_MIB} MiB, the largest request an OTLP/gRPC "
                     f"sender sends by default (a larger one is refused every time it is retried); give at least "

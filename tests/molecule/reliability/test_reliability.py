@@ -481,10 +481,14 @@ def items_batched(exporter: dict[str, Any]) -> dict[str, Any]:
     return {**exporter, "sending_queue": {**queue, "batch": {**queue["batch"], **ITEMS_BATCH}}}
 
 
-def journal_count(lab: Any, unit: str, text: str, since: float) -> int:
-    """How many lines of a unit's journal since a time (seconds since the epoch) hold the text."""
-    return int(lab.run("journalctl -u %s --since @%s --no-pager -o cat | grep -c %s", unit, str(int(since)),
-                       text).stdout.strip() or 0)
+def host_now(lab: Any) -> str:
+    """The lab host's clock, as journalctl's --since reads it."""
+    return lab.check_output("date %s", "+%Y-%m-%d %H:%M:%S")
+
+
+def journal_since(lab: Any, unit: str, since: str) -> str:
+    """A unit's journal messages since a time of host_now."""
+    return lab.check_output("journalctl -u %s --no-pager -o cat --since %s", unit, since)
 
 
 def test_large_spans_after_an_outage_reach_jaeger_in_requests_it_takes(lab, address):
@@ -492,8 +496,9 @@ def test_large_spans_after_an_outage_reach_jaeger_in_requests_it_takes(lab, addr
     backend takes, so spans of 1 KiB offered while Jaeger is down are delivered whole once it is back.
     The control, the same traces path with its batches counted in spans as before, sends a batch of
     8,192 or more such spans (about 9 MB): Jaeger refuses it (RESOURCE_EXHAUSTED), and the exporter
-    drops it without a retry, spans the collector had accepted. Runs on the site.yml converge the long outage left: the lab's 64 MiB bound
-    gives each of the four disk queues 16 MiB, more than the 13 MB offered, so nothing is refused."""
+    drops it without a retry, spans the collector had accepted. Runs on the site.yml converge the long
+    outage left: the lab's 64 MiB bound gives each of the four disk queues 16 MiB, more than the 13 MB
+    offered, so nothing is refused."""
     config = yaml.safe_load(lab.file("/etc/otelcol/config.yaml").content_string)
     traces_exporter = backend_exporters(config, "traces")[0]
     queue = config["exporters"][traces_exporter]["sending_queue"]
@@ -506,7 +511,7 @@ def test_large_spans_after_an_outage_reach_jaeger_in_requests_it_takes(lab, addr
     ports = {"stack": 4318, "control": ITEMS_CONTROL.port}
     metrics_ports = {"stack": STACK_METRICS_PORT, "control": ITEMS_CONTROL.metrics_port}
     sent = LARGE_SPANS_OFFER["requests"] * LARGE_SPANS_OFFER["spans"]
-    started = time.time()
+    started = host_now(lab)
     with control_collector(lab, address, ITEMS_CONTROL,
                            config_of=lambda rendered: fan_out_control_config(rendered, ITEMS_CONTROL, items_batched)):
         failed_before = {mode: collector_counter(lab, DROPPED_COUNTERS["traces"], port)
@@ -530,7 +535,7 @@ def test_large_spans_after_an_outage_reach_jaeger_in_requests_it_takes(lab, addr
             lambda: {mode: (sent - lost, sent - lost) for mode, lost in gave_up().items()},
             quiet_after(outage))
         dropped_spans = gave_up()
-        refused = journal_count(lab, ITEMS_CONTROL.unit, "larger than max", started)
+        refused = journal_since(lab, ITEMS_CONTROL.unit, started).count("larger than max")
     for mode in run_ids:
         FIGURES.append(f"FIGURES-RELIABILITY large_spans {mode} requests={LARGE_SPANS_OFFER['requests']}x"
                        f"{LARGE_SPANS_OFFER['spans']}_spans_of_{LARGE_SPANS_OFFER['span_bytes']}B answers={answers[mode]} "
@@ -871,13 +876,13 @@ def test_full_disk_under_the_queue_refuses_keeps_running_and_recovers(lab, addre
         counts = stored_once(api, run_id, sent)
         after = unit_properties(lab, "otelcol", "MainPID", "NRestarts")
         # Restarted, it opens the queue it wrote through the full disk and takes data again.
-        restarted_at = lab.check_output("date %s", "+%Y-%m-%d %H:%M:%S")
+        restarted_at = host_now(lab)
         systemctl(lab, "restart", "otelcol")
         assert collector_listening(address), "the collector did not come back after its disk had been full"
         after_restart = f"{run_id}-after-restart"
         assert post_logs(address, logs_request(after_restart, 0)) == 200
         stored_after_restart = stored_once(api, after_restart, FULL_QUEUE_OFFER["records"])
-        log = lab.check_output("journalctl -u otelcol --no-pager -o cat --since %s", restarted_at)
+        log = journal_since(lab, "otelcol", restarted_at)
     FIGURES.append(f"FIGURES-RELIABILITY full_disk filesystem_mib={DISK_FULL['filesystem_mib']} "
                    f"left_kib={DISK_FULL['left_kib']} requests={FULL_QUEUE_OFFER['requests']} "
                    f"refused_first={first_refusals} answers={answers} resends={resends} sent={sent} "
